@@ -1,0 +1,72 @@
+"""`facemap-gui demo`: try the app with nothing installed: the built-in clip, the bundled detector, and the
+real landmark model when installed or else a generated stand-in that is labelled as such everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from facemap_gui.config import RunOptions, build_pipeline
+from facemap_gui.models import store
+from facemap_gui.models.standin import MODEL_FILE, write_stand_in
+from facemap_gui.output import RunStats
+from facemap_gui.sources import open_source
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="run on the built-in demo clip (no webcam or download needed)")
+    parser.add_argument("--headless", action="store_true", help="no window: process the clip and print figures")
+    parser.add_argument("--frames", type=int, default=300, help="frames to process when headless (default 300)")
+    parser.set_defaults(run=run)
+
+
+def demo_options() -> RunOptions:
+    """The real model when installed, else the full-architecture stand-in (generated once, ~1 s)."""
+    if store.landmark_model_path("float").is_file():
+        return RunOptions(source="demo:0")
+    model = store.stand_in_dir("full") / MODEL_FILE
+    if not model.is_file():
+        log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
+                    "(run `facemap-gui models download` for the real one)")
+        write_stand_in(model.parent, arch="full")
+    return RunOptions(source="demo:0", model=model)
+
+
+def run_headless(options: RunOptions, frames: int) -> int:
+    stats = RunStats()
+    with open_source(f"demo:{frames}") as source:
+        pipeline = build_pipeline(options)
+        try:
+            for frame in source:
+                stats.add(pipeline.process(frame))
+        finally:
+            if pipeline.detector:
+                pipeline.detector.close()
+    label = " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else ""
+    print(f"demo: {stats.frames} frames, face found on {stats.frames_with_face}{label}")
+    for stage, figures in stats.stage_summary().items():
+        print(f"  {stage:<10} median {figures['median']:7.2f} ms   p95 {figures['p95']:7.2f} ms")
+    print(f"  runtime    {pipeline.session.info.summary()}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    options = demo_options()
+    if args.headless or not has_display():
+        if not args.headless:
+            print("facemap-gui: no display found, running the demo headless", file=sys.stderr)
+        return run_headless(options, args.frames)
+    from facemap_gui.gui.app import run_gui  # Qt only when a window is wanted
+
+    return run_gui(options)
+
+
+def has_display() -> bool:
+    if sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM") == "offscreen")

@@ -1,0 +1,102 @@
+"""`facemap-gui process INPUT`: run the pipeline headless on an image, a video or a camera → JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from facemap_gui import __version__
+from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.config import RunOptions, build_pipeline
+from facemap_gui.errors import FacemapError
+from facemap_gui.output import JsonlWriter, RunStats, frame_record
+from facemap_gui.pipeline import Pipeline
+from facemap_gui.sources import FrameSource, ImageSource, open_source
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("process", help="run the pipeline headless on an image, video or camera",
+                            description="Detect faces and 68 landmarks on every frame; write JSON Lines.")
+    parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
+    parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
+    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    add_run_options(parser)
+    parser.set_defaults(run=run)
+
+
+@contextlib.contextmanager
+def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
+    """A file written beside its final name and renamed when done, or stdout kept free of native prints.
+
+    QNN's libraries print to stdout from C; with JSON Lines on stdout, fd 1 is pointed at stderr for
+    the run and the JSON goes to a private duplicate of the real stdout.
+    """
+    if path is None:
+        sys.stdout.flush()
+        private = os.dup(1)
+        os.dup2(2, 1)
+        stream = os.fdopen(private, "w", encoding="utf-8")
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            os.dup2(private, 1)
+            stream.close()
+        return
+    part = path.with_name(f".{path.name}.part")
+    try:
+        stream = open(part, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise FacemapError(f"{path}: cannot write the output ({exc.strerror}); choose another folder") from exc
+    try:
+        yield stream
+    finally:
+        stream.close()
+        os.replace(part, path)
+
+
+def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) -> dict[str, Any]:
+    model = pipeline.session.model
+    return {
+        "type": "header",
+        "version": __version__,
+        "input": {"name": source.name, "size": list(getattr(source, "size", (0, 0))), "fps": source.fps,
+                  "frames": source.frame_count},
+        "model": {"path": str(model.path), "sha256": model.sha256, "stand_in": model.stand_in},
+        "detector": None if pipeline.detector is None else str(options.detector_path()),
+        "fixed_box": list(options.box) if options.box else None,
+        "runtime": pipeline.session.info.__dict__,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args, args.input)
+    source = open_source(args.input)
+    with contextlib.ExitStack() as stack:
+        stack.callback(source.close)
+        pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
+        if pipeline.detector:
+            stack.callback(pipeline.detector.close)
+        stream = stack.enter_context(jsonl_destination(args.output))
+        writer = JsonlWriter(stream)
+        writer.write(header_record(options, source, pipeline))
+        stats = RunStats()
+        interrupted = False
+        try:
+            for frame in source:
+                result = pipeline.process(frame)
+                writer.write(frame_record(result))
+                stats.add(result)
+                if args.frames and stats.frames >= args.frames:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in))
+    if interrupted:
+        raise KeyboardInterrupt
+    return 0

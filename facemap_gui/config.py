@@ -1,0 +1,88 @@
+"""Run options shared by every front end (process, bench, GUI) and how they become a Pipeline."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facemap_gui.detection import DETECTORS, FaceDetector
+from facemap_gui.errors import ModelError
+from facemap_gui.landmarks.decode import FoldedBasis
+from facemap_gui.landmarks.model import ModelInfo, inspect_model
+from facemap_gui.models import store
+from facemap_gui.pipeline import Pipeline, PipelineConfig
+from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    source: str = "camera:0"
+    model: Path | None = None  # None: the installed model for `precision`
+    basis_dir: Path | None = None  # None: the installed basis, or the stand-in's beside a stand-in model
+    detector: Path | None = None  # None: the bundled BlazeFace model of `detector_range`
+    detector_range: str = "full"
+    box: tuple[int, int, int, int] | None = None
+    max_faces: int = 4
+    min_score: float = 0.5
+    expand_box: bool = True
+    runtime: str = "cpu"
+    precision: str = "float"
+    allow_simulator: bool = False
+    strict: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def model_path(self, precision: str | None = None) -> Path:
+        """The model file for a precision. With --model, the other precision's variant sits beside it:
+        `X.onnx` (float) and `X_w8a8.onnx`."""
+        precision = precision or self.precision
+        if self.model is None:
+            return store.require_landmark_model(precision)
+        if precision == self.precision:
+            return self.model
+        stem = self.model.stem.removesuffix("_w8a8")
+        variant = self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")
+        if not variant.is_file():
+            raise ModelError(f"{variant}: no {precision} variant beside {self.model.name}; "
+                             f"create it with `facemap-gui models stand-in` or install it")
+        return variant
+
+    def basis_path(self, model_path: Path) -> Path:
+        if self.basis_dir:
+            return self.basis_dir
+        # A model shipped with its own basis (stand-ins, unpacked zips) uses the files beside it.
+        beside = model_path.parent
+        return beside if (beside / "meanFace.npy").is_file() else store.basis_dir()
+
+    def detector_path(self) -> Path:
+        return self.detector or store.bundled_detector_path(self.detector_range)
+
+
+def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | None:
+    if options.box is not None:
+        return None
+    return DETECTORS["mediapipe"](options.detector_path(), video=video, min_score=options.min_score,
+                                  max_faces=options.max_faces)
+
+
+def open_session(options: RunOptions, model: ModelInfo) -> LandmarkSession:
+    return open_cpu_session(model, options.precision)
+
+
+def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
+    """Check every file first (model I/O, basis shapes, detector), then build the sessions."""
+    model_path = options.model_path()
+    model = inspect_model(model_path)
+    basis = FoldedBasis.load(options.basis_path(model_path))
+    detector = open_detector(options, video=video)
+    try:
+        session = open_session(options, model)
+    except BaseException:
+        if detector:
+            detector.close()
+        raise
+    if model.stand_in:
+        log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", model_path)
+    return Pipeline(detector, session, basis, PipelineConfig(expand_box=options.expand_box, fixed_box=options.box))

@@ -1,0 +1,76 @@
+"""MediaPipe Tasks BlazeFace detector (short- or full-range model)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from facemap_gui.detection.base import Detection, FaceDetector, clamp_box
+from facemap_gui.errors import ModelError
+from facemap_gui.native import captured_native_output
+from facemap_gui.sources.base import Frame
+
+log = logging.getLogger(__name__)
+
+
+class MediaPipeFaceDetector(FaceDetector):
+    """BlazeFace through MediaPipe Tasks: VIDEO mode for streams (time-ordered frames), IMAGE for stills."""
+
+    name = "mediapipe"
+
+    def __init__(self, model_path: Path, *, video: bool = True, min_score: float = 0.5,
+                 max_faces: int = 4) -> None:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        self.model_path = Path(model_path)
+        self.max_faces = max_faces
+        self.video = video
+        if not self.model_path.is_file():
+            raise ModelError(f"{self.model_path}: detector model not found "
+                             "(run `facemap-gui models download` or pass --detector FILE.tflite)")
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=self.model_path.read_bytes()),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            min_detection_confidence=min_score,
+        )
+        try:
+            with captured_native_output():
+                self._detector = vision.FaceDetector.create_from_options(options)
+                # The first call logs LiteRT set-up lines; make it here, quietly, on a blank image.
+                self._warm_up()
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"{self.model_path}: not a usable BlazeFace .tflite model "
+                             f"({str(exc).splitlines()[0]})") from exc
+        self._last_ms = 0
+
+    def _warm_up(self) -> None:
+        blank = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8))
+        if self.video:
+            self._detector.detect_for_video(blank, 0)
+        else:
+            self._detector.detect(blank)
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame.rgb))
+        if self.video:
+            # VIDEO mode needs strictly increasing integer timestamps, whatever the source clock does.
+            self._last_ms = max(self._last_ms + 1, int(frame.timestamp_ms))
+            found = self._detector.detect_for_video(image, self._last_ms).detections
+        else:
+            found = self._detector.detect(image).detections
+        detections = []
+        for d in found:
+            b = d.bounding_box
+            box = clamp_box(b.origin_x, b.origin_y, b.origin_x + b.width - 1, b.origin_y + b.height - 1,
+                            frame.size)
+            detections.append(Detection(box=box, score=float(d.categories[0].score)))
+        detections.sort(key=lambda d: d.score, reverse=True)
+        return detections[: self.max_faces]
+
+    def close(self) -> None:
+        with captured_native_output():
+            self._detector.close()

@@ -1,0 +1,17 @@
+"""User-facing errors: each carries one line that names the file or device and what to do."""
+
+
+class FacemapError(Exception):
+    """An error the user can act on; front ends show its message as one line, never a traceback."""
+
+
+class InputError(FacemapError):
+    """A source (image, video, camera) cannot be opened or read."""
+
+
+class ModelError(FacemapError):
+    """A model or basis file is missing, corrupt or of the wrong shape."""
+
+
+class RuntimeUnavailable(FacemapError):
+    """The requested runtime (NPU, GPU, CPU) cannot run here, or not fully."""

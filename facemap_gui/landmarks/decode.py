@@ -1,0 +1,109 @@
+"""facemap_3dmm: crop boxes, preprocessing, and decoding 265 3DMM parameters to 68 points and head pose.
+
+Conventions follow Qualcomm's reference (qai-hub-models facemap_3dmm/utils.py); see docs in README.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facemap_gui.errors import ModelError
+
+INPUT_SIZE = 128
+NUM_PARAMS = 265
+NUM_POINTS = 68
+N_ID, N_EXP = 219, 39
+BASIS_SHAPES = {"meanFace": (204,), "shapeBasis": (204, N_ID), "blendShape": (204, N_EXP)}
+# The model sits a fixed 500 units from the camera; focal length and translation are predicted.
+_TZ = 500.0
+_FLIP_X = np.diag([1.0, -1.0, -1.0])  # Rx(-pi)
+
+
+@dataclass(frozen=True)
+class FoldedBasis:
+    """`shape = params[:258] @ matrix + offset` (204 = 68 x 3): the three basis files folded once at load."""
+
+    matrix: np.ndarray  # (258, 204)
+    offset: np.ndarray  # (204,)
+
+    @classmethod
+    def from_arrays(cls, mean_face: np.ndarray, shape_basis: np.ndarray, blend_shape: np.ndarray) -> FoldedBasis:
+        # alpha_id = p * 3 and alpha_exp = p * 0.5 + 0.5 fold into the matrix and the offset.
+        matrix = np.concatenate([shape_basis * 3.0, blend_shape * 0.5], axis=1)
+        offset = mean_face + blend_shape.sum(axis=1) * 0.5
+        return cls(np.ascontiguousarray(matrix.T, dtype=np.float64), offset.astype(np.float64))
+
+    @classmethod
+    def load(cls, directory: Path) -> FoldedBasis:
+        arrays = {name: load_npy(Path(directory) / f"{name}.npy", shape) for name, shape in BASIS_SHAPES.items()}
+        return cls.from_arrays(arrays["meanFace"], arrays["shapeBasis"], arrays["blendShape"])
+
+
+def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """Load a numeric .npy without ever unpickling, and check its shape."""
+    if not path.is_file():
+        raise ModelError(f"{path}: 3DMM basis file not found (run `facemap-gui models download basis`)")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
+    except (OSError, EOFError) as exc:
+        raise ModelError(f"{path}: not a readable .npy file ({exc}); reinstall it") from exc
+    if array.shape != shape or not np.issubdtype(array.dtype, np.number):
+        raise ModelError(f"{path}: expected a numeric array of shape {shape}, found {array.dtype} {array.shape}")
+    return array.astype(np.float64)
+
+
+def expand_box(box: tuple[int, int, int, int], size: tuple[int, int], factor: float = 1.2
+               ) -> tuple[int, int, int, int]:
+    """Grow an inclusive box about its centre by `factor` (1.2 = 10% each side), clamped to the image."""
+    x0, y0, x1, y1 = box
+    w, h = size
+    half_w = (x1 - x0 + 1) * factor / 2
+    half_h = (y1 - y0 + 1) * factor / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (max(0, math.floor(cx - half_w + 0.5)), max(0, math.floor(cy - half_h + 0.5)),
+            min(w - 1, math.floor(cx + half_w - 0.5)), min(h - 1, math.floor(cy + half_h - 0.5)))
+
+
+def preprocess(rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
+    """Crop each inclusive box, resize to 128x128 (bilinear), RGB / 255 → float32 (N, 3, 128, 128)."""
+    batch = np.empty((len(crop_boxes), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    for i, (x0, y0, x1, y1) in enumerate(crop_boxes):
+        crop = rgb[y0 : y1 + 1, x0 : x1 + 1]
+        batch[i] = cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+    batch *= 1.0 / 255.0
+    return batch.transpose(0, 3, 1, 2)
+
+
+def rotations(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """R = Ry(-yaw) @ Rx(-pitch) @ Rx(-pi) @ Rz(-roll), for N angle triples → (N, 3, 3)."""
+    n = len(pitch)
+    cp, sp = np.cos(-pitch), np.sin(-pitch)
+    cy, sy = np.cos(-yaw), np.sin(-yaw)
+    cr, sr = np.cos(-roll), np.sin(-roll)
+    zero, one = np.zeros(n), np.ones(n)
+    rx = np.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], axis=1).reshape(n, 3, 3)
+    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], axis=1).reshape(n, 3, 3)
+    rz = np.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], axis=1).reshape(n, 3, 3)
+    return ry @ rx @ _FLIP_X @ rz
+
+
+def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 265) parameters + (N, 4) inclusive crop boxes → (N, 68, 2) image points, (N, 3) yaw/pitch/roll deg."""
+    p = np.asarray(params, dtype=np.float64).reshape(-1, NUM_PARAMS)
+    shape = (p[:, :258] @ basis.matrix + basis.offset).reshape(-1, NUM_POINTS, 3)
+    pitch, yaw, roll = p[:, 258] * (math.pi / 2), p[:, 259] * (math.pi / 2), p[:, 260] * (math.pi / 2)
+    rotated = shape @ rotations(pitch, yaw, roll).transpose(0, 2, 1)
+    scale = (p[:, 263] * 150.0 + 450.0) / _TZ
+    xy = (rotated[:, :, :2] + (p[:, 261:263] * 60.0)[:, None, :]) * scale[:, None, None]
+    boxes = np.asarray(crop_boxes, dtype=np.float64).reshape(-1, 4)
+    wh = boxes[:, 2:] - boxes[:, :2] + 1.0
+    points = (xy + INPUT_SIZE / 2) * (wh / INPUT_SIZE)[:, None, :] + boxes[:, None, :2]
+    pose = np.degrees(np.stack([yaw, pitch, roll], axis=1))
+    return points, pose

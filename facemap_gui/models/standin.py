@@ -1,0 +1,189 @@
+"""Stand-in facemap_3dmm models and 3DMM basis files, generated here because the real ones cannot be.
+
+They have the real model's I/O (`image` float [N, 3, 128, 128] in [0, 1] → `parameters_3dmm` [N, 265]);
+`full` also has its architecture (half-width ResNet-18, ~5.42M random parameters) so speed and NPU
+placement figures mean something. Everything written is marked as a stand-in: in the ONNX metadata and in
+`manifest.json`, and front ends label anything produced from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from facemap_gui.landmarks.decode import BASIS_SHAPES, INPUT_SIZE, N_EXP, N_ID, NUM_PARAMS
+from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
+
+MODEL_FILE = "facemap_3dmm.onnx"
+MANIFEST_FILE = "manifest.json"
+OPSET = 17
+STAND_IN_NOTE = "STAND-IN model with random weights: its landmarks are not real"
+
+
+@dataclass
+class _Graph:
+    """Accumulates nodes and initializers while a network is described layer by layer."""
+
+    rng: np.random.Generator
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    weights: list[onnx.TensorProto] = field(default_factory=list)
+    count: int = 0
+
+    def name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, array: np.ndarray, prefix: str = "w", dtype: type = np.float32) -> str:
+        name = self.name(prefix)
+        self.weights.append(numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], **attrs: object) -> str:
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def conv(self, x: str, c_in: int, c_out: int, k: int, stride: int = 1, gain: float = 1.0) -> str:
+        # He-initialised, with batch norm folded into the bias as an exported model has it.
+        w = self.rng.normal(0, gain * math.sqrt(2.0 / (c_in * k * k)), (c_out, c_in, k, k))
+        b = self.rng.normal(0, 0.01, c_out)
+        return self.node("Conv", [x, self.const(w), self.const(b, "b")], kernel_shape=[k, k],
+                         strides=[stride, stride], pads=[k // 2] * 4)
+
+    def basic_block(self, x: str, c_in: int, c_out: int, stride: int) -> str:
+        y = self.node("Relu", [self.conv(x, c_in, c_out, 3, stride)])
+        y = self.conv(y, c_out, c_out, 3, gain=0.3)  # small residual branch keeps random activations bounded
+        shortcut = x if (c_in == c_out and stride == 1) else self.conv(x, c_in, c_out, 1, stride)
+        return self.node("Relu", [self.node("Add", [y, shortcut])])
+
+
+
+def _features(g: _Graph, arch: str) -> tuple[str, int]:
+    """The network up to its pooled feature vector; returns the tensor name and its width."""
+    x = g.node("Mul", ["image", g.const(np.array(255.0))])  # the real graph scales [0, 1] input itself
+    x = g.conv(x, 3, 1, 1)  # RGB → one channel, as the real model does
+    if arch == "tiny":
+        x = g.node("Relu", [g.conv(x, 1, 8, 3, stride=4)])
+        return g.node("Flatten", [g.node("GlobalAveragePool", [x])]), 8
+    x = g.node("Relu", [g.conv(x, 1, 32, 7, stride=2)])
+    x = g.node("Pad", [x, g.const([0, 0, 0, 0, 0, 0, 1, 1], "pads", np.int64)])
+    x = g.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
+    c_in = 32
+    for c_mid, c_out, stride in [(32, 32, 1), (64, 64, 2), (128, 128, 2), (256, 512, 2)]:
+        x = g.basic_block(x, c_in, c_mid, stride)
+        x = g.basic_block(x, c_mid, c_out, 1)
+        c_in = c_out
+    return g.node("Flatten", [g.node("AveragePool", [x], kernel_shape=[4, 4])]), c_in
+
+
+def _model(g: _Graph, name: str, output: str, width: int | str) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        g.nodes, name,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, INPUT_SIZE, INPUT_SIZE])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", width])],
+        g.weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="facemap-gui stand-in")
+    model.ir_version = 8
+    return model
+
+
+def build_stand_in_model(arch: str = "full", seed: int = 0) -> onnx.ModelProto:
+    """The stand-in network as an ONNX model with a dynamic batch dimension.
+
+    The last layer is scaled on the features of a few sample inputs so that outputs stay small (about
+    0.03): random 3DMM parameters of that size decode to a plausible face rather than a scribble.
+    """
+    import onnxruntime as ort
+
+    if arch not in ("full", "tiny"):
+        raise ValueError(f"unknown stand-in architecture {arch!r} (full or tiny)")
+    rng = np.random.default_rng(seed)
+    g = _Graph(rng)
+    features, width = _features(g, arch)
+    probe = ort.InferenceSession(_model(g, "probe", features, width).SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+    samples = rng.uniform(0, 1, (8, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
+    feats = probe.run(None, {"image": samples})[0].astype(np.float64)
+    weight = rng.normal(0, 0.03 / (math.sqrt(width) * (feats.std() + 1e-6)), (width, NUM_PARAMS))
+    bias = -feats.mean(axis=0) @ weight
+    g.nodes.append(helper.make_node("Gemm", [features, g.const(weight), g.const(bias, "b")],
+                                    ["parameters_3dmm"]))
+    model = _model(g, f"facemap_3dmm_stand_in_{arch}", "parameters_3dmm", NUM_PARAMS)
+    helper.set_model_props(model, {STAND_IN_KEY: "true", "facemap_gui.arch": arch,
+                                   "facemap_gui.description": STAND_IN_NOTE})
+    onnx.checker.check_model(model)
+    return model
+
+
+def _face_outline() -> Iterator[tuple[float, float, float]]:
+    """A plausible mean face in the model's 3D units (y up, ~110 wide), iBUG-68 order."""
+    for t in np.linspace(-1, 1, 17):  # jaw 0-16, ear to ear through the chin
+        angle = t * math.radians(100)
+        yield 48 * math.sin(angle), -52 * math.cos(angle) + 10 * (1 - abs(t)) ** 2 + 8, -20 * abs(t)
+    for side in (-1, 1):  # brows 17-21, 22-26
+        for t in np.linspace(0, 1, 5):
+            x = side * (40 - 30 * t) if side < 0 else 10 + 30 * t
+            yield x, 28 + 6 * math.sin(math.pi * t), 10
+    for t in np.linspace(0, 1, 4):  # nose bridge 27-30
+        yield 0.0, 20 - 22 * t, 12 + 12 * t
+    for x in (-10, -5, 0, 5, 10):  # nostrils 31-35
+        yield float(x), -8 + abs(x) * 0.3, 18 - abs(x)
+    for cx in (-22, 22):  # eyes 36-41, 42-47
+        for a in np.linspace(0, 2 * math.pi, 7)[:-1]:
+            yield cx - 9 * math.cos(a), 14 + 3.5 * math.sin(a), 8
+    for a in np.linspace(0, 2 * math.pi, 13)[:-1]:  # outer lips 48-59
+        yield -20 * math.cos(a), -30 + 7 * math.sin(a), 12
+    for a in np.linspace(0, 2 * math.pi, 9)[:-1]:  # inner lips 60-67
+        yield -14 * math.cos(a), -30 + 3 * math.sin(a), 12
+
+
+def stand_in_basis(seed: int = 1) -> dict[str, np.ndarray]:
+    """Synthetic meanFace / shapeBasis / blendShape with the real shapes and a face-like mean."""
+    rng = np.random.default_rng(seed)
+    mean = np.array(list(_face_outline()), dtype=np.float32).reshape(-1)
+    arrays = {
+        "meanFace": mean,
+        "shapeBasis": rng.normal(0, 2.0, (204, N_ID)).astype(np.float32),
+        "blendShape": rng.normal(0, 0.5, (204, N_EXP)).astype(np.float32),
+    }
+    assert {k: v.shape for k, v in arrays.items()} == BASIS_SHAPES
+    # The offset alpha_exp = 0.5 adds; remove it so a zero output decodes to the mean face.
+    arrays["meanFace"] -= arrays["blendShape"].sum(axis=1) * 0.5
+    return arrays
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_stand_in(directory: Path, arch: str = "full", seed: int = 0) -> Path:
+    """Write a float stand-in model, synthetic basis files and a manifest into `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
+    for name, array in stand_in_basis().items():
+        tmp = directory / f".{name}.npy.part"
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, directory / f"{name}.npy")
+    write_manifest(directory, {"arch": arch, "precision": "float", "seed": seed})
+    return directory / MODEL_FILE
+
+
+def write_manifest(directory: Path, details: dict[str, object]) -> None:
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".onnx", ".npy"))
+    manifest = {"stand_in": True, "note": STAND_IN_NOTE, **details,
+                "files": {p.name: file_sha256(p) for p in files}}
+    _write_atomic(directory / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -1,0 +1,58 @@
+"""Where models live: the user data directory (platformdirs, or FACEMAP_GUI_HOME) and bundled detectors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from facemap_gui.errors import ModelError
+
+APP_NAME = "facemap-gui"
+PRECISIONS = ("float", "w8a8")
+BUNDLED_DETECTORS = {
+    "short": "face_detection_short_range.tflite",
+    "full": "face_detection_full_range_sparse.tflite",
+}
+
+
+def home() -> Path:
+    """The data directory: FACEMAP_GUI_HOME when set, else the platform's user data dir."""
+    override = os.environ.get("FACEMAP_GUI_HOME")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    override = os.environ.get("FACEMAP_GUI_HOME")
+    return Path(override) / "cache" if override else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def landmark_model_path(precision: str = "float") -> Path:
+    return models_dir() / "facemap_3dmm" / precision / "facemap_3dmm.onnx"
+
+
+def basis_dir() -> Path:
+    return models_dir() / "basis"
+
+
+def stand_in_dir(arch: str = "full") -> Path:
+    return home() / "stand-in" / arch
+
+
+def bundled_detector_path(kind: str) -> Path:
+    """The BlazeFace models ship inside the package (Apache-2.0, < 1 MB), so detection works offline."""
+    return Path(__file__).resolve().parent.parent / "data" / BUNDLED_DETECTORS[kind]
+
+
+def require_landmark_model(precision: str) -> Path:
+    path = landmark_model_path(precision)
+    if not path.is_file():
+        raise ModelError(f"{path}: the facemap_3dmm {precision} model is not installed; run "
+                         f"`facemap-gui models download facemap_3dmm-{precision}` (or `facemap-gui demo` "
+                         "to try the app with a stand-in)")
+    return path

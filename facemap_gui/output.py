@@ -1,0 +1,68 @@
+"""The JSON Lines schema shared by `process --output` and recordings: header, one line a frame, summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from facemap_gui.pipeline import FrameResult
+
+
+def frame_record(result: FrameResult) -> dict[str, Any]:
+    return {
+        "type": "frame",
+        "frame": result.frame.index,
+        "timestamp_ms": round(result.frame.timestamp_ms, 3),
+        "faces": [
+            {
+                "box": list(face.box),
+                "crop_box": list(face.crop_box),
+                "score": round(face.score, 4),
+                "landmarks": np.round(face.landmarks, 3).tolist(),
+                "pose": {"yaw": round(face.pose[0], 3), "pitch": round(face.pose[1], 3),
+                         "roll": round(face.pose[2], 3)},
+            }
+            for face in result.faces
+        ],
+        "timings_ms": {stage: round(ms, 3) for stage, ms in result.timings_ms.items()},
+    }
+
+
+@dataclass
+class RunStats:
+    """Per-stage timings and counts over a run, summarised as mean and p95."""
+
+    frames: int = 0
+    frames_with_face: int = 0
+    faces: int = 0
+    timings: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, result: FrameResult) -> None:
+        self.frames += 1
+        self.faces += len(result.faces)
+        self.frames_with_face += bool(result.faces)
+        for stage, ms in result.timings_ms.items():
+            self.timings.setdefault(stage, []).append(ms)
+
+    def stage_summary(self) -> dict[str, dict[str, float]]:
+        return {stage: {"mean": round(float(np.mean(v)), 3), "median": round(float(np.median(v)), 3),
+                        "p95": round(float(np.percentile(v, 95)), 3)}
+                for stage, v in self.timings.items() if v}
+
+    def record(self, **extra: Any) -> dict[str, Any]:
+        return {"type": "summary", "frames": self.frames, "faces": self.faces,
+                "frames_with_face": self.frames_with_face, "timings_ms": self.stage_summary(), **extra}
+
+
+class JsonlWriter:
+    """Writes one JSON object per line and flushes it, so a killed run leaves only complete lines."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._stream.flush()

@@ -1,0 +1,29 @@
+"""Frame sources: camera, video file, image(s) and the built-in demo clip, behind one interface and registry."""
+
+from facemap_gui.sources.base import (
+    Frame,
+    FrameSource,
+    open_source,
+    register_file_type,
+    register_scheme,
+    registered_schemes,
+)
+from facemap_gui.sources.camera import CameraInfo, CameraSource, list_cameras
+from facemap_gui.sources.demo import DemoSource
+from facemap_gui.sources.files import ImageSource, VideoSource, is_image_path, is_video_path
+
+register_scheme("camera", CameraSource)
+register_scheme("demo", DemoSource)
+register_file_type(is_image_path, ImageSource)
+register_file_type(is_video_path, VideoSource)
+
+__all__ = [
+    "CameraInfo",
+    "Frame",
+    "FrameSource",
+    "list_cameras",
+    "open_source",
+    "register_file_type",
+    "register_scheme",
+    "registered_schemes",
+]

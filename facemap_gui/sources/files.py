@@ -1,0 +1,127 @@
+"""Image and video file sources. Video is decoded with PyAV so frames carry their real presentation times."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from facemap_gui.errors import InputError
+from facemap_gui.sources.base import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def read_image_rgb(path: Path) -> np.ndarray:
+    """Read an image as RGB uint8; np.fromfile + imdecode also handles non-ASCII paths on Windows."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise InputError(f"{path}: not a readable image (JPEG, PNG, BMP, WebP or TIFF expected)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class ImageSource(FrameSource):
+    """One image, or every image in a folder (sorted by name); each is one frame."""
+
+    def __init__(self, path: str | Path) -> None:
+        root = Path(path)
+        if root.is_dir():
+            self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self.paths:
+                raise InputError(f"{root}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        elif root.is_file():
+            self.paths = [root]
+        else:
+            raise InputError(f"{root}: no such file or folder")
+        self.name = str(root)
+        self._next = 0
+        # Read the first image now so a bad file fails at open time, not mid-run.
+        self._first = read_image_rgb(self.paths[0])
+        self.size = (self._first.shape[1], self._first.shape[0])
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.paths)
+
+    def read(self) -> Frame | None:
+        if self._next >= len(self.paths):
+            return None
+        index = self._next
+        rgb = self._first if index == 0 else read_image_rgb(self.paths[index])
+        self._next += 1
+        return Frame(index=index, timestamp_ms=0.0, rgb=rgb)
+
+
+class VideoSource(FrameSource):
+    """A video file; timestamps come from the stream's presentation times, so dropped frames keep real time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file")
+        try:
+            self._container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"{self.path}: not a readable video ({_reason(exc)})") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{self.path}: file has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else 30.0
+        self.size = (self._stream.codec_context.width, self._stream.codec_context.height)
+        self._frames = self._container.decode(self._stream)
+        self._index = 0
+        self._first_pts: float | None = None
+
+    @property
+    def frame_count(self) -> int | None:
+        return self._stream.frames or None
+
+    def read(self) -> Frame | None:
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            if self._index == 0:
+                raise InputError(f"{self.path}: video has no frames") from None
+            return None
+        except av.error.FFmpegError as exc:
+            if self._index == 0:
+                raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from exc
+            # A truncated file: keep what decoded, end the stream with a warning instead of failing the run.
+            log.warning("%s: stopped after %d frames, the rest is unreadable (%s)", self.path.name,
+                        self._index, _reason(exc))
+            return None
+        seconds = frame.time if frame.time is not None else self._index / self.fps
+        if self._first_pts is None:
+            self._first_pts = seconds
+        index, self._index = self._index, self._index + 1
+        return Frame(index=index, timestamp_ms=(seconds - self._first_pts) * 1000.0,
+                     rgb=frame.to_ndarray(format="rgb24"))
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def is_image_path(spec: str) -> bool:
+    path = Path(spec)
+    return path.suffix.lower() in IMAGE_SUFFIXES or path.is_dir()
+
+
+def is_video_path(spec: str) -> bool:
+    return not is_image_path(spec)

@@ -1,0 +1,87 @@
+"""Shared fixtures: stand-in models the tests generate, the real photo and detectors from ../shared, videos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from facemap_gui.models.standin import write_stand_in
+from facemap_gui.sources.demo import DemoSource
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PHOTO = SHARED / "images" / "grace_hopper.jpg"
+SHORT_RANGE = SHARED / "models" / "face_detection_short_range.tflite"
+FULL_RANGE = SHARED / "models" / "face_detection_full_range_sparse.tflite"
+GOLDEN = SHARED / "golden"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty data directory, so nothing depends on what a developer installed."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("FACEMAP_GUI_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_stand_in(tmp_path_factory.mktemp("tiny"), arch="tiny")
+
+
+@pytest.fixture(scope="session")
+def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_stand_in(tmp_path_factory.mktemp("full"), arch="full")
+
+
+def constant_model(path: Path, params: np.ndarray, batch: str | int = "batch") -> Path:
+    """An ONNX model with the real I/O whose output is `params` for every crop: mean(image) * 0 + params."""
+    nodes = [
+        helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=0),
+        helper.make_node("Unsqueeze", ["mean", "one"], ["column"]),
+        helper.make_node("Mul", ["column", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "params"], ["parameters_3dmm"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"),
+        numpy_helper.from_array(np.asarray(params, np.float32).reshape(1, 265), "params"),
+    ]
+    graph = helper.make_graph(
+        nodes, "constant",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, 128, 128])],
+        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, [batch, 265])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264") -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="session")
+def pan_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 frames (1 s) of the demo pan/zoom over the real photo, 640x360."""
+    source = DemoSource("", photo=PHOTO, size=(640, 360))
+    frames = [source.read().rgb for _ in range(30)]
+    return write_video(tmp_path_factory.mktemp("video") / "pan.mp4", frames)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -9,7 +9,7 @@ from pathlib import Path
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.landmarks.model import ModelInfo, inspect_model
+from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.models import store
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
@@ -67,22 +67,17 @@ def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | Non
                                   max_faces=options.max_faces)
 
 
-def open_session(options: RunOptions, model: ModelInfo) -> LandmarkSession:
-    return open_cpu_session(model, options.precision)
+def open_session(options: RunOptions, runtime: str, precision: str) -> LandmarkSession:
+    """A session for the model of `precision` on `runtime` (the seam live switching uses too)."""
+    model = inspect_model(options.model_path(precision))
+    return open_cpu_session(model, precision)
 
 
 def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
-    """Check every file first (model I/O, basis shapes, detector), then build the sessions."""
-    model_path = options.model_path()
-    model = inspect_model(model_path)
-    basis = FoldedBasis.load(options.basis_path(model_path))
+    """Model session first (its I/O is checked before ORT sees it), then basis and detector."""
+    session = open_session(options, options.runtime, options.precision)
+    basis = FoldedBasis.load(options.basis_path(session.model.path))
     detector = open_detector(options, video=video)
-    try:
-        session = open_session(options, model)
-    except BaseException:
-        if detector:
-            detector.close()
-        raise
-    if model.stand_in:
-        log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", model_path)
+    if session.model.stand_in:
+        log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
     return Pipeline(detector, session, basis, PipelineConfig(expand_box=options.expand_box, fixed_box=options.box))

@@ -9,10 +9,9 @@ from pathlib import Path
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.models import store
 from facemap_gui.pipeline import Pipeline, PipelineConfig
-from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
+from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +34,16 @@ class RunOptions:
     extra: dict[str, object] = field(default_factory=dict)
 
     def model_path(self, precision: str | None = None) -> Path:
-        """The model file for a precision. With --model, the other precision's variant sits beside it:
-        `X.onnx` (float) and `X_w8a8.onnx`."""
+        """The model file for a precision. With --model, the name says the precision: `X.onnx` is the
+        float model and `X_w8a8.onnx` beside it the w8a8 one (as `models stand-in --precision w8a8` writes)."""
         precision = precision or self.precision
         if self.model is None:
             return store.require_landmark_model(precision)
-        if precision == self.precision:
-            return self.model
         stem = self.model.stem.removesuffix("_w8a8")
         variant = self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")
-        if not variant.is_file():
-            raise ModelError(f"{variant}: no {precision} variant beside {self.model.name}; "
-                             f"create it with `facemap-gui models stand-in` or install it")
+        if variant != self.model and not variant.is_file():
+            raise ModelError(f"{variant}: no {precision} variant beside {self.model.name}; pass the --precision "
+                             f"of that file, or create both with `facemap-gui models stand-in DIR --precision w8a8`")
         return variant
 
     def basis_path(self, model_path: Path) -> Path:
@@ -68,9 +65,10 @@ def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | Non
 
 
 def open_session(options: RunOptions, runtime: str, precision: str) -> LandmarkSession:
-    """A session for the model of `precision` on `runtime` (the seam live switching uses too)."""
-    model = inspect_model(options.model_path(precision))
-    return open_cpu_session(model, precision)
+    """A session for the model of `precision` on `runtime` (the seam live switching uses too); falls back
+    (NPU/GPU → CPU, w8a8 → float) only with a reason in `session.info`, and not at all with --strict."""
+    settings = RuntimeSettings(allow_simulator=options.allow_simulator, strict=options.strict)
+    return open_landmark_session(options.model_path, runtime, precision, settings)
 
 
 def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:

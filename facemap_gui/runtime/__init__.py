@@ -1,6 +1,16 @@
-"""ONNX Runtime sessions: QNN HTP (NPU) / QNN GPU / CPU, precision, placement proof, fallback."""
+"""ONNX Runtime sessions: QNN HTP (NPU) / QNN GPU / CPU, precision, placement proof, EPContext cache, fallback."""
 
-from facemap_gui.runtime.base import RuntimeInfo
+from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
+from facemap_gui.runtime.registry import RUNTIMES, available_runtimes, open_landmark_session
 from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
 
-__all__ = ["LandmarkSession", "RuntimeInfo", "open_cpu_session"]
+__all__ = [
+    "RUNTIMES",
+    "LandmarkSession",
+    "Runtime",
+    "RuntimeInfo",
+    "RuntimeSettings",
+    "available_runtimes",
+    "open_cpu_session",
+    "open_landmark_session",
+]

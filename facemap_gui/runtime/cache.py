@@ -1,0 +1,73 @@
+"""Compiled-model (EPContext) cache for QNN HTP sessions, in the user cache directory.
+
+Compiling a model for the HTP is the slow part of opening an NPU session; the compiled context is saved as
+an ONNX file with the context embedded and loaded next time. A context is tied to the model bytes, the
+precision, the backend options, the SoC and the ONNX Runtime / QNN versions, so all of them are in the key:
+a change of any of them is a different file, never a stale hit. An entry that will not load is compiled
+again, not an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import onnxruntime as ort
+
+from facemap_gui.errors import RuntimeUnavailable
+from facemap_gui.landmarks.model import ModelInfo
+from facemap_gui.models import store
+
+log = logging.getLogger(__name__)
+
+FORMAT = "1"  # bump when the way entries are written changes
+# Creates a session from a model file with extra session config entries; raises RuntimeUnavailable.
+CreateSession = Callable[[Path, dict[str, str]], tuple[ort.InferenceSession, float]]
+
+
+def cache_root() -> Path:
+    return store.cache_dir() / "compiled"
+
+
+def entry_for(model: ModelInfo, precision: str, context: dict[str, str]) -> Path:
+    """The cache file for this model and precision compiled under `context` (backend options, device,
+    versions): a hash of all of them, with the model name and precision kept readable."""
+    key = {"format": FORMAT, "model_sha256": model.sha256, "precision": precision,
+           "onnxruntime": ort.__version__, **context}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    return cache_root() / f"{model.path.stem}-{precision}-{digest}.onnx"
+
+
+def load_or_compile(entry: Path, source: Path, create: CreateSession
+                    ) -> tuple[tuple[ort.InferenceSession, float], str | None]:
+    """A session from the cached context when it loads, else compiled from `source` while the context is
+    written to the cache. Returns the session with its creation time, and "loaded", "written", "rebuilt"
+    (an unusable entry was replaced) or None (the cache could not be written)."""
+    state = "written"
+    if entry.is_file():
+        try:
+            return create(entry, {}), "loaded"
+        except RuntimeUnavailable as exc:
+            log.warning("%s: the cached compiled model does not load (%s); compiling it again", entry, exc)
+            entry.unlink(missing_ok=True)
+            state = "rebuilt"
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("%s: cannot create the compiled-model cache (%s); compiling without it",
+                    entry.parent, exc.strerror)
+        return create(source, {}), None
+    # Written beside the entry and renamed when complete; ORT refuses to overwrite a file, hence unlink.
+    part = entry.with_name(f".{entry.name}.{os.getpid()}.part")
+    part.unlink(missing_ok=True)
+    result = create(source, {"ep.context_enable": "1", "ep.context_file_path": str(part),
+                             "ep.context_embed_mode": "1"})
+    if not part.is_file():
+        log.warning("%s: ONNX Runtime wrote no compiled model; the next session compiles again", entry)
+        return result, None
+    os.replace(part, entry)
+    return result, state

@@ -15,6 +15,8 @@ from facemap_gui.sources.base import Frame, FrameSource
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+# FFmpeg renders text files (.txt, .nfo, ANSI art) as video through these demuxers; they are never a recording.
+TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
@@ -73,6 +75,9 @@ class VideoSource(FrameSource):
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(f"{self.path}: not a readable video ({_reason(exc)})") from exc
+        if self._container.format.name in TEXT_DEMUXERS:
+            self._container.close()
+            raise InputError(f"{self.path}: a text file, not a video or an image")
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: file has no video stream")
@@ -84,6 +89,16 @@ class VideoSource(FrameSource):
         self._frames = self._container.decode(self._stream)
         self._index = 0
         self._first_pts: float | None = None
+        self._elapsed_s = 0.0
+
+    def _warn_if_cut_short(self) -> None:
+        # A file cut short (recording killed mid-write, partial copy) often just ends early, with no decode
+        # error; Matroska and MP4 headers announce the full duration, so compare with where decoding stopped.
+        announced_s = self._container.duration / av.time_base if self._container.duration else 0.0
+        if self._elapsed_s + 2.0 / self.fps < announced_s:
+            log.warning("%s: ended at %.2f s of the %.2f s its header announces; the file looks truncated "
+                        "(kept the %d frames that decoded)", self.path.name, self._elapsed_s, announced_s,
+                        self._index)
 
     @property
     def frame_count(self) -> int | None:
@@ -95,6 +110,7 @@ class VideoSource(FrameSource):
         except StopIteration:
             if self._index == 0:
                 raise InputError(f"{self.path}: video has no frames") from None
+            self._warn_if_cut_short()
             return None
         except av.error.FFmpegError as exc:
             if self._index == 0:
@@ -107,7 +123,8 @@ class VideoSource(FrameSource):
         if self._first_pts is None:
             self._first_pts = seconds
         index, self._index = self._index, self._index + 1
-        return Frame(index=index, timestamp_ms=(seconds - self._first_pts) * 1000.0,
+        self._elapsed_s = seconds - self._first_pts
+        return Frame(index=index, timestamp_ms=self._elapsed_s * 1000.0,
                      rgb=frame.to_ndarray(format="rgb24"))
 
     def close(self) -> None:

@@ -1,0 +1,161 @@
+"""Faults a user meets, through the public interfaces: the app keeps running, or exits with one clear line,
+and nothing already saved is lost. docs/faults.md lists each fault, what the user sees and the test here
+(or elsewhere) that covers it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facemap_gui.config import RunOptions, build_pipeline, open_session
+from facemap_gui.runtime.switcher import SessionSwitcher
+from facemap_gui.sources import open_source
+from facemap_gui.sources.demo import DemoSource
+from tests.conftest import PHOTO, constant_model, write_video
+from tests.test_process import _one_line_error, read_jsonl, run_cli
+
+
+def cli_process(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lines(path: Path, count: int, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if path.is_file() and path.read_text().count("\n") >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {count} lines")
+
+
+def demo_frames(count: int, size: tuple[int, int] = (320, 180)) -> list:
+    source = DemoSource("", photo=PHOTO, size=size)
+    return [source.read().rgb for _ in range(count)]
+
+
+# -- input ------------------------------------------------------------------------------------------------
+
+
+def test_video_truncated_mid_stream_keeps_the_frames_that_decoded_and_warns(tmp_path, tiny_model):
+    video = write_video(tmp_path / "clip.mkv", demo_frames(30))
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])  # as a copy or a recording cut off half way
+    out = tmp_path / "out.jsonl"
+    result = run_cli("process", str(video), "--model", str(tiny_model), "--output", str(out))
+    records = read_jsonl(out.read_text())
+    frames = [r for r in records if r["type"] == "frame"]
+    assert 0 < len(frames) < 30
+    assert records[-1]["type"] == "summary" and records[-1]["frames"] == len(frames)
+    assert "clip.mkv" in result.stderr and "looks truncated" in result.stderr
+    assert f"kept the {len(frames)} frames" in result.stderr
+
+
+def test_complete_video_gives_no_truncation_warning(tmp_path, tiny_model):
+    video = write_video(tmp_path / "clip.mkv", demo_frames(10))
+    result = run_cli("process", str(video), "--model", str(tiny_model), "--output", str(tmp_path / "o.jsonl"))
+    assert "truncated" not in result.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    # FFmpeg would happily render a .txt as a video of its text.
+    ("notes.txt", b"shopping list\n" * 50, "a text file, not a video or an image"),
+    ("report.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 8, "not a readable video"),
+])
+def test_non_image_file_as_input_is_one_line(tmp_path, tiny_model, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    _one_line_error(run_cli("process", str(tmp_path / name), "--model", str(tiny_model), check=False), name,
+                    message)
+
+
+# -- output ------------------------------------------------------------------------------------------------
+
+
+def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, tiny_model):
+    # A regular file where the folder should be: refused even for root, unlike a read-only folder.
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
+    result = run_cli("process", str(PHOTO), "--model", str(model), "--basis-dir", str(tiny_model.parent),
+                     "--output", str(blocker / "out.jsonl"), check=False)
+    _one_line_error(result, "results/out.jsonl", "cannot write the output", "choose another folder")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_process_leaves_a_complete_jsonl(tmp_path, tiny_model, signum):
+    out = tmp_path / "out.jsonl"
+    process = cli_process("process", "demo:0", "--model", str(tiny_model), "--output", str(out))
+    wait_for_lines(out.with_name(f".{out.name}.part"), 6, process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not list(tmp_path.glob(".*.part"))
+    text = out.read_text()
+    assert text.endswith("\n")
+    records = [json.loads(line) for line in text.splitlines()]  # every line complete
+    frames = [r for r in records if r["type"] == "frame"]
+    assert records[0]["type"] == "header" and len(frames) >= 5
+    assert records[-1] == {**records[-1], "type": "summary", "interrupted": True, "frames": len(frames)}
+
+
+# -- runtime switching ---------------------------------------------------------------------------------------
+
+
+def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
+    """Frames keep flowing on the old session while builds run; the newest request wins, the one in between
+    is never built, and a failed request leaves the running session alone."""
+    (tmp_path / f"{tiny_model.stem}_w8a8.onnx").write_bytes(tiny_model.read_bytes())
+    model = tmp_path / tiny_model.name
+    model.write_bytes(tiny_model.read_bytes())
+    options = RunOptions(model=model, basis_dir=tiny_model.parent, box=(150, 120, 389, 371))
+    pipeline = build_pipeline(options)
+    first_build_may_finish = threading.Event()
+    built: list[str] = []
+
+    def gated_open(runtime: str, precision: str):
+        built.append(precision)
+        if len(built) == 1:
+            first_build_may_finish.wait(30)
+        return open_session(options, runtime, precision)
+
+    switcher = SessionSwitcher(gated_open)
+    original = pipeline.session
+    with open_source(str(PHOTO)) as source:
+        frame = source.read()
+    switcher.request("cpu", "w8a8")
+    processed = 0
+    while not built:
+        time.sleep(0.01)
+    switcher.request("cpu", "float")  # superseded before it starts
+    switcher.request("cpu", "w8a8")
+    for _ in range(20):  # the worker loop: a frame, then a look for a finished switch
+        pipeline.process(frame)
+        processed += 1
+        assert switcher.poll() is None and pipeline.session is original
+    first_build_may_finish.set()
+    switcher.wait(30)
+    outcome = switcher.poll()
+    assert outcome is not None and outcome.error is None
+    assert outcome.session.info.precision == "w8a8" and outcome.session.model.path.name.endswith("_w8a8.onnx")
+    assert built == ["w8a8", "w8a8"]  # the float request in between was dropped, not built
+    assert switcher.poll() is None and not switcher.busy
+    pipeline.session = outcome.session
+    assert len(pipeline.process(frame).faces) == 1
+
+    (tmp_path / f"{tiny_model.stem}_w8a8.onnx").write_bytes(b"garbage")
+    switcher.request("cpu", "w8a8")
+    switcher.wait(30)
+    failed = switcher.poll()
+    assert failed.session is None and "_w8a8.onnx" in failed.error and "\n" not in failed.error
+    assert len(pipeline.process(frame).faces) == 1  # still running on the session it had

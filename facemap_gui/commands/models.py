@@ -16,12 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     stand_in.add_argument("directory", type=Path)
     stand_in.add_argument("--arch", choices=("full", "tiny"), default="full",
                           help="full: the real architecture, ~5.42M random parameters; tiny: for fast tests")
-    stand_in.add_argument("--precision", choices=("float",), default="float")
+    stand_in.add_argument("--precision", choices=("float", "w8a8"), default="float",
+                          help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
     stand_in.add_argument("--seed", type=int, default=0)
     stand_in.set_defaults(run=run_stand_in)
 
 
 def run_stand_in(args: argparse.Namespace) -> int:
-    path = write_stand_in(args.directory, arch=args.arch, seed=args.seed)
+    path = write_stand_in(args.directory, arch=args.arch, seed=args.seed, precision=args.precision)
     print(f"wrote {path} and its basis files ({STAND_IN_NOTE})")
     return 0

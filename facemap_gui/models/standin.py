@@ -19,10 +19,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui.landmarks.decode import BASIS_SHAPES, INPUT_SIZE, N_EXP, N_ID, NUM_PARAMS
+from facemap_gui.errors import ModelError
+from facemap_gui.landmarks.decode import BASIS_SHAPES, INPUT_SIZE, N_EXP, N_ID, NUM_PARAMS, expand_box, preprocess
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
+from facemap_gui.models.store import PRECISIONS
 
 MODEL_FILE = "facemap_3dmm.onnx"
+W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it
+CALIBRATION_FRAMES = 24
 MANIFEST_FILE = "manifest.json"
 OPSET = 17
 STAND_IN_NOTE = "STAND-IN model with random weights: its landmarks are not real"
@@ -168,8 +172,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_stand_in(directory: Path, arch: str = "full", seed: int = 0) -> Path:
-    """Write a float stand-in model, synthetic basis files and a manifest into `directory`."""
+def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision: str = "float") -> Path:
+    """Write a float stand-in model, synthetic basis files and a manifest into `directory`; with
+    precision "w8a8" also its quantised variant beside it. Returns the path of the requested precision."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (float or w8a8)")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
@@ -178,8 +185,64 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0) -> Path:
         with open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
         os.replace(tmp, directory / f"{name}.npy")
-    write_manifest(directory, {"arch": arch, "precision": "float", "seed": seed})
-    return directory / MODEL_FILE
+    details: dict[str, object] = {"arch": arch, "precision": precision, "seed": seed}
+    if precision == "w8a8":
+        crops = calibration_crops()
+        quantize_w8a8(directory / MODEL_FILE, directory / W8A8_FILE, crops)
+        details["calibration"] = f"{len(crops)} face crops from the demo clip"
+    write_manifest(directory, details)
+    return directory / (W8A8_FILE if precision == "w8a8" else MODEL_FILE)
+
+
+def calibration_crops(frames: int = CALIBRATION_FRAMES) -> np.ndarray:
+    """(N, 3, 128, 128) face crops made as the pipeline makes them (bundled BlazeFace, 1.2x box, bilinear
+    resize) from frames spread over the demo clip, so activation ranges are those of real faces."""
+    from facemap_gui.detection import DETECTORS
+    from facemap_gui.models import store
+    from facemap_gui.sources.base import Frame
+    from facemap_gui.sources.demo import demo_photo_path, render_pan_zoom
+    from facemap_gui.sources.files import read_image_rgb
+
+    photo = read_image_rgb(demo_photo_path())
+    crops = []
+    with DETECTORS["mediapipe"](store.bundled_detector_path("full"), video=False, max_faces=1) as detector:
+        for index in range(frames):
+            frame = Frame(index=index, timestamp_ms=0.0, rgb=render_pan_zoom(photo, index / frames))
+            for detection in detector.detect(frame):
+                crops.append(preprocess(frame.rgb, np.array([expand_box(detection.box, frame.size)]))[0])
+    if not crops:
+        raise ModelError("the bundled detector found no face in the demo clip, so the w8a8 stand-in cannot be "
+                         "calibrated; reinstall facemap-gui")
+    return np.stack(crops)
+
+
+def quantize_w8a8(float_model: Path, output: Path, crops: np.ndarray) -> Path:
+    """Static QDQ quantisation (uint8 activations and weights, ranges calibrated on `crops`) with the
+    settings ONNX Runtime recommends for the QNN EP, written beside its final name and renamed."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize
+    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Crops(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(crops[:, None])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {"image": batch}
+
+    tmp = output.with_name(f".{output.name}.part")
+    prepared = output.with_name(f".{output.name}.prepared.part")
+    try:
+        # Shape inference and graph optimisation first, as the quantiser asks, so ranges attach to final nodes.
+        quant_pre_process(str(float_model), str(prepared))
+        config = get_qnn_qdq_config(str(prepared), Crops(), activation_type=QuantType.QUInt8,
+                                    weight_type=QuantType.QUInt8)
+        quantize(str(prepared), str(tmp), config)
+    finally:
+        prepared.unlink(missing_ok=True)
+    os.replace(tmp, output)
+    return output
 
 
 def write_manifest(directory: Path, details: dict[str, object]) -> None:

@@ -134,14 +134,12 @@ def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
     with open_source(str(PHOTO)) as source:
         frame = source.read()
     switcher.request("cpu", "w8a8")
-    processed = 0
     while not built:
         time.sleep(0.01)
     switcher.request("cpu", "float")  # superseded before it starts
     switcher.request("cpu", "w8a8")
     for _ in range(20):  # the worker loop: a frame, then a look for a finished switch
         pipeline.process(frame)
-        processed += 1
         assert switcher.poll() is None and pipeline.session is original
     first_build_may_finish.set()
     switcher.wait(30)

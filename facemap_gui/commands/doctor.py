@@ -1,0 +1,190 @@
+"""`facemap-gui doctor [--json]`: what this machine offers the app (runtimes, devices, models, cameras) and
+why a runtime is not available. The first thing to run, and to paste into a bug report.
+
+Each probe reports its own failure, so a broken install still gets a report. The JSON keys are stable
+(documented in README.md, "Runtimes"); a probe that failed has the value null and its error under "errors".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from facemap_gui import __version__
+
+# Distribution names behind what the app imports; the first installed one of each tuple is reported.
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "onnxruntime": ("onnxruntime",),
+    "onnxruntime-qnn": ("onnxruntime-qnn",),
+    "mediapipe": ("mediapipe",),
+    "PySide6": ("PySide6-Essentials", "PySide6"),
+    "cv2": ("opencv-contrib-python", "opencv-python", "opencv-python-headless", "opencv-contrib-python-headless"),
+    "av": ("av",),
+    "numpy": ("numpy",),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("doctor", help="report runtimes, devices, models and cameras, and what is missing",
+                            description="Check what this machine offers facemap-gui and why a runtime is not "
+                                        "available. Paste the output into bug reports.")
+    parser.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    parser.add_argument("--allow-simulator", action="store_true",
+                        help="count the x86 HTP simulator as an NPU, as `process --allow-simulator` does")
+    parser.set_defaults(run=run)
+
+
+def _distribution_version(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def probe_platform() -> dict[str, Any]:
+    return {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+            "processor": platform.processor(), "python": platform.python_version(),
+            "executable": sys.executable}
+
+
+def probe_packages() -> dict[str, Any]:
+    versions: dict[str, Any] = {key: _distribution_version(names) for key, names in PACKAGES.items()}
+    from facemap_gui.runtime.qnn import qnn_versions
+
+    versions["qnn-sdk"] = qnn_versions().get("qnn")
+    return versions
+
+
+def probe_warnings() -> list[str]:
+    """Install problems known to break the app in confusing ways (FACTS §2 and §4)."""
+    warnings = []
+    opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
+    if len(opencv) > 1:
+        warnings.append(f"{len(opencv)} OpenCV distributions are installed ({', '.join(opencv)}): they overwrite "
+                        "each other's cv2; uninstall all of them, then `pip install opencv-contrib-python`")
+    return warnings
+
+
+def probe_ep_devices() -> list[dict[str, Any]]:
+    import onnxruntime as ort
+
+    from facemap_gui.runtime.qnn import is_simulator, register_plugin
+
+    register_plugin()  # so that the QNN devices are listed too
+    return [{"ep": d.ep_name, "type": d.device.type.name, "vendor": d.device.vendor,
+             "vendor_id": d.device.vendor_id, "device_id": d.device.device_id,
+             "simulator": d.ep_name == "QNNExecutionProvider" and is_simulator(d)}
+            for d in ort.get_ep_devices()]
+
+
+def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
+    from facemap_gui.runtime import RUNTIMES, available_runtimes
+
+    return {key: {"label": RUNTIMES[key].label, "available": reason is None, "reason": reason}
+            for key, reason in available_runtimes(allow_simulator).items()}
+
+
+def probe_models() -> list[dict[str, Any]]:
+    """The model files the app looks for in its data directory (installed or not), the stand-ins generated
+    there, and the bundled detectors."""
+    from facemap_gui.landmarks.decode import BASIS_SHAPES
+    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.models import store
+    from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
+
+    files = [(f"facemap_3dmm {p}", store.landmark_model_path(p)) for p in store.PRECISIONS]
+    files += [(f"basis {name}", store.basis_dir() / f"{name}.npy") for name in BASIS_SHAPES]
+    stand_ins = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file)
+                 for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
+    files += [(name, path) for name, path in stand_ins if path.is_file()]
+    files += [(f"detector {kind} (bundled)", store.bundled_detector_path(kind)) for kind in store.BUNDLED_DETECTORS]
+    return [{"name": name, "path": str(path), "installed": path.is_file(),
+             "bytes": path.stat().st_size if path.is_file() else None,
+             "sha256": file_sha256(path) if path.is_file() else None}
+            for name, path in files]
+
+
+def probe_cache() -> dict[str, Any]:
+    from facemap_gui.models import store
+    from facemap_gui.runtime.cache import cache_root
+
+    compiled = sorted(cache_root().glob("*.onnx")) if cache_root().is_dir() else []
+    return {"dir": str(store.cache_dir()), "data_dir": str(store.home()),
+            "compiled_models": [{"file": p.name, "bytes": p.stat().st_size} for p in compiled]}
+
+
+def probe_cameras() -> list[dict[str, Any]]:
+    from facemap_gui.sources import list_cameras
+
+    return [{"index": c.index, "name": c.name, "spec": c.spec} for c in list_cameras()]
+
+
+def collect(allow_simulator: bool = False) -> dict[str, Any]:
+    """The whole report; a probe that raises leaves its key null and its one-line error under "errors"."""
+    probes: dict[str, Callable[[], Any]] = {
+        "platform": probe_platform,
+        "packages": probe_packages,
+        "warnings": probe_warnings,
+        "ep_devices": probe_ep_devices,
+        "runtimes": lambda: probe_runtimes(allow_simulator),
+        "models": probe_models,
+        "cache": probe_cache,
+        "cameras": probe_cameras,
+    }
+    report: dict[str, Any] = {"facemap_gui": __version__}
+    errors: dict[str, str] = {}
+    for key, probe in probes.items():
+        try:
+            report[key] = probe()
+        except Exception as exc:  # a broken install must still get a report: each probe fails alone
+            report[key] = None
+            errors[key] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    report["errors"] = errors
+    return report
+
+
+def format_text(report: dict[str, Any]) -> str:
+    lines = [f"facemap-gui {report['facemap_gui']}"]
+
+    def section(title: str, key: str, render: Callable[[Any], list[str]]) -> None:
+        lines.append("")
+        lines.append(title)
+        if report[key] is None:
+            lines.append(f"  probe failed: {report['errors'][key]}")
+        else:
+            lines.extend(render(report[key]) or ["  (none)"])
+
+    section("Platform", "platform", lambda p: [
+        f"  {p['system']} {p['release']} {p['machine']} {p['processor']}".rstrip(),
+        f"  Python {p['python']} ({p['executable']})"])
+    section("Packages", "packages", lambda packages: [
+        f"  {name:<16} {version or 'NOT INSTALLED'}" for name, version in packages.items()])
+    if report["warnings"]:
+        section("Warnings", "warnings", lambda warnings: [f"  ! {w}" for w in warnings])
+    section("Execution provider devices", "ep_devices", lambda devices: [
+        f"  {d['ep'].removesuffix('ExecutionProvider'):<6} {d['type']:<4} {d['vendor']}"
+        + ("  (HTP simulator)" if d["simulator"] else "") for d in devices])
+    section("Runtimes", "runtimes", lambda runtimes: [
+        f"  {key:<4} {'available' if r['available'] else 'unavailable':<12} {r['label']}"
+        + ("" if r["available"] else f"\n         why: {r['reason']}") for key, r in runtimes.items()])
+    section("Models", "models", lambda models: [
+        f"  {m['name']:<24} {m['sha256'][:16] if m['installed'] else 'not installed':<16}  {m['path']}"
+        for m in models])
+    section("Cache", "cache", lambda cache: [
+        f"  data dir   {cache['data_dir']}", f"  cache dir  {cache['dir']}",
+        *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]]])
+    section("Cameras", "cameras", lambda cameras: [f"  {c['spec']:<9} {c['name']}" for c in cameras])
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = collect(allow_simulator=args.allow_simulator)
+    print(json.dumps(report, indent=2) if args.json else format_text(report))
+    return 0

@@ -1,0 +1,86 @@
+"""`facemap-gui doctor`: the report's JSON keys, its facts about this machine, and a probe failing alone."""
+
+from __future__ import annotations
+
+import json
+
+import onnxruntime as ort
+import pytest
+
+from facemap_gui.cli import main
+from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.models import store
+from facemap_gui.models.standin import write_stand_in
+
+TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models", "cache",
+                  "cameras", "errors"}
+
+
+def doctor_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["doctor", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_report_has_the_documented_fields(capsys):
+    report = doctor_json(capsys)
+    assert set(report) == TOP_LEVEL_KEYS
+    assert report["errors"] == {}
+    assert set(report["platform"]) == {"system", "release", "machine", "processor", "python", "executable"}
+    assert set(report["packages"]) == {"onnxruntime", "onnxruntime-qnn", "mediapipe", "PySide6", "cv2", "av",
+                                       "numpy", "qnn-sdk"}
+    assert report["packages"]["onnxruntime"] == ort.__version__
+    assert set(report["runtimes"]) == {"npu", "gpu", "cpu"}
+    for runtime in report["runtimes"].values():
+        assert set(runtime) == {"label", "available", "reason"}
+        assert runtime["available"] == (runtime["reason"] is None)
+    assert report["runtimes"]["cpu"]["available"] is True
+    devices = {(d["ep"], d["type"]) for d in report["ep_devices"]}
+    assert ("CPUExecutionProvider", "CPU") in devices
+    assert report["cache"]["dir"] == str(store.cache_dir())
+    assert isinstance(report["cameras"], list)
+
+
+def test_runtimes_say_why_not_and_the_simulator_flag_counts(capsys, monkeypatch):
+    # This x86 machine has the QNN HTP simulator and no Snapdragon NPU or GPU.
+    monkeypatch.delenv("FACEMAP_GUI_ALLOW_SIMULATOR", raising=False)
+    runtimes = doctor_json(capsys)["runtimes"]
+    assert "--allow-simulator" in runtimes["npu"]["reason"]
+    assert "GPU" in runtimes["gpu"]["reason"]
+    assert doctor_json(capsys, "--allow-simulator")["runtimes"]["npu"]["available"] is True
+
+
+def test_models_are_listed_with_their_hashes(capsys):
+    model = write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
+    models = {m["name"]: m for m in doctor_json(capsys)["models"]}
+    assert models["facemap_3dmm float"]["installed"] is False
+    assert models["facemap_3dmm float"]["path"] == str(store.landmark_model_path("float"))
+    assert models["stand-in tiny float"]["sha256"] == file_sha256(model)
+    assert models["stand-in tiny float"]["bytes"] == model.stat().st_size
+    assert "stand-in tiny w8a8" not in models  # stand-ins are listed only once generated
+    assert models["detector full (bundled)"]["installed"] is True
+
+
+def test_a_failing_probe_is_reported_and_the_rest_still_runs(capsys, monkeypatch):
+    import facemap_gui.sources
+
+    def broken() -> list:
+        raise OSError("camera enumeration exploded")
+
+    monkeypatch.setattr(facemap_gui.sources, "list_cameras", broken)
+    report = doctor_json(capsys)
+    assert report["cameras"] is None
+    assert report["errors"] == {"cameras": "OSError: camera enumeration exploded"}
+    assert report["runtimes"]["cpu"]["available"] is True
+    assert main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    assert "probe failed: OSError: camera enumeration exploded" in text
+
+
+def test_text_report_is_readable(capsys):
+    assert main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    for title in ("Platform", "Packages", "Execution provider devices", "Runtimes", "Models", "Cache", "Cameras"):
+        assert f"\n{title}\n" in text
+    assert f"onnxruntime      {ort.__version__}" in text
+    assert "cpu  available" in text and "npu  unavailable" in text
+    assert str(store.cache_dir()) in text

@@ -15,7 +15,9 @@ from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record
+from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline import Pipeline
+from facemap_gui.recording import Recorder, RecorderStatus, landmark_paths
 from facemap_gui.sources import FrameSource, ImageSource, open_source
 
 
@@ -25,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
+                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
+    parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
     add_run_options(parser)
     parser.set_defaults(run=run)
 
@@ -74,17 +79,36 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
     }
 
 
+def check_record_args(args: argparse.Namespace) -> None:
+    if args.csv and args.record is None:
+        raise FacemapError("--csv: needs --record OUT.mkv (the CSV is written beside the recording)")
+    if args.record and args.output and args.output.resolve() == landmark_paths(args.record)[0].resolve():
+        raise FacemapError(f"{args.output}: is where --record puts its landmarks; choose another --output")
+
+
+def recording_summary(status: RecorderStatus) -> dict[str, Any]:
+    return {"video": str(status.video_path), "codec": status.codec, "frames": status.frames_written,
+            "dropped": status.frames_dropped, "error": status.error}
+
+
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.input)
+    check_record_args(args)
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
         pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
         if pipeline.detector:
             stack.callback(pipeline.detector.close)
+        header = header_record(options, source, pipeline)
+        recorder = None
+        if args.record:  # before the output is created, so a refused recording leaves no output behind
+            # Still images have no rate: record them as a one-per-second slide show.
+            recorder = Recorder(args.record, fps=source.fps or 1.0, size=source.size, header=header, csv=args.csv)
+            stack.callback(recorder.close)
         stream = stack.enter_context(jsonl_destination(args.output))
         writer = JsonlWriter(stream)
-        writer.write(header_record(options, source, pipeline))
+        writer.write(header)
         stats = RunStats()
         interrupted = False
         try:
@@ -92,11 +116,18 @@ def run(args: argparse.Namespace) -> int:
                 result = pipeline.process(frame)
                 writer.write(frame_record(result))
                 stats.add(result)
+                if recorder is not None:
+                    # A file waits for the encoder rather than lose frames; a live camera drops them.
+                    recorder.submit(result, draw_overlay(frame.rgb.copy(), result,
+                                                         stand_in=pipeline.session.model.stand_in),
+                                    wait=not source.live)
                 if args.frames and stats.frames >= args.frames:
                     break
         except KeyboardInterrupt:
             interrupted = True
-        writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in))
+        recording = None if recorder is None else recorder.close()
+        extra = {} if recording is None else {"recording": recording_summary(recording)}
+        writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
     if interrupted:
         raise KeyboardInterrupt
-    return 0
+    return 1 if recording is not None and recording.error else 0

@@ -1,0 +1,91 @@
+"""The landmark files beside a recording: JSON Lines in the `process --output` schema, and optionally CSV."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from facemap_gui.errors import FacemapError
+from facemap_gui.output import JsonlWriter
+from facemap_gui.recording.video import write_fix
+
+# OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees.
+CSV_COLUMNS = ("frame", "timestamp_ms", "face", "box_x0", "box_y0", "box_x1", "box_y1", "score",
+               *(f"x_{i}" for i in range(68)), *(f"y_{i}" for i in range(68)), "yaw", "pitch", "roll")
+
+
+def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
+    """Rows of one `frame_record`, so CSV and JSON Lines carry the same (rounded) numbers."""
+    rows = []
+    for number, face in enumerate(record["faces"]):
+        xs, ys = zip(*face["landmarks"], strict=True)
+        pose = face["pose"]
+        rows.append([record["frame"], record["timestamp_ms"], number, *face["box"], face["score"], *xs, *ys,
+                     pose["yaw"], pose["pitch"], pose["roll"]])
+    return rows
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise FacemapError(f"{path}: cannot write ({exc.strerror}); {write_fix(exc)}") from exc
+
+
+def _create(path: Path, newline: str | None) -> IO[str]:
+    """Open a new file; never one that exists."""
+    try:
+        return path.open("x", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise FacemapError(f"{path}: cannot create ({exc.strerror}); choose another name or folder") from exc
+
+
+class LandmarkFiles:
+    """Creates the JSONL (and CSV) file and flushes every frame, so a killed process leaves only whole lines."""
+
+    def __init__(self, jsonl_path: Path, csv_path: Path | None) -> None:
+        self.jsonl_path = jsonl_path
+        self.csv_path = csv_path
+        self._jsonl_stream = _create(jsonl_path, newline=None)
+        self._jsonl = JsonlWriter(self._jsonl_stream)
+        self._csv_stream: IO[str] | None = None
+        if csv_path is not None:
+            try:
+                self._csv_stream = _create(csv_path, newline="")  # the csv module writes its own line ends
+            except FacemapError:
+                self._jsonl_stream.close()
+                jsonl_path.unlink()
+                raise
+            self._csv = csv.writer(self._csv_stream)
+
+    def write_header(self, header: dict[str, Any]) -> None:
+        with _writing(self.jsonl_path):
+            self._jsonl.write(header)
+        self._write_csv([CSV_COLUMNS])
+
+    def write_frame(self, record: dict[str, Any]) -> None:
+        with _writing(self.jsonl_path):
+            self._jsonl.write(record)
+        self._write_csv(csv_rows(record))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        with _writing(self.jsonl_path):
+            self._jsonl.write(summary)
+
+    def _write_csv(self, rows: list) -> None:
+        if self._csv_stream is None or not rows:
+            return
+        with _writing(self.csv_path):
+            self._csv.writerows(rows)
+            self._csv_stream.flush()
+
+    def close(self) -> None:
+        """Close both files. A failing last flush is ignored: every complete line is already on disk."""
+        for stream in (self._jsonl_stream, self._csv_stream):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()

@@ -39,6 +39,12 @@ def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_stand_in(tmp_path_factory.mktemp("full"), arch="full")
 
 
+@pytest.fixture(scope="session")
+def tiny_w8a8(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny stand-in's w8a8 variant (QDQ, calibrated on the demo clip), with the float model beside it."""
+    return write_stand_in(tmp_path_factory.mktemp("tiny_w8a8"), arch="tiny", precision="w8a8")
+
+
 def constant_model(path: Path, params: np.ndarray, batch: str | int = "batch") -> Path:
     """An ONNX model with the real I/O whose output is `params` for every crop: mean(image) * 0 + params."""
     nodes = [

@@ -52,7 +52,7 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
         try:
             return create(entry, {}), "loaded"
         except RuntimeUnavailable as exc:
-            log.warning("%s: the cached compiled model does not load (%s); compiling it again", entry, exc)
+            log.warning("compiled-model cache: %s; compiling it again", exc)
             entry.unlink(missing_ok=True)
             state = "rebuilt"
     try:

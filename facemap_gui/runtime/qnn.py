@@ -158,9 +158,9 @@ class QnnRuntime(Runtime):
         batch_dim = dynamic_batch_dim(model)
 
         def session_options(config: dict[str, str]) -> ort.SessionOptions:
+            # --strict is enforced by check_placement rather than ORT's session.disable_cpu_ep_fallback: the
+            # effect is the same (no session with nodes off the device) but the error names the operators.
             options = base_session_options()
-            if settings.strict:
-                options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
             if batch_dim:
                 # QNN compiles static shapes only: a dynamic batch would silently put every node on the CPU.
                 options.add_free_dimension_override_by_name(batch_dim, 1)

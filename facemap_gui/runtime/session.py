@@ -53,7 +53,7 @@ def nodes_by_ep(session: ort.InferenceSession) -> dict[str, int]:
 def base_session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: ORT's errors also arrive as exceptions, reported in one line
     return options
 
 

@@ -100,7 +100,7 @@ def simulator_allowed(flag: bool) -> bool:
 
 def is_simulator(device: ort.OrtEpDevice) -> bool:
     # The x86 wheel's libQnnHtp is the HTP simulator, and the plugin reports it as a CPU-type device.
-    return device.device.type == ort.OrtHardwareDeviceType.CPU
+    return device.device.type == ort.OrtHardwareDeviceType.CPU and platform.machine().lower() in ("x86_64", "amd64")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class RunOptions:
     basis_dir: Path | None = None  # None: the installed basis, or the stand-in's beside a stand-in model
     detector: Path | None = None  # None: the bundled BlazeFace model of `detector_range`
     detector_range: str = "full"
+    detector_backend: str = "mediapipe"  # "onnx": the same BlazeFace through ONNX Runtime, on `runtime` (NPU too)
     box: tuple[int, int, int, int] | None = None
     max_faces: int = 4
     min_score: float = 0.5
@@ -56,10 +57,17 @@ class RunOptions:
     def detector_path(self) -> Path:
         return self.detector or store.bundled_detector_path(self.detector_range)
 
+    def runtime_settings(self) -> RuntimeSettings:
+        return RuntimeSettings(allow_simulator=self.allow_simulator, strict=self.strict)
+
 
 def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | None:
     if options.box is not None:
         return None
+    if options.detector_backend == "onnx":
+        return DETECTORS["onnx"](options.detector_path(), runtime=options.runtime,
+                                 settings=options.runtime_settings(), min_score=options.min_score,
+                                 max_faces=options.max_faces)
     return DETECTORS["mediapipe"](options.detector_path(), video=video, min_score=options.min_score,
                                   max_faces=options.max_faces)
 
@@ -67,8 +75,7 @@ def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | Non
 def open_session(options: RunOptions, runtime: str, precision: str) -> LandmarkSession:
     """A session for the model of `precision` on `runtime` (the seam live switching uses too); falls back
     (NPU/GPU → CPU, w8a8 → float) only with a reason in `session.info`, and not at all with --strict."""
-    settings = RuntimeSettings(allow_simulator=options.allow_simulator, strict=options.strict)
-    return open_landmark_session(options.model_path, runtime, precision, settings)
+    return open_landmark_session(options.model_path, runtime, precision, options.runtime_settings())
 
 
 def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:

@@ -26,6 +26,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--detector", type=Path, help="BlazeFace .tflite (default: the bundled model)")
     group.add_argument("--detector-range", choices=("short", "full"), default="full",
                        help="bundled BlazeFace model: short (faces close to the camera) or full (default)")
+    group.add_argument("--detector-backend", choices=("mediapipe", "onnx"), default="mediapipe",
+                       help="run BlazeFace through MediaPipe (default) or through ONNX Runtime on --runtime, "
+                            "so detection can use the NPU too")
     group.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1",
                        help="skip the detector and use this inclusive face box on every frame")
     group.add_argument("--max-faces", type=int, default=4, help="most faces per frame (default 4)")
@@ -44,6 +47,7 @@ def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
     if args.max_faces < 1:
         raise FacemapError(f"--max-faces {args.max_faces}: must be at least 1")
     return RunOptions(source=source, model=args.model, basis_dir=args.basis_dir, detector=args.detector,
-                      detector_range=args.detector_range, box=args.box, max_faces=args.max_faces,
-                      min_score=args.min_score, expand_box=args.expand_box, runtime=args.runtime,
-                      precision=args.precision, allow_simulator=args.allow_simulator, strict=args.strict)
+                      detector_range=args.detector_range, detector_backend=args.detector_backend, box=args.box,
+                      max_faces=args.max_faces, min_score=args.min_score, expand_box=args.expand_box,
+                      runtime=args.runtime, precision=args.precision, allow_simulator=args.allow_simulator,
+                      strict=args.strict)

@@ -142,15 +142,15 @@ def test_placement_check_names_the_operators_off_the_npu():
 def test_cache_key_changes_with_everything_a_compiled_model_depends_on(tiny_model):
     model = inspect_model(tiny_model)
     context = {"backend_type": "htp", "soc_model": "60", "onnxruntime-qnn": "2.7.0", "device": "NPU:Qualcomm"}
-    entry = entry_for(model, "float", context)
+    entry = entry_for(model.path, model.sha256, "float", context)
     assert entry.parent.parent == store.cache_dir() and entry.name.startswith("facemap_3dmm-float-")
-    assert entry_for(model, "float", dict(context)) == entry
-    others = [entry_for(model, "w8a8", context),
-              entry_for(replace(model, sha256="0" * 64), "float", context),
-              entry_for(model, "float", {**context, "soc_model": "57"}),
-              entry_for(model, "float", {**context, "onnxruntime-qnn": "2.8.0"}),
-              entry_for(model, "float", {**context, "device": "NPU:other"}),
-              entry_for(model, "float", {**context, "enable_htp_fp16_precision": "0"})]
+    assert entry_for(model.path, model.sha256, "float", dict(context)) == entry
+    others = [entry_for(model.path, model.sha256, "w8a8", context),
+              entry_for(model.path, "0" * 64, "float", context),
+              entry_for(model.path, model.sha256, "float", {**context, "soc_model": "57"}),
+              entry_for(model.path, model.sha256, "float", {**context, "onnxruntime-qnn": "2.8.0"}),
+              entry_for(model.path, model.sha256, "float", {**context, "device": "NPU:other"}),
+              entry_for(model.path, model.sha256, "float", {**context, "enable_htp_fp16_precision": "0"})]
     assert len({entry, *others}) == len(others) + 1
 
 

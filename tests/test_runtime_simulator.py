@@ -135,7 +135,7 @@ def test_a_node_off_the_npu_is_reported_and_refused_with_strict(tmp_path):
     runtime = records[0]["runtime"]
     assert runtime["runtime"] == "npu" and runtime["nodes_by_ep"]["CPUExecutionProvider"] == 1
     assert runtime["fallback_reason"].startswith("1 of ") and runtime["fallback_reason"].endswith("(Sinh)")
-    assert "WARNING: asked for npu/float" in stderr
+    assert "WARNING: landmark model: asked for npu/float" in stderr
 
     records, stderr, code = process_on_npu(model, "--allow-simulator", "--strict")
     assert code == 2 and records == []

@@ -1,7 +1,13 @@
 """ONNX Runtime sessions: QNN HTP (NPU) / QNN GPU / CPU, precision, placement proof, EPContext cache, fallback."""
 
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
-from facemap_gui.runtime.registry import RUNTIMES, available_runtimes, open_landmark_session
+from facemap_gui.runtime.registry import (
+    RUNTIMES,
+    available_runtimes,
+    log_fallback,
+    open_landmark_session,
+    open_on_runtime,
+)
 from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
 
 __all__ = [
@@ -11,6 +17,8 @@ __all__ = [
     "RuntimeInfo",
     "RuntimeSettings",
     "available_runtimes",
+    "log_fallback",
     "open_cpu_session",
     "open_landmark_session",
+    "open_on_runtime",
 ]

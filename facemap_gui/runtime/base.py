@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from facemap_gui.landmarks.model import ModelInfo
-    from facemap_gui.runtime.session import LandmarkSession
+import onnxruntime as ort
+
 
 @dataclass(frozen=True)
 class RuntimeInfo:
@@ -38,7 +37,7 @@ class RuntimeSettings:
 
 
 class Runtime(abc.ABC):
-    """One place the landmark model can run. Registered by key in `runtime.registry.RUNTIMES`."""
+    """One place a model can run. Registered by key in `runtime.registry.RUNTIMES`."""
 
     key: str
     label: str  # for menus and messages, e.g. "NPU (QNN HTP)"
@@ -48,5 +47,7 @@ class Runtime(abc.ABC):
         """None when this runtime can open a session here, else one line saying why not."""
 
     @abc.abstractmethod
-    def open(self, model: ModelInfo, precision: str, settings: RuntimeSettings) -> LandmarkSession:
-        """A ready session (already run once); RuntimeUnavailable when this runtime cannot run the model."""
+    def create(self, path: Path, precision: str, settings: RuntimeSettings
+               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+        """A session for the ONNX model at `path` (float inputs), already run once, and what it reports.
+        RuntimeUnavailable when this runtime cannot run it (or, with --strict, not wholly on its device)."""

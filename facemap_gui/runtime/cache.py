@@ -19,7 +19,6 @@ from pathlib import Path
 import onnxruntime as ort
 
 from facemap_gui.errors import RuntimeUnavailable
-from facemap_gui.landmarks.model import ModelInfo
 from facemap_gui.models import store
 
 log = logging.getLogger(__name__)
@@ -33,13 +32,13 @@ def cache_root() -> Path:
     return store.cache_dir() / "compiled"
 
 
-def entry_for(model: ModelInfo, precision: str, context: dict[str, str]) -> Path:
-    """The cache file for this model and precision compiled under `context` (backend options, device,
-    versions): a hash of all of them, with the model name and precision kept readable."""
-    key = {"format": FORMAT, "model_sha256": model.sha256, "precision": precision,
-           "onnxruntime": ort.__version__, **context}
+def entry_for(source: Path, sha256: str, precision: str, context: dict[str, str]) -> Path:
+    """The cache file for the model `source` (whose content hash is `sha256`) compiled for `precision` under
+    `context` (backend options, device, versions): a hash of all of them, with the name kept readable."""
+    key = {"format": FORMAT, "model_sha256": sha256, "precision": precision, "onnxruntime": ort.__version__,
+           **context}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return cache_root() / f"{model.path.stem}-{precision}-{digest}.onnx"
+    return cache_root() / f"{source.stem}-{precision}-{digest}.onnx"
 
 
 def load_or_compile(entry: Path, source: Path, create: CreateSession

@@ -20,18 +20,11 @@ import onnx
 import onnxruntime as ort
 
 from facemap_gui.errors import RuntimeUnavailable
-from facemap_gui.landmarks.model import ModelInfo
+from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.native import captured_native_output
 from facemap_gui.runtime import cache
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
-from facemap_gui.runtime.session import (
-    LandmarkSession,
-    base_session_options,
-    create_session,
-    graph_assignment,
-    ready_session,
-    with_fixed_batch,
-)
+from facemap_gui.runtime.session import base_session_options, create_session, graph_assignment, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -152,39 +145,41 @@ class QnnRuntime(Runtime):
             options["soc_model"] = SIMULATED_SOC_MODEL
         return options
 
-    def open(self, model: ModelInfo, precision: str, settings: RuntimeSettings) -> LandmarkSession:
+    def create(self, path: Path, precision: str, settings: RuntimeSettings
+               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
         device, label = self.select_device(settings.allow_simulator)
         provider_options = self.provider_options(precision, is_simulator(device))
-        batch_dim = dynamic_batch_dim(model)
+        symbolic = symbolic_dims(path)
 
         def session_options(config: dict[str, str]) -> ort.SessionOptions:
             # --strict is enforced by check_placement rather than ORT's session.disable_cpu_ep_fallback: the
             # effect is the same (no session with nodes off the device) but the error names the operators.
             options = base_session_options()
-            if batch_dim:
+            for name in symbolic:
                 # QNN compiles static shapes only: a dynamic batch would silently put every node on the CPU.
-                options.add_free_dimension_override_by_name(batch_dim, 1)
+                options.add_free_dimension_override_by_name(name, 1)
             for key, value in config.items():
                 options.add_session_config_entry(key, value)
             options.add_provider_for_devices([device], provider_options)
             return options
 
-        def create(path: Path, config: dict[str, str]) -> tuple[ort.InferenceSession, float]:
-            return create_session(path, session_options(config), None, RuntimeUnavailable)
+        def create(source: Path, config: dict[str, str]) -> tuple[ort.InferenceSession, float]:
+            return create_session(source, session_options(config), None, RuntimeUnavailable)
 
         with captured_native_output(fds=(1,)):  # libQnnHtp prints "# LIBNATIVE" lines on stdout
             if self.backend_type == "htp":
-                entry = cache.entry_for(model, precision,
-                                        {**provider_options, **device_identity(device), **qnn_versions()})
-                (session, session_ms), cache_state = cache.load_or_compile(entry, model.path, create)
+                context = {**provider_options, **device_identity(device), **qnn_versions()}
+                entry = cache.entry_for(path, file_sha256(path), precision, context)
+                (session, session_ms), cache_state = cache.load_or_compile(entry, path, create)
             else:
-                (session, session_ms), cache_state = create(model.path, {}), None
-            assignment = graph_assignment(session)
-            info = RuntimeInfo(runtime=self.key, precision=precision, device=label,
-                               nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()},
-                               session_ms=session_ms, cache=cache_state,
-                               fallback_reason=self.check_placement(assignment, label, settings.strict))
-            return ready_session(session, with_fixed_batch(model), info, RuntimeUnavailable)
+                (session, session_ms), cache_state = create(path, {}), None
+            warm_up(session, path, label, RuntimeUnavailable)
+        assignment = graph_assignment(session)
+        info = RuntimeInfo(runtime=self.key, precision=precision, device=label,
+                           nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()},
+                           session_ms=session_ms, cache=cache_state,
+                           fallback_reason=self.check_placement(assignment, label, settings.strict))
+        return session, info
 
     def check_placement(self, assignment: dict[str, list[str]], label: str, strict: bool) -> str | None:
         """None when every node runs on QNN; else the reason (RuntimeUnavailable with --strict)."""
@@ -200,13 +195,12 @@ class QnnRuntime(Runtime):
         return reason
 
 
-def dynamic_batch_dim(model: ModelInfo) -> str | None:
-    """The name of the input's symbolic batch dimension, if it has one."""
-    if not model.dynamic_batch:
-        return None
-    graph = onnx.load(str(model.path), load_external_data=False).graph
-    image = next(i for i in graph.input if i.name == model.input_name)
-    return image.type.tensor_type.shape.dim[0].dim_param or None
+def symbolic_dims(path: Path) -> set[str]:
+    """Names of the symbolic dimensions of the model's inputs (the landmark stand-ins' batch)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {init.name for init in graph.initializer}
+    return {dim.dim_param for value in graph.input if value.name not in initializers
+            for dim in value.type.tensor_type.shape.dim if dim.dim_param}
 
 
 def device_identity(device: ort.OrtEpDevice) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The runtimes by name (npu, gpu, cpu), which of them can run here, and opening a session with an honest
+"""The runtimes by name (npu, gpu, cpu), which of them can run here, and opening sessions with an honest
 start-up fallback: NPU/GPU → CPU and w8a8 → float only with a reason the user is shown (never with --strict).
 """
 
@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import onnxruntime as ort
+
 from facemap_gui.errors import FacemapError, ModelError, RuntimeUnavailable
 from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.runtime.base import Runtime, RuntimeSettings
+from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
 from facemap_gui.runtime.qnn import GPU, NPU
-from facemap_gui.runtime.session import CpuRuntime, LandmarkSession
+from facemap_gui.runtime.session import CpuRuntime, LandmarkSession, landmark_session
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +27,40 @@ def available_runtimes(allow_simulator: bool = False) -> dict[str, str | None]:
     return {key: runtime.unavailable_reason(allow_simulator) for key, runtime in RUNTIMES.items()}
 
 
-def open_landmark_session(model_path: Callable[[str], Path], runtime: str, precision: str,
-                          settings: RuntimeSettings) -> LandmarkSession:
-    """A ready session for the model of `precision` on `runtime`.
-
-    `model_path(precision)` names the model file and raises ModelError when that variant is missing. Without
-    --strict a missing w8a8 variant runs the float model and an unavailable NPU/GPU runs on the CPU; either
-    way `info.requested` and `info.fallback_reason` say so and a warning is logged. With --strict they raise.
-    """
+def open_on_runtime(path: Path, runtime: str, precision: str, settings: RuntimeSettings
+                    ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+    """A ready session for any float-input ONNX model on `runtime`. Without --strict an unavailable NPU/GPU
+    runs on the CPU instead; `info.requested` and `info.fallback_reason` then say so (as they do when some
+    nodes run off the NPU/GPU). The caller tells the user (`log_fallback`)."""
     if runtime not in RUNTIMES:
         raise FacemapError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    try:
+        session, info = RUNTIMES[runtime].create(path, precision, settings)
+    except RuntimeUnavailable as exc:
+        if settings.strict or runtime == "cpu":
+            raise RuntimeUnavailable(f"--runtime {runtime}: {exc}") from exc
+        session, info = RUNTIMES["cpu"].create(path, precision, settings)
+        return session, replace(info, requested=f"{runtime}/{precision}",
+                                fallback_reason=f"{runtime.upper()} unavailable: {exc}")
+    if info.fallback_reason:
+        info = replace(info, requested=f"{runtime}/{precision}")
+    return session, info
+
+
+def log_fallback(what: str, info: RuntimeInfo) -> None:
+    if info.fallback_reason:
+        log.warning("%s: asked for %s, running %s because %s", what, info.requested, info.summary(),
+                    info.fallback_reason)
+
+
+def open_landmark_session(model_path: Callable[[str], Path], runtime: str, precision: str,
+                          settings: RuntimeSettings) -> LandmarkSession:
+    """A ready session for the landmark model of `precision` on `runtime`.
+
+    `model_path(precision)` names the model file and raises ModelError when that variant is missing: without
+    --strict a missing w8a8 variant runs the float model, with the reason in `info` beside any runtime
+    fallback (see `open_on_runtime`), and a warning is logged. With --strict both raise instead.
+    """
     requested = f"{runtime}/{precision}"
     reasons: list[str] = []
     try:
@@ -46,17 +72,10 @@ def open_landmark_session(model_path: Callable[[str], Path], runtime: str, preci
         precision = "float"
         path = model_path(precision)
     model = inspect_model(path)
-    try:
-        session = RUNTIMES[runtime].open(model, precision, settings)
-    except RuntimeUnavailable as exc:
-        if settings.strict or runtime == "cpu":
-            raise RuntimeUnavailable(f"--runtime {runtime}: {exc}") from exc
-        reasons.append(f"{runtime.upper()} unavailable: {exc}")
-        session = RUNTIMES["cpu"].open(model, precision, settings)
-    if session.info.fallback_reason:
-        reasons.append(session.info.fallback_reason)
+    session, info = open_on_runtime(model.path, runtime, precision, settings)
+    if info.fallback_reason:
+        reasons.append(info.fallback_reason)
     if reasons:
-        session.info = replace(session.info, requested=requested, fallback_reason="; ".join(reasons))
-        log.warning("asked for %s, running %s because %s", requested, session.info.summary(),
-                    session.info.fallback_reason)
-    return session
+        info = replace(info, requested=requested, fallback_reason="; ".join(reasons))
+        log_fallback("landmark model", info)
+    return landmark_session(session, model, info)

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS
+from facemap_gui.landmarks.decode import NUM_PARAMS
 from facemap_gui.landmarks.model import ModelInfo
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
 
@@ -75,17 +75,25 @@ def create_session(path: Path, options: ort.SessionOptions, providers: list[str]
     return session, (time.perf_counter() - start) * 1000.0
 
 
-def ready_session(session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo,
-                  error: type[FacemapError]) -> LandmarkSession:
-    """Wrap a session after one run on a blank crop, so that a backend that loads but cannot execute
-    fails here, where a fallback is still possible, and not on the first frame."""
-    landmark_session = LandmarkSession(session, model, info)
+def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[FacemapError]) -> None:
+    """One run on zeros, so that a backend that loads a model but cannot execute it fails at start-up,
+    where a fallback is still possible, and not on the first frame."""
+    feeds = {}
+    for value in session.get_inputs():
+        if value.type != "tensor(float)":
+            raise error(f"{path}: input '{value.name}' is {value.type}; this app runs models with float inputs")
+        feeds[value.name] = np.zeros([d if isinstance(d, int) else 1 for d in value.shape], np.float32)
     try:
-        landmark_session.run(np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32))
-    except Exception as exc:  # as above: ORT's own exception types
-        raise error(f"{model.path}: the model loads on {info.device} but does not run ({ort_error_line(exc)})"
-                    ) from exc
-    return landmark_session
+        session.run(None, feeds)
+    except Exception as exc:  # ORT's own exception types
+        raise error(f"{path}: the model loads on {device} but does not run ({ort_error_line(exc)})") from exc
+
+
+def landmark_session(session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo) -> LandmarkSession:
+    """Wrap a session of the landmark model; a runtime that fixed the batch to 1 (QNN) runs crops one by one."""
+    batch = session.get_inputs()[0].shape[0]
+    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not isinstance(batch, int)),
+                           info)
 
 
 class CpuRuntime(Runtime):
@@ -97,17 +105,14 @@ class CpuRuntime(Runtime):
     def unavailable_reason(self, allow_simulator: bool = False) -> str | None:
         return None
 
-    def open(self, model: ModelInfo, precision: str, settings: RuntimeSettings) -> LandmarkSession:
-        session, session_ms = create_session(model.path, base_session_options(), [CPU_EP], ModelError)
-        info = RuntimeInfo(runtime=self.key, precision=precision, device=self.label,
-                           nodes_by_ep=nodes_by_ep(session), session_ms=session_ms)
-        return ready_session(session, model, info, ModelError)
+    def create(self, path: Path, precision: str, settings: RuntimeSettings
+               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+        session, session_ms = create_session(path, base_session_options(), [CPU_EP], ModelError)
+        warm_up(session, path, self.label, ModelError)
+        return session, RuntimeInfo(runtime=self.key, precision=precision, device=self.label,
+                                    nodes_by_ep=nodes_by_ep(session), session_ms=session_ms)
 
 
 def open_cpu_session(model: ModelInfo, precision: str = "float") -> LandmarkSession:
-    return CpuRuntime().open(model, precision, RuntimeSettings())
-
-
-def with_fixed_batch(model: ModelInfo) -> ModelInfo:
-    """The same model seen through a session whose batch dimension was fixed to 1."""
-    return replace(model, dynamic_batch=False)
+    session, info = CpuRuntime().create(model.path, precision, RuntimeSettings())
+    return landmark_session(session, model, info)

@@ -24,7 +24,7 @@ from facemap_gui.models import store
 log = logging.getLogger(__name__)
 
 FORMAT = "1"  # bump when the way entries are written changes
-# Creates a session from a model file with extra session config entries; raises RuntimeUnavailable.
+# Opens (and runs once) a session of a model file with extra session config entries; raises RuntimeUnavailable.
 CreateSession = Callable[[Path, dict[str, str]], tuple[ort.InferenceSession, float]]
 
 

@@ -9,7 +9,6 @@ and a session whose nodes left the device is reported as a fallback (or refused 
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import threading
@@ -25,8 +24,6 @@ from facemap_gui.native import captured_native_output
 from facemap_gui.runtime import cache
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
 from facemap_gui.runtime.session import base_session_options, create_session, graph_assignment, warm_up
-
-log = logging.getLogger(__name__)
 
 QNN_EP = "QNNExecutionProvider"
 ALLOW_SIMULATOR_ENV = "FACEMAP_GUI_ALLOW_SIMULATOR"
@@ -163,17 +160,18 @@ class QnnRuntime(Runtime):
             options.add_provider_for_devices([device], provider_options)
             return options
 
-        def create(source: Path, config: dict[str, str]) -> tuple[ort.InferenceSession, float]:
-            return create_session(source, session_options(config), None, RuntimeUnavailable)
+        def open_model(source: Path, config: dict[str, str]) -> tuple[ort.InferenceSession, float]:
+            session, session_ms = create_session(source, session_options(config), None, RuntimeUnavailable)
+            warm_up(session, source, label, RuntimeUnavailable)
+            return session, session_ms
 
         with captured_native_output(fds=(1,)):  # libQnnHtp prints "# LIBNATIVE" lines on stdout
             if self.backend_type == "htp":
                 context = {**provider_options, **device_identity(device), **qnn_versions()}
                 entry = cache.entry_for(path, file_sha256(path), precision, context)
-                (session, session_ms), cache_state = cache.load_or_compile(entry, path, create)
+                (session, session_ms), cache_state = cache.load_or_compile(entry, path, open_model)
             else:
-                (session, session_ms), cache_state = create(path, {}), None
-            warm_up(session, path, label, RuntimeUnavailable)
+                (session, session_ms), cache_state = open_model(path, {}), None
         assignment = graph_assignment(session)
         info = RuntimeInfo(runtime=self.key, precision=precision, device=label,
                            nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()},

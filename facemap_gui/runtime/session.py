@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -15,8 +14,6 @@ from facemap_gui.errors import FacemapError, ModelError
 from facemap_gui.landmarks.decode import NUM_PARAMS
 from facemap_gui.landmarks.model import ModelInfo
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
-
-log = logging.getLogger(__name__)
 
 CPU_EP = "CPUExecutionProvider"
 
@@ -91,9 +88,8 @@ def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[
 
 def landmark_session(session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo) -> LandmarkSession:
     """Wrap a session of the landmark model; a runtime that fixed the batch to 1 (QNN) runs crops one by one."""
-    batch = session.get_inputs()[0].shape[0]
-    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not isinstance(batch, int)),
-                           info)
+    batch_fixed = isinstance(session.get_inputs()[0].shape[0], int)
+    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not batch_fixed), info)
 
 
 class CpuRuntime(Runtime):

@@ -72,6 +72,8 @@ class Recorder:
                 raise FacemapError(f"{path}: already exists; choose another name (recordings never overwrite)")
         try:
             video_path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise FacemapError(f"{video_path.parent}: is a file, not a folder; choose a folder to record in") from None
         except OSError as exc:
             raise FacemapError(f"{video_path.parent}: cannot create the folder ({exc.strerror}); "
                                f"choose another folder") from exc
@@ -140,7 +142,6 @@ class Recorder:
                 self._guarded(self._write, *item)
         if self._stopped is None:
             self._guarded(self._finish)
-            self._stop(None)
 
     def _guarded(self, step: Any, *args: Any) -> None:
         try:
@@ -164,6 +165,7 @@ class Recorder:
             summary = self._stats.record(frames_dropped=self._dropped, stand_in=self._stand_in)
         self._landmarks.write_summary(summary)
         self._landmarks.close()
+        self._stop(None)
 
     def _measure(self) -> None:
         files = (self._video.path, self._landmarks.jsonl_path, self._landmarks.csv_path)

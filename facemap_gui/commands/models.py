@@ -1,16 +1,63 @@
-"""`facemap-gui models ...`: stand-in generation (and, with the catalogue, download/install/list)."""
+"""`facemap-gui models ...`: download, install (offline), list, verify and remove models; make stand-ins."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 from pathlib import Path
+from typing import TextIO
 
+from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.models import store
+from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
+from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
+from facemap_gui.models.install import (
+    EntryStatus,
+    Installed,
+    download,
+    entries_present,
+    expected_sha256,
+    install_path,
+    missing,
+    remove,
+    status,
+    trust_path,
+    verify,
+)
 from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("models", help="manage models: stand-in, ...")
+    parser = sub.add_parser("models", help="download, install, list, verify and remove models; make stand-ins")
     models_sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    names_help = f"catalogue names: {', '.join(ENTRIES)}"
+
+    fetch = models_sub.add_parser("download", help=f"download models (default: {' '.join(DEFAULT_NAMES)})")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help=names_help)
+    fetch.add_argument("--force", action="store_true", help="download again what is already installed")
+    fetch.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                       help="seconds to wait for the server before retrying (default 30)")
+    fetch.set_defaults(run=run_download)
+
+    install = models_sub.add_parser(
+        "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)")
+    install.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    install.add_argument("--precision", choices=store.PRECISIONS,
+                         help="install the .onnx as this variant (default: w8a8 if its graph is quantised)")
+    install.set_defaults(run=run_install)
+
+    models_sub.add_parser("list", help="what is installed: where, size, sha256, stand-in or real").set_defaults(
+        run=run_list)
+
+    check = models_sub.add_parser("verify", help="check installed files against their checksums and content")
+    check.add_argument("names", nargs="*", metavar="NAME", help=f"{names_help} (default: everything installed)")
+    check.set_defaults(run=run_verify)
+
+    delete = models_sub.add_parser("remove", help="delete installed models")
+    delete.add_argument("names", nargs="+", metavar="NAME", help=names_help)
+    delete.set_defaults(run=run_remove)
+
     stand_in = models_sub.add_parser(
         "stand-in", help="write a stand-in model with the real I/O and random weights (for tests/benchmarks)")
     stand_in.add_argument("directory", type=Path)
@@ -20,6 +67,114 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
     stand_in.add_argument("--seed", type=int, default=0)
     stand_in.set_defaults(run=run_stand_in)
+
+
+class ProgressBar:
+    """Download progress on stderr: one line per file, redrawn in place on a terminal, printed once when
+    the file is complete otherwise (logs stay readable)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+
+    def __call__(self, progress: Progress) -> None:
+        if not (self.live or progress.finished):
+            return
+        bar = ""
+        if progress.fraction is not None:
+            filled = round(progress.fraction * 24)
+            bar = f"[{'#' * filled}{'.' * (24 - filled)}] {progress.fraction:4.0%}  "
+        line = f"{progress.filename}  {bar}{progress.describe()}"
+        if self.live:
+            width = shutil.get_terminal_size().columns - 1
+            self.stream.write("\r" + line[:width].ljust(width) + ("\n" if progress.finished else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _report(installed: Installed) -> str:
+    label = " (STAND-IN: not the real model, results made with it are not real)" if installed.stand_in else ""
+    files = ", ".join(str(f.path) for f in installed.files)
+    return f"installed {installed.entry.name}{label}: {files}\n  {installed.check}"
+
+
+def run_download(args: argparse.Namespace) -> int:
+    entries = resolve(args.names or DEFAULT_NAMES)
+    todo = [e for e in entries if args.force or missing([e.name])]
+    for entry in entries:
+        if entry not in todo:
+            print(f"{entry.name}: already installed in {entry.install_dir()} (--force downloads it again)")
+    unverified = [r.filename for e in todo for r in e.files if expected_sha256(r) is None]
+    if unverified:
+        print(f"facemap-gui: no published checksum for {', '.join(unverified)}: trusting the first download, its "
+              f"sha256 is recorded in {trust_path()} and every later copy must match it", file=sys.stderr)
+    for installed in download([e.name for e in todo], Downloader(timeout_s=args.timeout, progress=ProgressBar())):
+        print(_report(installed))
+    return 0
+
+
+def run_install(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        for installed in install_path(path, args.precision):
+            print(_report(installed))
+    return 0
+
+
+def _describe(current: EntryStatus) -> str:
+    entry = current.entry
+    if current.problem:
+        return f"UNUSABLE: {current.problem}"
+    if current.installed:
+        kind = "STAND-IN (random weights or synthetic data: results are not real)" if current.stand_in else "real"
+        source = current.record.get("source", "not recorded (copied in by hand?)")
+        return f"installed, {kind}; from {source}"
+    if current.files:
+        return "INCOMPLETE: missing " + ", ".join(p.name for p in current.missing)
+    if entry.bundled_path():
+        return "bundled with the app (a download would go to " + str(entry.paths()[0]) + ")"
+    remote = entry.files[0]
+    return (f"not installed: run `facemap-gui models download {entry.name}`; offline, "
+            f"{offline_hint(remote.source_url())}" + (" (and the other basis files)" if len(entry.files) > 1 else ""))
+
+
+def _file_lines(current: EntryStatus) -> list[str]:
+    files = list(current.files)
+    bundled = current.entry.bundled_path()
+    lines = [f"    {f.path}  {format_size(f.size)}  sha256 {f.sha256}" for f in files]
+    if bundled and not files:
+        lines.append(f"    {bundled}  {format_size(bundled.stat().st_size)}  sha256 {file_sha256(bundled)}")
+    return lines
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print(f"data directory: {store.home()} (set FACEMAP_GUI_HOME to use another)")
+    for entry in ENTRIES.values():
+        current = status(entry)
+        print(f"{entry.name:<20} {_describe(current)}")
+        for line in _file_lines(current):
+            print(line)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    failed = False
+    for entry in resolve(args.names) if args.names else entries_present():
+        problems = verify(entry)
+        failed |= bool(problems)
+        print(f"{entry.name:<20} {'FAILED' if problems else 'OK'}")
+        for problem in problems:
+            print(f"    {problem}")
+    return 1 if failed else 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    for entry in resolve(args.names):
+        removed = remove(entry)
+        kept = " (the copy bundled with the app stays)" if entry.bundled_path() else ""
+        print(f"removed {entry.name}: {', '.join(map(str, removed))}{kept}" if removed
+              else f"{entry.name}: not installed, nothing to remove{kept}")
+    return 0
 
 
 def run_stand_in(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ def require_landmark_model(precision: str) -> Path:
     path = landmark_model_path(precision)
     if not path.is_file():
         raise ModelError(f"{path}: the facemap_3dmm {precision} model is not installed; run "
-                         f"`facemap-gui models download facemap_3dmm-{precision}` (or `facemap-gui demo` "
-                         "to try the app with a stand-in)")
+                         f"`facemap-gui models download facemap_3dmm-{precision} basis` (offline: "
+                         "`facemap-gui models install FILE.zip`, `facemap-gui models list` names the files to fetch), "
+                         "or `facemap-gui demo` to try the app with a stand-in")
     return path

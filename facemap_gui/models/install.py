@@ -1,0 +1,407 @@
+"""Puts models into the data directory (from a download, a zip, a folder or single files) and reports,
+verifies and removes them.
+
+Every file is checked before it is put in place (ONNX inputs/outputs, .npy shapes without unpickling,
+checksums) and put in place atomically: copied under a temporary name in the destination folder, then
+renamed. `installed.json` records what was installed from where with its sha256 (for `verify`);
+`trusted.json` holds the checksums first seen for files Qualcomm publishes none for (trust on first use).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import onnx
+
+from facemap_gui.errors import ModelError
+from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
+from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.models import store
+from facemap_gui.models.archive import unpack_zip
+from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, RemoteFile, entry_for_download, resolve
+from facemap_gui.models.download import Downloader
+
+log = logging.getLogger(__name__)
+
+RECORD_FILE = "installed.json"
+TRUST_FILE = "trusted.json"
+# Operators of a quantised (QDQ or integer) graph: their presence makes an ONNX file the w8a8 variant.
+QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+                           "MatMulInteger"})
+KNOWN_FILES = "a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, or a BlazeFace .tflite"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Installed:
+    entry: Entry
+    files: tuple[FileRecord, ...]
+    stand_in: bool
+    source: str
+    check: str  # how the source was vouched for: a checksum, trust on first use, or its content only
+
+
+@dataclass
+class _Plan:
+    """One entry's files, checked and ready to be copied: source file → installed path."""
+
+    entry: Entry
+    copies: list[tuple[Path, Path]]
+    stand_in: bool
+
+
+# --- records -------------------------------------------------------------------------------------------
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: damaged ({exc}); delete it and install the models again") from exc
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def trust_path() -> Path:
+    return store.models_dir() / TRUST_FILE
+
+
+def record_path() -> Path:
+    return store.models_dir() / RECORD_FILE
+
+
+def expected_sha256(remote: RemoteFile) -> str | None:
+    """The sha256 a copy of `remote` must have: published in the catalogue, or recorded at first use."""
+    return remote.sha256 or _read_json(trust_path()).get(remote.filename, {}).get("sha256")
+
+
+def _check_origin(path: Path, source: str) -> tuple[str, dict | None]:
+    """Compare a file named like a catalogue download with its known checksum.
+
+    Returns how it was vouched for, and the trust record to keep once it is installed (first use only)."""
+    known = entry_for_download(path.name)
+    if known is None:
+        return "not a catalogue file name: checked by content only", None
+    remote = known[1]
+    digest = file_sha256(path)
+    expected = expected_sha256(remote)
+    if expected is None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return (f"no published checksum: trusted on first use, sha256 {digest} recorded in {trust_path()}",
+                {"sha256": digest, "size": path.stat().st_size, "first_seen": now, "source": source})
+    origin = "published" if remote.sha256 else "first-use"
+    if digest != expected:
+        fix = "" if remote.sha256 else (f" If the publisher really replaced the file, delete its entry from "
+                                         f"{trust_path()} and install again.")
+        raise ModelError(f"{path}: sha256 {digest} differs from the {origin} checksum {expected} of "
+                         f"{remote.filename}: damaged or not the original file, nothing installed.{fix}")
+    return f"sha256 matches the {origin} checksum", None
+
+
+def _record(installed: Installed) -> None:
+    records = _read_json(record_path())
+    files = {f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256}
+             for f in installed.files}
+    previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind == "basis" else {}
+    records[installed.entry.name] = {
+        "source": installed.source, "check": installed.check, "stand_in": installed.stand_in,
+        "installed": datetime.now(UTC).isoformat(timespec="seconds"), "files": {**previous, **files},
+    }
+    _write_json(record_path(), records)
+
+
+def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
+    files = _read_json(record_path()).get(entry.name, {}).get("files", {})
+    return {store.models_dir() / rel: FileRecord(store.models_dir() / rel, f["size"], f["sha256"])
+            for rel, f in files.items()}
+
+
+# --- checking files before they are installed ------------------------------------------------------------
+
+def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor a graph holds, including those in node attributes and subgraphs."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            yield from ([attr.t] if attr.HasField("t") else [])
+            yield from attr.tensors
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _tensors(sub)
+
+
+def _external_data(model: onnx.ModelProto, model_path: Path) -> list[str]:
+    """The external-data files a model refers to, as relative paths beside it (checked to stay there)."""
+    locations = {entry.value for tensor in _tensors(model.graph) for entry in tensor.external_data
+                 if entry.key == "location"}
+    for location in locations:
+        relative = PurePosixPath(location.replace("\\", "/"))
+        if relative.is_absolute() or ".." in relative.parts or not (model_path.parent / relative).is_file():
+            raise ModelError(f"{model_path}: its weights file {location!r} is missing or outside the model's "
+                             "folder; install the whole zip the model came in")
+    return sorted(locations)
+
+
+def _plan_landmark(path: Path, precision: str | None) -> _Plan:
+    info = inspect_model(path)  # the I/O check, with its one-line errors
+    model = onnx.load(str(path), load_external_data=False)
+    quantized = any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
+    precision = precision or ("w8a8" if quantized else "float")
+    target = store.landmark_model_path(precision)
+    copies = [(path, target)] + [(path.parent / rel, target.parent / rel) for rel in _external_data(model, path)]
+    if info.stand_in:
+        log.warning("%s is a STAND-IN model with random weights; it is installed as such and labelled everywhere",
+                    path)
+    return _Plan(ENTRIES[f"facemap_3dmm-{precision}"], copies, info.stand_in)
+
+
+def _plan_basis(paths: list[Path]) -> _Plan:
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise ModelError(f"{paths[0].parent}: more than one copy of a basis file ({', '.join(sorted(names))})")
+    for path in paths:
+        load_npy(path, BASIS_SHAPES[path.stem])
+    # Stand-in basis files are synthetic: standin.py marks their folder with a manifest.
+    manifest = paths[0].parent / "manifest.json"
+    stand_in = manifest.is_file() and bool(_read_json(manifest).get("stand_in"))
+    return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
+
+
+def _plan_detector(path: Path) -> _Plan:
+    digest = file_sha256(path)
+    for entry in ENTRIES.values():
+        if entry.kind == "detector" and entry.files[0].sha256 == digest:
+            return _Plan(entry, [(path, entry.paths()[0])], False)
+    raise ModelError(f"{path}: not one of the published BlazeFace models (sha256 {digest}); "
+                     "use it directly with `--detector FILE`")
+
+
+def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -> list[_Plan]:
+    """Sort files by what they are and check each; unknown files are an error only when named directly."""
+    models = [f for f in files if f.suffix.lower() == ".onnx"]
+    basis = [f for f in files if f.name in {f"{name}.npy" for name in BASIS_SHAPES}]
+    detectors = [f for f in files if f.suffix.lower() == ".tflite"]
+    if strict and len(models + basis + detectors) < len(files):
+        raise ModelError(f"{files[0]}: not a file this app installs ({KNOWN_FILES})")
+    if not (models or basis or detectors):
+        raise ModelError(f"{source}: holds nothing this app installs ({KNOWN_FILES})")
+    plans = [_plan_landmark(f, precision) for f in models]
+    precisions = [p.entry.precision for p in plans]
+    if len(set(precisions)) != len(precisions):
+        raise ModelError(f"{source}: holds more than one {precisions[0]} facemap_3dmm model "
+                         f"({', '.join(str(f) for f in models)}); install them one at a time")
+    if basis:
+        plans.append(_plan_basis(basis))
+    plans += [_plan_detector(f) for f in detectors]
+    used = {src for plan in plans for src, _ in plan.copies}
+    for path in files:
+        if path not in used:
+            log.info("%s: skipped (not a model file)", path)
+    return plans
+
+
+# --- putting files in place -----------------------------------------------------------------------------
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _place(plan: _Plan) -> list[FileRecord]:
+    if plan.entry.kind != "landmark":
+        for source, target in plan.copies:
+            _copy_atomic(source, target)
+        return [FileRecord(t, t.stat().st_size, file_sha256(t)) for _, t in plan.copies]
+    # A model and its external data are replaced together: staged in a hidden sibling folder, swapped in.
+    final = plan.entry.install_dir()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}-new-", dir=final.parent))
+    try:
+        for source, target in plan.copies:
+            staged = stage / target.relative_to(final)
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, staged)
+        old = final.with_name(f".{final.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return [FileRecord(t, t.stat().st_size, file_sha256(t)) for _, t in plan.copies]
+
+
+def install_path(path: Path, precision: str | None = None) -> list[Installed]:
+    """Install what a zip, a folder or a single file holds; returns one Installed per catalogue entry.
+
+    What a file is comes from its name and content: .onnx files are checked as facemap_3dmm models (w8a8
+    when the graph is quantised, unless `precision` says), basis .npy files by name and shape, .tflite files
+    by their published checksum. A file named like a catalogue download must match its checksum."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path}: no such file or folder")
+    source = str(path.resolve())
+    check, first_use = _check_origin(path, source) if path.is_file() else ("checked by content only", None)
+    try:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            installed = _install(_plan(files, precision, False, source), source, check)
+        elif path.suffix.lower() == ".zip":
+            store.cache_dir().mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="unpack-", dir=store.cache_dir()) as tmp:
+                files = unpack_zip(path, Path(tmp))
+                installed = _install(_plan(files, precision, False, source), source, check)
+        else:
+            installed = _install(_plan([path], precision, True, source), source, check)
+    except OSError as exc:
+        raise ModelError(f"{path}: could not install into {store.models_dir()} ({exc})") from exc
+    if first_use:
+        trusted = _read_json(trust_path())
+        trusted[path.name] = first_use
+        _write_json(trust_path(), trusted)
+    return installed
+
+
+def _install(plans: list[_Plan], source: str, check: str) -> list[Installed]:
+    results = []
+    for plan in plans:
+        installed = Installed(plan.entry, tuple(_place(plan)), plan.stand_in, source, check)
+        _record(installed)
+        results.append(installed)
+    return results
+
+
+# --- downloading ----------------------------------------------------------------------------------------
+
+def missing(names: Iterable[str] = DEFAULT_NAMES) -> list[str]:
+    """The names among `names` that are not (fully) installed: what a first run has to download."""
+    return [e.name for e in resolve(names) if not all(p.is_file() for p in e.paths())]
+
+
+def download(names: Iterable[str], downloader: Downloader) -> list[Installed]:
+    """Download each entry's files (checked against the published or first-use checksum) and install them."""
+    downloads = store.cache_dir() / "downloads"
+    results = []
+    for entry in resolve(names):
+        for remote in entry.files:
+            url = remote.source_url()
+            target = downloads / remote.filename
+            log.info("downloading %s from %s", remote.filename, url)
+            downloader.fetch(url, target, expected_sha256(remote), remote.size)
+            try:
+                installed = install_path(target, entry.precision)
+            finally:
+                target.unlink(missing_ok=True)  # the files are installed (or rejected): no need to keep it
+            if entry not in [i.entry for i in installed]:
+                raise ModelError(f"{url}: holds no {entry.name} ({KNOWN_FILES} expected)")
+            results += installed
+    return results
+
+
+# --- reporting ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryStatus:
+    entry: Entry
+    files: tuple[FileRecord, ...]  # the entry's files found on disk, measured now
+    missing: tuple[Path, ...]
+    record: dict  # empty when the files were not installed by this app
+    stand_in: bool
+    problem: str = ""  # why the installed files cannot be used, if they cannot
+
+    @property
+    def installed(self) -> bool:
+        return bool(self.files) and not self.missing
+
+
+def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
+    """Check one installed file by content; returns (problem or "", stand_in)."""
+    try:
+        if entry.kind == "landmark" and path == entry.paths()[0]:
+            return "", inspect_model(path).stand_in
+        if entry.kind == "basis":
+            load_npy(path, BASIS_SHAPES[path.stem])
+    except ModelError as exc:
+        return str(exc), False
+    return "", False
+
+
+def status(entry: Entry) -> EntryStatus:
+    record = _read_json(record_path()).get(entry.name, {})
+    expected = list(dict.fromkeys([*entry.paths(), *recorded_files(entry)]))
+    present = tuple(FileRecord(p, p.stat().st_size, file_sha256(p)) for p in expected if p.is_file())
+    problems, stand_in = [], False
+    for f in present:
+        problem, flagged = _content_problem(entry, f.path)
+        stand_in |= flagged
+        problems += [problem] if problem else []
+    if entry.kind == "basis":
+        stand_in = bool(record.get("stand_in"))
+    return EntryStatus(entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in,
+                       "; ".join(problems))
+
+
+def verify(entry: Entry) -> list[str]:
+    """What is wrong with an entry's installed files (empty when all is well): changed since they were
+    installed, not the published file, or unusable."""
+    current = status(entry)
+    if not (current.files or current.record or entry.bundled_path()):
+        return ["not installed"]
+    problems = [f"{p}: missing" for p in current.missing if current.files or current.record]
+    recorded = recorded_files(entry)
+    for f in current.files:
+        if f.path in recorded and recorded[f.path].sha256 != f.sha256:
+            problems.append(f"{f.path}: changed since it was installed (sha256 {f.sha256}, "
+                            f"recorded {recorded[f.path].sha256})")
+        published = entry.files[0].sha256 if entry.kind == "detector" else None
+        if published and f.sha256 != published:
+            problems.append(f"{f.path}: sha256 {f.sha256} is not the published {published}")
+    bundled = entry.bundled_path()
+    if bundled and file_sha256(bundled) != entry.files[0].sha256:
+        problems.append(f"{bundled}: the bundled copy is damaged (sha256 differs from the published one); "
+                        "reinstall facemap-gui")
+    return problems + ([current.problem] if current.problem else [])
+
+
+def entries_present() -> list[Entry]:
+    """Entries with something to verify: files on disk, a record, or a bundled copy."""
+    records = _read_json(record_path())
+    return [e for e in ENTRIES.values()
+            if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
+
+
+def remove(entry: Entry) -> list[Path]:
+    """Delete an entry's installed files and its record; returns what was deleted."""
+    current = status(entry)
+    removed = [f.path for f in current.files]
+    if entry.kind == "landmark":
+        shutil.rmtree(entry.install_dir(), ignore_errors=True)
+    else:
+        for path in removed:
+            path.unlink()
+    records = _read_json(record_path())
+    if records.pop(entry.name, None) is not None:
+        _write_json(record_path(), records)
+    return removed

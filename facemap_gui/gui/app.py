@@ -1,0 +1,119 @@
+"""Starts the desktop app: checks the display, creates the QApplication and the main window, runs the loop."""
+
+from __future__ import annotations
+
+import ctypes.util
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from facemap_gui.config import RunOptions
+from facemap_gui.errors import FacemapError
+from facemap_gui.gui.settings import Settings, load_settings
+from facemap_gui.models.install import missing
+
+log = logging.getLogger(__name__)
+
+
+def display_problem() -> str | None:
+    """Why Qt would abort before any window can show (it cannot be caught once Qt tries), or None."""
+    if sys.platform != "linux":
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.startswith(("offscreen", "minimal", "vnc")):
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop "
+                "session, or use `facemap-gui process` or `facemap-gui demo --headless`")
+    if not platform.startswith("wayland") and ctypes.util.find_library("xcb-cursor") is None:
+        return ("Qt's X11 platform needs libxcb-cursor0, which is not installed; "
+                "run `sudo apt-get install libxcb-cursor0` (or your distribution's xcb-util-cursor)")
+    return None
+
+
+def with_landmark_model(options: RunOptions, ask: bool) -> RunOptions:
+    """The options as given when a model is named or the real one is installed. On a first run, offer the
+    download (when `ask`: an interactive start) and otherwise use the generated stand-in, as `demo` does."""
+    if options.model is not None or not missing():
+        return options
+    if ask and _download_accepted():
+        return options
+    from facemap_gui.commands.demo import demo_options
+
+    return dataclasses.replace(options, model=demo_options().model, precision="float")
+
+
+def _download_accepted() -> bool:
+    """Ask before downloading; True once the models are installed."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from facemap_gui.gui.download_dialog import DownloadDialog
+
+    question = QMessageBox(QMessageBox.Icon.Question, "facemap-gui: landmark model not installed",
+                           "Qualcomm's facemap_3dmm landmark model is not installed yet.\n\nDownload it now, or "
+                           "try the app with a generated stand-in model (its landmarks are not real)?")
+    download = question.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
+    question.addButton("Continue with the stand-in", QMessageBox.ButtonRole.RejectRole)
+    question.exec()
+    return question.clickedButton() is download and DownloadDialog().exec() == QDialog.DialogCode.Accepted
+
+
+def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path | None = None,
+            loaded_settings: tuple[Settings, str | None] | None = None) -> int:
+    """Run the app until its window closes; returns the exit code.
+
+    With `quit_after_frames`, save a `screenshot` of the window after that many processed frames (or at the
+    end of the source) and quit. `loaded_settings` comes from a caller that already read them to resolve
+    command-line defaults; otherwise they are read here."""
+    problem = display_problem()
+    if problem:
+        raise FacemapError(problem)
+    settings, warning = loaded_settings or load_settings()
+    # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
+    os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from facemap_gui.gui.style import apply_style
+    from facemap_gui.gui.window import MainWindow
+
+    qInstallMessageHandler(_log_qt_message)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("facemap-gui")
+    apply_style(app)
+    try:
+        options = with_landmark_model(options, ask=not quit_after_frames)
+        window = MainWindow(options, settings, settings_warning=warning, quit_after_frames=quit_after_frames,
+                            screenshot=screenshot)
+    except Exception as exc:  # fatal at start-up: a dialog (unless unattended) and one line on stderr
+        log.debug("start-up failed", exc_info=True)
+        message = str(exc) if isinstance(exc, FacemapError) else (
+            f"the window could not be created ({type(exc).__name__}: {exc})")
+        if not quit_after_frames:
+            QMessageBox.critical(None, "facemap-gui cannot start", message)
+        raise FacemapError(message) from exc
+
+    def report(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        # An exception in a Qt slot: logged with its traceback, one line in the window; the app keeps running.
+        log.error("unexpected error in the window", exc_info=(kind, exc, tb))
+        window.show_status(f"Unexpected error: {kind.__name__}: {exc}", error=True)
+
+    previous_hook, sys.excepthook = sys.excepthook, report
+    try:
+        window.show()
+        app.exec()
+    finally:
+        sys.excepthook = previous_hook
+    return window.exit_code
+
+
+
+def _log_qt_message(kind: object, _context: object, text: str) -> None:
+    """Qt's own messages go to the log (debug unless critical), not straight onto the user's terminal."""
+    from PySide6.QtCore import QtMsgType
+
+    serious = kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+    logging.getLogger("facemap_gui.qt").log(logging.ERROR if serious else logging.DEBUG, "%s", text)

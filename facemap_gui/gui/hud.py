@@ -1,0 +1,113 @@
+"""The heads-up panel beside the video: speed, latency, per-stage times, runtime in use, tracking."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
+
+from facemap_gui.gui.worker import LiveFrame
+from facemap_gui.pipeline import STAGES
+
+STAGE_ROWS = (*STAGES, "overlay")
+
+
+class RateMeter:
+    """Events per second over the last `window_s` seconds (0 once events stop)."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    def rate(self, now: float) -> float:
+        if len(self._times) < 2 or now - self._times[-1] > self.window_s:
+            return 0.0
+        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+
+
+@dataclass(frozen=True)
+class DisplayFigures:
+    display_fps: float
+    latency_ms: float  # capture → painted, averaged like the stage times
+
+
+class HudPanel(QFrame):
+    """Read-only figures in labelled rows; `update_figures` is called a few times a second, not per frame."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="hud")
+        self.setFixedWidth(270)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(16, 14, 16, 14)
+        self._grid.setVerticalSpacing(3)
+        self._grid.setColumnStretch(1, 1)
+        self._row = 0
+        self._section("Speed")
+        self.display_fps = self._value("Display")
+        self.pipeline_fps = self._value("Pipeline")
+        self.latency = self._value("Latency", "capture → on screen")
+        self.dropped = self._value("Dropped", "frames skipped because a newer one arrived before inference was "
+                                              "free: the view shows the newest frame instead of lagging")
+        self._section("Stage times")
+        self.stages = {stage: self._value(stage.capitalize()) for stage in STAGE_ROWS}
+        self._section("Runtime")
+        self.runtime = self._value("In use")
+        self.device = self._value("Device")
+        self.nodes = self._value("Nodes")
+        self._section("Faces")
+        self.faces = self._value("Faces")
+        self.detector = self._value("Detector", "frames on which the full-frame face detector ran")
+        self.tracking = self._value("Tracking", "between full-frame detections, faces are re-found in the region "
+                                                "of their previous landmarks")
+        self._section("Source")
+        self.source = self._value("Input")
+        self.resolution = self._value("Size")
+        self._grid.setRowStretch(self._row, 1)
+
+    def _section(self, title: str) -> None:
+        label = QLabel(title.upper(), objectName="hudSection")
+        self._grid.addWidget(label, self._row, 0, 1, 2)
+        self._row += 1
+
+    def _value(self, name: str, tooltip: str = "") -> QLabel:
+        key = QLabel(name, objectName="hudKey")
+        value = QLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
+        value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are cut
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (key, value):
+            label.setToolTip(tooltip)
+        self._grid.addWidget(key, self._row, 0)
+        self._grid.addWidget(value, self._row, 1)
+        self._row += 1
+        return value
+
+    def update_figures(self, live: LiveFrame, figures: DisplayFigures, source_name: str, tracking: str) -> None:
+        self.display_fps.setText(f"{figures.display_fps:.1f} fps")
+        pipeline_fps = 1000.0 / live.pipeline_ms if live.pipeline_ms > 0 else 0.0
+        self.pipeline_fps.setText(f"{pipeline_fps:.0f} fps · {live.pipeline_ms:.1f} ms")
+        self.latency.setText(f"{figures.latency_ms:.0f} ms")
+        self.dropped.setText(str(live.dropped))
+        for stage, label in self.stages.items():
+            ms = live.stage_ms.get(stage)
+            label.setText("–" if ms is None else f"{ms:.2f} ms")
+        info = live.runtime
+        self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
+        self.runtime.setToolTip(f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason
+                                else info.summary())
+        self.device.setText(info.device)
+        self.nodes.setText(", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}"
+                                     for ep, n in sorted(info.nodes_by_ep.items())) or "–")
+        self.faces.setText(str(len(live.result.faces)))
+        self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
+        self.tracking.setText(tracking)
+        self.source.setText(source_name)
+        self.source.setToolTip(source_name)
+        h, w = live.annotated.shape[:2]
+        self.resolution.setText(f"{w} × {h}")

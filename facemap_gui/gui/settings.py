@@ -1,0 +1,113 @@
+"""The app's settings: a versioned JSON file in the data directory, restored on launch (Qt-free).
+
+A file that is unreadable, of another version or with wrong values falls back to defaults with a warning,
+never an error: losing preferences must not stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from facemap_gui.models import store
+from facemap_gui.overlay import OverlayOptions
+from facemap_gui.smoothing import DEFAULT_STRENGTH
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+MAX_RECENT = 8
+
+
+@dataclass
+class Settings:
+    source: str = "camera:0"
+    runtime: str = "cpu"
+    precision: str = "float"
+    overlay: OverlayOptions = field(default_factory=OverlayOptions)
+    smoothing: bool = True
+    smoothing_strength: float = DEFAULT_STRENGTH
+    hud: bool = True
+    output_folder: str = ""  # empty: the user's Videos folder
+    geometry: str = ""  # QWidget.saveGeometry(), base64
+    recent_files: list[str] = field(default_factory=list)
+
+    def add_recent(self, path: str) -> None:
+        self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"version": VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Settings:
+        """Raises ValueError naming the first wrong value; missing keys keep their defaults."""
+        version = data.get("version") if isinstance(data, dict) else None
+        if version != VERSION:
+            raise ValueError(f"version {version!r}, expected {VERSION}")
+        values = _checked("settings", data, dataclasses.asdict(cls()))
+        values["overlay"] = OverlayOptions(**values.get("overlay", {}))
+        settings = cls(**values)
+        if settings.runtime not in ("npu", "gpu", "cpu") or settings.precision not in store.PRECISIONS:
+            raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")
+        settings.recent_files = settings.recent_files[:MAX_RECENT]
+        return settings
+
+
+def _checked(name: str, value: Any, default: Any) -> Any:
+    """`value` if it has the type of `default` (dicts key by key, lists item by item as strings)."""
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"{name} is {value!r}, expected an object")
+        return {k: _checked(f"{name}.{k}", value[k], d) for k, d in default.items() if k in value}
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{name} is {value!r}, expected a list of strings")
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not type(default):
+        raise ValueError(f"{name} is {value!r}, expected a {type(default).__name__}")
+    return value
+
+
+def output_folder(settings: Settings) -> Path:
+    """Where recordings go: the chosen folder, else facemap-gui in the user's Videos folder."""
+    return Path(settings.output_folder) if settings.output_folder else (
+        Path(platformdirs.user_videos_dir()) / store.APP_NAME)
+
+
+def settings_path() -> Path:
+    return store.home() / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
+    """The saved settings, or defaults and a one-line warning when the file is unusable."""
+    path = path or settings_path()
+    if not path.is_file():
+        return Settings(), None
+    try:
+        return Settings.from_json(json.loads(path.read_text(encoding="utf-8"))), None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        warning = f"{path}: settings unreadable ({exc}); using defaults"
+        log.warning("%s", warning)
+        return Settings(), warning
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Written beside and renamed, so a crash mid-write never leaves a half file. Failure is logged only."""
+    path = path or settings_path()
+    part = path.with_name(f".{path.name}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps(settings.to_json(), indent=2), encoding="utf-8")
+        os.replace(part, path)
+    except OSError as exc:
+        log.warning("%s: cannot save settings (%s)", path, exc.strerror or exc)

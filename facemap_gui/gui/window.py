@@ -1,0 +1,586 @@
+"""The main window: menus, toolbar, the video with its HUD, status bar. Thin: the work is in `LiveWorker`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from facemap_gui.config import RunOptions
+from facemap_gui.errors import FacemapError
+from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.settings import Settings, output_folder, save_settings
+from facemap_gui.gui.view import ViewStack
+from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.models.store import PRECISIONS
+from facemap_gui.overlay import OverlayOptions
+from facemap_gui.recording import default_recording_path
+from facemap_gui.runtime import available_runtimes
+from facemap_gui.sources import list_cameras
+from facemap_gui.sources.files import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = {"npu": "NPU", "gpu": "GPU", "cpu": "CPU"}
+RUNTIME_KEYS = {"npu": "Ctrl+1", "gpu": "Ctrl+2", "cpu": "Ctrl+3"}
+PRECISION_KEYS = {"float": "Ctrl+F", "w8a8": "Ctrl+8"}
+OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points", "P"),
+                   "contours": ("&Contours", "C"), "axes": ("Head-pose &axes", "A")}
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
+HUD_REFRESH_MS = 250
+MESSAGE_MS = 8000
+DEMO_SOURCE = "demo:0"
+
+
+def precision_availability(options: RunOptions) -> dict[str, str | None]:
+    reasons: dict[str, str | None] = {}
+    for precision in PRECISIONS:
+        try:
+            options.model_path(precision)
+            reasons[precision] = None
+        except FacemapError as exc:
+            reasons[precision] = str(exc)
+    return reasons
+
+
+def _dot_icon(colour: QColor, size: int = 14) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(colour)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(1, 1, size - 2, size - 2)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class _Bridge(QObject):
+    """The worker's listener: re-emits its calls as signals, which Qt delivers on the GUI thread."""
+
+    frame = Signal()
+    state = Signal(object, str)
+    note = Signal(str, bool)
+
+    def frame_ready(self) -> None:
+        self.frame.emit()
+
+    def state_changed(self, state: WorkerState, message: str) -> None:
+        self.state.emit(state, message)
+
+    def message(self, text: str, error: bool) -> None:
+        self.note.emit(text, error)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, options: RunOptions, settings: Settings, *, settings_warning: str | None = None,
+                 quit_after_frames: int = 0, screenshot: Path | None = None) -> None:
+        """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
+        when the source ends or fails, save `screenshot` and close. Settings are then left untouched."""
+        super().__init__()
+        self.options = options
+        self.settings = settings
+        self.quit_after_frames = quit_after_frames
+        self.screenshot = screenshot
+        self.worker: LiveWorker | None = None
+        self.latest: LiveFrame | None = None
+        self.display_meter = RateMeter()
+        self.latency_ms = 0.0
+        self._finished = False
+        self.exit_code = 0
+        self._bridge: _Bridge | None = None
+        self.setWindowTitle("facemap-gui")
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_body()
+        self._build_status_bar()
+        self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
+        self._hud_timer.start()
+        self._message_timer = QTimer(self, singleShot=True, timeout=lambda: self.status_text.clear())
+        if settings.geometry and not self.quit_after_frames:
+            self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode()))
+        else:
+            self.resize(1280, 760)
+        if settings_warning:
+            self.show_status(settings_warning, error=True)
+        self.start_source(options.source, remember=False)
+
+    # -- construction ------------------------------------------------------------------------------------
+
+    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None = None,
+                slot: Callable[[], object] | None = None, checkable: bool = False, checked: bool = False,
+                tip: str = "") -> QAction:
+        action = QAction(text, self, checkable=checkable)
+        if checkable:
+            action.setChecked(checked)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        if slot:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work in fullscreen too, with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        s = self.settings
+        self.open_action = self._action("&Open video or image…", QKeySequence.StandardKey.Open, self.open_file)
+        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_SOURCE))
+        self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
+                                          tip="Record the annotated view and its landmarks")
+        self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
+        self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
+        self.runtime_group = QActionGroup(self, exclusive=True)
+        self.runtime_actions: dict[str, QAction] = {}
+        for runtime, label in RUNTIMES.items():
+            action = self._action(label, RUNTIME_KEYS[runtime], checkable=True)
+            action.setData(runtime)
+            self.runtime_group.addAction(action)
+            self.runtime_actions[runtime] = action
+        self.runtime_group.triggered.connect(lambda _a: self.switch_session())
+        self.precision_group = QActionGroup(self, exclusive=True)
+        self.precision_actions: dict[str, QAction] = {}
+        for precision in PRECISIONS:
+            action = self._action(precision, PRECISION_KEYS[precision], checkable=True)
+            action.setData(precision)
+            self.precision_group.addAction(action)
+            self.precision_actions[precision] = action
+        self.precision_group.triggered.connect(lambda _a: self.switch_session())
+        self._update_availability()
+        self._check_choice(self.options.runtime, self.options.precision)
+        self.overlay_actions = {
+            name: self._action(text, key, self._view_changed, checkable=True, checked=getattr(s.overlay, name))
+            for name, (text, key) in OVERLAY_TOGGLES.items()}
+        self.smoothing_action = self._action("&Smoothing", "S", self._view_changed, checkable=True,
+                                             checked=s.smoothing, tip="One Euro filter on landmarks and pose")
+        self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
+        self.fullscreen_action = self._action("&Full screen", QKeySequence.StandardKey.FullScreen,
+                                              self._toggle_fullscreen, checkable=True)
+        self._action("Leave full screen", "Esc", lambda: self.fullscreen_action.isChecked()
+                     and self.fullscreen_action.trigger())
+        self.shortcuts_action = self._action("&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents,
+                                             self._show_shortcuts)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.record_action)
+        file_menu.addAction(self.folder_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        self.source_menu = bar.addMenu("&Source")
+        self.source_menu.aboutToShow.connect(self._fill_source_menu_once)
+        self._cameras_listed = False
+        runtime_menu = bar.addMenu("&Runtime")
+        runtime_menu.addActions(list(self.runtime_actions.values()))
+        runtime_menu.aboutToShow.connect(self._update_availability)
+        precision_menu = bar.addMenu("&Precision")
+        precision_menu.addActions(list(self.precision_actions.values()))
+        precision_menu.aboutToShow.connect(self._update_availability)
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions(list(self.overlay_actions.values()))
+        view_menu.addSeparator()
+        view_menu.addAction(self.smoothing_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.hud_action)
+        view_menu.addAction(self.fullscreen_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        self._fill_recent_menu()
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Controls", self, movable=False, objectName="controls")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.addAction(self.open_action)
+        bar.addAction(self.demo_action)
+        bar.addSeparator()
+        bar.addAction(self.record_action)
+        bar.widgetForAction(self.record_action).setObjectName("recordButton")
+        bar.addSeparator()
+        bar.addWidget(QLabel("RUNTIME", objectName="toolbarLabel"))
+        bar.addActions(list(self.runtime_actions.values()))
+        bar.addSeparator()
+        bar.addWidget(QLabel("PRECISION", objectName="toolbarLabel"))
+        bar.addActions(list(self.precision_actions.values()))
+        bar.addSeparator()
+        bar.addAction(self.smoothing_action)
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, fixedWidth=110,
+                                       toolTip="Smoothing strength: stronger is steadier but lags more")
+        self.strength_slider.setValue(round(self.settings.smoothing_strength * 100))
+        self.strength_slider.valueChanged.connect(self._view_changed)
+        bar.addWidget(self.strength_slider)
+        self.addToolBar(bar)
+
+    def _build_body(self) -> None:
+        body = QWidget(self)
+        layout = QHBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        column = QVBoxLayout()
+        column.setSpacing(0)
+        self.stand_in_banner = QLabel("STAND-IN MODEL — landmarks are not real (random weights; install the real "
+                                      "model with `facemap-gui models download`)", objectName="standInBanner",
+                                      alignment=Qt.AlignmentFlag.AlignCenter)
+        self.stand_in_banner.setWordWrap(True)
+        self.stand_in_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.stand_in_banner.hide()
+        column.addWidget(self.stand_in_banner)
+        self.stack = ViewStack(body)
+        column.addWidget(self.stack, 1)
+        layout.addLayout(column, 1)
+        self.hud = HudPanel(body)
+        self.hud.setVisible(self.settings.hud)
+        layout.addWidget(self.hud)
+        self.setCentralWidget(body)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.status_text = QLabel(objectName="statusText")
+        # A long message (a path) must be cut off, not widen the window.
+        self.status_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        status.addWidget(self.status_text, 1)
+        self.recording_label = QLabel(objectName="recordingLabel")
+        self.recording_label.hide()
+        status.addPermanentWidget(self.recording_label)
+        self.state_label = QLabel(objectName="stateLabel")
+        status.addPermanentWidget(self.state_label)
+
+    # -- source ------------------------------------------------------------------------------------------
+
+    def start_source(self, spec: str, remember: bool = True) -> None:
+        """Stop what runs and start `spec` with the current runtime, precision and view options."""
+        self._stop_worker()
+        runtime, precision = self._choice()
+        self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
+        if remember:
+            self.settings.source = spec
+            if Path(spec).exists():
+                self.settings.add_recent(str(Path(spec).resolve()))
+                self._fill_recent_menu()
+        self.latest = None
+        self.stand_in_banner.hide()
+        # No parent: the worker keeps its bridge alive as long as its threads may call it. Signals from a
+        # stopped worker's bridge still queued are ignored by checking the sender.
+        self._bridge = _Bridge()
+        self._bridge.frame.connect(self._on_frame)
+        self._bridge.state.connect(self._on_state)
+        self._bridge.note.connect(self._on_note)
+        self.worker = LiveWorker(self.options, self._bridge, self._view_options())
+        self.worker.start()
+
+    def _stop_worker(self) -> None:
+        if self.worker is None:
+            return
+        self.stop_recording()
+        if not self.worker.stop():
+            log.warning("the %s worker did not stop within a second; leaving it to end on its own",
+                        self.options.source)
+        self.worker = None
+
+    def open_file(self) -> None:
+        patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
+        start = self.settings.recent_files[0] if self.settings.recent_files else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(Path(start).parent),
+                                              f"Videos and images ({patterns});;All files (*)")
+        if path:
+            self.start_source(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _c=False, p=path: self.start_source(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def _fill_source_menu_once(self) -> None:
+        # Listing probes devices (slow on Windows): do it when the menu is first opened, and on Refresh.
+        if not self._cameras_listed:
+            self._fill_source_menu()
+
+    def _fill_source_menu(self) -> None:
+        self._cameras_listed = True
+        menu = self.source_menu
+        menu.clear()
+        cameras = list_cameras()
+        for camera in cameras:
+            action = menu.addAction(f"{camera.name}  (camera {camera.index})", )
+            action.setCheckable(True)
+            action.setChecked(self.options.source == camera.spec)
+            action.triggered.connect(lambda _c=False, spec=camera.spec: self.start_source(spec))
+        if not cameras:
+            menu.addAction("No camera found").setEnabled(False)
+        menu.addAction(self.refresh_cameras_action)
+        menu.addSeparator()
+        menu.addAction(self.open_action)
+        menu.addMenu(self.recent_menu)
+        menu.addAction(self.demo_action)
+
+    # -- runtime and precision ---------------------------------------------------------------------------
+
+    def _choice(self) -> tuple[str, str]:
+        return self.runtime_group.checkedAction().data(), self.precision_group.checkedAction().data()
+
+    def _check_choice(self, runtime: str, precision: str) -> None:
+        for actions, wanted in ((self.runtime_actions, runtime), (self.precision_actions, precision)):
+            if actions[wanted].isEnabled():
+                actions[wanted].setChecked(True)
+            elif not any(a.isChecked() for a in actions.values()):
+                next(a for a in actions.values() if a.isEnabled()).setChecked(True)
+
+    def _update_availability(self) -> None:
+        for actions, reasons in ((self.runtime_actions, available_runtimes(self.options.allow_simulator)),
+                                 (self.precision_actions, precision_availability(self.options))):
+            for key, action in actions.items():
+                reason = reasons.get(key, "not available")
+                action.setEnabled(reason is None)
+                action.setToolTip(reason or f"{action.text()} ({action.shortcut().toString()})")
+
+    def switch_session(self) -> None:
+        runtime, precision = self._choice()
+        if self.worker is None or self.worker.state is WorkerState.FAILED:
+            self.start_source(self.options.source, remember=False)
+            return
+        self.options = dataclasses.replace(self.options, runtime=runtime, precision=precision)
+        self.worker.request_switch(runtime, precision)
+        self.show_status(f"Switching to {RUNTIMES[runtime]} {precision}…")
+
+    def _sync_choice_to_session(self) -> None:
+        """Check the runtime and precision actually running (after a failed switch or a fallback)."""
+        worker = self.worker
+        if worker is None or worker.pipeline is None or worker.switching:
+            return
+        info = worker.pipeline.session.info
+        self._check_choice(info.runtime, info.precision)
+        self.settings.runtime, self.settings.precision = info.runtime, info.precision
+
+    # -- view options ------------------------------------------------------------------------------------
+
+    def _view_options(self) -> ViewOptions:
+        overlay = OverlayOptions(**{name: a.isChecked() for name, a in self.overlay_actions.items()})
+        return ViewOptions(overlay=overlay, smoothing=self.smoothing_action.isChecked(),
+                           smoothing_strength=self.strength_slider.value() / 100)
+
+    def _view_changed(self) -> None:
+        view = self._view_options()
+        self.settings.overlay = view.overlay
+        self.settings.smoothing, self.settings.smoothing_strength = view.smoothing, view.smoothing_strength
+        self.strength_slider.setEnabled(view.smoothing)
+        if self.worker is not None:
+            self.worker.view = view
+
+    def _toggle_hud(self) -> None:
+        self.settings.hud = self.hud_action.isChecked()
+        self.hud.setVisible(self.settings.hud)
+
+    def _toggle_fullscreen(self) -> None:
+        full = self.fullscreen_action.isChecked()
+        self.menuBar().setVisible(not full)
+        self.findChild(QToolBar, "controls").setVisible(not full)
+        self.showFullScreen() if full else self.showNormal()
+
+    # -- worker signals ----------------------------------------------------------------------------------
+
+    def _on_frame(self) -> None:
+        if self.worker is None or self.sender() is not self._bridge:
+            return
+        live = self.worker.take_latest()
+        if live is None:
+            return
+        self.stack.video.set_frame(live.annotated)
+        self.stack.show_video()
+        self.stack.video.repaint()  # paint now, so the latency below includes it
+        now = time.monotonic()
+        latency = (now - live.captured_at) * 1000.0
+        self.latency_ms = latency if self.latest is None else self.latency_ms + 0.1 * (latency - self.latency_ms)
+        self.display_meter.tick(now)
+        first = self.latest is None
+        self.latest = live
+        if first:
+            self._refresh_hud()
+        if self.quit_after_frames and live.processed >= self.quit_after_frames:
+            self._finish_script(0)
+
+    def _on_state(self, state: WorkerState, message: str) -> None:
+        if self.worker is None or self.sender() is not self._bridge:
+            return
+        self.state_label.setText(f"● {state.value}")
+        self.state_label.setProperty("state", state.value)
+        self.state_label.style().polish(self.state_label)
+        if state is WorkerState.STARTING and self.latest is None:
+            self.stack.show_message(message, "", [])
+        elif state is WorkerState.RUNNING:
+            self._sync_choice_to_session()
+            info = self.worker.pipeline.session.info if self.worker.pipeline else None
+            if info is not None and info.fallback_reason:
+                self.show_status(f"Running on {info.runtime.upper()} instead of {info.requested}: "
+                                 f"{info.fallback_reason}", error=True)
+            self.setWindowTitle(f"facemap-gui — {Path(message).name or message}")
+        elif state is WorkerState.IDLE:
+            self.show_status(message)
+            self.stop_recording()
+            if self.quit_after_frames:
+                self._finish_script(0)
+        elif state is WorkerState.FAILED:
+            self._show_failure(message)
+            if self.quit_after_frames:
+                self._finish_script(1, message)
+
+    def _show_failure(self, message: str) -> None:
+        source = self.options.source
+        if source.startswith("camera:"):
+            title = "No camera found" if not list_cameras() else f"Cannot open {source}"
+            detail = (f"{message}\n\nOpen a video or image instead, or try the built-in demo clip. "
+                      "Cameras appear in the Source menu when connected.")
+        else:
+            title, detail = f"Cannot start {Path(source).name or source}", message
+        self.stack.show_message(title, detail, [self.open_action, self.demo_action])
+        self.show_status(message, error=True)
+
+    def _on_note(self, text: str, error: bool) -> None:
+        if self.sender() is self._bridge:
+            self.show_status(text, error)
+            self._sync_choice_to_session()
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        if error:
+            log.warning("%s", text)
+        self.status_text.setText(text)
+        self.status_text.setToolTip(text)
+        self.status_text.setProperty("error", error)
+        self.status_text.style().polish(self.status_text)
+        if error:
+            self._message_timer.stop()  # errors stay until something replaces them
+        else:
+            self._message_timer.start(MESSAGE_MS)
+
+    def _refresh_hud(self) -> None:
+        self._refresh_recording()
+        live = self.latest
+        if live is None:
+            return
+        self.stand_in_banner.setVisible(live.stand_in)
+        now = time.monotonic()
+        figures = DisplayFigures(display_fps=self.display_meter.rate(now), latency_ms=self.latency_ms)
+        self.hud.update_figures(live, figures, Path(self.options.source).name or self.options.source,
+                                self._tracking_text())
+
+    def _tracking_text(self) -> str:
+        pipeline = self.worker.pipeline if self.worker is not None else None
+        if pipeline is None or pipeline.tracker is None:
+            return "off"
+        return f"on · full scan every {pipeline.config.redetect_every}"
+
+
+    # -- recording ---------------------------------------------------------------------------------------
+
+    def toggle_recording(self) -> None:
+        if self.record_action.isChecked():
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def start_recording(self) -> None:
+        try:
+            if self.worker is None:
+                raise FacemapError("nothing to record: open a camera, a video or the demo first")
+            path = default_recording_path(output_folder(self.settings))
+            recorder = self.worker.start_recording(path)
+        except FacemapError as exc:
+            self.record_action.setChecked(False)
+            self.show_status(f"Cannot record: {exc}", error=True)
+            return
+        self.record_action.setChecked(True)
+        self.record_action.setText("Stop &recording")
+        self.show_status(f"Recording to {recorder.status.video_path}")
+        self.recording_label.show()
+        self._refresh_recording()
+
+    def stop_recording(self) -> None:
+        status = self.worker.stop_recording() if self.worker is not None else None
+        self.record_action.setChecked(False)
+        self.record_action.setText("&Record")
+        self.recording_label.hide()
+        if status is None:
+            return
+        if status.error:
+            self.show_status(status.error, error=True)
+        else:
+            self.show_status(f"Saved {status.frames_written} frames to {status.video_path} "
+                             f"({status.bytes_written / 1e6:.1f} MB, {status.frames_dropped} dropped)")
+
+    def _refresh_recording(self) -> None:
+        recorder = self.worker.recorder if self.worker is not None else None
+        if recorder is None:
+            return
+        status = recorder.status
+        if not status.running:  # the recorder stopped itself (disk full, write error)
+            self.stop_recording()
+            return
+        minutes, seconds = divmod(int(status.elapsed_s), 60)
+        self.recording_label.setText(f"● REC {minutes:02d}:{seconds:02d} · {status.bytes_written / 1e6:.1f} MB · "
+                                     f"{status.frames_dropped} dropped")
+        self.recording_label.setToolTip(str(status.video_path))
+
+    def choose_output_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings", str(output_folder(self.settings)))
+        if folder:
+            self.settings.output_folder = folder
+            self.show_status(f"Recordings go to {folder}")
+
+    # -- help, script, close -----------------------------------------------------------------------------
+
+    def _show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
+                       for a in self.actions() if not a.shortcut().isEmpty())
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
+
+    def _finish_script(self, code: int, error: str = "") -> None:
+        """Quit with `code` after saving the screenshot; the grab waits one turn of the event loop so that
+        pending layout changes (a message page just shown) are in the picture."""
+        if self._finished:
+            return
+        self._finished = True
+        if error:
+            log.error("%s", error)
+        self.exit_code = code
+        self._refresh_hud()
+        QTimer.singleShot(0, self._save_screenshot_and_close)
+
+    def _save_screenshot_and_close(self) -> None:
+        if self.screenshot is not None and not self.grab().save(str(self.screenshot)):
+            log.error("%s: cannot write the screenshot (check the folder and the .png suffix)", self.screenshot)
+            self.exit_code = 1
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._hud_timer.stop()
+        self._stop_worker()
+        if not self.quit_after_frames:
+            self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
+            save_settings(self.settings)
+        event.accept()

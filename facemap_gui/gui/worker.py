@@ -1,0 +1,362 @@
+"""The live engine behind the window (Qt-free): a capture thread and an inference thread.
+
+capture thread ──(one-slot Mailbox: stale frames dropped and counted)──► inference thread ──► newest LiveFrame
+The capture thread paces files at their own clock and reads cameras as fast as they deliver (reopening a camera
+that disappears). The inference thread runs the pipeline, smooths, draws the overlay, feeds the recorder
+(never blocking) and keeps only the newest result for the window, which it tells through
+`WorkerListener.frame_ready` at most once until the window takes it. Runtime/precision switches are swapped
+in between frames.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from facemap_gui.commands.process import header_record
+from facemap_gui.config import RunOptions, build_pipeline, open_session
+from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.mailbox import Mailbox
+from facemap_gui.overlay import OverlayOptions, draw_overlay
+from facemap_gui.pipeline import FrameResult, Pipeline
+from facemap_gui.recording import Recorder, RecorderStatus
+from facemap_gui.runtime.base import RuntimeInfo
+from facemap_gui.runtime.session import LandmarkSession
+from facemap_gui.runtime.switcher import SessionSwitcher
+from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
+from facemap_gui.sources import Frame, FrameSource, ImageSource, open_source
+
+log = logging.getLogger(__name__)
+
+CAMERA_RETRY_S = 2.0
+STILL_INTERVAL_S = 1.0  # a folder of images is shown as a slide show
+IDLE_POLL_S = 0.05  # how often an idle worker looks for switches and view changes
+RECORDING_FPS = 30.0  # for sources without a frame rate (images); the recorder keeps real timestamps anyway
+EMA = 0.1  # weight of the newest sample in the running per-stage figures
+
+
+class WorkerState(enum.Enum):
+    IDLE = "idle"  # not started, or the source ended (the last frame stays on screen)
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    overlay: OverlayOptions = field(default_factory=OverlayOptions)
+    smoothing: bool = True
+    smoothing_strength: float = DEFAULT_STRENGTH
+
+
+@dataclass(frozen=True)
+class Captured:
+    frame: Frame
+    captured_at: float  # time.monotonic() when the frame left the source
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """The newest result, as the window paints it."""
+
+    result: FrameResult
+    annotated: np.ndarray  # RGB, source resolution, overlay drawn
+    captured_at: float
+    runtime: RuntimeInfo
+    stand_in: bool
+    processed: int  # frames processed since start
+    dropped: int  # frames the capture thread replaced before inference took them
+    stage_ms: dict[str, float]  # running averages: detect, preprocess, inference, decode, overlay
+    pipeline_ms: float  # running average of the whole per-frame work
+    detector_calls: int
+
+
+class WorkerListener(Protocol):
+    """Called from the worker's threads; a GUI forwards these to its own thread."""
+
+    def frame_ready(self) -> None: ...
+    def state_changed(self, state: WorkerState, message: str) -> None: ...
+    def message(self, text: str, error: bool) -> None: ...
+
+
+class LiveWorker:
+    """Runs one source through one pipeline until `stop()`. Start-up (opening the source, building the pipeline)
+    happens on the inference thread, so a slow camera or model never freezes the window."""
+
+    def __init__(self, options: RunOptions, listener: WorkerListener, view: ViewOptions | None = None) -> None:
+        self.options = options
+        self.view = view or ViewOptions()
+        self.state = WorkerState.IDLE
+        self.source: FrameSource | None = None
+        self.pipeline: Pipeline | None = None
+        self._listener = listener
+        self._mailbox: Mailbox[Captured] = Mailbox()
+        self._stop = threading.Event()
+        self._latest_lock = threading.Lock()
+        self._latest: LiveFrame | None = None
+        self._notified = False
+        self._switcher = SessionSwitcher(self._open_session)
+        self._smoother = LandmarkSmoother()
+        self._threads: list[threading.Thread] = []
+        self._stage_ms: dict[str, float] = {}
+        self._pipeline_ms = 0.0
+        self._processed = 0
+        self._detector_calls = 0
+        self._failures = 0
+        self._shown: FrameResult | None = None
+        self._shown_view: ViewOptions | None = None
+        self._recorder_lock = threading.Lock()
+        self._recorder: Recorder | None = None
+
+    # -- control, from the GUI thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._spawn(self._run, "inference")
+
+    def stop(self, timeout: float = 0.8) -> bool:
+        """Stop both threads; True when they ended within `timeout` (they are daemons either way)."""
+        if self.state not in (WorkerState.FAILED, WorkerState.IDLE):
+            self._set_state(WorkerState.STOPPING)
+        self._stop.set()
+        self._mailbox.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    def request_switch(self, runtime: str, precision: str) -> None:
+        self._switcher.request(runtime, precision)
+
+    @property
+    def switching(self) -> bool:
+        return self._switcher.busy
+
+    def take_latest(self) -> LiveFrame | None:
+        """The newest frame since the last call, or None; re-arms `frame_ready`."""
+        with self._latest_lock:
+            latest, self._latest = self._latest, None
+            self._notified = False
+            return latest
+
+    @property
+    def dropped(self) -> int:
+        return self._mailbox.dropped
+
+    def start_recording(self, path: Path) -> Recorder:
+        """Record the annotated frames from now on (source resolution, source timestamps) and their landmarks.
+        Raises FacemapError with the reason (file exists, folder not writable, nothing running yet)."""
+        source, pipeline = self.source, self.pipeline
+        if source is None or pipeline is None or self.state is not WorkerState.RUNNING:
+            raise FacemapError(f"{self.options.source}: nothing to record (the source is not running)")
+        size = self._shown.frame.size if self._shown is not None else source.size
+        recorder = Recorder(path, fps=source.fps or RECORDING_FPS, size=size,
+                            header=header_record(self.options, source, pipeline))
+        with self._recorder_lock:
+            previous, self._recorder = self._recorder, recorder
+        if previous is not None:
+            previous.close()
+        return recorder
+
+    def stop_recording(self) -> RecorderStatus | None:
+        """Finish the files; the final status, or None when nothing was recording."""
+        with self._recorder_lock:
+            recorder, self._recorder = self._recorder, None
+        return recorder.close() if recorder is not None else None
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self._recorder
+
+    # -- threads ------------------------------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _set_state(self, state: WorkerState, message: str = "") -> None:
+        self.state = state
+        self._listener.state_changed(state, message)
+
+    def _open_session(self, runtime: str, precision: str) -> LandmarkSession:
+        return open_session(self.options, runtime, precision)
+
+    def _run(self) -> None:
+        self._set_state(WorkerState.STARTING, f"Opening {self.options.source}…")
+        try:
+            self.source = open_source(self.options.source)
+            self.pipeline = build_pipeline(self.options, video=not isinstance(self.source, ImageSource))
+        except FacemapError as exc:
+            self._fail(str(exc))
+            return
+        except Exception as exc:  # a bug must reach the window, not kill a thread silently
+            log.exception("starting %s failed", self.options.source)
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return
+        if self._stop.is_set():
+            self.source.close()
+            self._close()
+            return
+        self._spawn(self._capture, "capture")
+        self._set_state(WorkerState.RUNNING, self.source.name)
+        try:
+            self._loop()
+        finally:
+            self._close()
+
+    def _fail(self, message: str) -> None:
+        if self.source is not None:
+            self.source.close()
+        self._set_state(WorkerState.FAILED, message)
+
+    def _close(self) -> None:
+        if self.pipeline is not None and self.pipeline.detector is not None:
+            self.pipeline.detector.close()
+
+    def _loop(self) -> None:
+        assert self.pipeline is not None
+        while not self._stop.is_set():
+            self._poll_switch()
+            captured = self._mailbox.get(IDLE_POLL_S)
+            if captured is not None:
+                self._process(captured)
+                continue
+            if self._mailbox.closed and not self._stop.is_set():
+                if self.state is WorkerState.RUNNING:
+                    self._set_state(WorkerState.IDLE, f"End of {self.options.source} ({self._processed} frames)")
+                self._stop.wait(IDLE_POLL_S)
+                if self._shown is not None and self.view != self._shown_view:
+                    self._publish(self._shown, None)  # redraw the last frame with the new overlay options
+
+    def _poll_switch(self) -> None:
+        outcome = self._switcher.poll()
+        if outcome is None:
+            return
+        assert self.pipeline is not None
+        if outcome.session is None:
+            self._listener.message(f"Switch to {outcome.runtime.upper()} {outcome.precision} failed: "
+                                   f"{outcome.error}", True)
+            return
+        self.pipeline.session = outcome.session
+        info = outcome.session.info
+        if info.fallback_reason:
+            self._listener.message(f"Running on {info.runtime.upper()} {info.precision} instead of "
+                                   f"{info.requested}: {info.fallback_reason}", True)
+        else:
+            self._listener.message(f"Now running on {info.summary()}", False)
+
+    def _process(self, captured: Captured) -> None:
+        assert self.pipeline is not None
+        start = time.perf_counter()
+        try:
+            result = self.pipeline.process(captured.frame)
+        except Exception as exc:  # one bad frame must not end the stream
+            self._failures += 1
+            if self._failures == 1:
+                log.exception("frame %d failed", captured.frame.index)
+                self._listener.message(f"Frame {captured.frame.index} failed: {type(exc).__name__}: {exc}", True)
+            return
+        if self._failures:
+            self._listener.message(f"Processing recovered after {self._failures} failed frame(s)", False)
+            self._failures = 0
+        self._processed += 1
+        self._detector_calls += result.detector_ran
+        view = self.view
+        self._smoother.strength = view.smoothing_strength
+        shown = self._smoother.apply(result) if view.smoothing else result
+        if not view.smoothing:
+            self._smoother.reset()
+        self._publish(shown, captured.captured_at)
+        for stage, ms in result.timings_ms.items():
+            self._average(stage, ms)
+        self._pipeline_ms = self._average("total", (time.perf_counter() - start) * 1000.0)
+
+    def _average(self, stage: str, ms: float) -> float:
+        previous = self._stage_ms.get(stage)
+        self._stage_ms[stage] = ms if previous is None else previous + EMA * (ms - previous)
+        return self._stage_ms[stage]
+
+    def _publish(self, shown: FrameResult, captured_at: float | None) -> None:
+        """Draw on a copy (the raw frame stays clean for redraws) and make it the newest frame."""
+        assert self.pipeline is not None
+        view = self.view
+        start = time.perf_counter()
+        session = self.pipeline.session
+        annotated = draw_overlay(shown.frame.rgb.copy(), shown, view.overlay, stand_in=session.model.stand_in)
+        self._average("overlay", (time.perf_counter() - start) * 1000.0)
+        self._shown, self._shown_view = shown, view
+        live = LiveFrame(result=shown, annotated=annotated,
+                         captured_at=time.monotonic() if captured_at is None else captured_at,
+                         runtime=session.info, stand_in=session.model.stand_in, processed=self._processed,
+                         dropped=self._mailbox.dropped,
+                         stage_ms={k: v for k, v in self._stage_ms.items() if k != "total"},
+                         pipeline_ms=self._pipeline_ms, detector_calls=self._detector_calls)
+        if captured_at is not None:  # a new frame, not a redraw
+            with self._recorder_lock:
+                if self._recorder is not None:
+                    self._recorder.submit(shown, annotated)  # drops (and counts) rather than wait
+        with self._latest_lock:
+            self._latest = live
+            notify, self._notified = not self._notified, True
+        if notify:
+            self._listener.frame_ready()
+
+    def _capture(self) -> None:
+        """Read frames into the mailbox; files at their own pace, cameras as they come. Closes the mailbox at
+        the end of the source, so the inference thread still takes the last frame."""
+        source = self.source
+        assert source is not None
+        clock_start: float | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame = source.read()
+                except InputError as exc:
+                    if not source.live:
+                        self._listener.message(str(exc), True)
+                        return
+                    source = self._reopen(source, str(exc))
+                    if source is None:
+                        return
+                    continue
+                if frame is None:
+                    return
+                if not source.live:
+                    # Stream time t is due at clock_start + t; after a long stall restart the clock, don't rush.
+                    stream_s = frame.timestamp_ms / 1000.0 if source.fps else frame.index * STILL_INTERVAL_S
+                    now = time.monotonic()
+                    if clock_start is None or now - (clock_start + stream_s) > 1.0:
+                        clock_start = now - stream_s
+                    if self._stop.wait(max(0.0, clock_start + stream_s - now)):
+                        return
+                self._mailbox.put(Captured(frame, time.monotonic()))
+        except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
+            log.exception("reading %s failed", source.name)
+            self._listener.message(f"Reading {source.name} failed: {type(exc).__name__}: {exc}", True)
+        finally:
+            if source is not None:
+                source.close()
+            self._mailbox.close()
+
+    def _reopen(self, lost: FrameSource, reason: str) -> FrameSource | None:
+        """A camera that disappeared: say so and try again every few seconds until it is back or we stop."""
+        lost.close()
+        self._listener.message(f"{reason} — retrying every {CAMERA_RETRY_S:.0f} s", True)
+        while not self._stop.wait(CAMERA_RETRY_S):
+            try:
+                source = open_source(self.options.source)
+            except InputError:
+                continue
+            self.source = source
+            self._listener.message(f"{source.name} is back", False)
+            return source
+        return None

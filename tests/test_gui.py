@@ -1,0 +1,236 @@
+"""The main window under pytest-qt (offscreen): frames and overlay on screen, HUD, menus that switch live,
+settings, failures shown in the window, clean and prompt close, unattended screenshot runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QPushButton
+
+from facemap_gui.config import RunOptions
+from facemap_gui.gui.settings import Settings, load_settings, settings_path
+from facemap_gui.gui.window import MainWindow
+from facemap_gui.gui.worker import WorkerState
+from facemap_gui.models.standin import write_stand_in
+from facemap_gui.overlay import OverlayOptions
+from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture(scope="session")
+def w8a8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny stand-in with its w8a8 variant beside it (the float path is returned)."""
+    directory = tmp_path_factory.mktemp("tiny_w8a8")
+    write_stand_in(directory, arch="tiny", precision="w8a8")
+    return directory / "facemap_3dmm.onnx"
+
+
+@pytest.fixture
+def open_window(qtbot, tiny_model):
+    windows: list[MainWindow] = []
+
+    def open_window(source: str, settings: Settings | None = None, **kwargs: object) -> MainWindow:
+        options = RunOptions(source=source, model=kwargs.pop("model", tiny_model),
+                             allow_simulator=bool(kwargs.pop("allow_simulator", False)))
+        window = MainWindow(options, settings or Settings(), **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield open_window
+    for window in windows:
+        window.close()
+
+
+def wait_frames(qtbot, window: MainWindow, condition=lambda live: True) -> None:
+    qtbot.waitUntil(lambda: window.latest is not None and condition(window.latest), timeout=WAIT_MS)
+
+
+def widget_pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()  # the QImage goes away
+
+
+def test_frames_arrive_with_the_overlay_on_the_face_and_the_hud_updates(qtbot, open_window, pan_video):
+    window = open_window(str(pan_video))
+    wait_frames(qtbot, window, lambda live: bool(live.result.faces))
+    qtbot.waitUntil(lambda: window.hud.display_fps.text() not in ("–", "0.0 fps"), timeout=WAIT_MS)
+    view = window.stack.video
+    assert window.stack.currentWidget() is view
+    window.worker.stop()  # no newer frame may be painted between the two grabs below
+    live = window.latest
+    # What is painted, against the same frame painted without the overlay, where the landmarks are.
+    shown = widget_pixels(view.grab().toImage())
+    view.set_frame(live.result.frame.rgb)
+    raw = widget_pixels(view.grab().toImage())
+    rect = view.image_rect()
+    scale = rect.width() / live.annotated.shape[1]
+    points = live.result.faces[0].landmarks * scale + [rect.x(), rect.y()]
+    cols, rows = np.round(points).astype(int).T
+    differs = np.abs(shown[rows, cols].astype(int) - raw[rows, cols]).sum(axis=1) > 60
+    assert differs.mean() > 0.8
+    assert np.array_equal(shown[:5, :5], raw[:5, :5])  # the letterbox and corners are untouched
+    assert float(window.hud.display_fps.text().split()[0]) > 1
+    assert float(window.hud.pipeline_fps.text().split()[0]) > 1
+    assert window.hud.runtime.text() == "CPU · float" and window.hud.faces.text() == "1"
+    assert window.hud.latency.text().endswith(" ms") and window.hud.stages["inference"].text().endswith(" ms")
+    assert window.stand_in_banner.isVisible()  # the tiny model is a stand-in
+
+
+def test_unavailable_runtimes_and_precisions_are_disabled_with_the_reason(open_window):
+    window = open_window("fakecam:0")
+    window._update_availability()  # what opening the menu does
+    for runtime in ("npu", "gpu"):
+        action = window.runtime_actions[runtime]
+        assert not action.isEnabled() and action.toolTip()  # the reason, e.g. "no Snapdragon NPU here ..."
+    assert "--allow-simulator" in window.runtime_actions["npu"].toolTip()
+    assert window.runtime_actions["cpu"].isEnabled() and window.runtime_actions["cpu"].isChecked()
+    w8a8 = window.precision_actions["w8a8"]
+    assert not w8a8.isEnabled() and "facemap_3dmm_w8a8.onnx" in w8a8.toolTip()
+
+
+def test_switching_precision_and_runtime_from_the_menus_while_frames_flow(qtbot, open_window, w8a8_model):
+    window = open_window("fakecam:0", model=w8a8_model, allow_simulator=True)
+    wait_frames(qtbot, window)
+    assert window.precision_actions["w8a8"].isEnabled() and window.runtime_actions["npu"].isEnabled()
+    window.precision_actions["w8a8"].trigger()
+    seen_before = window.latest.processed
+    wait_frames(qtbot, window, lambda live: live.runtime.precision == "w8a8")
+    assert window.latest.processed > seen_before  # the stream went on
+    qtbot.waitUntil(lambda: window.hud.runtime.text() == "CPU · w8a8", timeout=WAIT_MS)
+    window.runtime_actions["npu"].trigger()  # the HTP simulator stands in for the NPU here
+    wait_frames(qtbot, window, lambda live: live.runtime.runtime == "npu")
+    qtbot.waitUntil(lambda: window.hud.runtime.text() == "NPU · w8a8", timeout=WAIT_MS)
+    assert "QNN" in window.hud.nodes.text()
+    window.runtime_actions["cpu"].trigger()
+    wait_frames(qtbot, window, lambda live: live.runtime.runtime == "cpu")
+    assert window.worker.state is WorkerState.RUNNING
+    assert window.settings.runtime == "cpu" and window.settings.precision == "w8a8"
+
+
+def test_overlay_toggles_and_shortcuts_reach_the_worker(qtbot, open_window):
+    window = open_window("fakecam:0")
+    wait_frames(qtbot, window)
+    window.overlay_actions["boxes"].trigger()
+    window.smoothing_action.trigger()
+    assert window.worker.view.overlay == OverlayOptions(boxes=False)
+    assert window.worker.view.smoothing is False and not window.strength_slider.isEnabled()
+    window.strength_slider.setValue(80)
+    assert window.worker.view.smoothing_strength == pytest.approx(0.8)
+    shortcuts = {a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()}
+    assert {"Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+F", "Ctrl+8", "Ctrl+R", "Ctrl+O", "B", "P", "C", "A", "S",
+            "F11"} <= shortcuts
+
+
+def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
+    window = open_window(str(pan_video))
+    wait_frames(qtbot, window)
+    window.overlay_actions["axes"].trigger()
+    window.strength_slider.setValue(70)
+    window.hud_action.trigger()
+    window.start_source(str(pan_video))  # as File > Open does: remembered as the source and a recent file
+    window.resize(700, 500)  # inside the offscreen platform's 800x600 screen
+    qtbot.waitUntil(lambda: window.width() == 700)
+    window.close()
+    assert settings_path().is_file()
+    settings, warning = load_settings()
+    assert warning is None
+    assert settings.overlay == OverlayOptions(axes=False) and settings.smoothing_strength == 0.7
+    assert settings.hud is False and settings.source == str(pan_video)
+    assert settings.recent_files == [str(pan_video.resolve())]
+    again = open_window(settings.source, settings)
+    assert not again.overlay_actions["axes"].isChecked() and again.strength_slider.value() == 70
+    assert not again.hud.isVisibleTo(again) and again.width() == 700
+    assert [a.text() for a in again.recent_menu.actions()] == [pan_video.name]
+
+
+def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open_window):
+    settings_path().write_text("{ this is not json")
+    settings, warning = load_settings()
+    window = open_window("fakecam:0", settings, settings_warning=warning)
+    assert settings == Settings()
+    assert "using defaults" in window.status_text.text() and window.status_text.property("error")
+
+
+def test_no_camera_says_so_in_the_window_and_offers_a_file_or_the_demo(qtbot, open_window):
+    window = open_window("camera:7")
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.worker.state is WorkerState.FAILED, timeout=WAIT_MS)
+    assert window.stack.message.title.text() == "No camera found"
+    assert "camera:7" in window.stack.message.detail.text()
+    buttons = {b.text(): b for b in window.stack.message.findChildren(QPushButton)}
+    assert set(buttons) == {"Open video or image…", "Demo clip"}
+    buttons["Demo clip"].click()
+    wait_frames(qtbot, window)
+    assert window.options.source == "demo:0" and window.stack.currentWidget() is window.stack.video
+
+
+def test_a_frame_that_fails_is_reported_and_the_stream_goes_on(qtbot, open_window):
+    window = open_window("glitchy:0")
+    qtbot.waitUntil(lambda: "Frame 3 failed" in window.status_text.text(), timeout=WAIT_MS)
+    assert window.status_text.property("error")
+    wait_frames(qtbot, window, lambda live: live.result.frame.index > 5)
+    assert window.worker.state is WorkerState.RUNNING
+
+
+def test_closing_stops_everything_promptly(qtbot, open_window):
+    window = open_window("fakecam:0")
+    wait_frames(qtbot, window)
+    worker = window.worker
+    began = time.monotonic()
+    window.close()
+    assert time.monotonic() - began < 1.0
+    assert worker.state is WorkerState.STOPPING and not any(t.is_alive() for t in worker._threads)
+
+
+def test_unattended_run_saves_a_screenshot_and_closes(qtbot, open_window, pan_video, tmp_path):
+    shot = tmp_path / "shot.png"
+    window = open_window(str(pan_video), quit_after_frames=5, screenshot=shot)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+    assert window.exit_code == 0 and window.latest.processed >= 5
+    image = QImage(str(shot))
+    assert image.width() == window.width() and image.height() == window.height()
+    assert not settings_path().exists()  # an unattended run leaves the user's settings alone
+
+
+def test_recording_from_the_window_shows_progress_and_writes_the_files(qtbot, open_window, pan_video, tmp_path):
+    settings = Settings(output_folder=str(tmp_path / "recordings"))
+    window = open_window(str(pan_video), settings)
+    wait_frames(qtbot, window)
+    window.record_action.trigger()
+    assert window.record_action.isChecked() and "Recording to" in window.status_text.text()
+    recorder = window.worker.recorder
+    qtbot.waitUntil(lambda: recorder.status.frames_written >= 5, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "MB" in window.recording_label.text(), timeout=WAIT_MS)
+    assert window.recording_label.isVisible() and window.recording_label.text().startswith("● REC 00:0")
+    assert window.recording_label.text().endswith("0 dropped")
+    window.record_action.trigger()  # Ctrl+R again: stop
+    assert not window.record_action.isChecked() and not window.recording_label.isVisible()
+    status = recorder.status
+    assert window.status_text.text().startswith(f"Saved {status.frames_written} frames to {status.video_path}")
+    with av.open(str(status.video_path)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == status.frames_written and (frames[0].width, frames[0].height) == (640, 360)
+    lines = status.landmarks_path.read_text().splitlines()
+    assert len(lines) == status.frames_written + 2  # header, one line a frame, summary
+
+
+def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbot, open_window, pan_video,
+                                                                           tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    window = open_window(str(pan_video), Settings(output_folder=str(blocker)))
+    wait_frames(qtbot, window)
+    window.record_action.trigger()
+    assert not window.record_action.isChecked()
+    assert window.status_text.text().startswith("Cannot record:") and str(blocker) in window.status_text.text()
+    seen = window.latest.processed
+    wait_frames(qtbot, window, lambda live: live.processed > seen)

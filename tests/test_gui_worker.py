@@ -1,0 +1,264 @@
+"""The live engine behind the window, without Qt: latest-frame hand-over, pacing, camera loss, bad frames,
+live switching, clean stop. The webcam is a fake registered through the source registry (none exists here)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facemap_gui.config import RunOptions
+from facemap_gui.errors import InputError
+from facemap_gui.gui import worker as worker_module
+from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.mailbox import Mailbox
+from facemap_gui.models.standin import write_stand_in
+from facemap_gui.overlay import OverlayOptions
+from facemap_gui.sources import Frame, FrameSource, register_scheme
+from facemap_gui.sources.demo import DemoSource
+from tests.conftest import PHOTO
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.notifications = 0
+        self.states: list[tuple[WorkerState, str]] = []
+        self.messages: list[tuple[str, bool]] = []
+        self.changed = threading.Condition()
+
+    def frame_ready(self) -> None:
+        with self.changed:
+            self.notifications += 1
+            self.changed.notify_all()
+
+    def state_changed(self, state: WorkerState, message: str) -> None:
+        with self.changed:
+            self.states.append((state, message))
+            self.changed.notify_all()
+
+    def message(self, text: str, error: bool) -> None:
+        with self.changed:
+            self.messages.append((text, error))
+            self.changed.notify_all()
+
+    def wait_for(self, condition, timeout: float = 20.0) -> None:
+        with self.changed:
+            assert self.changed.wait_for(condition, timeout), (self.states, self.messages)
+
+
+def run_until(worker: LiveWorker, condition, timeout: float = 20.0) -> list[LiveFrame]:
+    """Take frames like the window does until `condition(frame)` holds; returns every frame taken."""
+    taken: list[LiveFrame] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = worker.take_latest()
+        if frame is not None:
+            taken.append(frame)
+            if condition(frame):
+                return taken
+        time.sleep(0.005)
+    raise AssertionError(f"condition not met; state {worker.state}, {len(taken)} frames")
+
+
+class FakeCamera(FrameSource):
+    """A live source like a webcam (200 fps, or as fast as it can render with `interval_s` 0); it can be told
+    to 'unplug'."""
+
+    live = True
+    fps = 200.0
+    interval_s = 0.005
+    unplug_after: int | None = None  # the frame at which the camera disappears
+    unplugged_opens = 0  # how many attempts to reopen it fail before it is back
+    refuse_opens = 0
+    opened = 0
+
+    def __init__(self, arg: str) -> None:
+        if FakeCamera.refuse_opens:
+            FakeCamera.refuse_opens -= 1
+            raise InputError("fakecam:0: cannot open the camera")
+        FakeCamera.opened += 1
+        self.name = f"fakecam:{arg}"
+        self.size = (640, 360)
+        self._demo = DemoSource("0", photo=PHOTO, size=self.size)
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        if FakeCamera.unplug_after is not None and self._index >= FakeCamera.unplug_after:
+            FakeCamera.unplug_after, FakeCamera.refuse_opens = None, FakeCamera.unplugged_opens
+            raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
+        time.sleep(self.interval_s)
+        frame = self._demo.read()
+        self._index += 1
+        return Frame(frame.index, time.monotonic() * 1000.0, frame.rgb)
+
+
+class GlitchySource(FakeCamera):
+    """A 10 fps clip (slow enough that no frame is dropped) with one malformed frame: grey, no colour axis."""
+
+    live = False
+    fps = 10.0
+
+    def read(self) -> Frame | None:
+        frame = self._demo.read()
+        rgb = frame.rgb[:, :, 0] if frame.index == 3 else frame.rgb
+        return Frame(frame.index, frame.index * 100.0, rgb)
+
+
+register_scheme("fakecam", FakeCamera)
+register_scheme("glitchy", GlitchySource)
+
+
+@pytest.fixture
+def start(tiny_model):
+    workers: list[LiveWorker] = []
+
+    def start(source: str, view: ViewOptions | None = None, model: Path = tiny_model,
+              strict: bool = False) -> tuple[LiveWorker, Listener]:
+        listener = Listener()
+        worker = LiveWorker(RunOptions(source=source, model=model, strict=strict), listener, view)
+        workers.append(worker)
+        worker.start()
+        return worker, listener
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def test_mailbox_keeps_only_the_newest_item_and_counts_the_rest():
+    box: Mailbox[int] = Mailbox()
+    assert box.get(timeout=0.01) is None
+    for i in range(5):
+        box.put(i)
+    assert box.get() == 4 and box.dropped == 4
+    box.put(7)
+    box.close()
+    assert box.get() == 7  # what was left is still handed over after close
+    assert box.get(timeout=5) is None and box.closed
+
+
+def test_mailbox_get_wakes_when_an_item_arrives():
+    box: Mailbox[str] = Mailbox()
+    threading.Timer(0.05, box.put, args=("x",)).start()
+    assert box.get(timeout=5) == "x"
+
+
+def test_a_video_plays_at_its_own_pace_and_every_frame_is_processed(start, pan_video):
+    began = time.monotonic()
+    worker, listener = start(str(pan_video))
+    frames = run_until(worker, lambda f: f.processed == 30)
+    listener.wait_for(lambda: listener.states[-1][0] is WorkerState.IDLE)
+    assert time.monotonic() - began > 0.9  # 30 frames at 30 fps: not faster than real time
+    assert listener.states[-1][1].endswith("(30 frames)")
+    assert [s for s, _ in listener.states[:2]] == [WorkerState.STARTING, WorkerState.RUNNING]
+    last = frames[-1]
+    assert last.dropped == 0 and last.stand_in and last.runtime.runtime == "cpu"
+    assert listener.notifications <= len(frames) + 1  # one notification per frame taken, never a backlog
+    assert set(last.stage_ms) >= {"detect", "preprocess", "inference", "decode", "overlay"}
+    assert last.detector_calls > 0 and last.pipeline_ms > 0
+
+
+def test_the_overlay_is_drawn_on_a_copy_where_the_landmarks_are(start, pan_video):
+    worker, _ = start(str(pan_video), ViewOptions(overlay=OverlayOptions(boxes=False, axes=False)))
+    live = run_until(worker, lambda f: bool(f.result.faces))[-1]
+    points = np.round(live.result.faces[0].landmarks).astype(int)
+    raw = live.result.frame.rgb
+    changed = np.any(live.annotated[points[:, 1], points[:, 0]] != raw[points[:, 1], points[:, 0]], axis=1)
+    assert changed.mean() > 0.9
+    # Far from the face (top-left corner) nothing is drawn.
+    assert np.array_equal(live.annotated[:20, :20], raw[:20, :20])
+
+
+def test_overlay_options_redraw_the_last_frame_after_the_source_ended(start, tiny_model):
+    worker, listener = start(str(PHOTO))
+    first = run_until(worker, lambda f: bool(f.result.faces))[-1]
+    listener.wait_for(lambda: listener.states[-1][0] is WorkerState.IDLE)
+    worker.view = ViewOptions(overlay=OverlayOptions(boxes=False, points=False, contours=False, axes=False))
+    redrawn = run_until(worker, lambda f: True, timeout=5)[-1]
+    assert redrawn.result is first.result
+    raw = first.result.frame.rgb
+    # Only the stand-in label is left: far fewer pixels differ from the raw frame than with the full overlay.
+    assert 0 < np.count_nonzero(redrawn.annotated != raw) < np.count_nonzero(first.annotated != raw) / 2
+
+
+def test_a_slow_consumer_drops_stale_frames_instead_of_queueing_them(start, monkeypatch):
+    monkeypatch.setattr(FakeCamera, "interval_s", 0.0)  # a camera far faster than the pipeline
+    worker, _ = start("fakecam:0")
+    frames = run_until(worker, lambda f: f.processed >= 15)
+    assert frames[-1].dropped > 0  # the camera outpaces the pipeline here; stale frames were skipped
+    # What is shown is recent: never a backlog of old frames.
+    assert time.monotonic() - frames[-1].captured_at < 1.0
+
+
+def test_a_camera_that_disappears_is_reported_and_retried(start, monkeypatch):
+    monkeypatch.setattr(worker_module, "CAMERA_RETRY_S", 0.05)
+    monkeypatch.setattr(FakeCamera, "unplug_after", 5)
+    monkeypatch.setattr(FakeCamera, "unplugged_opens", 2)
+    monkeypatch.setattr(FakeCamera, "opened", 0)
+    worker, listener = start("fakecam:0")
+    listener.wait_for(lambda: any("is back" in text for text, _ in listener.messages))
+    lost = [text for text, error in listener.messages if error]
+    assert "stopped delivering frames" in lost[0] and "retrying" in lost[0]
+    before = worker.take_latest()
+    run_until(worker, lambda f: before is not None and f.processed > before.processed + 3)
+    assert FakeCamera.opened == 2  # the frames after that came from the reopened camera
+    assert worker.state is WorkerState.RUNNING
+
+
+def test_an_exception_on_one_frame_is_reported_and_the_stream_goes_on(start):
+    worker, listener = start("glitchy:0")
+    run_until(worker, lambda f: f.result.frame.index > 6)
+    failed = [text for text, error in listener.messages if error]
+    assert len(failed) == 1 and failed[0].startswith("Frame 3 failed")
+    assert any("recovered" in text for text, error in listener.messages if not error)
+    assert worker.state is WorkerState.RUNNING
+
+
+def test_switching_precision_while_frames_flow(start, tmp_path):
+    model = write_stand_in(tmp_path, arch="tiny", precision="w8a8").with_name("facemap_3dmm.onnx")
+    worker, listener = start("fakecam:0", model=model)
+    run_until(worker, lambda f: f.runtime.precision == "float")
+    worker.request_switch("cpu", "w8a8")
+    frames = run_until(worker, lambda f: f.runtime.precision == "w8a8")
+    assert any(f.runtime.precision == "float" for f in frames)  # frames kept coming during the switch
+    assert any("Now running on CPU w8a8" in text for text, _ in listener.messages)
+    worker.request_switch("cpu", "float")
+    run_until(worker, lambda f: f.runtime.precision == "float")
+
+
+def test_a_switch_that_falls_back_says_why(start):
+    worker, listener = start("fakecam:0")  # the tiny stand-in has no w8a8 variant beside it
+    run_until(worker, lambda f: f.processed > 2)
+    worker.request_switch("cpu", "w8a8")
+    listener.wait_for(lambda: any(error for _, error in listener.messages))
+    text = next(text for text, error in listener.messages if error)
+    assert text.startswith("Running on CPU float instead of cpu/w8a8") and "facemap_3dmm_w8a8.onnx" in text
+
+
+def test_a_failed_switch_keeps_the_stream_on_the_old_session(start):
+    worker, listener = start("fakecam:0", strict=True)  # strict: no fallback to float
+    run_until(worker, lambda f: f.processed > 2)
+    worker.request_switch("cpu", "w8a8")
+    listener.wait_for(lambda: any("failed" in text for text, error in listener.messages if error))
+    before = worker.take_latest() or run_until(worker, lambda f: True)[-1]
+    after = run_until(worker, lambda f: f.processed > before.processed + 2)[-1]
+    assert after.runtime.precision == "float"
+
+
+def test_a_source_that_cannot_open_fails_with_its_name(start, tmp_path):
+    missing = tmp_path / "missing.mp4"
+    _, listener = start(str(missing))
+    listener.wait_for(lambda: listener.states[-1][0] is WorkerState.FAILED)
+    assert str(missing) in listener.states[-1][1]
+
+
+def test_stop_is_prompt_while_running(start):
+    worker, _ = start("fakecam:0")
+    run_until(worker, lambda f: f.processed > 2)
+    began = time.monotonic()
+    assert worker.stop()
+    assert time.monotonic() - began < 1.0
+    assert worker.state is WorkerState.STOPPING

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import onnxruntime as ort
 import pytest
@@ -12,8 +15,8 @@ from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.models import store
 from facemap_gui.models.standin import write_stand_in
 
-TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models", "cache",
-                  "cameras", "errors"}
+TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models",
+                  "placement", "cache", "cameras", "errors"}
 
 
 def doctor_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
@@ -60,6 +63,28 @@ def test_models_are_listed_with_their_hashes(capsys):
     assert models["detector full (bundled)"]["installed"] is True
 
 
+def test_placement_opens_each_model_present_on_each_available_runtime(capsys):
+    write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
+    placement = doctor_json(capsys)["placement"]
+    assert [(p["model"], p["runtime"]) for p in placement] == [("stand-in tiny float", "cpu")]
+    assert placement[0]["error"] is None and placement[0]["fallback_reason"] is None
+    assert set(placement[0]["nodes_by_ep"]) == {"CPUExecutionProvider"}
+
+
+def test_placement_on_the_simulator_shows_every_node_on_qnn():
+    # In its own process: QNN sessions do not share this one (FACTS §2).
+    write_stand_in(store.stand_in_dir("tiny"), arch="tiny", precision="w8a8")
+    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "doctor", "--json", "--allow-simulator"],
+                            capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    placement = {(p["model"], p["runtime"]): p for p in json.loads(result.stdout)["placement"]}
+    assert set(placement) == {(f"stand-in tiny {precision}", runtime)
+                              for precision in ("float", "w8a8") for runtime in ("npu", "cpu")}
+    for precision in ("float", "w8a8"):
+        npu = placement[(f"stand-in tiny {precision}", "npu")]
+        assert set(npu["nodes_by_ep"]) == {"QNNExecutionProvider"} and npu["fallback_reason"] is None
+        assert "simulator" in npu["device"] and npu["cache"] == "written"
+
+
 def test_a_failing_probe_is_reported_and_the_rest_still_runs(capsys, monkeypatch):
     import facemap_gui.sources
 
@@ -79,7 +104,8 @@ def test_a_failing_probe_is_reported_and_the_rest_still_runs(capsys, monkeypatch
 def test_text_report_is_readable(capsys):
     assert main(["doctor"]) == 0
     text = capsys.readouterr().out
-    for title in ("Platform", "Packages", "Execution provider devices", "Runtimes", "Models", "Cache", "Cameras"):
+    for title in ("Platform", "Packages", "Execution provider devices", "Runtimes", "Models", "Cache", "Cameras",
+                  "Placement (each model present, opened on each available runtime)"):
         assert f"\n{title}\n" in text
     assert f"onnxruntime      {ort.__version__}" in text
     assert "cpu  available" in text and "npu  unavailable" in text

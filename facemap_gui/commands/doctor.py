@@ -13,6 +13,7 @@ import json
 import platform
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from facemap_gui import __version__
@@ -91,24 +92,54 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
             for key, reason in available_runtimes(allow_simulator).items()}
 
 
-def probe_models() -> list[dict[str, Any]]:
-    """The model files the app looks for in its data directory (installed or not), the stand-ins generated
-    there, and the bundled detectors."""
-    from facemap_gui.landmarks.decode import BASIS_SHAPES
-    from facemap_gui.landmarks.model import file_sha256
+def landmark_models() -> list[tuple[str, Path, str]]:
+    """(name, path, precision) of the facemap_3dmm files the app looks for (installed or not) and of the
+    stand-ins generated in the data directory."""
     from facemap_gui.models import store
     from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
 
-    files = [(f"facemap_3dmm {p}", store.landmark_model_path(p)) for p in store.PRECISIONS]
-    files += [(f"basis {name}", store.basis_dir() / f"{name}.npy") for name in BASIS_SHAPES]
-    stand_ins = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file)
+    stand_ins = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
                  for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
-    files += [(name, path) for name, path in stand_ins if path.is_file()]
+    return ([(f"facemap_3dmm {p}", store.landmark_model_path(p), p) for p in store.PRECISIONS]
+            + [entry for entry in stand_ins if entry[1].is_file()])
+
+
+def probe_models() -> list[dict[str, Any]]:
+    """The landmark models, the 3DMM basis files and the bundled detectors, with their hashes."""
+    from facemap_gui.landmarks.decode import BASIS_SHAPES
+    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.models import store
+
+    files = [(name, path) for name, path, _ in landmark_models()]
+    files += [(f"basis {name}", store.basis_dir() / f"{name}.npy") for name in BASIS_SHAPES]
     files += [(f"detector {kind} (bundled)", store.bundled_detector_path(kind)) for kind in store.BUNDLED_DETECTORS]
     return [{"name": name, "path": str(path), "installed": path.is_file(),
              "bytes": path.stat().st_size if path.is_file() else None,
              "sha256": file_sha256(path) if path.is_file() else None}
             for name, path in files]
+
+
+def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
+    """Proof of placement: each landmark model present, opened on each runtime available here, and where
+    its nodes went (this also fills the compiled-model cache for the NPU)."""
+    from facemap_gui.errors import FacemapError
+    from facemap_gui.runtime import RUNTIMES, RuntimeSettings, available_runtimes
+
+    settings = RuntimeSettings(allow_simulator=allow_simulator)
+    runtimes = [key for key, reason in available_runtimes(allow_simulator).items() if reason is None]
+    results = []
+    for name, path, precision in landmark_models():
+        for key in runtimes if path.is_file() else []:
+            result: dict[str, Any] = {"model": name, "runtime": key}
+            try:
+                _, info = RUNTIMES[key].create(path, precision, settings)
+            except FacemapError as exc:
+                result["error"] = str(exc)
+            else:
+                result.update(device=info.device, nodes_by_ep=info.nodes_by_ep, fallback_reason=info.fallback_reason,
+                              session_ms=round(info.session_ms, 1), cache=info.cache, error=None)
+            results.append(result)
+    return results
 
 
 def probe_cache() -> dict[str, Any]:
@@ -135,6 +166,7 @@ def collect(allow_simulator: bool = False) -> dict[str, Any]:
         "ep_devices": probe_ep_devices,
         "runtimes": lambda: probe_runtimes(allow_simulator),
         "models": probe_models,
+        "placement": lambda: probe_placement(allow_simulator),
         "cache": probe_cache,
         "cameras": probe_cameras,
     }
@@ -177,11 +209,24 @@ def format_text(report: dict[str, Any]) -> str:
     section("Models", "models", lambda models: [
         f"  {m['name']:<24} {m['sha256'][:16] if m['installed'] else 'not installed':<16}  {m['path']}"
         for m in models])
+    section("Placement (each model present, opened on each available runtime)", "placement",
+            lambda placements: [_placement_line(p) for p in placements])
     section("Cache", "cache", lambda cache: [
         f"  data dir   {cache['data_dir']}", f"  cache dir  {cache['dir']}",
         *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]]])
     section("Cameras", "cameras", lambda cameras: [f"  {c['spec']:<9} {c['name']}" for c in cameras])
     return "\n".join(lines)
+
+
+def _placement_line(placement: dict[str, Any]) -> str:
+    line = f"  {placement['model']:<24} {placement['runtime']:<4} "
+    if placement["error"]:
+        return f"{line}FAILED: {placement['error']}"
+    line += "nodes: " + ", ".join(f"{count} on {ep.removesuffix('ExecutionProvider')}"
+                      for ep, count in placement["nodes_by_ep"].items())
+    line += f", session {placement['session_ms']:.0f} ms" + (f", cache {placement['cache']}" if placement["cache"]
+                                                              else "")
+    return line + (f"\n         ! {placement['fallback_reason']}" if placement["fallback_reason"] else "")
 
 
 def run(args: argparse.Namespace) -> int:

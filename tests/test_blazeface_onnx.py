@@ -4,7 +4,6 @@ against the MediaPipe detector on the real photo and a real clip, and piece by p
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -171,6 +170,13 @@ def test_conversion_is_cached_by_content(tmp_path):
     assert converted_path(copy).name.split("-")[-2] == first.name.split("-")[-2]  # same content hash
 
 
+def test_unwritable_cache_is_one_line_model_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEMAP_GUI_HOME", str(tmp_path))
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(ModelError, match=r"cache/detectors: cannot write the converted detector \(Not a direct"):
+        OnnxBlazeFaceDetector(store.bundled_detector_path("short"))
+
+
 def test_unavailable_npu_falls_back_to_cpu_with_reason_and_strict_refuses():
     path = store.bundled_detector_path("short")
     detector = OnnxBlazeFaceDetector(path, runtime="npu", settings=RuntimeSettings(allow_simulator=False))
@@ -188,25 +194,15 @@ def test_run_options_select_the_backend():
 
 @pytest.mark.simulator
 def test_process_with_onnx_detector_on_the_htp_simulator(tiny_model):
-    """The whole pipeline on the NPU path: detector and landmark model both placed wholly on QNN (own process:
-    QNN options leak between sessions of one process)."""
+    """The whole pipeline on the NPU path, in its own process (QNN options leak between sessions of one process).
+    --strict makes any detector or landmark node placed off the HTP an error, so success proves the placement."""
     result = subprocess.run(
-        [sys.executable, "-c", "import json, logging, sys\n"
-         "from pathlib import Path\n"
-         "from facemap_gui.config import RunOptions, build_pipeline\n"
-         "from facemap_gui.sources import open_source\n"
-         "options = RunOptions(source=sys.argv[1], model=Path(sys.argv[2]), runtime='npu', allow_simulator=True, "
-         "strict=True, detector_backend='onnx', detector_range='short')\n"
-         "pipeline = build_pipeline(options)\n"
-         "with open_source(sys.argv[1]) as source:\n"
-         "    faces = pipeline.process(source.read()).faces\n"
-         "print(json.dumps({'boxes': [f.box for f in faces], 'detector': pipeline.detector.info.nodes_by_ep, "
-         "'landmarks': pipeline.session.info.nodes_by_ep}))",
-         str(PHOTO), str(tiny_model)],
-        capture_output=True, text=True, timeout=300, env={**os.environ})
+        [sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--model", str(tiny_model), "--runtime", "npu",
+         "--allow-simulator", "--strict", "--detector-backend", "onnx", "--detector-range", "short"],
+        capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.splitlines()[-1])
-    assert set(report["detector"]) == set(report["landmarks"]) == {"QNNExecutionProvider"}
+    header, frame = (json.loads(line) for line in result.stdout.splitlines()[:2])
+    assert set(header["runtime"]["nodes_by_ep"]) == {"QNNExecutionProvider"}
     with open_source(str(PHOTO)) as source:
         cpu = OnnxBlazeFaceDetector(store.bundled_detector_path("short")).detect(source.read())
-    assert len(report["boxes"]) == 1 and box_iou(tuple(report["boxes"][0]), cpu[0].box) >= 0.9
+    assert len(frame["faces"]) == 1 and box_iou(tuple(frame["faces"][0]["box"]), cpu[0].box) >= 0.9

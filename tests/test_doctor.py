@@ -52,21 +52,33 @@ def test_runtimes_say_why_not_and_the_simulator_flag_counts(capsys, monkeypatch)
     assert doctor_json(capsys, "--allow-simulator")["runtimes"]["npu"]["available"] is True
 
 
-def test_models_are_listed_with_their_hashes(capsys):
-    model = write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
+def test_models_are_listed_from_the_catalogue_with_their_hashes(capsys, tiny_model):
+    from facemap_gui.models.install import install_path
+
+    install_path(tiny_model, precision="float")
+    write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
     models = {m["name"]: m for m in doctor_json(capsys)["models"]}
-    assert models["facemap_3dmm float"]["installed"] is False
-    assert models["facemap_3dmm float"]["path"] == str(store.landmark_model_path("float"))
-    assert models["stand-in tiny float"]["sha256"] == file_sha256(model)
-    assert models["stand-in tiny float"]["bytes"] == model.stat().st_size
+    for model in models.values():
+        assert set(model) == {"name", "kind", "dir", "installed", "stand_in", "problem", "files"}
+    installed = models["facemap_3dmm-float"]
+    assert installed["installed"] is True and installed["stand_in"] is True and installed["problem"] is None
+    assert installed["files"] == [{"path": str(store.landmark_model_path("float")),
+                                   "bytes": tiny_model.stat().st_size, "sha256": file_sha256(tiny_model)}]
+    assert models["facemap_3dmm-w8a8"]["installed"] is False and models["facemap_3dmm-w8a8"]["files"] == []
+    assert models["facemap_3dmm-w8a8"]["dir"] == str(store.landmark_model_path("w8a8").parent)
+    assert models["blazeface-full"]["installed"] is True  # the bundled copy
+    assert models["stand-in tiny float"]["files"][0]["sha256"] == file_sha256(tiny_model)
     assert "stand-in tiny w8a8" not in models  # stand-ins are listed only once generated
-    assert models["detector full (bundled)"]["installed"] is True
 
 
-def test_placement_opens_each_model_present_on_each_available_runtime(capsys):
+def test_placement_opens_each_model_present_on_each_available_runtime(capsys, tiny_model):
+    from facemap_gui.models.install import install_path
+
+    install_path(tiny_model, precision="float")
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
     placement = doctor_json(capsys)["placement"]
-    assert [(p["model"], p["runtime"]) for p in placement] == [("stand-in tiny float", "cpu")]
+    assert [(p["model"], p["runtime"]) for p in placement] == [("facemap_3dmm-float", "cpu"),
+                                                                ("stand-in tiny float", "cpu")]
     assert placement[0]["error"] is None and placement[0]["fallback_reason"] is None
     assert set(placement[0]["nodes_by_ep"]) == {"CPUExecutionProvider"}
 

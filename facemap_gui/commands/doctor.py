@@ -92,31 +92,45 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
             for key, reason in available_runtimes(allow_simulator).items()}
 
 
-def landmark_models() -> list[tuple[str, Path, str]]:
-    """(name, path, precision) of the facemap_3dmm files the app looks for (installed or not) and of the
-    stand-ins generated in the data directory."""
+def stand_in_models() -> list[tuple[str, Path, str]]:
+    """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
     from facemap_gui.models import store
     from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
 
-    stand_ins = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
-                 for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
-    return ([(f"facemap_3dmm {p}", store.landmark_model_path(p), p) for p in store.PRECISIONS]
-            + [entry for entry in stand_ins if entry[1].is_file()])
+    candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
+                  for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
+    return [candidate for candidate in candidates if candidate[1].is_file()]
+
+
+def landmark_models() -> list[tuple[str, Path, str]]:
+    """(name, path, precision) of every landmark model present: installed catalogue entries and stand-ins."""
+    from facemap_gui.models.catalogue import ENTRIES
+
+    installed = [(e.name, e.paths()[0], e.precision) for e in ENTRIES.values() if e.kind == "landmark"]
+    return [entry for entry in installed if entry[1].is_file()] + stand_in_models()
 
 
 def probe_models() -> list[dict[str, Any]]:
-    """The landmark models, the 3DMM basis files and the bundled detectors, with their hashes."""
-    from facemap_gui.landmarks.decode import BASIS_SHAPES
+    """Every catalogue entry, installed or not (the view `facemap-gui models list` gives), with the bundled
+    detectors and the generated stand-ins; each file with its size and sha256."""
     from facemap_gui.landmarks.model import file_sha256
-    from facemap_gui.models import store
+    from facemap_gui.models.catalogue import ENTRIES
+    from facemap_gui.models.install import status
 
-    files = [(name, path) for name, path, _ in landmark_models()]
-    files += [(f"basis {name}", store.basis_dir() / f"{name}.npy") for name in BASIS_SHAPES]
-    files += [(f"detector {kind} (bundled)", store.bundled_detector_path(kind)) for kind in store.BUNDLED_DETECTORS]
-    return [{"name": name, "path": str(path), "installed": path.is_file(),
-             "bytes": path.stat().st_size if path.is_file() else None,
-             "sha256": file_sha256(path) if path.is_file() else None}
-            for name, path in files]
+    def describe(path: Path) -> dict[str, Any]:
+        return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+    models = []
+    for entry in ENTRIES.values():
+        current = status(entry)
+        bundled = entry.bundled_path()
+        files = [describe(f.path) for f in current.files] + ([describe(bundled)] if bundled else [])
+        models.append({"name": entry.name, "kind": entry.kind, "dir": str(entry.install_dir()),
+                       "installed": current.installed or bool(bundled), "stand_in": current.stand_in,
+                       "problem": current.problem or None, "files": files})
+    models += [{"name": name, "kind": "stand-in", "dir": str(path.parent), "installed": True, "stand_in": True,
+                "problem": None, "files": [describe(path)]} for name, path, _ in stand_in_models()]
+    return models
 
 
 def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
@@ -206,9 +220,7 @@ def format_text(report: dict[str, Any]) -> str:
     section("Runtimes", "runtimes", lambda runtimes: [
         f"  {key:<4} {'available' if r['available'] else 'unavailable':<12} {r['label']}"
         + ("" if r["available"] else f"\n         why: {r['reason']}") for key, r in runtimes.items()])
-    section("Models", "models", lambda models: [
-        f"  {m['name']:<24} {m['sha256'][:16] if m['installed'] else 'not installed':<16}  {m['path']}"
-        for m in models])
+    section("Models", "models", lambda models: [line for m in models for line in _model_lines(m)])
     section("Placement (each model present, opened on each available runtime)", "placement",
             lambda placements: [_placement_line(p) for p in placements])
     section("Cache", "cache", lambda cache: [
@@ -216,6 +228,13 @@ def format_text(report: dict[str, Any]) -> str:
         *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]]])
     section("Cameras", "cameras", lambda cameras: [f"  {c['spec']:<9} {c['name']}" for c in cameras])
     return "\n".join(lines)
+
+
+def _model_lines(model: dict[str, Any]) -> list[str]:
+    state = ("STAND-IN " if model["stand_in"] else "") + ("installed" if model["installed"]
+                                                           else f"not installed (goes to {model['dir']})")
+    lines = [f"  {model['name']:<20} {state}" + (f" — PROBLEM: {model['problem']}" if model["problem"] else "")]
+    return lines + [f"      {f['sha256'][:16]}  {f['bytes'] / 1e6:7.2f} MB  {f['path']}" for f in model["files"]]
 
 
 def _placement_line(placement: dict[str, Any]) -> str:

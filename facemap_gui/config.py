@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from facemap_gui.detection import DETECTORS, FaceDetector
@@ -12,6 +12,7 @@ from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.models import store
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
+from facemap_gui.tracking import REDETECT_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class RunOptions:
     precision: str = "float"
     allow_simulator: bool = False
     strict: bool = False
+    tracking: bool = True  # between detections, re-find faces in their regions with the short-range detector
+    redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
     extra: dict[str, object] = field(default_factory=dict)
 
     def model_path(self, precision: str | None = None) -> Path:
@@ -83,6 +86,12 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     session = open_session(options, options.runtime, options.precision)
     basis = FoldedBasis.load(options.basis_path(session.model.path))
     detector = open_detector(options, video=video)
+    # Still images are unrelated pictures: nothing to track from one to the next.
+    tracking = options.tracking and video and detector is not None
+    # Tracking re-finds faces in regions about twice their size, where the short-range model is at home.
+    checker = open_detector(replace(options, detector=None, detector_range="short"), video=False) if tracking else None
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
-    return Pipeline(detector, session, basis, PipelineConfig(expand_box=options.expand_box, fixed_box=options.box))
+    config = PipelineConfig(expand_box=options.expand_box, fixed_box=options.box, tracking=tracking,
+                            redetect_every=options.redetect_every)
+    return Pipeline(detector, session, basis, config, checker)

@@ -11,6 +11,7 @@ from facemap_gui.detection.base import Detection, FaceDetector
 from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, preprocess
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.sources.base import Frame
+from facemap_gui.tracking import REDETECT_EVERY, FaceTracker
 
 STAGES = ("detect", "preprocess", "inference", "decode")
 
@@ -29,40 +30,51 @@ class FrameResult:
     frame: Frame
     faces: list[FaceResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    detector_ran: bool = False  # the full-frame detector ran (else tracking re-found the faces, or a fixed box)
 
 
 @dataclass
 class PipelineConfig:
     expand_box: bool = True
     fixed_box: tuple[int, int, int, int] | None = None  # skip the detector, as Qualcomm's demo is fed
+    tracking: bool = True  # between detections, re-find faces in their regions (needs a checker detector)
+    redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
 
 
 class Pipeline:
-    """Runs the stages on one frame and times each. The session can be swapped between frames."""
+    """Runs the stages on one frame and times each. The session can be swapped between frames.
+
+    With `config.tracking` and a `checker` (the short-range detector), `detector` becomes a FaceTracker that
+    owns both (closing `pipeline.detector` closes both); the full-frame detector then runs only when needed.
+    """
 
     def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,
-                 config: PipelineConfig | None = None) -> None:
+                 config: PipelineConfig | None = None, checker: FaceDetector | None = None) -> None:
         self.config = config or PipelineConfig()
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
-        self.detector = detector
+        self.tracker = (FaceTracker(detector, checker, self.config.redetect_every)
+                        if self.config.tracking and detector is not None and checker is not None else None)
+        self.detector = self.tracker or detector
         self.session = session
         self.basis = basis
 
-    def detect(self, frame: Frame) -> list[Detection]:
+    def detect(self, frame: Frame) -> tuple[list[Detection], bool]:
+        """The faces to crop, and whether the full-frame detector ran to find them."""
         if self.config.fixed_box is not None:
-            return [Detection(box=self.config.fixed_box, score=1.0)]
+            return [Detection(box=self.config.fixed_box, score=1.0)], False
         assert self.detector is not None
-        return self.detector.detect(frame)
+        detections = self.detector.detect(frame)
+        return detections, self.tracker.detector_ran if self.tracker else True
 
     def process(self, frame: Frame) -> FrameResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        detections = self.detect(frame)
+        detections, detector_ran = self.detect(frame)
         t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1000.0
+        timings["detect"] = (t1 - t0) * 1000.0  # the detector, or tracking's region checks
         faces = self.landmarks(frame, detections, timings)
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings)
+        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=detector_ran)
 
     def landmarks(self, frame: Frame, detections: list[Detection], timings: dict[str, float]
                   ) -> list[FaceResult]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
+from facemap_gui.tracking import REDETECT_EVERY
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:
@@ -35,6 +36,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-score", type=float, default=0.5, help="detector score threshold (default 0.5)")
     group.add_argument("--expand-box", action=argparse.BooleanOptionalAction, default=True,
                        help="grow the face box 1.2x before cropping, as Qualcomm's evaluation does")
+    group.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
+                       help="between full-frame detections, re-find each face in a region around it with the "
+                            "short-range detector (default on; off: detect on every frame)")
+    group.add_argument("--redetect-every", type=int, default=REDETECT_EVERY, metavar="N",
+                       help=f"while tracking, run the full-frame detector at least every N frames to find new "
+                            f"faces (default {REDETECT_EVERY})")
     group.add_argument("--runtime", choices=("npu", "gpu", "cpu"), default="cpu", help="where the model runs")
     group.add_argument("--precision", choices=("float", "w8a8"), default="float", help="model variant")
     group.add_argument("--allow-simulator", action="store_true",
@@ -46,8 +53,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
     if args.max_faces < 1:
         raise FacemapError(f"--max-faces {args.max_faces}: must be at least 1")
+    if args.redetect_every < 1:
+        raise FacemapError(f"--redetect-every {args.redetect_every}: must be at least 1 (1 = detect every frame)")
     return RunOptions(source=source, model=args.model, basis_dir=args.basis_dir, detector=args.detector,
                       detector_range=args.detector_range, detector_backend=args.detector_backend, box=args.box,
                       max_faces=args.max_faces, min_score=args.min_score, expand_box=args.expand_box,
                       runtime=args.runtime, precision=args.precision, allow_simulator=args.allow_simulator,
-                      strict=args.strict)
+                      strict=args.strict, tracking=args.tracking, redetect_every=args.redetect_every)

@@ -21,7 +21,6 @@ N_ID, N_EXP = 219, 39
 BASIS_SHAPES = {"meanFace": (204,), "shapeBasis": (204, N_ID), "blendShape": (204, N_EXP)}
 # The model sits a fixed 500 units from the camera; focal length and translation are predicted.
 _TZ = 500.0
-_FLIP_X = np.diag([1.0, -1.0, -1.0])  # Rx(-pi)
 
 
 @dataclass(frozen=True)
@@ -83,27 +82,32 @@ def preprocess(rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
 
 def rotations(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
     """R = Ry(-yaw) @ Rx(-pitch) @ Rx(-pi) @ Rz(-roll), for N angle triples → (N, 3, 3)."""
-    n = len(pitch)
-    cp, sp = np.cos(-pitch), np.sin(-pitch)
-    cy, sy = np.cos(-yaw), np.sin(-yaw)
-    cr, sr = np.cos(-roll), np.sin(-roll)
-    zero, one = np.zeros(n), np.ones(n)
-    rx = np.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], axis=1).reshape(n, 3, 3)
-    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], axis=1).reshape(n, 3, 3)
-    rz = np.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], axis=1).reshape(n, 3, 3)
-    return ry @ rx @ _FLIP_X @ rz
+    return np.array([_rotation(*angles) for angles in zip(pitch.tolist(), yaw.tolist(), roll.tolist(), strict=True)],
+                    dtype=np.float64).reshape(-1, 3, 3)
+
+
+def _rotation(pitch: float, yaw: float, roll: float) -> list[float]:
+    # Multiplied out once, here: a frame has a handful of faces, for which six scalar sines and cosines cost
+    # far less than 3x3 products built from dozens of tiny numpy operations. Rx(-pitch) @ Rx(-pi) = Rx(a) with
+    # a = -pitch - pi, so cos a = -cos(pitch) and sin a = sin(pitch).
+    cy, sy = math.cos(yaw), -math.sin(yaw)
+    ca, sa = -math.cos(pitch), math.sin(pitch)
+    cr, sr = math.cos(roll), -math.sin(roll)
+    return [cy * cr + sy * sa * sr, sy * sa * cr - cy * sr, sy * ca,
+            ca * sr, ca * cr, -sa,
+            cy * sa * sr - sy * cr, sy * sr + cy * sa * cr, cy * ca]
 
 
 def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tuple[np.ndarray, np.ndarray]:
     """(N, 265) parameters + (N, 4) inclusive crop boxes → (N, 68, 2) image points, (N, 3) yaw/pitch/roll deg."""
     p = np.asarray(params, dtype=np.float64).reshape(-1, NUM_PARAMS)
+    angles = p[:, [259, 258, 260]] * (math.pi / 2)  # yaw, pitch, roll
     shape = (p[:, :258] @ basis.matrix + basis.offset).reshape(-1, NUM_POINTS, 3)
-    pitch, yaw, roll = p[:, 258] * (math.pi / 2), p[:, 259] * (math.pi / 2), p[:, 260] * (math.pi / 2)
-    rotated = shape @ rotations(pitch, yaw, roll).transpose(0, 2, 1)
-    scale = (p[:, 263] * 150.0 + 450.0) / _TZ
-    xy = (rotated[:, :, :2] + (p[:, 261:263] * 60.0)[:, None, :]) * scale[:, None, None]
     boxes = np.asarray(crop_boxes, dtype=np.float64).reshape(-1, 4)
-    wh = boxes[:, 2:] - boxes[:, :2] + 1.0
-    points = (xy + INPUT_SIZE / 2) * (wh / INPUT_SIZE)[:, None, :] + boxes[:, None, :2]
-    pose = np.degrees(np.stack([yaw, pitch, roll], axis=1))
-    return points, pose
+    # Rotation, focal scaling and the crop's pixels per model unit fold into one (3, 2) matrix per face, the
+    # translation, crop centre and crop corner into one offset: points = shape @ matrix + offset.
+    pixels = (boxes[:, 2:] - boxes[:, :2] + 1.0) * (1.0 / INPUT_SIZE)
+    scale = ((p[:, 263] * 150.0 + 450.0) * (1.0 / _TZ))[:, None] * pixels
+    matrix = rotations(angles[:, 1], angles[:, 0], angles[:, 2])[:, :2].transpose(0, 2, 1) * scale[:, None, :]
+    offset = p[:, 261:263] * 60.0 * scale + pixels * (INPUT_SIZE / 2) + boxes[:, :2]
+    return shape @ matrix + offset[:, None, :], np.degrees(angles)

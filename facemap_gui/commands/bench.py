@@ -1,0 +1,462 @@
+"""`facemap-gui bench [INPUT]`: how fast the pipeline runs on this machine, stage by stage, and against a
+straight-line script on the same clip.
+
+The clip runs as the app runs it: decoding on its own thread (the app's capture thread), then detection or
+tracking, landmarks, smoothing and drawing. Without INPUT a 720p H.264 clip of the demo photo is rendered once
+and cached. `benchmarks/straight_line.py` (source checkout) runs the same clip in the same run for the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import psutil
+
+from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.commands.demo import demo_options
+from facemap_gui.commands.process import header_record
+from facemap_gui.config import RunOptions, build_pipeline
+from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.models import store
+from facemap_gui.models.store import PRECISIONS
+from facemap_gui.overlay import draw_overlay
+from facemap_gui.recording import Recorder
+from facemap_gui.runtime import available_runtimes
+from facemap_gui.smoothing import LandmarkSmoother
+from facemap_gui.sources import Frame, open_source
+from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
+from facemap_gui.sources.files import VideoSource, read_image_rgb
+
+log = logging.getLogger(__name__)
+
+# Photo magnification per scene: "far" is exactly the demo clip (face 80-135 px tall in 720p), "near" puts the
+# face 200-340 px tall, as in front of a laptop camera.
+SCENES = {"far": 1.0, "near": 2.5}
+BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "straight_line.py"
+PREFETCH = 4  # decoded frames waiting for the pipeline, at most
+RSS_WARM_FRAMES = 100  # the start RSS is taken after this many frames, once models and buffers have settled
+RSS_EVERY_S = 30.0
+TIMING_CAPACITY = 20_000  # most recent frames kept per stage: a long run must not grow its own bookkeeping
+# Stages in the order a frame meets them; "detect" and "track" are the frames with and without the full-frame
+# detector, "overhead" is every per-frame step except the models and video decoding (the 1.5 ms budget).
+STAGES = ("video decode", "wait for frame", "detect", "track", "preprocess", "inference", "decode 265 params",
+          "smoothing", "draw", "record (hand-over)", "overhead", "frame total")
+
+
+class StageTimes:
+    """Per-stage milliseconds of the most recent frames in fixed ring buffers (no growth over long runs)."""
+
+    def __init__(self, capacity: int = TIMING_CAPACITY) -> None:
+        self._capacity = capacity
+        self._values: dict[str, np.ndarray] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, stage: str, ms: float) -> None:
+        values = self._values.get(stage)
+        if values is None:
+            values = self._values[stage] = np.empty(self._capacity)
+            self._counts[stage] = 0
+        values[self._counts[stage] % self._capacity] = ms
+        self._counts[stage] += 1
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for stage in sorted(self._values, key=STAGES.index):
+            kept = self._values[stage][: min(self._counts[stage], self._capacity)]
+            out[stage] = {"median": round(float(np.median(kept)), 3), "p95": round(float(np.percentile(kept, 95)), 3),
+                          "count": self._counts[stage]}
+        return out
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mb() -> float:
+    info = psutil.Process().memory_info()
+    if hasattr(info, "peak_wset"):  # Windows keeps the peak working set itself
+        return info.peak_wset / 2**20
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+# -- the clip ------------------------------------------------------------------------------------------------
+
+
+def bench_clip(scene: str, frames: int) -> Path:
+    """The cached H.264 clip of `scene` (rendered once, x264's default settings like a typical camera file)."""
+    path = store.cache_dir() / "bench" / f"{scene}-{DEMO_SIZE[0]}x{DEMO_SIZE[1]}-{frames}.mp4"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    photo = read_image_rgb(demo_photo_path())
+    if SCENES[scene] != 1.0:
+        photo = cv2.resize(photo, None, fx=SCENES[scene], fy=SCENES[scene], interpolation=cv2.INTER_CUBIC)
+    log.info("rendering the %s bench clip (%d frames) to %s", scene, frames, path)
+    with av.open(str(part), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(DEMO_FPS))
+        stream.width, stream.height = DEMO_SIZE
+        stream.pix_fmt = "yuv420p"
+        for index in range(frames):
+            rgb = render_pan_zoom(photo, (index % 300) / 300)  # the demo source's motion, frame for frame
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    os.replace(part, path)
+    return path
+
+
+# -- decoding on its own thread ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    frame: Frame
+    decode_ms: float
+
+
+class FrameReader:
+    """Decodes the clip on its own thread into a small queue (the app's capture thread does the same), looping
+    it until `frames` are read or `until` (time.monotonic) passes; indices and timestamps keep increasing."""
+
+    def __init__(self, path: Path, frames: int, until: float | None) -> None:
+        self._path, self._frames, self._until = path, frames, until
+        self._queue: queue.Queue[Decoded | BaseException | None] = queue.Queue(PREFETCH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-decode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        count, offset_ms = 0, 0.0
+        try:
+            while not self._done(count):
+                with VideoSource(self._path) as source:
+                    last_ms = 0.0
+                    while not self._done(count):
+                        start = time.perf_counter()
+                        frame = source.read()
+                        decode_ms = (time.perf_counter() - start) * 1000.0
+                        if frame is None:
+                            break
+                        last_ms = frame.timestamp_ms
+                        shifted = Frame(count, offset_ms + frame.timestamp_ms, frame.rgb)
+                        self._put(Decoded(shifted, decode_ms))
+                        count += 1
+                    offset_ms += last_ms + 1000.0 / source.fps
+        except BaseException as exc:  # handed to the consumer, which raises it on its own thread
+            self._put(exc)
+        self._put(None)
+
+    def _done(self, count: int) -> bool:
+        if self._stop.is_set():
+            return True
+        if self._until is not None:
+            return time.monotonic() >= self._until
+        return count >= self._frames
+
+    def _put(self, item: Decoded | BaseException | None) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.1)
+                return
+
+    def __iter__(self) -> Iterator[Decoded]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+# -- one measured run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunFigures:
+    label: str
+    frames: int = 0
+    frames_with_face: int = 0
+    detector_calls: int = 0
+    region_checks: int = 0
+    seconds: float = 0.0
+    build_ms: float = 0.0
+    session_ms: float = 0.0
+    runtime: str = ""
+    stand_in: bool = False
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, MB)
+    peak_rss_mb: float = 0.0
+    stages: StageTimes = field(default_factory=StageTimes)
+    recording: dict[str, Any] | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def record(self) -> dict[str, Any]:
+        return {"label": self.label, "frames": self.frames, "frames_with_face": self.frames_with_face,
+                "recall": round(self.frames_with_face / max(self.frames, 1), 4), "fps": round(self.fps, 2),
+                "seconds": round(self.seconds, 3), "detector_calls": self.detector_calls,
+                "region_checks": self.region_checks, "session_ms": round(self.session_ms, 1),
+                "build_ms": round(self.build_ms, 1), "runtime": self.runtime, "stand_in": self.stand_in,
+                "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
+                "peak_rss_mb": round(self.peak_rss_mb, 1), "stages_ms": self.stages.summary(),
+                "recording": self.recording}
+
+
+def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, record: Path | None,
+                 label: str) -> RunFigures:
+    """Run the clip through the app's pipeline once and measure it."""
+    figures = RunFigures(label)
+    start = time.perf_counter()
+    pipeline = build_pipeline(options)
+    figures.build_ms = (time.perf_counter() - start) * 1000.0
+    figures.session_ms = pipeline.session.info.session_ms
+    figures.runtime = pipeline.session.info.summary()
+    figures.stand_in = stand_in = pipeline.session.model.stand_in
+    smoother = LandmarkSmoother()
+    times = figures.stages
+    with contextlib.ExitStack() as stack:
+        if pipeline.detector is not None:
+            stack.callback(pipeline.detector.close)
+        recorder = None
+        if record is not None:
+            with VideoSource(clip) as source:
+                header = header_record(options, source, pipeline)
+            recorder = Recorder(record, fps=DEMO_FPS, size=DEMO_SIZE, header=header)
+            stack.callback(recorder.close)
+        reader = FrameReader(clip, frames, time.monotonic() + minutes * 60.0 if minutes else None)
+        stack.callback(reader.close)
+        start = next_rss = time.perf_counter()
+        waited = time.perf_counter()
+        for decoded in reader:
+            t0 = time.perf_counter()
+            result = pipeline.process(decoded.frame)
+            t1 = time.perf_counter()
+            result = smoother.apply(result)
+            t2 = time.perf_counter()
+            annotated = draw_overlay(decoded.frame.rgb, result, stand_in=stand_in)
+            t3 = time.perf_counter()
+            if recorder is not None:
+                recorder.submit(result, annotated, wait=True)
+            t4 = time.perf_counter()
+            stage = result.timings_ms
+            times.add("video decode", decoded.decode_ms)
+            times.add("wait for frame", (t0 - waited) * 1000.0)
+            times.add("detect" if result.detector_ran else "track", stage["detect"])
+            times.add("preprocess", stage["preprocess"])
+            times.add("inference", stage["inference"])
+            times.add("decode 265 params", stage["decode"])
+            times.add("smoothing", (t2 - t1) * 1000.0)
+            times.add("draw", (t3 - t2) * 1000.0)
+            if recorder is not None:
+                times.add("record (hand-over)", (t4 - t3) * 1000.0)
+            # The overhead budget: all the per-frame work except the models (detector, landmarks) and decoding.
+            times.add("overhead", (t3 - t0) * 1000.0 - stage["detect"] - stage["inference"])
+            times.add("frame total", (t4 - waited) * 1000.0)
+            figures.frames += 1
+            figures.frames_with_face += bool(result.faces)
+            figures.detector_calls += result.detector_ran
+            if figures.frames == min(RSS_WARM_FRAMES, max(frames // 2, 1)) or t4 >= next_rss:
+                figures.rss_mb.append((t4 - start, rss_mb()))
+                next_rss = t4 + RSS_EVERY_S
+            waited = time.perf_counter()
+        figures.seconds = time.perf_counter() - start
+        figures.rss_mb.append((figures.seconds, rss_mb()))
+        if recorder is not None:
+            status = recorder.close()
+            figures.recording = {"video": str(status.video_path), "codec": status.codec,
+                                 "frames": status.frames_written, "dropped": status.frames_dropped}
+    if pipeline.tracker is not None:
+        figures.region_checks = pipeline.tracker.counts.region_checks
+    figures.peak_rss_mb = peak_rss_mb()
+    return figures
+
+
+def run_baseline(clip: Path, options: RunOptions, frames: int) -> dict[str, Any]:
+    """benchmarks/straight_line.py on the same clip, in its own process (its own warm-up and memory)."""
+    model = options.model_path("float")
+    command = [sys.executable, str(BASELINE_SCRIPT), str(clip), "--model", str(model), "--basis-dir",
+               str(options.basis_path(model)), "--detector", str(store.bundled_detector_path("full")),
+               "--frames", str(frames)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        error = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise FacemapError(f"{BASELINE_SCRIPT}: the straight-line script failed ({error})")
+    return json.loads(lines[-1])
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="measure the pipeline's speed here, stage by stage",
+                            description="Per-stage median/p95 ms, FPS, face recall, detector calls, session time "
+                                        "and memory, with a straight-line script on the same clip for the ratio.")
+    parser.add_argument("input", nargs="?", type=Path,
+                        help="a video file (default: a generated 720p clip of the demo photo, see --scene)")
+    parser.add_argument("--scene", choices=tuple(SCENES), default="far",
+                        help="generated clip: far (face 80-135 px tall, the demo clip) or near (200-340 px)")
+    parser.add_argument("--frames", type=int, default=300, help="frames per run (default 300)")
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="loop the clip for this long instead (memory-growth check; RSS is sampled)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="alternate pipeline and baseline runs this many times; FPS is the median")
+    parser.add_argument("--all", action="store_true", help="every runtime and precision that can run here")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run benchmarks/straight_line.py on the clip and print the ratio")
+    parser.add_argument("--record", type=Path, metavar="OUT.mkv",
+                        help="also record the annotated video (adds the recorder's hand-over and encoding)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
+    add_run_options(parser)
+    parser.set_defaults(run=run)
+
+
+def configurations(options: RunOptions, every: bool) -> list[tuple[RunOptions, str]]:
+    """(options, label) per runtime/precision to run: the requested one, or with --all each that can run here
+    (strictly, so that no row is a silent fallback)."""
+    if not every:
+        return [(options, f"{options.runtime}/{options.precision}")]
+    runs = []
+    for runtime, reason in available_runtimes(options.allow_simulator).items():
+        for precision in PRECISIONS:
+            label = f"{runtime}/{precision}"
+            if reason is not None:
+                print(f"{label}: skipped, {reason}")
+                continue
+            try:
+                options.model_path(precision)
+            except FacemapError as exc:
+                print(f"{label}: skipped, {exc}")
+                continue
+            runs.append((replace(options, runtime=runtime, precision=precision, strict=True), label))
+    return runs
+
+
+def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
+    """The user's options; without --model the installed model, else the full-architecture stand-in."""
+    options = options_from_args(args, str(clip))
+    if options.model is None:
+        options = replace(options, model=demo_options().model)
+    return options
+
+
+def input_clip(args: argparse.Namespace) -> Path:
+    if args.input is None:
+        return bench_clip(args.scene, args.frames)
+    with open_source(str(args.input)) as source:
+        if not isinstance(source, VideoSource):
+            raise InputError(f"{args.input}: bench needs a video file (or no INPUT for the generated clip)")
+    return args.input
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.frames < 1 or args.repeat < 1 or args.minutes < 0:
+        raise FacemapError("--frames and --repeat must be at least 1, --minutes at least 0")
+    clip = input_clip(args)
+    options = bench_options(args, clip)
+    runs = configurations(options, args.all)
+    baseline = args.baseline and not args.minutes
+    if baseline and not BASELINE_SCRIPT.is_file():
+        print(f"baseline skipped: {BASELINE_SCRIPT} is in the source checkout only")
+        baseline = False
+    print(f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
+          f"{platform.machine()}, {os.cpu_count()} CPUs · load average {load_average()}")
+    report: dict[str, Any] = {"input": str(clip), "machine": platform.platform(), "cpus": os.cpu_count(),
+                              "load_average_start": load_average(), "runs": [], "baseline": []}
+    results: dict[str, list[RunFigures]] = {}
+    for repeat in range(args.repeat):
+        for run_options, label in runs:
+            try:
+                figures = run_pipeline(run_options, clip, args.frames, args.minutes, args.record, label)
+            except FacemapError as exc:
+                print(f"{label}: failed, {exc}")
+                continue
+            results.setdefault(label, []).append(figures)
+            report["runs"].append(figures.record())
+            print_run(figures, repeat)
+        if baseline:
+            figures = run_baseline(clip, options, args.frames)
+            report["baseline"].append(figures)
+            print(f"  baseline (straight-line script, full-range detector on every frame): {figures['fps']:.1f} fps, "
+                  f"face on {figures['frames_with_face']}/{figures['frames']} frames")
+    report["load_average_end"] = load_average()
+    summary = summarise(results, report["baseline"])
+    report["summary"] = summary
+    print_summary(summary, report["load_average_end"])
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def load_average() -> list[float] | None:
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def summarise(results: dict[str, list[RunFigures]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
+    base_fps = statistics.median(b["fps"] for b in baseline) if baseline else None
+    out: dict[str, Any] = {"baseline_fps_median": base_fps}
+    for label, runs in results.items():
+        fps = statistics.median(r.fps for r in runs)
+        out[label] = {"fps_median": round(fps, 2), "fps_best": round(max(r.fps for r in runs), 2),
+                      "ratio": round(fps / base_fps, 2) if base_fps else None}
+    return out
+
+
+def print_run(figures: RunFigures, repeat: int) -> None:
+    label = " (STAND-IN model: speed only, its landmarks are not real)" if figures.stand_in else ""
+    print(f"\n{figures.label} run {repeat + 1}: {figures.runtime}{label}")
+    print(f"  {'stage':<20}{'median ms':>10}{'p95 ms':>10}{'frames':>8}")
+    for stage, values in figures.stages.summary().items():
+        print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['count']:>8}")
+    start_mb, end_mb = figures.rss_mb[0][1], figures.rss_mb[-1][1]
+    print(f"  {figures.fps:.1f} fps end to end · face on {figures.frames_with_face}/{figures.frames} frames · "
+          f"full-frame detector on {figures.detector_calls} frames, region checks {figures.region_checks}")
+    print(f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
+          f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB")
+    if figures.recording:
+        print(f"  recorded {figures.recording['frames']} frames with {figures.recording['codec']} "
+              f"({figures.recording['dropped']} dropped) to {figures.recording['video']}")
+
+
+def print_summary(summary: dict[str, Any], load: list[float] | None) -> None:
+    base = summary["baseline_fps_median"]
+    print(f"\nsummary (median of runs) · load average at the end {load}")
+    for label, values in summary.items():
+        if label == "baseline_fps_median":
+            continue
+        ratio = f" = {values['ratio']:.2f}x the straight-line script ({base:.1f} fps)" if values["ratio"] else ""
+        print(f"  {label}: {values['fps_median']:.1f} fps (best {values['fps_best']:.1f}){ratio}")
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        os.replace(part, path)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise FacemapError(f"{path}: cannot write the report ({exc.strerror}); choose another folder") from exc

@@ -447,11 +447,32 @@ def test_offline_install_of_a_zip_identifies_the_precision_and_trusts_first_use(
 
     assert code == 0, err
     assert out.startswith(f"installed facemap_3dmm-w8a8: {store.landmark_model_path('w8a8')}")
-    assert f"trusted on first use, sha256 {sha(archive.read_bytes())}" in out
+    assert f"trusted on first use (sha256 {sha(archive.read_bytes())} recorded in" in out
     # A different file under the same catalogue name is refused from then on.
     archive.write_bytes(make_zip({"model.onnx": quantized_model_bytes(), "extra.txt": b"changed"}))
     code, _, err = run_cli(capsys, "install", str(archive))
     assert code == 2 and "differs from the first-use checksum" in err and "trusted.json" in err
+
+
+def test_folder_files_are_checked_against_first_use_and_stand_ins_never_become_trusted(tmp_path, tiny_model, capsys):
+    # The stand-in's folder holds synthetic basis files under the published names: installed, never trusted.
+    code, out, _ = run_cli(capsys, "install", str(tiny_model.parent))
+    assert code == 0 and out.count("STAND-IN") == 2
+    assert "meanFace.npy: no published checksum, trusted on first use (not recorded: this is a stand-in)" in out
+    assert not (store.models_dir() / "trusted.json").exists()
+    real = tmp_path / "real"
+    real.mkdir()
+    for name, data in basis_files().items():
+        (real / name).write_bytes(data)
+    code, out, _ = run_cli(capsys, "install", str(real))
+    assert code == 0 and out.count("trusted on first use") == 3
+    assert sorted(json.loads((store.models_dir() / "trusted.json").read_text())) == [
+        "blendShape.npy", "meanFace.npy", "shapeBasis.npy"]
+
+    (real / "shapeBasis.npy").write_bytes(npy_bytes(np.zeros((204, 219), np.float32)))
+    code, _, err = run_cli(capsys, "install", str(real))
+    assert code == 2 and "shapeBasis.npy: sha256" in err and "differs from the first-use checksum" in err
+    assert (store.basis_dir() / "shapeBasis.npy").read_bytes() == basis_files()["shapeBasis.npy"]
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [

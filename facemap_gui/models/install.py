@@ -95,27 +95,24 @@ def expected_sha256(remote: RemoteFile) -> str | None:
     return remote.sha256 or _read_json(trust_path()).get(remote.filename, {}).get("sha256")
 
 
-def _check_origin(path: Path, source: str) -> tuple[str, dict | None]:
-    """Compare a file named like a catalogue download with its known checksum.
-
-    Returns how it was vouched for, and the trust record to keep once it is installed (first use only)."""
-    known = entry_for_download(path.name)
-    if known is None:
-        return "not a catalogue file name: checked by content only", None
-    remote = known[1]
+def _check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
+    """Compare a file named like a catalogue download with its known checksum (raises ModelError if it
+    differs). Returns how it was vouched for, and the trust record to keep if this is its first use."""
+    remote = entry_for_download(path.name)[1]
     digest = file_sha256(path)
     expected = expected_sha256(remote)
     if expected is None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        return (f"no published checksum: trusted on first use, sha256 {digest} recorded in {trust_path()}",
-                {"sha256": digest, "size": path.stat().st_size, "first_seen": now, "source": source})
+        return (f"{path.name}: no published checksum, trusted on first use",
+                {remote.filename: {"sha256": digest, "size": path.stat().st_size, "first_seen": now,
+                                   "source": source}})
     origin = "published" if remote.sha256 else "first-use"
     if digest != expected:
         fix = "" if remote.sha256 else (f" If the publisher really replaced the file, delete its entry from "
                                          f"{trust_path()} and install again.")
         raise ModelError(f"{path}: sha256 {digest} differs from the {origin} checksum {expected} of "
                          f"{remote.filename}: damaged or not the original file, nothing installed.{fix}")
-    return f"sha256 matches the {origin} checksum", None
+    return f"{path.name}: sha256 matches the {origin} checksum", {}
 
 
 def _record(installed: Installed) -> None:
@@ -263,33 +260,44 @@ def install_path(path: Path, precision: str | None = None) -> list[Installed]:
     if not path.exists():
         raise ModelError(f"{path}: no such file or folder")
     source = str(path.resolve())
-    check, first_use = _check_origin(path, source) if path.is_file() else ("checked by content only", None)
     try:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            installed = _install(_plan(files, precision, False, source), source, check)
-        elif path.suffix.lower() == ".zip":
+            return _install(_plan(files, precision, False, source), source)
+        if path.suffix.lower() == ".zip":
+            origin = _check_origin(path, source) if entry_for_download(path.name) else None
             store.cache_dir().mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="unpack-", dir=store.cache_dir()) as tmp:
-                files = unpack_zip(path, Path(tmp))
-                installed = _install(_plan(files, precision, False, source), source, check)
-        else:
-            installed = _install(_plan([path], precision, True, source), source, check)
+                return _install(_plan(unpack_zip(path, Path(tmp)), precision, False, source), source, origin)
+        return _install(_plan([path], precision, True, source), source)
     except OSError as exc:
         raise ModelError(f"{path}: could not install into {store.models_dir()} ({exc})") from exc
-    if first_use:
-        trusted = _read_json(trust_path())
-        trusted[path.name] = first_use
-        _write_json(trust_path(), trusted)
-    return installed
 
 
-def _install(plans: list[_Plan], source: str, check: str) -> list[Installed]:
-    results = []
-    for plan in plans:
+def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[str, dict]] | None = None
+             ) -> list[Installed]:
+    """Check every file named like a catalogue download against its checksum first, then put each plan in
+    place and record it; first-use checksums are kept only once their files are installed."""
+    origins = [[archive_origin] if archive_origin else [] for _ in plans]
+    for plan, checked in zip(plans, origins, strict=True):
+        checked += [_check_origin(src, source) for src, _ in plan.copies if entry_for_download(src.name)]
+    results, trusted = [], _read_json(trust_path())
+    for plan, checked in zip(plans, origins, strict=True):
+        notes = []
+        for note, first_use in checked:
+            for record in first_use.values():
+                if plan.stand_in:  # a stand-in never becomes the trusted copy of a real file
+                    note += " (not recorded: this is a stand-in)"
+                else:
+                    note += f" (sha256 {record['sha256']} recorded in {trust_path()})"
+            trusted.update({} if plan.stand_in else first_use)
+            notes.append(note)
+        check = "; ".join(dict.fromkeys(notes)) or "not a catalogue download: checked by content only"
         installed = Installed(plan.entry, tuple(_place(plan)), plan.stand_in, source, check)
         _record(installed)
         results.append(installed)
+    if trusted != _read_json(trust_path()):
+        _write_json(trust_path(), trusted)
     return results
 
 

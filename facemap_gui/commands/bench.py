@@ -245,7 +245,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
         if record is not None:
             with VideoSource(clip) as source:
                 header = header_record(options, source, pipeline)
-            recorder = Recorder(record, fps=DEMO_FPS, size=DEMO_SIZE, header=header)
+            recorder = Recorder(record, fps=source.fps, size=source.size, header=header)
             stack.callback(recorder.close)
         reader = FrameReader(clip, frames, time.monotonic() + minutes * 60.0 if minutes else None)
         stack.callback(reader.close)

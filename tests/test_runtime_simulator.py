@@ -83,6 +83,16 @@ def test_compiled_model_cache_is_written_then_reused_and_a_corrupt_entry_rebuilt
     assert list(cache_root().glob("*.onnx")) == entries
 
 
+def test_an_unwritable_cache_costs_the_cache_not_the_npu(tiny_model):
+    cache_root().parent.mkdir(parents=True)
+    cache_root().write_text("a file where the cache directory should be")
+    records, stderr, code = process_on_npu(tiny_model, "--allow-simulator")
+    assert code == 0, stderr
+    runtime = records[0]["runtime"]
+    assert runtime["runtime"] == "npu" and set(runtime["nodes_by_ep"]) == {QNN} and runtime["cache"] is None
+    assert "cannot write the compiled-model cache" in stderr
+
+
 def test_forcing_fp32_compiles_its_own_cache_entry(tiny_model):
     fp16, _, _ = process_on_npu(tiny_model, "--allow-simulator")
     fp32, stderr, code = process_on_npu(tiny_model, "--allow-simulator", env={"FACEMAP_GUI_NPU_FP32": "1"})

@@ -52,17 +52,19 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
             return create(entry, {}), "loaded"
         except RuntimeUnavailable as exc:
             log.warning("compiled-model cache: %s; compiling it again", exc)
-            entry.unlink(missing_ok=True)
             state = "rebuilt"
+    # Written beside the entry and renamed when complete. ORT refuses to overwrite a file, hence the unlinks;
+    # writing the empty part first finds an unwritable cache here, where it costs only the cache, not the NPU.
+    part = entry.with_name(f".{entry.name}.{os.getpid()}.part")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.unlink(missing_ok=True)
+        part.write_bytes(b"")
+        part.unlink()
     except OSError as exc:
-        log.warning("%s: cannot create the compiled-model cache (%s); compiling without it",
-                    entry.parent, exc.strerror)
+        log.warning("%s: cannot write the compiled-model cache (%s); compiling without it",
+                    entry.parent, exc.strerror or exc)
         return create(source, {}), None
-    # Written beside the entry and renamed when complete; ORT refuses to overwrite a file, hence unlink.
-    part = entry.with_name(f".{entry.name}.{os.getpid()}.part")
-    part.unlink(missing_ok=True)
     result = create(source, {"ep.context_enable": "1", "ep.context_file_path": str(part),
                              "ep.context_embed_mode": "1"})
     if not part.is_file():

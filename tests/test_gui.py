@@ -3,21 +3,29 @@ settings, failures shown in the window, clean and prompt close, unattended scree
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from facemap_gui.config import RunOptions
+from facemap_gui.gui import window as window_module
+from facemap_gui.gui.app import display_problem, with_landmark_model
 from facemap_gui.gui.settings import Settings, load_settings, settings_path
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.gui.worker import WorkerState
+from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
+from facemap_gui.sources import CameraInfo
 from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
 WAIT_MS = 20_000
@@ -234,3 +242,55 @@ def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbo
     assert window.status_text.text().startswith("Cannot record:") and str(blocker) in window.status_text.text()
     seen = window.latest.processed
     wait_frames(qtbot, window, lambda live: live.processed > seen)
+
+
+def test_the_source_menu_lists_cameras_by_name(qtbot, open_window, monkeypatch):
+    # No webcam exists here: the camera list is the one thing faked, as the OS would report it.
+    monkeypatch.setattr(window_module, "list_cameras", lambda: [CameraInfo(0, "Integrated Webcam")])
+    window = open_window("fakecam:0")
+    window.source_menu.aboutToShow.emit()
+    texts = [a.text() for a in window.source_menu.actions()]
+    assert texts[0] == "Integrated Webcam  (camera 0)"
+    assert {"&Open video or image…", "&Demo clip", "&Refresh camera list"} <= set(texts)
+    window.source_menu.actions()[0].trigger()
+    assert window.options.source == "camera:0" and window.settings.source == "camera:0"
+
+
+def test_first_run_without_a_model_offers_the_download_or_the_stand_in(qtbot):
+    asked: list[str] = []
+
+    def choose_stand_in() -> None:
+        box = QApplication.activeModalWidget()
+        asked.append(box.text())
+        buttons = {b.text(): b for b in box.buttons()}
+        buttons["Continue with the stand-in"].click() if "Continue with the stand-in" in buttons else box.reject()
+
+    QTimer.singleShot(100, choose_stand_in)
+    options = with_landmark_model(RunOptions(source="demo"), ask=True)
+    assert len(asked) == 1 and "not installed" in asked[0]
+    assert options.model is not None and options.model.is_file()
+    assert inspect_model(options.model).stand_in
+    named = RunOptions(source="demo", model=Path("/some/model.onnx"))
+    assert with_landmark_model(named, ask=True) is named  # a model given on the command line: no question
+
+
+@pytest.mark.parametrize("env, problem", [
+    ({}, "no display"),
+    ({"QT_QPA_PLATFORM": "offscreen"}, None),
+    ({"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "wayland"}, None),
+])
+def test_a_missing_display_is_a_one_line_error_before_qt_starts(monkeypatch, env, problem):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    found = display_problem()
+    assert found is None if problem is None else problem in found
+
+
+def test_no_display_exits_with_one_line_on_stderr(tiny_model):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "gui", "--model", str(tiny_model)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("facemap-gui: error: no display") and len(result.stderr.splitlines()) == 1

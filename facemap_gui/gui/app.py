@@ -75,6 +75,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from facemap_gui.gui.style import apply_style
@@ -83,6 +84,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     qInstallMessageHandler(_log_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("facemap-gui")
+    app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))
     apply_style(app)
     try:
         options = with_landmark_model(options, ask=not quit_after_frames)

@@ -49,6 +49,7 @@ class HudPanel(QFrame):
         self._grid.setVerticalSpacing(3)
         self._grid.setColumnStretch(1, 1)
         self._row = 0
+        self._rows: list[tuple[str, QLabel]] = []
         self._section("Speed")
         self.display_fps = self._value("Display")
         self.pipeline_fps = self._value("Pipeline")
@@ -86,7 +87,12 @@ class HudPanel(QFrame):
         self._grid.addWidget(key, self._row, 0)
         self._grid.addWidget(value, self._row, 1)
         self._row += 1
+        self._rows.append((name, value))
         return value
+
+    def as_text(self) -> str:
+        """All figures on one line, for the log of an unattended run."""
+        return "; ".join(f"{name.lower()} {value.text()}" for name, value in self._rows)
 
     def update_figures(self, live: LiveFrame, figures: DisplayFigures, source_name: str, tracking: str) -> None:
         self.display_fps.setText(f"{figures.display_fps:.1f} fps")

@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------------------------------
 
-    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None = None,
+    def _action(self, text: str, shortcut: str | None = None,
                 slot: Callable[[], object] | None = None, checkable: bool = False, checked: bool = False,
                 tip: str = "") -> QAction:
         action = QAction(text, self, checkable=checkable)
@@ -142,13 +142,13 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         s = self.settings
-        self.open_action = self._action("&Open video or image…", QKeySequence.StandardKey.Open, self.open_file)
+        self.open_action = self._action("&Open video or image…", "Ctrl+O", self.open_file)
         self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_SOURCE))
         self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
                                           tip="Record the annotated view and its landmarks")
         self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
         self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
-        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
         self.runtime_group = QActionGroup(self, exclusive=True)
         self.runtime_actions: dict[str, QAction] = {}
@@ -174,12 +174,10 @@ class MainWindow(QMainWindow):
         self.smoothing_action = self._action("&Smoothing", "S", self._view_changed, checkable=True,
                                              checked=s.smoothing, tip="One Euro filter on landmarks and pose")
         self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
-        self.fullscreen_action = self._action("&Full screen", QKeySequence.StandardKey.FullScreen,
-                                              self._toggle_fullscreen, checkable=True)
+        self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         self._action("Leave full screen", "Esc", lambda: self.fullscreen_action.isChecked()
                      and self.fullscreen_action.trigger())
-        self.shortcuts_action = self._action("&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents,
-                                             self._show_shortcuts)
+        self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self._show_shortcuts)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -569,6 +567,7 @@ class MainWindow(QMainWindow):
             log.error("%s", error)
         self.exit_code = code
         self._refresh_hud()
+        log.info("after %d frames: %s", self.latest.processed if self.latest else 0, self.hud.as_text())
         QTimer.singleShot(0, self._save_screenshot_and_close)
 
     def _save_screenshot_and_close(self) -> None:

@@ -146,19 +146,29 @@ def test_mailbox_get_wakes_when_an_item_arrives():
     assert box.get(timeout=5) == "x"
 
 
-def test_a_video_plays_at_its_own_pace_and_every_frame_is_processed(start, pan_video):
+def test_a_video_plays_at_its_own_pace_and_every_frame_is_shown_or_counted(start, pan_video):
     began = time.monotonic()
     worker, listener = start(str(pan_video))
-    frames = run_until(worker, lambda f: f.processed == 30)
     listener.wait_for(lambda: listener.states[-1][0] is WorkerState.IDLE)
     assert time.monotonic() - began > 0.9  # 30 frames at 30 fps: not faster than real time
-    assert listener.states[-1][1].endswith("(30 frames)")
-    assert [s for s, _ in listener.states[:2]] == [WorkerState.STARTING, WorkerState.RUNNING]
+    frames = run_until(worker, lambda f: True, timeout=1)
     last = frames[-1]
-    assert last.dropped == 0 and last.stand_in and last.runtime.runtime == "cpu"
-    assert listener.notifications <= len(frames) + 1  # one notification per frame taken, never a backlog
+    # Each frame was processed, or replaced by a newer one before inference was free (a busy machine).
+    assert last.processed + last.dropped == 30
+    assert listener.states[-1][1].endswith(f"({last.processed} frames)")
+    assert [s for s, _ in listener.states[:2]] == [WorkerState.STARTING, WorkerState.RUNNING]
+    assert last.stand_in and last.runtime.runtime == "cpu" and last.result.frame.index == 29
     assert set(last.stage_ms) >= {"detect", "preprocess", "inference", "decode", "overlay"}
     assert last.detector_calls > 0 and last.pipeline_ms > 0
+
+
+def test_the_window_is_told_once_per_newest_frame_never_a_backlog(start):
+    worker, listener = start("fakecam:0")
+    time.sleep(0.5)  # frames arrive, nobody takes them
+    assert listener.notifications == 1
+    taken = run_until(worker, lambda f: True)
+    listener.wait_for(lambda: listener.notifications == 2)
+    assert taken[-1].processed > 1
 
 
 def test_the_overlay_is_drawn_on_a_copy_where_the_landmarks_are(start, pan_video):

@@ -115,10 +115,11 @@ register_scheme("glitchy", GlitchySource)
 def start(tiny_model):
     workers: list[LiveWorker] = []
 
-    def start(source: str, view: ViewOptions | None = None, model: Path = tiny_model,
-              strict: bool = False) -> tuple[LiveWorker, Listener]:
+    def start(source: str, view: ViewOptions | None = None, model: Path = tiny_model, strict: bool = False,
+              precision: str = "float") -> tuple[LiveWorker, Listener]:
         listener = Listener()
-        worker = LiveWorker(RunOptions(source=source, model=model, strict=strict), listener, view)
+        options = RunOptions(source=source, model=model, strict=strict, precision=precision)
+        worker = LiveWorker(options, listener, view)
         workers.append(worker)
         worker.start()
         return worker, listener
@@ -246,6 +247,14 @@ def test_a_switch_that_falls_back_says_why(start):
     listener.wait_for(lambda: any(error for _, error in listener.messages))
     text = next(text for text, error in listener.messages if error)
     assert text.startswith("Running on CPU float instead of cpu/w8a8") and "facemap_3dmm_w8a8.onnx" in text
+
+
+def test_a_fallback_at_start_is_told_too(start):
+    worker, listener = start("fakecam:0", precision="w8a8")  # no w8a8 variant beside the tiny stand-in
+    run_until(worker, lambda f: f.runtime.precision == "float")
+    listener.wait_for(lambda: any(error for _, error in listener.messages))
+    assert next(text for text, error in listener.messages if error).startswith(
+        "Running on CPU float instead of cpu/w8a8")
 
 
 def test_a_failed_switch_keeps_the_stream_on_the_old_session(start):

@@ -175,8 +175,7 @@ class MainWindow(QMainWindow):
                                              checked=s.smoothing, tip="One Euro filter on landmarks and pose")
         self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
         self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
-        self._action("Leave full screen", "Esc", lambda: self.fullscreen_action.isChecked()
-                     and self.fullscreen_action.trigger())
+        self._action("Leave full screen", "Esc", self._leave_fullscreen)
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self._show_shortcuts)
 
     def _build_menus(self) -> None:
@@ -326,7 +325,7 @@ class MainWindow(QMainWindow):
         menu.clear()
         cameras = list_cameras()
         for camera in cameras:
-            action = menu.addAction(f"{camera.name}  (camera {camera.index})", )
+            action = menu.addAction(f"{camera.name}  (camera {camera.index})")
             action.setCheckable(True)
             action.setChecked(self.options.source == camera.spec)
             action.triggered.connect(lambda _c=False, spec=camera.spec: self.start_source(spec))
@@ -399,7 +398,14 @@ class MainWindow(QMainWindow):
         full = self.fullscreen_action.isChecked()
         self.menuBar().setVisible(not full)
         self.findChild(QToolBar, "controls").setVisible(not full)
-        self.showFullScreen() if full else self.showNormal()
+        if full:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def _leave_fullscreen(self) -> None:
+        if self.fullscreen_action.isChecked():
+            self.fullscreen_action.trigger()
 
     # -- worker signals ----------------------------------------------------------------------------------
 
@@ -433,10 +439,6 @@ class MainWindow(QMainWindow):
             self.stack.show_message(message, "", [])
         elif state is WorkerState.RUNNING:
             self._sync_choice_to_session()
-            info = self.worker.pipeline.session.info if self.worker.pipeline else None
-            if info is not None and info.fallback_reason:
-                self.show_status(f"Running on {info.runtime.upper()} instead of {info.requested}: "
-                                 f"{info.fallback_reason}", error=True)
             self.setWindowTitle(f"facemap-gui — {Path(message).name or message}")
         elif state is WorkerState.IDLE:
             self.show_status(message)
@@ -446,7 +448,7 @@ class MainWindow(QMainWindow):
         elif state is WorkerState.FAILED:
             self._show_failure(message)
             if self.quit_after_frames:
-                self._finish_script(1, message)
+                self._finish_script(1)
 
     def _show_failure(self, message: str) -> None:
         source = self.options.source
@@ -492,7 +494,6 @@ class MainWindow(QMainWindow):
         if pipeline is None or pipeline.tracker is None:
             return "off"
         return f"on · full scan every {pipeline.config.redetect_every}"
-
 
     # -- recording ---------------------------------------------------------------------------------------
 
@@ -557,14 +558,12 @@ class MainWindow(QMainWindow):
                        for a in self.actions() if not a.shortcut().isEmpty())
         QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
 
-    def _finish_script(self, code: int, error: str = "") -> None:
+    def _finish_script(self, code: int) -> None:
         """Quit with `code` after saving the screenshot; the grab waits one turn of the event loop so that
         pending layout changes (a message page just shown) are in the picture."""
         if self._finished:
             return
         self._finished = True
-        if error:
-            log.error("%s", error)
         self.exit_code = code
         self._refresh_hud()
         log.info("after %d frames: %s", self.latest.processed if self.latest else 0, self.hud.as_text())

@@ -208,6 +208,7 @@ class LiveWorker:
             return
         self._spawn(self._capture, "capture")
         self._set_state(WorkerState.RUNNING, self.source.name)
+        self._report_session(self.pipeline.session)
         try:
             self._loop()
         finally:
@@ -247,11 +248,15 @@ class LiveWorker:
                                    f"{outcome.error}", True)
             return
         self.pipeline.session = outcome.session
-        info = outcome.session.info
+        self._report_session(outcome.session, switched=True)
+
+    def _report_session(self, session: LandmarkSession, switched: bool = False) -> None:
+        """A fallback is always told, with its reason; a plain switch is confirmed."""
+        info = session.info
         if info.fallback_reason:
             self._listener.message(f"Running on {info.runtime.upper()} {info.precision} instead of "
                                    f"{info.requested}: {info.fallback_reason}", True)
-        else:
+        elif switched:
             self._listener.message(f"Now running on {info.summary()}", False)
 
     def _process(self, captured: Captured) -> None:

@@ -41,6 +41,8 @@ from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
+from facemap_gui.soak import SOURCE as SOAK_SOURCE
+from facemap_gui.soak import run_soak
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
@@ -331,6 +333,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="OUT.mkv",
                         help="also record the annotated video (adds the recorder's hand-over and encoding)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
+    parser.add_argument("--soak", type=float, metavar="MINUTES",
+                        help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
+                             "precision and starting/stopping recordings; exit 1 on any exception")
     add_run_options(parser)
     parser.set_defaults(run=run)
 
@@ -374,6 +379,8 @@ def input_clip(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.soak is not None:
+        return run_soak_command(args)
     if args.frames < 1 or args.repeat < 1 or args.minutes < 0:
         raise FacemapError("--frames and --repeat must be at least 1, --minutes at least 0")
     clip = input_clip(args)
@@ -410,6 +417,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report)
     return 0
+
+
+def run_soak_command(args: argparse.Namespace) -> int:
+    if args.soak <= 0:
+        raise FacemapError(f"--soak {args.soak:g}: give the duration in minutes, e.g. --soak 10")
+    report = run_soak(bench_options(args, Path(SOAK_SOURCE)), args.soak)
+    print("\n".join(report.lines()))
+    if args.json:
+        write_json(args.json, report.record())
+    return 0 if report.passed else 1
 
 
 def load_average() -> list[float] | None:

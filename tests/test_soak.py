@@ -1,0 +1,55 @@
+"""A short soak (`facemap-gui bench --soak` for seconds): the live worker keeps going through repeated switches
+and recordings, and the report notices what goes wrong. The 10-minute figures are in docs/faults.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facemap_gui.config import RunOptions
+from facemap_gui.models.standin import write_stand_in
+from facemap_gui.pipeline import FrameResult
+from facemap_gui.recording import Recorder
+from facemap_gui.soak import check_recording, run_soak
+from facemap_gui.sources import Frame
+
+
+def test_short_soak_switches_and_records_with_no_exception(tmp_path):
+    model = write_stand_in(tmp_path / "model", arch="tiny", precision="w8a8").with_name("facemap_3dmm.onnx")
+    report = run_soak(RunOptions(model=model), minutes=10 / 60, folder=tmp_path, switch_every_s=1.0,
+                      record_every_s=2.0)
+    assert report.exceptions == [] and report.recording_problems == []
+    assert report.plan == ["cpu/float", "cpu/w8a8"]
+    assert report.switches_requested >= 4 and report.switches_done == report.switches_requested
+    assert report.switches_failed == 0 and report.passed
+    assert report.recordings >= 2 and report.frames_recorded > 10
+    assert report.frames_processed > 100 and report.frames_shown > 0
+    assert report.rss_start_mb > 0 and report.rss_end_mb > 0 and len(report.rss_samples_mb) >= 1
+    assert not list(tmp_path.glob("facemap-soak-*"))  # recordings checked, then removed
+
+
+def test_a_variant_that_cannot_load_fails_the_soak_and_says_why(tmp_path):
+    model = write_stand_in(tmp_path / "model", arch="tiny")
+    (model.parent / "facemap_3dmm_w8a8.onnx").write_bytes(b"not onnx")
+    report = run_soak(RunOptions(model=model), minutes=4 / 60, folder=tmp_path, switch_every_s=1.0,
+                      record_every_s=60.0)
+    assert report.switches_failed >= 1 and not report.passed
+    assert any("facemap_3dmm_w8a8.onnx" in text for text in report.exceptions)
+    assert report.frames_processed > 30  # the stream went on on the session it had
+    assert report.lines()[-1] == "soak: FAILED"
+
+
+def test_recording_check_notices_a_truncated_video(tmp_path):
+    video = tmp_path / "rec.mkv"
+    recorder = Recorder(video, fps=30, size=(64, 48), header={"type": "header"})
+    rng = np.random.default_rng(0)
+    for index in range(60):
+        rgb = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        recorder.submit(FrameResult(Frame(index, index * 33.3, rgb), []), rgb, wait=True)
+    status = recorder.close()
+    assert check_recording(status) is None
+    data = video.read_bytes()
+    Path(video).write_bytes(data[: len(data) // 2])
+    problem = check_recording(status)
+    assert problem is not None and problem.startswith("rec.mkv: 60 frames written")

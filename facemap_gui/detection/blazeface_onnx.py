@@ -161,9 +161,10 @@ def open_model_session(path: Path, runtime: str, settings: RuntimeSettings
     placement recorded.
 
     The runtime layer's `Runtime.open` opens the landmark model only (it takes a ModelInfo and runs a crop),
-    so this composes its parts: device choice, provider options and placement check (no EPContext cache: the
-    detector compiles in well under a second). It belongs in runtime/ once that layer opens any model. Without
-    --strict an unavailable NPU/GPU falls back to the CPU, with the reason in the returned info and the log."""
+    so this composes its parts: device choice, provider options and placement check. No EPContext cache yet:
+    the detector is compiled at every start (0.3-0.8 s on the simulator). This belongs in runtime/ once that
+    layer opens any model. Without --strict an unavailable NPU/GPU falls back to the CPU, with the reason in
+    the returned info and the log."""
     target = RUNTIMES[runtime]
     if not isinstance(target, QnnRuntime):
         session, session_ms = create_session(path, base_session_options(), [CPU_EP], ModelError)

@@ -6,9 +6,10 @@ import ctypes.util
 import dataclasses
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
@@ -74,7 +75,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     settings, warning = loaded_settings or load_settings()
     # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
-    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -103,12 +104,21 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
         log.error("unexpected error in the window", exc_info=(kind, exc, tb))
         window.show_status(f"Unexpected error: {kind.__name__}: {exc}", error=True)
 
+    def close_on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Ctrl+C or SIGTERM: close the window the normal way (worker stopped, recording finished, settings
+        # saved). Python runs this between bytecodes; the HUD timer makes sure some run several times a second.
+        window.exit_code = 128 + signum
+        QTimer.singleShot(0, window.close)
+
     previous_hook, sys.excepthook = sys.excepthook, report
+    previous_handlers = {sig: signal.signal(sig, close_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         window.show()
         app.exec()
     finally:
         sys.excepthook = previous_hook
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
     return window.exit_code
 
 

@@ -99,7 +99,7 @@ class HudPanel(QFrame):
         pipeline_fps = 1000.0 / live.pipeline_ms if live.pipeline_ms > 0 else 0.0
         self.pipeline_fps.setText(f"{pipeline_fps:.0f} fps · {live.pipeline_ms:.1f} ms")
         self.latency.setText(f"{figures.latency_ms:.0f} ms")
-        self.dropped.setText(str(live.dropped))
+        self.dropped.setText(f"{live.dropped} of {live.dropped + live.processed}")
         for stage, label in self.stages.items():
             ms = live.stage_ms.get(stage)
             label.setText("–" if ms is None else f"{ms:.2f} ms")

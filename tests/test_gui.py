@@ -4,6 +4,7 @@ settings, failures shown in the window, clean and prompt close, unattended scree
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -297,3 +298,18 @@ def test_no_display_exits_with_one_line_on_stderr(tiny_model):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("facemap-gui: error: no display") and len(result.stderr.splitlines()) == 1
+
+
+def test_sigterm_closes_the_window_the_normal_way(tiny_model):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    app = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "gui", "--source", "demo", "--model",
+                            str(tiny_model)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in app.stderr:  # the stand-in warning: the window exists and its worker is building the pipeline
+        if "STAND-IN" in line:
+            break
+    time.sleep(0.5)
+    app.send_signal(signal.SIGTERM)
+    _, stderr = app.communicate(timeout=30)
+    assert app.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr and "Unexpected error" not in stderr
+    assert load_settings()[0].geometry  # closeEvent ran: the settings, window geometry included, were saved

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui.commands.process import header_record
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
@@ -505,12 +504,10 @@ class MainWindow(QMainWindow):
             self.stop_recording()
 
     def start_recording(self) -> None:
-        worker = self.worker
         try:
-            if worker is None or worker.source is None or worker.pipeline is None:
+            if self.worker is None:
                 raise FacemapError("nothing to record: open a camera, a video or the demo first")
-            recorder = worker.start_recording(default_recording_path(output_folder(self.settings)),
-                                              header_record(worker.options, worker.source, worker.pipeline))
+            recorder = self.worker.start_recording(default_recording_path(output_folder(self.settings)))
         except FacemapError as exc:
             self.record_action.setChecked(False)
             self.show_status(f"Cannot record: {exc}", error=True)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -150,15 +150,19 @@ class LiveWorker:
     def dropped(self) -> int:
         return self._mailbox.dropped
 
-    def start_recording(self, path: Path, header: dict[str, Any]) -> Recorder:
+    def start_recording(self, path: Path) -> Recorder:
         """Record the annotated frames from now on (source resolution, source timestamps) and their landmarks,
-        after `header` (the `process` JSONL header). Raises FacemapError with the reason (file exists, folder
-        not writable, nothing running)."""
-        source = self.source
-        if source is None or self.state is not WorkerState.RUNNING:
+        after the `process` JSONL header. Raises FacemapError with the reason (file exists, folder not
+        writable, nothing running)."""
+        # Imported here, not at the top: the commands package (bench's soak run) imports this module.
+        from facemap_gui.commands.process import header_record
+
+        source, pipeline = self.source, self.pipeline
+        if source is None or pipeline is None or self.state is not WorkerState.RUNNING:
             raise FacemapError(f"{self.options.source}: nothing to record (the source is not running)")
         size = self._shown.frame.size if self._shown is not None else source.size
-        recorder = Recorder(path, fps=source.fps or RECORDING_FPS, size=size, header=header)
+        recorder = Recorder(path, fps=source.fps or RECORDING_FPS, size=size,
+                            header=header_record(self.options, source, pipeline))
         with self._recorder_lock:
             previous, self._recorder = self._recorder, recorder
         if previous is not None:

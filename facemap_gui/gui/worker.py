@@ -46,7 +46,7 @@ class WorkerState(enum.Enum):
     IDLE = "idle"  # not started, or the source ended (the last frame stays on screen)
     STARTING = "starting"
     RUNNING = "running"
-    STOPPING = "stopping"
+    STOPPING = "stopping"  # stop() was called; the threads end within its timeout (final state)
     FAILED = "failed"
 
 

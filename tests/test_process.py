@@ -57,9 +57,13 @@ def test_image_with_detector_finds_the_face_and_labels_stand_in(tiny_model):
     assert len(frame["faces"]) == 1
     x0, y0, x1, y1 = frame["faces"][0]["box"]
     # ../shared/README.md: about (171, 146, 194, 194) as x, y, w, h
-    assert abs(x0 - 171) < 25 and abs(y0 - 146) < 25 and abs((x1 - x0) - 194) < 30
+    assert abs(x0 - 171) < 25 and abs(y0 - 146) < 25 and abs((x1 - x0) - 194) < 30 and abs((y1 - y0) - 194) < 30
     points = np.array(frame["faces"][0]["landmarks"])
     assert points.shape == (68, 2)
+    # Landmarks are image pixels around the face, not crop coordinates.
+    crop = frame["faces"][0]["crop_box"]
+    assert (points[:, 0] > crop[0]).all() and (points[:, 0] < crop[2]).all()
+    assert (points[:, 1] > crop[1]).all() and (points[:, 1] < crop[3]).all()
     assert set(frame["timings_ms"]) == {"detect", "preprocess", "inference", "decode"}
     assert "STAND-IN" in result.stderr
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from facemap_gui.detection import DETECTORS, FaceDetector
@@ -33,7 +33,7 @@ class RunOptions:
     precision: str = "float"
     allow_simulator: bool = False
     strict: bool = False
-    tracking: bool = True  # between detections, re-find faces in their regions with the short-range detector
+    tracking: bool = True  # follow faces between detections instead of detecting on every frame
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -86,12 +86,9 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     session = open_session(options, options.runtime, options.precision)
     basis = FoldedBasis.load(options.basis_path(session.model.path))
     detector = open_detector(options, video=video)
-    # Still images are unrelated pictures: nothing to track from one to the next.
-    tracking = options.tracking and video and detector is not None
-    # Tracking re-finds faces in regions about twice their size, where the short-range model is at home.
-    checker = open_detector(replace(options, detector=None, detector_range="short"), video=False) if tracking else None
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
-    config = PipelineConfig(expand_box=options.expand_box, fixed_box=options.box, tracking=tracking,
+    # Still images are unrelated pictures: nothing to track from one to the next.
+    config = PipelineConfig(expand_box=options.expand_box, fixed_box=options.box, tracking=options.tracking and video,
                             redetect_every=options.redetect_every)
-    return Pipeline(detector, session, basis, config, checker)
+    return Pipeline(detector, session, basis, config)

@@ -37,24 +37,24 @@ class FrameResult:
 class PipelineConfig:
     expand_box: bool = True
     fixed_box: tuple[int, int, int, int] | None = None  # skip the detector, as Qualcomm's demo is fed
-    tracking: bool = True  # between detections, re-find faces in their regions (needs a checker detector)
+    tracking: bool = True  # follow faces between detections instead of detecting on every frame
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
 
 
 class Pipeline:
     """Runs the stages on one frame and times each. The session can be swapped between frames.
 
-    With `config.tracking` and a `checker` (the short-range detector), `detector` becomes a FaceTracker that
-    owns both (closing `pipeline.detector` closes both); the full-frame detector then runs only when needed.
+    With `config.tracking`, `detector` is wrapped in a FaceTracker (closing `pipeline.detector` closes it too):
+    the detector then runs only when a face is lost, none is tracked, or every `redetect_every` frames.
     """
 
     def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,
-                 config: PipelineConfig | None = None, checker: FaceDetector | None = None) -> None:
+                 config: PipelineConfig | None = None) -> None:
         self.config = config or PipelineConfig()
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
-        self.tracker = (FaceTracker(detector, checker, self.config.redetect_every)
-                        if self.config.tracking and detector is not None and checker is not None else None)
+        self.tracker = (FaceTracker(detector, self.config.redetect_every)
+                        if self.config.tracking and detector is not None else None)
         self.detector = self.tracker or detector
         self.session = session
         self.basis = basis
@@ -72,7 +72,7 @@ class Pipeline:
         t0 = time.perf_counter()
         detections, detector_ran = self.detect(frame)
         t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1000.0  # the detector, or tracking's region checks
+        timings["detect"] = (t1 - t0) * 1000.0  # the detector, or following the tracked faces
         faces = self.landmarks(frame, detections, timings)
         return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=detector_ran)
 

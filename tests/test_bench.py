@@ -23,7 +23,7 @@ def test_bench_reports_stages_recall_detector_calls_and_the_baseline_ratio(tmp_p
     report = bench(tmp_path, str(pan_video), "--model", str(tiny_model), "--frames", "20", "--redetect-every", "8")
     (run,) = report["runs"]
     assert run["frames"] == 20 and run["frames_with_face"] == 20 and run["recall"] == 1.0
-    assert run["detector_calls"] == 3 and run["region_checks"] == 17  # frames 0, 8, 16; tracked in between
+    assert run["detector_calls"] == 3 and run["tracked_faces"] == 17  # frames 0, 8, 16; tracked in between
     assert run["stand_in"] is True and run["session_ms"] > 0 and run["peak_rss_mb"] > 0
     stages = run["stages_ms"]
     assert stages["detect"]["count"] == 3 and stages["track"]["count"] == 17
@@ -71,7 +71,10 @@ def test_record_adds_the_recorder_hand_over(tmp_path, pan_video, tiny_model):
 
 
 def test_reader_loops_the_clip_with_increasing_indices_and_timestamps(pan_video):
-    reader = FrameReader(pan_video, frames=70, until=None)  # the clip has 30 frames
+    once = FrameReader(pan_video, limit=70)  # the clip has 30 frames
+    assert len(list(once)) == 30
+    once.close()
+    reader = FrameReader(pan_video, limit=70, until=float("inf"))
     frames = [decoded.frame for decoded in reader]
     reader.close()
     assert [f.index for f in frames] == list(range(70))

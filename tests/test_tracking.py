@@ -12,7 +12,7 @@ from facemap_gui.pipeline import FrameResult
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
 from facemap_gui.tracking import FaceTracker, box_iou, search_region
-from tests.conftest import FULL_RANGE, PHOTO, SHORT_RANGE
+from tests.conftest import FULL_RANGE, PHOTO
 
 CANVAS = (640, 360)
 SCALE = 0.5  # the photo's face (about 194 px) becomes about 97 px tall
@@ -44,8 +44,7 @@ def tracker_factory():
     made = []
 
     def make(redetect_every: int) -> FaceTracker:
-        tracker = FaceTracker(MediaPipeFaceDetector(FULL_RANGE, video=True),
-                              MediaPipeFaceDetector(SHORT_RANGE, video=False), redetect_every=redetect_every)
+        tracker = FaceTracker(MediaPipeFaceDetector(FULL_RANGE, video=True), redetect_every=redetect_every)
         made.append(tracker)
         return tracker
 
@@ -88,8 +87,7 @@ def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, tr
     # Tracked while present; the detector confirms the loss at once, keeps looking while nothing is tracked,
     # and tracking resumes after the face is found again.
     assert ran == [True, False, False, False, False, True, True, True, True, False, False]
-    # Region checks: frames 1-4, the failed one on frame 5, frames 9-10.
-    assert tracker.counts.detector_calls == 5 and tracker.counts.region_checks == 7
+    assert tracker.counts.detector_calls == 5 and tracker.counts.tracked_faces == 6  # frames 1-4, 9-10
 
 
 def test_a_new_face_is_found_within_n_frames(photo, tracker_factory):

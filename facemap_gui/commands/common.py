@@ -37,8 +37,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--expand-box", action=argparse.BooleanOptionalAction, default=True,
                        help="grow the face box 1.2x before cropping, as Qualcomm's evaluation does")
     group.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
-                       help="between full-frame detections, re-find each face in a region around it with the "
-                            "short-range detector (default on; off: detect on every frame)")
+                       help="follow faces from frame to frame and run the detector only when one is lost or "
+                            "every --redetect-every frames (default on; off: detect on every frame)")
     group.add_argument("--redetect-every", type=int, default=REDETECT_EVERY, metavar="N",
                        help=f"while tracking, run the full-frame detector at least every N frames to find new "
                             f"faces (default {REDETECT_EVERY})")

@@ -23,8 +23,10 @@ from facemap_gui.sources.base import Frame
 
 REDETECT_EVERY = 15  # frames: new faces are found within half a second at 30 fps
 REGION_SCALE = 2.0  # side of the searched region, in face boxes: room for fast motion
-THUMBNAIL = 32  # side of the face thumbnail, px: enough detail to tell a face from its background
-SCALES = (THUMBNAIL - 1, THUMBNAIL, THUMBNAIL + 1)  # thumbnail sides tried: the face may shrink or grow ~3%
+THUMBNAIL = 31  # side of the face thumbnail, px: enough detail to tell a face from its background
+# Thumbnail sides tried: the face may shrink or grow ~3% a frame. OpenCV correlates templates up to 32 px
+# directly and switches to a slower DFT path above, hence 31 +- 1.
+SCALES = (THUMBNAIL - 1, THUMBNAIL, THUMBNAIL + 1)
 MIN_SIMILARITY = 0.6  # correlation below which the face counts as lost (a face matches itself at 0.85-1)
 DUPLICATE_IOU = 0.5  # two tracks whose faces overlap this much have converged on one face
 
@@ -52,12 +54,12 @@ def search_region(box: tuple[int, int, int, int], size: tuple[int, int], scale: 
 
 def grey_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], face_size: tuple[float, float]) -> np.ndarray:
     """`box` of the image in grey, scaled so that a face of `face_size` (w, h) px becomes THUMBNAIL px square.
-    Area averaging, after skipping pixels on large faces so the cost does not grow with the face."""
+    Grey first, then area averaging, after skipping pixels on large faces so the cost does not grow with them."""
     x0, y0, x1, y1 = box
     step = max(1, int(min(face_size) / (2 * THUMBNAIL)))  # still >= 2 source pixels per thumbnail pixel
-    region = rgb[y0 : y1 + 1 : step, x0 : x1 + 1 : step]
+    grey = cv2.cvtColor(rgb[y0 : y1 + 1 : step, x0 : x1 + 1 : step], cv2.COLOR_RGB2GRAY)
     fx, fy = THUMBNAIL * step / face_size[0], THUMBNAIL * step / face_size[1]
-    return cv2.cvtColor(cv2.resize(region, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +29,11 @@ class MediaPipeFaceDetector(FaceDetector):
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp = mp
+        # MediaPipe runs each call on a thread of its own, reading buffers that the calling frame owns. If
+        # Ctrl+C or SIGTERM (KeyboardInterrupt, main thread only) abandoned that wait, the image would be freed
+        # mid-call and the process would crash (SIGSEGV) instead of finishing its files. So detection is
+        # called from a thread of ours, and an interrupted wait first lets the call end (`_uninterrupted`).
+        self._calls = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="blazeface")
         self.model_path = Path(model_path)
         self.max_faces = max_faces
         self.video = video
@@ -59,9 +67,9 @@ class MediaPipeFaceDetector(FaceDetector):
         if self.video:
             # VIDEO mode needs strictly increasing integer timestamps, whatever the source clock does.
             self._last_ms = max(self._last_ms + 1, int(frame.timestamp_ms))
-            found = self._detector.detect_for_video(image, self._last_ms).detections
+            found = self._uninterrupted(self._detector.detect_for_video, image, self._last_ms).detections
         else:
-            found = self._detector.detect(image).detections
+            found = self._uninterrupted(self._detector.detect, image).detections
         detections = []
         for d in found:
             b = d.bounding_box
@@ -71,6 +79,15 @@ class MediaPipeFaceDetector(FaceDetector):
         detections.sort(key=lambda d: d.score, reverse=True)
         return detections[: self.max_faces]
 
+    def _uninterrupted(self, call: Callable[..., Any], *args: Any) -> Any:
+        future = self._calls.submit(call, *args)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            concurrent.futures.wait([future])  # `args` stay alive until the native call is done
+            raise
+
     def close(self) -> None:
+        self._calls.shutdown()
         with captured_native_output():
             self._detector.close()

@@ -3,8 +3,8 @@
 Compiling a model for the HTP is the slow part of opening an NPU session; the compiled context is saved as
 an ONNX file with the context embedded and loaded next time. A context is tied to the model bytes, the
 precision, the backend options, the SoC and the ONNX Runtime / QNN versions, so all of them are in the key:
-a change of any of them is a different file, never a stale hit. An entry that will not load is compiled
-again, not an error.
+a change of any of them is a different file, never a stale hit. An entry that will not load, or whose bytes
+changed since it was written (checked against the sha256 kept beside it), is compiled again, not an error.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 import onnxruntime as ort
 
 from facemap_gui.errors import RuntimeUnavailable
+from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.models import store
 
 log = logging.getLogger(__name__)
 
-FORMAT = "1"  # bump when the way entries are written changes
+FORMAT = "2"  # bump when the way entries are written changes
 # Opens (and runs once) a session of a model file with extra session config entries; raises RuntimeUnavailable.
 CreateSession = Callable[[Path, dict[str, str]], tuple[ort.InferenceSession, float]]
 
@@ -47,18 +48,28 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
     written to the cache. Returns the session with its creation time, and "loaded", "written", "rebuilt"
     (an unusable entry was replaced) or None (the cache could not be written)."""
     state = "written"
+    digest = entry.with_name(f"{entry.name}.sha256")
     if entry.is_file():
-        try:
-            return create(entry, {}), "loaded"
-        except RuntimeUnavailable as exc:
-            log.warning("compiled-model cache: %s; compiling it again", exc)
-            state = "rebuilt"
+        # QNN loads a context binary with flipped bits without complaint and computes garbage with it (seen:
+        # landmarks off by 1e4-1e8 px), so the bytes are checked before ONNX Runtime sees them.
+        recorded = digest.read_text(encoding="ascii", errors="replace").strip() if digest.is_file() else None
+        problem = None
+        if recorded != file_sha256(entry):
+            problem = f"{entry}: its bytes changed since it was written (sha256 mismatch)"
+        else:
+            try:
+                return create(entry, {}), "loaded"
+            except RuntimeUnavailable as exc:
+                problem = str(exc)
+        log.warning("compiled-model cache: %s; compiling it again", problem)
+        state = "rebuilt"
     # Written beside the entry and renamed when complete. ORT refuses to overwrite a file, hence the unlinks;
     # writing the empty part first finds an unwritable cache here, where it costs only the cache, not the NPU.
     part = entry.with_name(f".{entry.name}.{os.getpid()}.part")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         entry.unlink(missing_ok=True)
+        digest.unlink(missing_ok=True)
         part.write_bytes(b"")
         part.unlink()
     except OSError as exc:
@@ -70,5 +81,14 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
     if not part.is_file():
         log.warning("%s: ONNX Runtime wrote no compiled model; the next session compiles again", entry)
         return result, None
-    os.replace(part, entry)
+    # The checksum is written last: an entry without one (a crash in between) is simply compiled again.
+    digest_part = digest.with_name(f".{digest.name}.{os.getpid()}.part")
+    try:
+        digest_part.write_text(file_sha256(part), encoding="ascii")
+        os.replace(part, entry)
+        os.replace(digest_part, digest)
+    except OSError as exc:
+        log.warning("%s: cannot write the compiled-model cache (%s); the next session compiles again", entry,
+                    exc.strerror or exc)
+        return result, None
     return result, state

@@ -101,13 +101,24 @@ def _rotation(pitch: float, yaw: float, roll: float) -> list[float]:
 def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tuple[np.ndarray, np.ndarray]:
     """(N, 265) parameters + (N, 4) inclusive crop boxes → (N, 68, 2) image points, (N, 3) yaw/pitch/roll deg."""
     p = np.asarray(params, dtype=np.float64).reshape(-1, NUM_PARAMS)
-    angles = p[:, [259, 258, 260]] * (math.pi / 2)  # yaw, pitch, roll
     shape = (p[:, :258] @ basis.matrix + basis.offset).reshape(-1, NUM_POINTS, 3)
-    boxes = np.asarray(crop_boxes, dtype=np.float64).reshape(-1, 4)
-    # Rotation, focal scaling and the crop's pixels per model unit fold into one (3, 2) matrix per face, the
-    # translation, crop centre and crop corner into one offset: points = shape @ matrix + offset.
-    pixels = (boxes[:, 2:] - boxes[:, :2] + 1.0) * (1.0 / INPUT_SIZE)
-    scale = ((p[:, 263] * 150.0 + 450.0) * (1.0 / _TZ))[:, None] * pixels
-    matrix = rotations(angles[:, 1], angles[:, 0], angles[:, 2])[:, :2].transpose(0, 2, 1) * scale[:, None, :]
-    offset = p[:, 261:263] * 60.0 * scale + pixels * (INPUT_SIZE / 2) + boxes[:, :2]
-    return shape @ matrix + offset[:, None, :], np.degrees(angles)
+    faces, boxes = p[:, 258:264].tolist(), np.reshape(crop_boxes, (-1, 4)).tolist()
+    projections = [_projection(*face, *box) for face, box in zip(faces, boxes, strict=True)]
+    matrix = np.array([m for m, _ in projections], dtype=np.float64).reshape(-1, 3, 2)
+    offset = np.array([o for _, o in projections], dtype=np.float64).reshape(-1, 1, 2)
+    return shape @ matrix + offset, np.degrees(p[:, [259, 258, 260]] * (math.pi / 2))
+
+
+def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, focal: float,
+                x0: float, y0: float, x1: float, y1: float) -> tuple[list[float], list[float]]:
+    """One face's (3, 2) matrix and (2,) offset taking its 68 model-space vertices to image pixels:
+    rotation, focal scaling, translation, and the crop's pixels per model unit, folded in scalars (a frame has a
+    handful of faces, for which this costs less than the numpy operations it replaces)."""
+    r = _rotation(pitch * (math.pi / 2), yaw * (math.pi / 2), roll * (math.pi / 2))
+    per_unit_x, per_unit_y = (x1 - x0 + 1.0) / INPUT_SIZE, (y1 - y0 + 1.0) / INPUT_SIZE
+    zoom = (focal * 150.0 + 450.0) / _TZ
+    sx, sy = zoom * per_unit_x, zoom * per_unit_y
+    # Image x uses the first row of R, image y the second: the matrix holds them as columns.
+    matrix = [r[0] * sx, r[3] * sy, r[1] * sx, r[4] * sy, r[2] * sx, r[5] * sy]
+    offset = [tx * 60.0 * sx + INPUT_SIZE / 2 * per_unit_x + x0, ty * 60.0 * sy + INPUT_SIZE / 2 * per_unit_y + y0]
+    return matrix, offset

@@ -389,13 +389,13 @@ def run(args: argparse.Namespace) -> int:
         raise FacemapError("--frames and --repeat must be at least 1, --minutes at least 0")
     clip = input_clip(args)
     options = bench_options(args, clip)
+    print(f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
+          f"{platform.machine()}, {os.cpu_count()} CPUs · load average {load_average()}")
     runs = configurations(options, args.all)
     baseline = args.baseline and not args.minutes
     if baseline and not BASELINE_SCRIPT.is_file():
         print(f"baseline skipped: {BASELINE_SCRIPT} is in the source checkout only")
         baseline = False
-    print(f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
-          f"{platform.machine()}, {os.cpu_count()} CPUs · load average {load_average()}")
     report: dict[str, Any] = {"input": str(clip), "machine": platform.platform(), "cpus": os.cpu_count(),
                               "load_average_start": load_average(), "runs": [], "baseline": []}
     results: dict[str, list[RunFigures]] = {}

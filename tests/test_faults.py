@@ -18,6 +18,7 @@ import pytest
 from facemap_gui.cli import build_parser
 from facemap_gui.config import RunOptions, build_pipeline, open_session
 from facemap_gui.errors import InputError
+from facemap_gui.gui.settings import Settings, load_settings, settings_path
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.sources import Frame, FrameSource, open_source, register_scheme
@@ -165,6 +166,19 @@ def test_ctrl_c_during_process_record_finishes_the_recording(tmp_path, tiny_mode
     assert summary["type"] == "summary" and summary["frames"] == len(frames) >= 15
     assert len(decode(video).frames) == len(frames)
     assert read_jsonl((tmp_path / "out.jsonl").read_text())[-1]["interrupted"] is True
+
+
+@pytest.mark.parametrize("content", [
+    '{"version": 1, "smoothing_strength": NaN}',  # Python's json reads NaN/Infinity: the slider could not show it
+    '{"version": 1, "smoothing_strength": 1e400}',
+    "[" * 100_000,  # nested past Python's recursion limit
+])
+def test_settings_garbage_that_parses_still_gives_defaults_and_a_warning(content):
+    # Unparsable and wrongly typed files: tests/test_gui_settings.py.
+    settings_path().write_text(content)
+    settings, warning = load_settings()
+    assert settings == Settings()
+    assert str(settings_path()) in warning and "using defaults" in warning
 
 
 # -- runtime switching ---------------------------------------------------------------------------------------

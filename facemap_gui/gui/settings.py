@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,8 @@ def _checked(name: str, value: Any, default: Any) -> Any:
         return float(value)
     if type(value) is not type(default):
         raise ValueError(f"{name} is {value!r}, expected a {type(default).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):  # JSON from Python may hold NaN and Infinity
+        raise ValueError(f"{name} is {value!r}, expected a finite number")
     return value
 
 
@@ -95,7 +98,7 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
         return Settings(), None
     try:
         return Settings.from_json(json.loads(path.read_text(encoding="utf-8"))), None
-    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:  # Recursion: JSON nested deeply
         warning = f"{path}: settings unreadable ({exc}); using defaults"
         log.warning("%s", warning)
         return Settings(), warning

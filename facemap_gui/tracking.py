@@ -97,16 +97,9 @@ def follow(rgb: np.ndarray, track: Track, scale: float = REGION_SCALE) -> Track 
     return Track(Detection(box, track.face.score), track.thumbnails)
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerCounts:
-    frames: int = 0
-    detector_calls: int = 0  # frames on which the full-frame detector ran
-    tracked_faces: int = 0  # faces followed by thumbnail matching instead
-
-
 class FaceTracker(FaceDetector):
     """A FaceDetector that runs `detector` on whole frames only when needed and follows the faces it found in
-    between. Frames must come in time order; `reset()` forgets the tracked faces."""
+    between. Frames must come in time order."""
 
     name = "tracker"
 
@@ -116,12 +109,10 @@ class FaceTracker(FaceDetector):
         self.detector = detector
         self.redetect_every = redetect_every
         self.detector_ran = False  # on the last frame
-        self.counts = TrackerCounts()
+        self.detector_calls = 0  # frames on which the full-frame detector ran
+        self.tracked_faces = 0  # faces followed by thumbnail matching instead, summed over frames
         self._tracks: list[Track] = []
         self._since_detection = 0
-
-    def reset(self) -> None:
-        self._tracks = []
 
     def detect(self, frame: Frame) -> list[Detection]:
         tracks = self._follow_all(frame) if self._since_detection < self.redetect_every else None
@@ -131,9 +122,8 @@ class FaceTracker(FaceDetector):
             self._since_detection = 0
         self._since_detection += 1
         self._tracks = _without_duplicates(tracks)
-        c = self.counts
-        self.counts = TrackerCounts(c.frames + 1, c.detector_calls + self.detector_ran,
-                                    c.tracked_faces + (0 if self.detector_ran else len(self._tracks)))
+        self.detector_calls += self.detector_ran
+        self.tracked_faces += 0 if self.detector_ran else len(self._tracks)
         return [track.face for track in self._tracks]
 
     def _follow_all(self, frame: Frame) -> list[Track] | None:

@@ -87,7 +87,7 @@ def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, tr
     # Tracked while present; the detector confirms the loss at once, keeps looking while nothing is tracked,
     # and tracking resumes after the face is found again.
     assert ran == [True, False, False, False, False, True, True, True, True, False, False]
-    assert tracker.counts.detector_calls == 5 and tracker.counts.tracked_faces == 6  # frames 1-4, 9-10
+    assert tracker.detector_calls == 5 and tracker.tracked_faces == 6  # frames 1-4, 9-10
 
 
 def test_a_new_face_is_found_within_n_frames(photo, tracker_factory):

@@ -296,7 +296,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             figures.recording = {"video": str(status.video_path), "codec": status.codec,
                                  "frames": status.frames_written, "dropped": status.frames_dropped}
     if pipeline.tracker is not None:
-        figures.tracked_faces = pipeline.tracker.counts.tracked_faces
+        figures.tracked_faces = pipeline.tracker.tracked_faces
     figures.peak_rss_mb = peak_rss_mb()
     return figures
 

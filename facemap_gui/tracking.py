@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemap_gui.detection.base import Detection, FaceDetector
+from facemap_gui.detection.base import Detection, FaceDetector, clamp_box
 from facemap_gui.sources.base import Frame
 
 REDETECT_EVERY = 15  # frames: new faces are found within half a second at 30 fps
@@ -76,11 +76,12 @@ def start_track(rgb: np.ndarray, face: Detection) -> Track:
                              for side in SCALES))
 
 
-def follow(rgb: np.ndarray, track: Track, scale: float = REGION_SCALE) -> Track | None:
+def follow(rgb: np.ndarray, track: Track) -> Track | None:
     """The track moved to its best match in this frame, or None when no match reaches MIN_SIMILARITY."""
     x0, y0, x1, y1 = track.face.box
     w, h = x1 - x0 + 1, y1 - y0 + 1
-    region = search_region(track.face.box, (rgb.shape[1], rgb.shape[0]), scale)
+    size = (rgb.shape[1], rgb.shape[0])
+    region = search_region(track.face.box, size)
     grey = grey_thumbnail(rgb, region, (w, h))
     matches = []
     for side, thumbnail in zip(SCALES, track.thumbnails, strict=True):
@@ -93,7 +94,7 @@ def follow(rgb: np.ndarray, track: Track, scale: float = REGION_SCALE) -> Track 
     # Thumbnail pixels back to image pixels; the matched side says how much the face grew or shrank.
     left, top = region[0] + mx * w / THUMBNAIL, region[1] + my * h / THUMBNAIL
     grown_w, grown_h = w * side / THUMBNAIL, h * side / THUMBNAIL
-    box = (round(left), round(top), round(left + grown_w - 1), round(top + grown_h - 1))
+    box = clamp_box(left, top, left + grown_w - 1, top + grown_h - 1, size)
     return Track(Detection(box, track.face.score), track.thumbnails)
 
 

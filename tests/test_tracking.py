@@ -76,6 +76,21 @@ def test_boxes_follow_motion_between_detections_and_the_detector_runs_every_n_fr
     assert centre_x(results[-1][0][0].box) - centre_x(results[0][0][0].box) == pytest.approx(29 * 8, abs=12)
 
 
+def test_boxes_follow_a_face_coming_closer(photo, tracker_factory):
+    tracker = tracker_factory(redetect_every=100)
+    zooms = [1.03**i for i in range(11)]  # 3% a frame, 1.34x in all
+    frames = []
+    for zoom in zooms:
+        scaled = cv2.resize(photo, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_AREA)
+        rgb = np.full((CANVAS[1], CANVAS[0], 3), 60, np.uint8)
+        rgb[: min(scaled.shape[0], CANVAS[1]), 100 : 100 + scaled.shape[1]] = scaled[: CANVAS[1]]
+        frames.append(rgb)
+    results = run(tracker, frames)
+    assert [ran for _, ran in results] == [True] + [False] * 10
+    widths = [faces[0].box[2] - faces[0].box[0] + 1 for faces, _ in results]
+    assert widths[-1] / widths[0] == pytest.approx(zooms[-1], rel=0.08)
+
+
 def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, tracker_factory):
     tracker = tracker_factory(redetect_every=100)
     empty = canvas(photo)

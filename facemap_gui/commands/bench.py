@@ -331,7 +331,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="generated clip: far (face 80-135 px tall, the demo clip) or near (200-340 px)")
     parser.add_argument("--frames", type=int, default=300, help="frames per run (default 300)")
     parser.add_argument("--minutes", type=float, default=0.0,
-                        help="loop the clip for this long instead (memory-growth check; RSS is sampled)")
+                        help="loop the clip for this long instead (memory-growth check: RSS sampled every 30 s; "
+                             "no baseline)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate pipeline and baseline runs this many times; FPS is the median")
     parser.add_argument("--all", action="store_true", help="every runtime and precision that can run here")

@@ -30,7 +30,7 @@ class FrameResult:
     frame: Frame
     faces: list[FaceResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    detector_ran: bool = False  # the full-frame detector ran (else tracking re-found the faces, or a fixed box)
+    detector_ran: bool = False  # the full-frame detector ran (else tracking followed the faces, or a fixed box)
 
 
 @dataclass

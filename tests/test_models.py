@@ -551,3 +551,19 @@ def test_first_run_without_models_says_what_to_run(capsys):
     assert code == 2
     assert "`facemap-gui models download facemap_3dmm-float basis`" in err
     assert "`facemap-gui models install FILE.zip`" in err
+
+
+def test_packaged_app_uses_the_models_folder_beside_its_executable(tmp_path, monkeypatch):
+    executable = tmp_path / "dist" / "facemap-gui"
+    (executable.parent / "models").mkdir(parents=True)
+    monkeypatch.setattr("sys.executable", str(executable))
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.delenv("FACEMAP_GUI_HOME")
+    assert store.models_dir() == executable.parent / "models"
+    expected = executable.parent / "models" / "facemap_3dmm" / "w8a8" / "facemap_3dmm.onnx"
+    assert store.landmark_model_path("w8a8") == expected
+    monkeypatch.setenv("FACEMAP_GUI_HOME", str(tmp_path / "home"))
+    assert store.models_dir() == tmp_path / "home" / "models"
+    monkeypatch.delenv("FACEMAP_GUI_HOME")
+    monkeypatch.setattr("sys.frozen", False)
+    assert store.models_dir() != executable.parent / "models"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -29,6 +30,11 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
+    """`<home>/models`; a packaged app (PyInstaller) with a `models` folder beside its executable uses that
+    folder instead, so a one-folder build can ship with its models (FACEMAP_GUI_HOME still wins)."""
+    beside_executable = Path(sys.executable).resolve().parent / "models"
+    if getattr(sys, "frozen", False) and not os.environ.get("FACEMAP_GUI_HOME") and beside_executable.is_dir():
+        return beside_executable
     return home() / "models"
 
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from facemap_gui.detection.base import box_iou
 from facemap_gui.pipeline import FaceResult, FrameResult
 
 DEFAULT_STRENGTH = 0.5
@@ -47,16 +48,6 @@ class OneEuroFilter:
         self.x += _alpha(cutoff, dt) * (x - self.x)
         self.t = t
         return self.x.copy()
-
-
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    iy = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
-    return inter / area
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemap_gui.detection.base import Detection, FaceDetector, clamp_box
+from facemap_gui.detection.base import Detection, FaceDetector, box_iou, clamp_box
 from facemap_gui.sources.base import Frame
 
 REDETECT_EVERY = 15  # frames: new faces are found within half a second at 30 fps
@@ -29,16 +29,6 @@ THUMBNAIL = 31  # side of the face thumbnail, px: enough detail to tell a face f
 SCALES = (THUMBNAIL - 1, THUMBNAIL, THUMBNAIL + 1)
 MIN_SIMILARITY = 0.6  # correlation below which the face counts as lost (a face matches itself at 0.85-1)
 DUPLICATE_IOU = 0.5  # two tracks whose faces overlap this much have converged on one face
-
-
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two inclusive boxes."""
-    ix = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    iy = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter)
 
 
 def search_region(box: tuple[int, int, int, int], size: tuple[int, int], scale: float = REGION_SCALE

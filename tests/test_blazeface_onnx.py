@@ -13,6 +13,7 @@ import pytest
 
 from facemap_gui.config import RunOptions, open_detector
 from facemap_gui.detection import MediaPipeFaceDetector, OnnxBlazeFaceDetector
+from facemap_gui.detection.base import box_iou
 from facemap_gui.detection.blazeface_onnx import (
     ANCHOR_SPECS,
     decode_boxes,
@@ -29,15 +30,6 @@ from facemap_gui.sources import open_source
 from tests.conftest import PHOTO, write_video
 
 RANGES = ("short", "full")
-
-
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """IoU of two inclusive pixel boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    inter = max(w, 0) * max(h, 0)
-    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
 
 
 @pytest.fixture(scope="module", params=RANGES)

@@ -8,10 +8,11 @@ import pytest
 
 from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.detection import MediaPipeFaceDetector
+from facemap_gui.detection.base import box_iou
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.tracking import FaceTracker, box_iou, search_region
+from facemap_gui.tracking import FaceTracker, search_region
 from tests.conftest import FULL_RANGE, PHOTO
 
 CANVAS = (640, 360)

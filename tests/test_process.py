@@ -129,24 +129,24 @@ def test_zero_byte_model(tmp_path):
     _one_line_error(run_cli("process", str(PHOTO), "--model", str(empty), check=False), "empty.onnx")
 
 
-def test_wrong_output_shape_model(tmp_path, tiny_model):
-    model = onnx.load(tiny_model)
+def _output_width_10(model: onnx.ModelProto) -> None:
     model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 10
-    wrong = tmp_path / "wrong.onnx"
-    onnx.save(model, wrong)
-    _one_line_error(run_cli("process", str(PHOTO), "--model", str(wrong), "--basis-dir", str(tiny_model.parent),
-                            check=False), "wrong.onnx",
-                    "expected [N, 265]")
 
 
-def test_wrong_opset_model(tmp_path, tiny_model):
-    model = onnx.load(tiny_model)
+def _opset_99(model: onnx.ModelProto) -> None:
     model.opset_import[0].version = 99
-    wrong = tmp_path / "opset99.onnx"
-    onnx.save(model, wrong)
-    _one_line_error(run_cli("process", str(PHOTO), "--model", str(wrong), "--basis-dir", str(tiny_model.parent),
-                            check=False), "opset99.onnx",
-                    "ONNX Runtime cannot load")
+
+
+@pytest.mark.parametrize(("damage", "name", "message"), [
+    (_output_width_10, "wrong.onnx", "expected [N, 265]"),
+    (_opset_99, "opset99.onnx", "ONNX Runtime cannot load"),
+])
+def test_model_with_wrong_output_or_opset(tmp_path, tiny_model, damage, name, message):
+    model = onnx.load(tiny_model)
+    damage(model)
+    onnx.save(model, tmp_path / name)
+    _one_line_error(run_cli("process", str(PHOTO), "--model", str(tmp_path / name), "--basis-dir",
+                            str(tiny_model.parent), check=False), name, message)
 
 
 def test_basis_with_wrong_shape(tmp_path, tiny_model):

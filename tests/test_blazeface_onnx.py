@@ -174,7 +174,7 @@ def test_unavailable_npu_falls_back_to_cpu_with_reason_and_strict_refuses():
     detector = OnnxBlazeFaceDetector(path, runtime="npu", settings=RuntimeSettings(allow_simulator=False))
     assert detector.info.runtime == "cpu" and detector.info.requested == "npu/float"
     assert "NPU unavailable" in detector.info.fallback_reason
-    with pytest.raises(RuntimeUnavailable, match="detector on --runtime npu"):
+    with pytest.raises(RuntimeUnavailable, match="face detector on --runtime npu"):
         OnnxBlazeFaceDetector(path, runtime="npu", settings=RuntimeSettings(strict=True))
 
 

@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from facemap_gui.detection.base import Detection, FaceDetector, clamp_box
 from facemap_gui.detection.tflite_to_onnx import converted_path
-from facemap_gui.errors import FacemapError, ModelError, RuntimeUnavailable
-from facemap_gui.native import captured_native_output
-from facemap_gui.runtime.base import RuntimeInfo, RuntimeSettings
-from facemap_gui.runtime.qnn import QnnRuntime, is_simulator
-from facemap_gui.runtime.registry import RUNTIMES
-from facemap_gui.runtime.session import (
-    CPU_EP,
-    base_session_options,
-    create_session,
-    graph_assignment,
-    ort_error_line,
-)
+from facemap_gui.errors import ModelError, RuntimeUnavailable
+from facemap_gui.runtime.base import RuntimeSettings
+from facemap_gui.runtime.registry import log_fallback, open_on_runtime
 from facemap_gui.sources.base import Frame
 
 log = logging.getLogger(__name__)
@@ -144,57 +134,6 @@ def to_image_box(box: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int,
     return clamp_box(x0, y0, x0 + w - 1, y0 + h - 1, size)
 
 
-def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[FacemapError]) -> None:
-    """One run on zeros, so a backend that loads a model but cannot execute it fails at start-up (where a
-    fallback is still possible), not on the first frame."""
-    inputs = {i.name: np.zeros(i.shape, np.float32) for i in session.get_inputs()}
-    try:
-        with captured_native_output(fds=(1,)):
-            session.run(None, inputs)
-    except Exception as exc:  # ORT's own exception types
-        raise error(f"{path}: the model loads on {device} but does not run ({ort_error_line(exc)})") from exc
-
-
-def open_model_session(path: Path, runtime: str, settings: RuntimeSettings
-                       ) -> tuple[ort.InferenceSession, RuntimeInfo]:
-    """A ready ORT session (run once) for a float model with static shapes on `runtime`, with its node
-    placement recorded.
-
-    The runtime layer's `Runtime.open` opens the landmark model only (it takes a ModelInfo and runs a crop),
-    so this composes its parts: device choice, provider options and placement check. No EPContext cache yet:
-    the detector is compiled at every start (0.3-0.8 s on the simulator). This belongs in runtime/ once that
-    layer opens any model. Without --strict an unavailable NPU/GPU falls back to the CPU, with the reason in
-    the returned info and the log."""
-    target = RUNTIMES[runtime]
-    if not isinstance(target, QnnRuntime):
-        session, session_ms = create_session(path, base_session_options(), [CPU_EP], ModelError)
-        warm_up(session, path, target.label, ModelError)
-        info = RuntimeInfo(runtime=target.key, precision="float", device=target.label,
-                           nodes_by_ep={ep: len(ops) for ep, ops in graph_assignment(session).items()},
-                           session_ms=session_ms)
-        return session, info
-    try:
-        device, label = target.select_device(settings.allow_simulator)
-        options = base_session_options()
-        options.add_provider_for_devices([device], target.provider_options("float", is_simulator(device)))
-        with captured_native_output(fds=(1,)):  # libQnnHtp prints "# LIBNATIVE" lines on stdout
-            session, session_ms = create_session(path, options, None, RuntimeUnavailable)
-        assignment = graph_assignment(session)
-        reason = target.check_placement(assignment, label, settings.strict)
-        warm_up(session, path, label, RuntimeUnavailable)
-    except RuntimeUnavailable as exc:
-        if settings.strict:
-            raise RuntimeUnavailable(f"detector on --runtime {runtime}: {exc}") from exc
-        session, info = open_model_session(path, "cpu", settings)
-        info = replace(info, requested=f"{runtime}/float", fallback_reason=f"{runtime.upper()} unavailable: {exc}")
-        log.warning("face detector: asked for %s, running %s because %s", runtime.upper(), info.device,
-                    info.fallback_reason)
-        return session, info
-    info = RuntimeInfo(runtime=target.key, precision="float", device=label, session_ms=session_ms,
-                       nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()}, fallback_reason=reason)
-    return session, info
-
-
 class OnnxBlazeFaceDetector(FaceDetector):
     """BlazeFace (short or full range .tflite, converted once) on an ONNX Runtime session. Stateless: still
     images and video frames alike. `info` says where it runs."""
@@ -207,7 +146,11 @@ class OnnxBlazeFaceDetector(FaceDetector):
         self.min_score = min_score
         self.max_faces = max_faces
         onnx_path = converted_path(self.model_path)
-        self._session, self.info = open_model_session(onnx_path, runtime, settings or RuntimeSettings())
+        try:
+            self._session, self.info = open_on_runtime(onnx_path, runtime, "float", settings or RuntimeSettings())
+        except RuntimeUnavailable as exc:
+            raise RuntimeUnavailable(f"face detector on {exc}") from exc
+        log_fallback("face detector", self.info)
         (image,) = self._session.get_inputs()
         outputs = {tuple(o.shape[-1:]): o for o in self._session.get_outputs()}
         spec = ANCHOR_SPECS.get(image.shape[-1])

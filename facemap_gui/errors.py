@@ -15,3 +15,8 @@ class ModelError(FacemapError):
 
 class RuntimeUnavailable(FacemapError):
     """The requested runtime (NPU, GPU, CPU) cannot run here, or not fully."""
+
+
+def reason(exc: BaseException) -> str:
+    """The short human part of an OS or FFmpeg error ("No space left on device"), for one-line messages."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

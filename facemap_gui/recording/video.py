@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from av.video.frame import PictureType
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.errors import FacemapError, reason
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class VideoWriter:
             self._container.start_encoding()  # writes the header now: a failing disk fails here, not later
         except (av.FFmpegError, OSError) as exc:
             path.unlink(missing_ok=True)
-            raise FacemapError(f"{path}: cannot start the recording ({_reason(exc)}); choose another folder") from exc
+            raise FacemapError(f"{path}: cannot start the recording ({reason(exc)}); choose another folder") from exc
 
     def _pts(self, timestamp_ms: float) -> int:
         """Milliseconds since the first frame, strictly increasing: a timestamp that does not advance (still
@@ -143,10 +143,10 @@ class VideoWriter:
         try:
             self._container.close()
         except (av.FFmpegError, OSError) as exc:
-            log.debug("%s: closing after a failure: %s", self.path, _reason(exc))
+            log.debug("%s: closing after a failure: %s", self.path, reason(exc))
 
     def _write_error(self, exc: Exception) -> FacemapError:
-        return FacemapError(f"{self.path}: cannot write ({_reason(exc)}); {write_fix(exc)}")
+        return FacemapError(f"{self.path}: cannot write ({reason(exc)}); {write_fix(exc)}")
 
 
 def write_fix(exc: Exception) -> str:
@@ -154,6 +154,3 @@ def write_fix(exc: Exception) -> str:
         return "free disk space or record to another folder (frames before this are saved)"
     return "check the disk and the folder (frames before this are saved)"
 
-
-def _reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -9,7 +9,7 @@ import av
 import cv2
 import numpy as np
 
-from facemap_gui.errors import InputError
+from facemap_gui.errors import InputError, reason
 from facemap_gui.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class VideoSource(FrameSource):
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as exc:
-            raise InputError(f"{self.path}: not a readable video ({_reason(exc)})") from exc
+            raise InputError(f"{self.path}: not a readable video ({reason(exc)})") from exc
         if self._container.format.name in TEXT_DEMUXERS:
             self._container.close()
             raise InputError(f"{self.path}: a text file, not a video or an image")
@@ -114,10 +114,10 @@ class VideoSource(FrameSource):
             return None
         except av.error.FFmpegError as exc:
             if self._index == 0:
-                raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from exc
+                raise InputError(f"{self.path}: cannot decode video ({reason(exc)})") from exc
             # A truncated file: keep what decoded, end the stream with a warning instead of failing the run.
             log.warning("%s: stopped after %d frames, the rest is unreadable (%s)", self.path.name,
-                        self._index, _reason(exc))
+                        self._index, reason(exc))
             return None
         seconds = frame.time if frame.time is not None else self._index / self.fps
         if self._first_pts is None:
@@ -130,9 +130,6 @@ class VideoSource(FrameSource):
     def close(self) -> None:
         self._container.close()
 
-
-def _reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def is_image_path(spec: str) -> bool:

@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from facemap_gui.pipeline import FrameResult
+from facemap_gui import __version__
+from facemap_gui.pipeline import FrameResult, Pipeline
+
+if TYPE_CHECKING:
+    from facemap_gui.config import RunOptions
+    from facemap_gui.sources import FrameSource
+
+
+def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) -> dict[str, Any]:
+    """What a run used: input, model (with its sha256 and whether it is a stand-in), detector and where
+    each model actually ran."""
+    model = pipeline.session.model
+    detector = pipeline.detector
+    return {
+        "type": "header",
+        "version": __version__,
+        "input": {"name": source.name, "size": list(getattr(source, "size", (0, 0))), "fps": source.fps,
+                  "frames": source.frame_count},
+        "model": {"path": str(model.path), "sha256": model.sha256, "stand_in": model.stand_in},
+        "detector": None if detector is None else {
+            "path": str(options.detector_path()), "backend": detector.name,
+            "runtime": detector.info.__dict__ if hasattr(detector, "info") else {"runtime": "cpu",
+                                                                                 "device": "MediaPipe (LiteRT)"}},
+        "fixed_box": list(options.box) if options.box else None,
+        "runtime": pipeline.session.info.__dict__,
+    }
 
 
 def frame_record(result: FrameResult) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def test_image_with_detector_finds_the_face_and_labels_stand_in(tiny_model):
     result = run_cli("process", str(PHOTO), "--model", str(tiny_model), "--detector", str(FULL_RANGE))
     header, frame, summary = read_jsonl(result.stdout)
     assert header["model"]["stand_in"] is True and summary["stand_in"] is True
+    assert header["detector"]["backend"] == "mediapipe" and header["detector"]["path"] == str(FULL_RANGE)
     assert len(frame["faces"]) == 1
     x0, y0, x1, y1 = frame["faces"][0]["box"]
     # ../shared/README.md: about (171, 146, 194, 194) as x, y, w, h

@@ -32,11 +32,11 @@ import psutil
 
 from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.commands.demo import demo_options
-from facemap_gui.commands.process import header_record
 from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.models import store
 from facemap_gui.models.store import PRECISIONS
+from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder
 from facemap_gui.runtime import available_runtimes

@@ -10,15 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from facemap_gui import __version__
 from facemap_gui.commands.common import add_run_options, options_from_args
-from facemap_gui.config import RunOptions, build_pipeline
+from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
-from facemap_gui.output import JsonlWriter, RunStats, frame_record
+from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline import Pipeline
 from facemap_gui.recording import Recorder, RecorderStatus, landmark_paths
-from facemap_gui.sources import FrameSource, ImageSource, open_source
+from facemap_gui.sources import ImageSource, open_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,20 +61,6 @@ def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
     finally:
         stream.close()
         os.replace(part, path)
-
-
-def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) -> dict[str, Any]:
-    model = pipeline.session.model
-    return {
-        "type": "header",
-        "version": __version__,
-        "input": {"name": source.name, "size": list(getattr(source, "size", (0, 0))), "fps": source.fps,
-                  "frames": source.frame_count},
-        "model": {"path": str(model.path), "sha256": model.sha256, "stand_in": model.stand_in},
-        "detector": None if pipeline.detector is None else str(options.detector_path()),
-        "fixed_box": list(options.box) if options.box else None,
-        "runtime": pipeline.session.info.__dict__,
-    }
 
 
 def check_record_args(args: argparse.Namespace) -> None:

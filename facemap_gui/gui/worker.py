@@ -24,6 +24,7 @@ import numpy as np
 from facemap_gui.config import RunOptions, build_pipeline, open_session
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.mailbox import Mailbox
+from facemap_gui.output import header_record
 from facemap_gui.overlay import OverlayOptions, draw_overlay
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.recording import Recorder, RecorderStatus
@@ -154,9 +155,6 @@ class LiveWorker:
         """Record the annotated frames from now on (source resolution, source timestamps) and their landmarks,
         after the `process` JSONL header. Raises FacemapError with the reason (file exists, folder not
         writable, nothing running)."""
-        # Imported here, not at the top: the commands package (bench's soak run) imports this module.
-        from facemap_gui.commands.process import header_record
-
         source, pipeline = self.source, self.pipeline
         if source is None or pipeline is None or self.state is not WorkerState.RUNNING:
             raise FacemapError(f"{self.options.source}: nothing to record (the source is not running)")

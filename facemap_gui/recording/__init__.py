@@ -2,7 +2,8 @@
 
 Public API (used by the GUI and by `facemap-gui process --record`; keep it stable):
 
-    recorder = Recorder(video_path, fps=source.fps, size=(width, height), header=header_record, csv=False)
+    recorder = Recorder(video_path, fps=source.fps, size=(width, height),
+                        header=output.header_record(options, source, pipeline), csv=False)
         Creates VIDEO (.mkv: Matroska, .mp4: fragmented MP4), VIDEO.jsonl (and VIDEO.csv with csv=True) and
         starts the writer thread. Raises FacemapError (one line naming the path and the fix) when a file already
         exists (a recording never overwrites), the folder cannot be written, the suffix is not .mkv/.mp4, or

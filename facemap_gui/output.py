@@ -32,6 +32,7 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
             "runtime": detector.info.__dict__ if hasattr(detector, "info") else {"runtime": "cpu",
                                                                                  "device": "MediaPipe (LiteRT)"}},
         "fixed_box": list(options.box) if options.box else None,
+        "tracking": {"enabled": pipeline.tracker is not None, "redetect_every": options.redetect_every},
         "runtime": pipeline.session.info.__dict__,
     }
 
@@ -52,6 +53,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
             }
             for face in result.faces
         ],
+        "detector_ran": result.detector_ran,
         "timings_ms": {stage: round(ms, 3) for stage, ms in result.timings_ms.items()},
     }
 

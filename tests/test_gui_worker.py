@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui.config import RunOptions
+from facemap_gui.config import RunOptions, open_session
 from facemap_gui.errors import InputError
 from facemap_gui.gui import worker as worker_module
 from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
@@ -229,13 +229,20 @@ def test_an_exception_on_a_frame_is_reported_and_the_stream_goes_on(start):
     assert all(f.result.frame.index % 4 != 3 for f in frames) and worker.state is WorkerState.RUNNING
 
 
-def test_switching_precision_while_frames_flow(start, tmp_path):
+def test_switching_precision_while_frames_flow(start, tmp_path, monkeypatch):
     model = write_stand_in(tmp_path, arch="tiny", precision="w8a8").with_name("facemap_3dmm.onnx")
     worker, listener = start("fakecam:0", model=model)
     run_until(worker, lambda f: f.runtime.precision == "float")
+
+    def slow_open_session(*args):
+        time.sleep(0.3)  # a session build as slow as a real NPU compile, so the switch is observable
+        return open_session(*args)
+
+    monkeypatch.setattr("facemap_gui.gui.worker.open_session", slow_open_session)
     worker.request_switch("cpu", "w8a8")
     frames = run_until(worker, lambda f: f.runtime.precision == "w8a8")
-    assert any(f.runtime.precision == "float" for f in frames)  # frames kept coming during the switch
+    during = [f for f in frames if f.runtime.precision == "float"]
+    assert len(during) >= 3 and during[-1].processed > during[0].processed  # frames kept coming during the switch
     assert any("Now running on CPU w8a8" in text for text, _ in listener.messages)
     worker.request_switch("cpu", "float")
     run_until(worker, lambda f: f.runtime.precision == "float")

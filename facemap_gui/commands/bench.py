@@ -36,7 +36,7 @@ from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.models import store
 from facemap_gui.models.store import PRECISIONS
-from facemap_gui.output import header_record
+from facemap_gui.output import header_record, timing_summary
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder
 from facemap_gui.runtime import available_runtimes
@@ -85,8 +85,7 @@ class StageTimes:
         out = {}
         for stage in sorted(self._values, key=STAGES.index):
             kept = self._values[stage][: min(self._counts[stage], self._capacity)]
-            out[stage] = {"median": round(float(np.median(kept)), 3), "p95": round(float(np.percentile(kept, 95)), 3),
-                          "count": self._counts[stage]}
+            out[stage] = {**timing_summary(kept), "count": self._counts[stage]}
         return out
 
 
@@ -295,9 +294,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
         figures.seconds = time.perf_counter() - start
         figures.rss_mb.append((figures.seconds, rss_mb()))
         if recorder is not None:
-            status = recorder.close()
-            figures.recording = {"video": str(status.video_path), "codec": status.codec,
-                                 "frames": status.frames_written, "dropped": status.frames_dropped}
+            figures.recording = recorder.close().summary()
     if pipeline.tracker is not None:
         figures.tracked_faces = pipeline.tracker.tracked_faces
     figures.peak_rss_mb = peak_rss_mb()

@@ -8,14 +8,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
-from facemap_gui.recording import Recorder, RecorderStatus, landmark_paths
+from facemap_gui.recording import Recorder, landmark_paths
 from facemap_gui.sources import ImageSource, open_source
 
 
@@ -70,11 +70,6 @@ def check_record_args(args: argparse.Namespace) -> None:
         raise FacemapError(f"{args.output}: is where --record puts its landmarks; choose another --output")
 
 
-def recording_summary(status: RecorderStatus) -> dict[str, Any]:
-    return {"video": str(status.video_path), "codec": status.codec, "frames": status.frames_written,
-            "dropped": status.frames_dropped, "error": status.error}
-
-
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.input)
     check_record_args(args)
@@ -110,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             interrupted = True
         recording = None if recorder is None else recorder.close()
-        extra = {} if recording is None else {"recording": recording_summary(recording)}
+        extra = {} if recording is None else {"recording": recording.summary()}
         writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
     if interrupted:
         raise KeyboardInterrupt

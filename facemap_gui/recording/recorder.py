@@ -54,6 +54,11 @@ class RecorderStatus:
     error: str | None  # one line, set when the writer stopped itself (disk full, write error)
     running: bool
 
+    def summary(self) -> dict[str, Any]:
+        """What a run's JSON summary says about its recording."""
+        return {"video": str(self.video_path), "codec": self.codec, "frames": self.frames_written,
+                "dropped": self.frames_dropped, "error": self.error}
+
 
 class Recorder:
     """Records annotated frames to a video and their landmarks beside it, on its own thread (see the package

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import psutil
 
+from facemap_gui.atomic import write_atomic
 from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.commands.demo import demo_options
 from facemap_gui.config import RunOptions, build_pipeline
@@ -475,10 +476,7 @@ def print_summary(summary: dict[str, Any], load: list[float] | None) -> None:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    part = path.with_name(f".{path.name}.part")
     try:
-        part.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        os.replace(part, path)
+        write_atomic(path, json.dumps(report, indent=1) + "\n")
     except OSError as exc:
-        part.unlink(missing_ok=True)
         raise FacemapError(f"{path}: cannot write the report ({exc.strerror}); choose another folder") from exc

@@ -10,13 +10,13 @@ import dataclasses
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from facemap_gui.atomic import write_atomic
 from facemap_gui.models import store
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.smoothing import DEFAULT_STRENGTH
@@ -107,10 +107,8 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
 def save_settings(settings: Settings, path: Path | None = None) -> None:
     """Written beside and renamed, so a crash mid-write never leaves a half file. Failure is logged only."""
     path = path or settings_path()
-    part = path.with_name(f".{path.name}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        part.write_text(json.dumps(settings.to_json(), indent=2), encoding="utf-8")
-        os.replace(part, path)
+        write_atomic(path, json.dumps(settings.to_json(), indent=2))
     except OSError as exc:
         log.warning("%s: cannot save settings (%s)", path, exc.strerror or exc)

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import onnx
 
+from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
@@ -77,9 +78,7 @@ def _read_json(path: Path) -> dict:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def trust_path() -> Path:

@@ -8,6 +8,7 @@ placement figures mean something. Everything written is marked as a stand-in: in
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, INPUT_SIZE, N_EXP, N_ID, NUM_PARAMS, expand_box, preprocess
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
@@ -166,12 +168,6 @@ def stand_in_basis(seed: int = 1) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision: str = "float") -> Path:
     """Write a float stand-in model, synthetic basis files and a manifest into `directory`; with
     precision "w8a8" also its quantised variant beside it. Returns the path of the requested precision."""
@@ -179,12 +175,11 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
         raise ValueError(f"unknown precision {precision!r} (float or w8a8)")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
+    write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
     for name, array in stand_in_basis().items():
-        tmp = directory / f".{name}.npy.part"
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, directory / f"{name}.npy")
+        npy = io.BytesIO()
+        np.save(npy, array, allow_pickle=False)
+        write_atomic(directory / f"{name}.npy", npy.getvalue())
     details: dict[str, object] = {"arch": arch, "precision": precision, "seed": seed}
     if precision == "w8a8":
         crops = calibration_crops()
@@ -249,4 +244,4 @@ def write_manifest(directory: Path, details: dict[str, object]) -> None:
     files = sorted(p for p in directory.iterdir() if p.suffix in (".onnx", ".npy"))
     manifest = {"stand_in": True, "note": STAND_IN_NOTE, **details,
                 "files": {p.name: file_sha256(p) for p in files}}
-    _write_atomic(directory / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomic(directory / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())

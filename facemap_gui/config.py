@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from facemap_gui.detection import DETECTORS, FaceDetector
@@ -35,7 +35,6 @@ class RunOptions:
     strict: bool = False
     tracking: bool = True  # follow faces between detections instead of detecting on every frame
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
-    extra: dict[str, object] = field(default_factory=dict)
 
     def model_path(self, precision: str | None = None) -> Path:
         """The model file for a precision. With --model, the name says the precision: `X.onnx` is the

@@ -87,10 +87,9 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
 
 
 def test_batched_inference_equals_single(tiny_model):
-    from facemap_gui.landmarks.model import inspect_model
-    from facemap_gui.runtime.session import open_cpu_session
+    from facemap_gui.config import RunOptions, open_session
 
-    session = open_cpu_session(inspect_model(tiny_model))
+    session = open_session(RunOptions(model=tiny_model), "cpu", "float")
     crops = preprocess(np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8),
                        np.array([[0, 0, 127, 127], [50, 60, 250, 280], [10, 10, 299, 299]]))
     batched = session.run(crops)

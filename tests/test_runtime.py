@@ -21,7 +21,7 @@ from facemap_gui.landmarks.decode import expand_box, preprocess
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.models import store
 from facemap_gui.models.standin import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
-from facemap_gui.runtime import available_runtimes, open_cpu_session
+from facemap_gui.runtime import available_runtimes
 from facemap_gui.runtime.cache import entry_for
 from facemap_gui.runtime.qnn import ALLOW_SIMULATOR_ENV, NPU
 from facemap_gui.runtime.switcher import SessionSwitcher
@@ -67,7 +67,7 @@ def test_npu_without_the_simulator_falls_back_to_the_cpu_and_says_why(tiny_model
     assert session.info.fallback_reason.startswith("NPU unavailable: ")
     assert "--allow-simulator" in session.info.fallback_reason
     assert any("asked for npu/float" in r.message and r.levelno == logging.WARNING for r in caplog.records)
-    reference = open_cpu_session(inspect_model(tiny_model))
+    reference = open_session(run_options(tiny_model), "cpu", "float")
     np.testing.assert_array_equal(session.run(face_crop), reference.run(face_crop))
 
 
@@ -117,8 +117,8 @@ def test_w8a8_stand_in_is_a_static_qdq_model_close_to_float_on_faces(tiny_w8a8, 
 
     session = open_session(run_options(tiny_w8a8.with_name(MODEL_FILE)), "cpu", "w8a8")
     assert session.model.path == tiny_w8a8 and session.info.fallback_reason is None
-    quantised, reference = session.run(face_crop), open_cpu_session(inspect_model(tiny_w8a8.with_name(MODEL_FILE))
-                                                                     ).run(face_crop)
+    quantised, reference = session.run(face_crop), open_session(
+        run_options(tiny_w8a8.with_name(MODEL_FILE)), "cpu", "float").run(face_crop)
     # Calibrated on face crops, the 8-bit model tracks the float one on a face it has not seen.
     assert np.abs(quantised - reference).max() < 0.05 * np.abs(reference).max()
     assert np.corrcoef(quantised.ravel(), reference.ravel())[0, 1] > 0.99

@@ -8,7 +8,7 @@ from facemap_gui.runtime.registry import (
     open_landmark_session,
     open_on_runtime,
 )
-from facemap_gui.runtime.session import LandmarkSession, open_cpu_session
+from facemap_gui.runtime.session import LandmarkSession
 
 __all__ = [
     "RUNTIMES",
@@ -18,7 +18,6 @@ __all__ = [
     "RuntimeSettings",
     "available_runtimes",
     "log_fallback",
-    "open_cpu_session",
     "open_landmark_session",
     "open_on_runtime",
 ]

@@ -111,7 +111,3 @@ class CpuRuntime(Runtime):
         return session, RuntimeInfo(runtime=self.key, precision=precision, device=self.label,
                                     nodes_by_ep=nodes_by_ep(session), session_ms=session_ms)
 
-
-def open_cpu_session(model: ModelInfo, precision: str = "float") -> LandmarkSession:
-    session, info = CpuRuntime().create(model.path, precision, RuntimeSettings())
-    return landmark_session(session, model, info)

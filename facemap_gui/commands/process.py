@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 from facemap_gui.commands.common import add_run_options, options_from_args
@@ -70,6 +73,25 @@ def check_record_args(args: argparse.Namespace) -> None:
         raise FacemapError(f"{args.output}: is where --record puts its landmarks; choose another --output")
 
 
+@contextlib.contextmanager
+def stop_between_frames() -> Iterator[threading.Event]:
+    """Ctrl+C or SIGTERM sets the event, and the frame loop stops after the frame in hand, so the last line
+    written is a whole frame that the summary counts. A second signal interrupts at once."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.input)
     check_record_args(args)
@@ -89,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         writer = JsonlWriter(stream)
         writer.write(header)
         stats = RunStats()
-        interrupted = False
+        stop = stack.enter_context(stop_between_frames())
         try:
             for frame in source:
                 result = pipeline.process(frame)
@@ -100,10 +122,11 @@ def run(args: argparse.Namespace) -> int:
                     recorder.submit(result, draw_overlay(frame.rgb.copy(), result,
                                                          stand_in=pipeline.session.model.stand_in),
                                     wait=not source.live)
-                if args.frames and stats.frames >= args.frames:
+                if stop.is_set() or (args.frames and stats.frames >= args.frames):
                     break
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt:  # a second signal: stop now, still closing every file
+            stop.set()
+        interrupted = stop.is_set()
         recording = None if recorder is None else recorder.close()
         extra = {} if recording is None else {"recording": recording.summary()}
         writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))

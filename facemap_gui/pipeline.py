@@ -18,7 +18,8 @@ STAGES = ("detect", "preprocess", "inference", "decode")
 
 @dataclass(frozen=True, slots=True)
 class FaceResult:
-    box: tuple[int, int, int, int]  # face box, inclusive pixel corners
+    box: tuple[int, int, int, int]  # face box, inclusive: the detector's, or when tracked the previous frame's
+    # landmark box
     crop_box: tuple[int, int, int, int]  # what was fed to the model, inclusive
     score: float
     landmarks: np.ndarray  # (68, 2) image pixels, iBUG-68 order
@@ -30,7 +31,7 @@ class FrameResult:
     frame: Frame
     faces: list[FaceResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    detector_ran: bool = False  # the full-frame detector ran (else tracking followed the faces, or a fixed box)
+    detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
 
 
 @dataclass
@@ -44,8 +45,9 @@ class PipelineConfig:
 class Pipeline:
     """Runs the stages on one frame and times each. The session can be swapped between frames.
 
-    With `config.tracking`, `detector` is wrapped in a FaceTracker (closing `pipeline.detector` closes it too):
-    the detector then runs only when a face is lost, none is tracked, or every `redetect_every` frames.
+    With `config.tracking` (and a detector), a FaceTracker decides per frame: the detector runs when nothing is
+    tracked, every `redetect_every` frames, and on the frame a tracked face is lost; otherwise each face is
+    cropped where its landmarks were on the previous frame.
     """
 
     def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,
@@ -53,32 +55,43 @@ class Pipeline:
         self.config = config or PipelineConfig()
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
-        self.tracker = (FaceTracker(detector, self.config.redetect_every)
-                        if self.config.tracking and detector is not None else None)
-        self.detector = self.tracker or detector
+        self.detector = detector
+        self.tracker = (FaceTracker(self.config.redetect_every)
+                        if self.config.tracking and detector is not None and self.config.fixed_box is None else None)
         self.session = session
         self.basis = basis
 
-    def detect(self, frame: Frame) -> tuple[list[Detection], bool]:
-        """The faces to crop, and whether the full-frame detector ran to find them."""
-        if self.config.fixed_box is not None:
-            return [Detection(box=self.config.fixed_box, score=1.0)], False
-        assert self.detector is not None
-        detections = self.detector.detect(frame)
-        return detections, self.tracker.detector_ran if self.tracker else True
-
     def process(self, frame: Frame) -> FrameResult:
-        timings: dict[str, float] = {}
+        timings = dict.fromkeys(STAGES, 0.0)  # "detect": the detector and the tracking checks
+        tracked = self.tracker.tracked() if self.tracker else None
+        if tracked is not None:
+            faces = self.landmarks(frame, tracked, timings)
+            t0 = time.perf_counter()
+            confirmed = self.tracker.confirm(frame.rgb, faces)
+            timings["detect"] += (time.perf_counter() - t0) * 1000.0
+            if confirmed:
+                return FrameResult(frame=frame, faces=faces, timings_ms=timings)
+            # A tracked face was lost: the detector looks on this same frame.
         t0 = time.perf_counter()
-        detections, detector_ran = self.detect(frame)
-        t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1000.0  # the detector, or following the tracked faces
+        detections = self.find_faces(frame)
+        timings["detect"] += (time.perf_counter() - t0) * 1000.0
         faces = self.landmarks(frame, detections, timings)
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=detector_ran)
+        if self.tracker is not None:
+            t0 = time.perf_counter()
+            self.tracker.start(frame.rgb, faces)
+            timings["detect"] += (time.perf_counter() - t0) * 1000.0
+        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=self.config.fixed_box is None)
+
+    def find_faces(self, frame: Frame) -> list[Detection]:
+        """The full-frame detector's faces, or the fixed box."""
+        if self.config.fixed_box is not None:
+            return [Detection(box=self.config.fixed_box, score=1.0)]
+        assert self.detector is not None
+        return self.detector.detect(frame)
 
     def landmarks(self, frame: Frame, detections: list[Detection], timings: dict[str, float]
                   ) -> list[FaceResult]:
-        """Crop, infer (one batch for all faces) and decode; adds the three stage timings."""
+        """Crop, infer (one batch for all faces) and decode; adds to the three stage timings."""
         t0 = time.perf_counter()
         crops = np.array([expand_box(d.box, frame.size) if self.config.expand_box else d.box
                           for d in detections], dtype=np.int64).reshape(-1, 4)
@@ -88,9 +101,9 @@ class Pipeline:
         t2 = time.perf_counter()
         points, poses = decode(params, crops, self.basis)
         t3 = time.perf_counter()
-        timings["preprocess"] = (t1 - t0) * 1000.0
-        timings["inference"] = (t2 - t1) * 1000.0
-        timings["decode"] = (t3 - t2) * 1000.0
+        timings["preprocess"] += (t1 - t0) * 1000.0
+        timings["inference"] += (t2 - t1) * 1000.0
+        timings["decode"] += (t3 - t2) * 1000.0
         return [FaceResult(box=d.box, crop_box=tuple(int(v) for v in crop), score=d.score,
                            landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])))
                 for d, crop, pts, pose in zip(detections, crops, points, poses, strict=True)]

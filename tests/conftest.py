@@ -41,7 +41,7 @@ def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_w8a8(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny stand-in's w8a8 variant (QDQ, calibrated on the demo clip), with the float model beside it."""
+    """The tiny stand-in's w8a8 variant (QDQ, calibrated on demo-photo face crops), with the float model beside it."""
     return write_stand_in(tmp_path_factory.mktemp("tiny_w8a8"), arch="tiny", precision="w8a8")
 
 

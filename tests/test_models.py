@@ -512,7 +512,8 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     lines = out.splitlines()
     model_line = lines.index(next(line for line in lines if line.startswith("facemap_3dmm-float")))
     assert "installed, STAND-IN" in lines[model_line]
-    assert lines[model_line + 1].split() == [str(store.landmark_model_path("float")), "10.6", "kB", "sha256",
+    assert lines[model_line + 1].split() == [str(store.landmark_model_path("float")),
+                                             f"{tiny_model.stat().st_size / 1000:.1f}", "kB", "sha256",
                                              sha(tiny_model.read_bytes())]
     assert next(line for line in lines if line.startswith("basis")).split()[1:3] == ["installed,", "real;"]
     assert "facemap-gui models download facemap_3dmm-w8a8" in next(

@@ -1,19 +1,23 @@
-"""Tracking between detections: the real BlazeFace detectors on the real photo moved across a canvas."""
+"""Tracking from landmarks between detections: the real BlazeFace detector and the tiny stand-in (whose last
+layer is fitted so its landmarks land on the photo's face) on the real photo moved across a canvas."""
 
 from __future__ import annotations
+
+import itertools
 
 import cv2
 import numpy as np
 import pytest
 
 from facemap_gui.config import RunOptions, build_pipeline
-from facemap_gui.detection import MediaPipeFaceDetector
 from facemap_gui.detection.base import box_iou
-from facemap_gui.pipeline import FrameResult
+from facemap_gui.landmarks.decode import expand_box
+from facemap_gui.models.standin import PLACEMENT, mean_face_placement
+from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.tracking import FaceTracker, search_region
-from tests.conftest import FULL_RANGE, PHOTO
+from facemap_gui.tracking import MIN_FACE, THUMBNAIL, landmark_box, similarity, thumbnail
+from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)
 SCALE = 0.5  # the photo's face (about 194 px) becomes about 97 px tall
@@ -40,45 +44,51 @@ def face_centre_x(x: int) -> float:
     return x + (FACE_IN_PHOTO[0] + FACE_IN_PHOTO[2]) / 2 * SCALE
 
 
-@pytest.fixture
-def tracker_factory():
-    made = []
-
-    def make(redetect_every: int) -> FaceTracker:
-        tracker = FaceTracker(MediaPipeFaceDetector(FULL_RANGE, video=True), redetect_every=redetect_every)
-        made.append(tracker)
-        return tracker
-
-    yield make
-    for tracker in made:
-        tracker.close()
-
-
-def run(tracker: FaceTracker, frames: list[np.ndarray]) -> list[tuple[list, bool]]:
-    out = []
-    for index, rgb in enumerate(frames):
-        faces = tracker.detect(Frame(index, index * 33.3, rgb))
-        out.append((faces, tracker.detector_ran))
-    return out
-
-
 def centre_x(box: tuple[int, int, int, int]) -> float:
     return (box[0] + box[2]) / 2
 
 
-def test_boxes_follow_motion_between_detections_and_the_detector_runs_every_n_frames(photo, tracker_factory):
-    xs = [40 + 8 * i for i in range(30)]  # 8 px a frame to the right
-    results = run(tracker_factory(redetect_every=10), [canvas(photo, x) for x in xs])
-    assert [i for i, (_, ran) in enumerate(results) if ran] == [0, 10, 20]
-    for x, (faces, _) in zip(xs, results, strict=True):
-        assert len(faces) == 1
-        assert abs(centre_x(faces[0].box) - face_centre_x(x)) < 12
-    # The tracked boxes moved with the face: the last is about 29 * 8 px right of the first.
-    assert centre_x(results[-1][0][0].box) - centre_x(results[0][0][0].box) == pytest.approx(29 * 8, abs=12)
+def landmarks_centre_x(result: FrameResult, face: int = 0) -> float:
+    return float(result.faces[face].landmarks[:, 0].mean())
 
 
-def test_boxes_follow_a_face_coming_closer(photo, tracker_factory):
-    tracker = tracker_factory(redetect_every=100)
+@pytest.fixture
+def pipeline_factory(tiny_model):
+    made = []
+
+    def make(redetect_every: int, model=tiny_model) -> Pipeline:
+        pipeline = build_pipeline(RunOptions(source="demo", model=model, detector=FULL_RANGE,
+                                             redetect_every=redetect_every))
+        made.append(pipeline)
+        return pipeline
+
+    yield make
+    for pipeline in made:
+        pipeline.detector.close()
+
+
+def run(pipeline: Pipeline, frames: list[np.ndarray]) -> list[FrameResult]:
+    return [pipeline.process(Frame(index, index * 33.3, rgb)) for index, rgb in enumerate(frames)]
+
+
+def test_crops_come_from_the_previous_frames_landmarks_and_the_detector_runs_every_n_frames(photo, pipeline_factory):
+    xs = [40 + 6 * i for i in range(30)]  # 6 px a frame to the right, 6% of the face
+    pipeline = pipeline_factory(redetect_every=10)
+    results = run(pipeline, [canvas(photo, x) for x in xs])
+    assert [i for i, r in enumerate(results) if r.detector_ran] == [0, 10, 20]
+    assert pipeline.tracker.tracked_faces == 27 and pipeline.tracker.lost == 0
+    for previous, result in itertools.pairwise(results):
+        assert len(result.faces) == 1
+        if not result.detector_ran:  # cropped exactly where the face's landmarks were on the previous frame
+            box = landmark_box(previous.faces[0].landmarks, CANVAS)
+            assert result.faces[0].box == box and result.faces[0].crop_box == expand_box(box, CANVAS)
+    for x, result in zip(xs, results, strict=True):  # and the landmarks found the face inside each crop
+        assert abs(landmarks_centre_x(result) - face_centre_x(x)) < 8
+    # The crops moved with the face: the last is about 29 * 6 px right of the first.
+    assert centre_x(results[-1].faces[0].box) - centre_x(results[0].faces[0].box) == pytest.approx(29 * 6, abs=10)
+
+
+def test_crops_follow_a_face_coming_closer(photo, pipeline_factory):
     zooms = [1.03**i for i in range(11)]  # 3% a frame, 1.34x in all
     frames = []
     for zoom in zooms:
@@ -86,45 +96,80 @@ def test_boxes_follow_a_face_coming_closer(photo, tracker_factory):
         rgb = np.full((CANVAS[1], CANVAS[0], 3), 60, np.uint8)
         rgb[: min(scaled.shape[0], CANVAS[1]), 100 : 100 + scaled.shape[1]] = scaled[: CANVAS[1]]
         frames.append(rgb)
-    results = run(tracker, frames)
-    assert [ran for _, ran in results] == [True] + [False] * 10
-    widths = [faces[0].box[2] - faces[0].box[0] + 1 for faces, _ in results]
-    assert widths[-1] / widths[0] == pytest.approx(zooms[-1], rel=0.08)
+    results = run(pipeline_factory(redetect_every=100), frames)
+    assert [r.detector_ran for r in results] == [True] + [False] * 10
+    widths = [r.faces[0].crop_box[2] - r.faces[0].crop_box[0] + 1 for r in results]
+    assert widths[-1] / widths[1] == pytest.approx(zooms[-2] / zooms[0], rel=0.08)  # box of frame 9 cropped 10
 
 
-def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, tracker_factory):
-    tracker = tracker_factory(redetect_every=100)
+def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, pipeline_factory):
+    pipeline = pipeline_factory(redetect_every=100)
     empty = canvas(photo)
     frames = [canvas(photo, 100 + 5 * i) for i in range(5)] + [empty] * 3 + [canvas(photo, 300)] * 3
-    results = run(tracker, frames)
-    ran = [r for _, r in results]
-    found = [len(f) for f, _ in results]
-    assert found == [1] * 5 + [0] * 3 + [1] * 3
-    # Tracked while present; the detector confirms the loss at once, keeps looking while nothing is tracked,
-    # and tracking resumes after the face is found again.
-    assert ran == [True, False, False, False, False, True, True, True, True, False, False]
-    assert tracker.detector_calls == 5 and tracker.tracked_faces == 6  # frames 1-4, 9-10
+    results = run(pipeline, frames)
+    assert [len(r.faces) for r in results] == [1] * 5 + [0] * 3 + [1] * 3
+    # Tracked while present; the check fails on the empty frame, so the detector runs on it at once, keeps
+    # looking while nothing is tracked, and tracking resumes after the face is found again.
+    assert [r.detector_ran for r in results] == [True, False, False, False, False, True, True, True, True, False,
+                                                 False]
+    tracker = pipeline.tracker
+    assert (tracker.detector_calls, tracker.tracked_faces, tracker.lost) == (5, 6, 1)  # tracked: frames 1-4, 9-10
+    assert abs(landmarks_centre_x(results[-1]) - face_centre_x(300)) < 8
 
 
-def test_a_new_face_is_found_within_n_frames(photo, tracker_factory):
-    tracker = tracker_factory(redetect_every=5)
+def test_landmarks_that_do_not_follow_the_face_fail_the_check_and_the_detector_recovers_it(
+        photo, pipeline_factory, tmp_path, tiny_model):
+    # A model that always puts the mean face exactly on the box its crop came from: the crop never moves, so
+    # as the face moves on, the correlation check fails and the detector runs on that very frame.
+    params = np.zeros(265)
+    params[PLACEMENT] = mean_face_placement(np.array([[0.5, 0.5]]), np.array([1 / 1.2]))[0]
+    still = constant_model(tmp_path / "still.onnx", params)
+    for name in ("meanFace", "shapeBasis", "blendShape"):
+        (tmp_path / f"{name}.npy").write_bytes((tiny_model.parent / f"{name}.npy").read_bytes())
+    xs = [40 + 3 * i for i in range(30)]  # 3 px a frame: the check fails once the face is ~10% off its crop
+    pipeline = pipeline_factory(redetect_every=100, model=still)
+    results = run(pipeline, [canvas(photo, x) for x in xs])
+    ran = [i for i, r in enumerate(results) if r.detector_ran]
+    assert ran[0] == 0 and 4 <= len(ran) <= 12 and pipeline.tracker.lost == len(ran) - 1
+    for start, end in zip(ran, [*ran[1:], 30], strict=True):  # from each detection on, the crop held still
+        held = [centre_x(results[i].faces[0].box) for i in range(start, end)]
+        assert max(held) - min(held) <= 2
+    for x, result in zip(xs, results, strict=True):  # yet no frame lost the face by much
+        assert len(result.faces) == 1 and abs(centre_x(result.faces[0].box) - face_centre_x(x)) < 30
+
+
+def test_a_new_face_is_found_within_n_frames(photo, pipeline_factory):
     frames = [canvas(photo, 20)] * 7 + [canvas(photo, 20, 340)] * 8
-    results = run(tracker, frames)
-    counts = [len(f) for f, _ in results]
+    results = run(pipeline_factory(redetect_every=5), frames)
+    counts = [len(r.faces) for r in results]
     first_two = counts.index(2)
     assert counts[:7] == [1] * 7 and 7 <= first_two < 7 + 5
-    assert results[first_two][1] is True  # found by the periodic full-frame pass
+    assert results[first_two].detector_ran  # found by the periodic full-frame pass
     assert counts[first_two:] == [2] * (len(frames) - first_two)  # and then both are tracked
-    boxes = sorted(results[-1][0], key=lambda d: d.box[0])
-    assert abs(centre_x(boxes[0].box) - face_centre_x(20)) < 12
-    assert abs(centre_x(boxes[1].box) - face_centre_x(340)) < 12
+    assert not results[-1].detector_ran
+    centres = sorted(float(face.landmarks[:, 0].mean()) for face in results[-1].faces)
+    assert abs(centres[0] - face_centre_x(20)) < 8 and abs(centres[1] - face_centre_x(340)) < 8
 
 
-def test_search_region_is_a_clamped_square_twice_the_face():
-    assert search_region((100, 100, 149, 199), (1000, 1000)) == (25, 50, 224, 249)  # 200 x 200
-    assert search_region((0, 0, 99, 99), (150, 120)) == (0, 0, 149, 119)
-    assert box_iou((0, 0, 9, 9), (5, 0, 14, 9)) == pytest.approx(50 / 150)
-    assert box_iou((0, 0, 9, 9), (10, 10, 19, 19)) == 0.0
+def test_landmark_box_is_the_clamped_square_about_the_points():
+    points = np.array([[100.0, 120.0], [160.0, 150.0], [130.0, 200.0]])  # 60 wide, 80 tall, centre (130, 160)
+    assert landmark_box(points, (1000, 1000)) == (90, 120, 170, 200)
+    assert landmark_box(points, (150, 1000)) == (90, 120, 149, 200)
+    assert landmark_box(points - 195, (1000, 1000)) is None  # all but a sliver off the image
+    assert landmark_box(np.zeros((68, 2)) + 50, (100, 100)) is None  # collapsed to a point
+    assert MIN_FACE > 1
+
+
+def test_thumbnails_match_the_same_face_and_not_the_background(photo):
+    frame = canvas(photo, 100)
+    face = (round(100 + 171 * SCALE), round(20 + 146 * SCALE), round(100 + 364 * SCALE), round(20 + 339 * SCALE))
+    reference = thumbnail(frame, face)
+    assert reference.shape == (THUMBNAIL, THUMBNAIL)
+    moved = canvas(photo, 104)
+    shifted = (face[0] + 4, face[1], face[2] + 4, face[3])
+    assert similarity(thumbnail(moved, shifted), reference) > 0.95
+    assert similarity(thumbnail(moved, face), reference) > 0.6  # 4 px off: still the face
+    assert similarity(thumbnail(frame, (400, 20, 496, 116)), reference) < 0.3  # grey background and photo edge
 
 
 def test_pipeline_tracks_video_with_a_stand_in_and_reports_detector_calls(pan_video, tiny_model):
@@ -139,10 +184,10 @@ def test_pipeline_tracks_video_with_a_stand_in_and_reports_detector_calls(pan_vi
     every_frame = results(tracking=False)
     assert [r.detector_ran for r in tracked] == [i % 10 == 0 for i in range(30)]
     assert all(r.detector_ran for r in every_frame)
-    # A stand-in's landmarks do not follow the face, yet the tracked boxes do: they stay on the detector's.
+    # The crops made from landmarks stay on the detector's.
     for a, b in zip(tracked, every_frame, strict=True):
         assert len(a.faces) == len(b.faces) == 1
-        assert box_iou(a.faces[0].box, b.faces[0].box) > 0.6
+        assert box_iou(a.faces[0].crop_box, b.faces[0].crop_box) > 0.7
 
 
 def test_still_images_are_not_tracked(tiny_model):

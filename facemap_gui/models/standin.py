@@ -16,22 +16,38 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, INPUT_SIZE, N_EXP, N_ID, NUM_PARAMS, expand_box, preprocess
+from facemap_gui.landmarks.decode import (
+    BASIS_SHAPES,
+    INPUT_SIZE,
+    N_EXP,
+    N_ID,
+    NUM_PARAMS,
+    FoldedBasis,
+    decode,
+    preprocess,
+)
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
 from facemap_gui.models.store import PRECISIONS
 
 MODEL_FILE = "facemap_3dmm.onnx"
 W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it
-CALIBRATION_FRAMES = 24
+CALIBRATION_CROPS = 24
 MANIFEST_FILE = "manifest.json"
 OPSET = 17
-STAND_IN_NOTE = "STAND-IN model with random weights: its landmarks are not real"
+STAND_IN_NOTE = ("STAND-IN model with random weights (the last layer fitted to put a mean face on the demo "
+                 "photo's face): its landmarks are not real")
+FIT_SAMPLES = 2000  # crops the last layer is fitted on
+FIT_SHIFT = 0.15  # the box a crop is made from is off the face by up to this much of its side, in x and y
+FIT_ZOOM = (0.85, 1.15)  # and this much larger or smaller
+RIDGE = 100.0  # on standardised features: small weights, hardly less accurate than 1
+PLACEMENT = [261, 262, 263]  # tx, ty, focal: the outputs the last layer is fitted for
 
 
 @dataclass
@@ -76,9 +92,9 @@ def _features(g: _Graph, arch: str) -> tuple[str, int]:
     """The network up to its pooled feature vector; returns the tensor name and its width."""
     x = g.node("Mul", ["image", g.const(np.array(255.0))])  # the real graph scales [0, 1] input itself
     x = g.conv(x, 3, 1, 1)  # RGB → one channel, as the real model does
-    if arch == "tiny":
+    if arch == "tiny":  # 8 channels pooled to 4x4: 128 features that still say where things are
         x = g.node("Relu", [g.conv(x, 1, 8, 3, stride=4)])
-        return g.node("Flatten", [g.node("GlobalAveragePool", [x])]), 8
+        return g.node("Flatten", [g.node("AveragePool", [x], kernel_shape=[8, 8], strides=[8, 8])]), 128
     x = g.node("Relu", [g.conv(x, 1, 32, 7, stride=2)])
     x = g.node("Pad", [x, g.const([0, 0, 0, 0, 0, 0, 1, 1], "pads", np.int64)])
     x = g.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
@@ -106,8 +122,10 @@ def _model(g: _Graph, name: str, output: str, width: int | str) -> onnx.ModelPro
 def build_stand_in_model(arch: str = "full", seed: int = 0) -> onnx.ModelProto:
     """The stand-in network as an ONNX model with a dynamic batch dimension.
 
-    The last layer is scaled on the features of a few sample inputs so that outputs stay small (about
-    0.03): random 3DMM parameters of that size decode to a plausible face rather than a scribble.
+    All weights are random except the last layer's, which is fitted by ridge regression on the network's own
+    (random) features of crops of the demo photo, so that the decoded mean face lands on the face in the crop.
+    Its landmarks are not real, but they follow the face as a real model's do, so tracking from landmarks can
+    be exercised and measured end to end.
     """
     import onnxruntime as ort
 
@@ -118,17 +136,87 @@ def build_stand_in_model(arch: str = "full", seed: int = 0) -> onnx.ModelProto:
     features, width = _features(g, arch)
     probe = ort.InferenceSession(_model(g, "probe", features, width).SerializeToString(),
                                  providers=["CPUExecutionProvider"])
-    samples = rng.uniform(0, 1, (8, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
-    feats = probe.run(None, {"image": samples})[0].astype(np.float64)
-    weight = rng.normal(0, 0.03 / (math.sqrt(width) * (feats.std() + 1e-6)), (width, NUM_PARAMS))
-    bias = -feats.mean(axis=0) @ weight
-    g.nodes.append(helper.make_node("Gemm", [features, g.const(weight), g.const(bias, "b")],
-                                    ["parameters_3dmm"]))
+    batches = [(probe.run(None, {"image": crops})[0], placement) for crops, placement in fitting_batches(rng)]
+    mean, weight, bias = _fit_last_layer(np.concatenate([f for f, _ in batches]).astype(np.float64),
+                                         np.concatenate([p for _, p in batches]))
+    # Random ReLU features are large and vary little (mean ~37, spread ~3): centred first, as a trained
+    # network's batch norms leave them, the last layer's sums stay small and survive 8-bit quantisation.
+    centred = g.node("Sub", [features, g.const(mean[None], "mean")])
+    g.nodes.append(helper.make_node("Gemm", [centred, g.const(weight), g.const(bias, "b")], ["parameters_3dmm"]))
     model = _model(g, f"facemap_3dmm_stand_in_{arch}", "parameters_3dmm", NUM_PARAMS)
     helper.set_model_props(model, {STAND_IN_KEY: "true", "facemap_gui.arch": arch,
                                    "facemap_gui.description": STAND_IN_NOTE})
     onnx.checker.check_model(model)
     return model
+
+
+def fitting_batches(rng: np.random.Generator, samples: int = FIT_SAMPLES, batch: int = 16
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches of (N, 3, 128, 128) crops of the demo photo made as the pipeline makes them (the face box
+    expanded 1.2x, bilinear resize), from boxes off the detector's by up to FIT_SHIFT of the face's side and
+    FIT_ZOOM in size, with the face 60-350 px tall in the frame; each with (N, 3) parameters [tx, ty, focal]
+    that place the stand-in basis's mean face on the detector's box in its crop."""
+    from facemap_gui.sources.demo import BACKGROUND, demo_photo_path
+    from facemap_gui.sources.files import read_image_rgb
+
+    photo = read_image_rgb(demo_photo_path())
+    x0, y0, x1, y1 = _photo_face(photo)
+    side, cx, cy = max(x1 - x0, y1 - y0) + 1, (x0 + x1) / 2, (y0 + y1) / 2
+    zooms = np.exp(rng.uniform(math.log(60 / side), math.log(350 / side), samples))
+    shifts = rng.uniform(-FIT_SHIFT, FIT_SHIFT, (samples, 2))
+    sizes = rng.uniform(*FIT_ZOOM, samples)
+    # Where the face is in each crop, in crop sides: its centre is off the crop's by -shift / (1.2 size).
+    placements = mean_face_placement(0.5 - shifts / (1.2 * sizes[:, None]), 1.0 / (1.2 * sizes))
+    for start in range(0, samples, batch):
+        crops = np.empty((min(batch, samples - start), 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+        for i, index in enumerate(range(start, start + len(crops))):
+            zoom, (dx, dy) = zooms[index], shifts[index]
+            crop_side = max(8, round(side * zoom * sizes[index] * 1.2))  # the jittered box expanded, frame px
+            left, top = (cx + dx * side) * zoom - crop_side / 2, (cy + dy * side) * zoom - crop_side / 2
+            frame = cv2.warpAffine(photo, np.array([[zoom, 0, -left], [0, zoom, -top]]), (crop_side, crop_side),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND)
+            crops[i] = preprocess(frame, np.array([(0, 0, crop_side - 1, crop_side - 1)]))[0]
+        yield crops, placements[start : start + len(crops)]
+
+
+def _photo_face(photo: np.ndarray) -> tuple[int, int, int, int]:
+    from facemap_gui.detection import DETECTORS
+    from facemap_gui.models import store
+    from facemap_gui.sources.base import Frame
+
+    with DETECTORS["mediapipe"](store.bundled_detector_path("full"), video=False, max_faces=1) as detector:
+        faces = detector.detect(Frame(index=0, timestamp_ms=0.0, rgb=photo))
+    if not faces:
+        raise ModelError("the bundled detector found no face in the demo photo, so no stand-in can be made; "
+                         "reinstall facemap-gui")
+    return faces[0].box
+
+
+def mean_face_placement(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """[tx, ty, focal] putting the mean face's landmark box (tracking.landmark_box) at `centres` (N, 2) with
+    `sides` (N,), all in crop sides; the other parameters are zero (mean shape, facing the camera)."""
+    mean = decode(np.zeros((1, NUM_PARAMS)), np.array([(0, 0, INPUT_SIZE - 1, INPUT_SIZE - 1)]),
+                  FoldedBasis.from_arrays(*stand_in_basis().values()))[0][0]
+    # decode puts a point at zoom * (v + 60 t) + 64 crop pixels, zoom = (150 f + 450) / 500; f = 0 here.
+    zoom0 = 450 / 500
+    low, high = mean.min(axis=0), mean.max(axis=0)
+    model_centre, model_side = ((low + high) / 2 - INPUT_SIZE / 2) / zoom0, (high - low).max() / zoom0
+    zoom = sides * INPUT_SIZE / model_side
+    t = ((centres - 0.5) * INPUT_SIZE / zoom[:, None] - model_centre) / 60.0
+    return np.column_stack([t, (zoom * 500 - 450) / 150])
+
+
+def _fit_last_layer(feats: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge regression of [tx, ty, focal] on standardised features: the features' mean, and a (width, 265)
+    weight and bias for the centred features that output zero for every other parameter."""
+    mean, spread = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+    a = (feats - mean) / spread
+    solved = np.linalg.solve(a.T @ a + RIDGE * np.eye(a.shape[1]), a.T @ (targets - targets.mean(axis=0)))
+    weight = np.zeros((feats.shape[1], NUM_PARAMS))
+    bias = np.zeros(NUM_PARAMS)
+    weight[:, PLACEMENT] = solved / spread[:, None]
+    bias[PLACEMENT] = targets.mean(axis=0)
+    return mean, weight, bias
 
 
 def _face_outline() -> Iterator[tuple[float, float, float]]:
@@ -184,31 +272,15 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
     if precision == "w8a8":
         crops = calibration_crops()
         quantize_w8a8(directory / MODEL_FILE, directory / W8A8_FILE, crops)
-        details["calibration"] = f"{len(crops)} face crops from the demo clip"
+        details["calibration"] = f"{len(crops)} face crops of the demo photo"
     write_manifest(directory, details)
     return directory / (W8A8_FILE if precision == "w8a8" else MODEL_FILE)
 
 
-def calibration_crops(frames: int = CALIBRATION_FRAMES) -> np.ndarray:
-    """(N, 3, 128, 128) face crops made as the pipeline makes them (bundled BlazeFace, 1.2x box, bilinear
-    resize) from frames spread over the demo clip, so activation ranges are those of real faces."""
-    from facemap_gui.detection import DETECTORS
-    from facemap_gui.models import store
-    from facemap_gui.sources.base import Frame
-    from facemap_gui.sources.demo import demo_photo_path, render_pan_zoom
-    from facemap_gui.sources.files import read_image_rgb
-
-    photo = read_image_rgb(demo_photo_path())
-    crops = []
-    with DETECTORS["mediapipe"](store.bundled_detector_path("full"), video=False, max_faces=1) as detector:
-        for index in range(frames):
-            frame = Frame(index=index, timestamp_ms=0.0, rgb=render_pan_zoom(photo, index / frames))
-            for detection in detector.detect(frame):
-                crops.append(preprocess(frame.rgb, np.array([expand_box(detection.box, frame.size)]))[0])
-    if not crops:
-        raise ModelError("the bundled detector found no face in the demo clip, so the w8a8 stand-in cannot be "
-                         "calibrated; reinstall facemap-gui")
-    return np.stack(crops)
+def calibration_crops(count: int = CALIBRATION_CROPS, seed: int = 0) -> np.ndarray:
+    """(N, 3, 128, 128) face crops of the demo photo made as the pipeline makes them (see fitting_batches),
+    so activation ranges are those of real faces at the sizes and offsets the app feeds the model."""
+    return next(fitting_batches(np.random.default_rng(seed), samples=count, batch=count))[0]
 
 
 def quantize_w8a8(float_model: Path, output: Path, crops: np.ndarray) -> Path:

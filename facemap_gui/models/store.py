@@ -46,8 +46,11 @@ def basis_dir() -> Path:
     return models_dir() / "basis"
 
 
+STAND_IN_GENERATION = 2  # bumped when the stand-in changes, so an older one is not picked up (2: fitted last layer)
+
+
 def stand_in_dir(arch: str = "full") -> Path:
-    return home() / "stand-in" / arch
+    return home() / "stand-in" / f"v{STAND_IN_GENERATION}" / arch
 
 
 def bundled_detector_path(kind: str) -> Path:

@@ -19,7 +19,7 @@ from facemap_gui.sources.files import read_image_rgb
 DEMO_SIZE = (1280, 720)
 DEMO_FPS = 30.0
 DEMO_FRAMES = 300
-_BACKGROUND = (40, 42, 48)
+BACKGROUND = (40, 42, 48)
 
 
 def demo_photo_path() -> Path:
@@ -39,7 +39,7 @@ def pan_zoom_transform(t: float, photo_size: tuple[int, int], canvas: tuple[int,
 def render_pan_zoom(photo: np.ndarray, t: float, canvas: tuple[int, int] = DEMO_SIZE) -> np.ndarray:
     matrix = pan_zoom_transform(t, (photo.shape[1], photo.shape[0]), canvas)
     return cv2.warpAffine(photo, matrix, canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=_BACKGROUND)
+                          borderValue=BACKGROUND)
 
 
 class DemoSource(FrameSource):

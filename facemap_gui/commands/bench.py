@@ -206,6 +206,7 @@ class RunFigures:
     frames_with_face: int = 0
     detector_calls: int = 0
     tracked_faces: int = 0
+    lost_tracks: int = 0  # tracked faces that failed the check, so the detector ran on their frame
     seconds: float = 0.0
     build_ms: float = 0.0
     session_ms: float = 0.0
@@ -224,7 +225,8 @@ class RunFigures:
         return {"label": self.label, "frames": self.frames, "frames_with_face": self.frames_with_face,
                 "recall": round(self.frames_with_face / max(self.frames, 1), 4), "fps": round(self.fps, 2),
                 "seconds": round(self.seconds, 3), "detector_calls": self.detector_calls,
-                "tracked_faces": self.tracked_faces, "session_ms": round(self.session_ms, 1),
+                "tracked_faces": self.tracked_faces, "lost_tracks": self.lost_tracks,
+                "session_ms": round(self.session_ms, 1),
                 "build_ms": round(self.build_ms, 1), "runtime": self.runtime, "stand_in": self.stand_in,
                 "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "stages_ms": self.stages.summary(),
@@ -298,6 +300,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             figures.recording = recorder.close().summary()
     if pipeline.tracker is not None:
         figures.tracked_faces = pipeline.tracker.tracked_faces
+        figures.lost_tracks = pipeline.tracker.lost
     figures.peak_rss_mb = peak_rss_mb()
     return figures
 
@@ -457,7 +460,8 @@ def print_run(figures: RunFigures, repeat: int) -> None:
         print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['count']:>8}")
     start_mb, end_mb = figures.rss_mb[0][1], figures.rss_mb[-1][1]
     print(f"  {figures.fps:.1f} fps end to end · face on {figures.frames_with_face}/{figures.frames} frames · "
-          f"full-frame detector on {figures.detector_calls} frames, {figures.tracked_faces} faces tracked")
+          f"full-frame detector on {figures.detector_calls} frames, {figures.tracked_faces} faces tracked "
+          f"({figures.lost_tracks} lost)")
     print(f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
           f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB")
     if figures.recording:

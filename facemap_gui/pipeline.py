@@ -56,10 +56,18 @@ class Pipeline:
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
         self.detector = detector
-        self.tracker = (FaceTracker(self.config.redetect_every)
-                        if self.config.tracking and detector is not None and self.config.fixed_box is None else None)
+        self.tracker: FaceTracker | None = None
+        self.set_tracking(self.config.tracking)
         self.session = session
         self.basis = basis
+
+    def set_tracking(self, enabled: bool) -> None:
+        """Track faces between detections, or detect on every frame; call between frames. A fixed box is never
+        tracked. Turning tracking on starts afresh: the detector runs on the next frame."""
+        if not enabled or self.detector is None or self.config.fixed_box is not None:
+            self.tracker = None
+        elif self.tracker is None:
+            self.tracker = FaceTracker(self.config.redetect_every)
 
     def process(self, frame: Frame) -> FrameResult:
         timings = dict.fromkeys(STAGES, 0.0)  # "detect": the detector and the tracking checks

@@ -135,8 +135,33 @@ def test_overlay_toggles_and_shortcuts_reach_the_worker(qtbot, open_window):
     window.strength_slider.setValue(80)
     assert window.worker.view.smoothing_strength == pytest.approx(0.8)
     shortcuts = {a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()}
-    assert {"Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+F", "Ctrl+8", "Ctrl+R", "Ctrl+O", "B", "P", "C", "A", "S",
+    assert {"Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+F", "Ctrl+8", "Ctrl+R", "Ctrl+O", "B", "P", "C", "A", "S", "T",
             "F11"} <= shortcuts
+
+
+def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, open_window):
+    window = open_window("fakecam:0")
+    worker = window.worker
+    wait_frames(qtbot, window, lambda live: bool(live.result.faces) and not live.result.detector_ran)
+    qtbot.waitUntil(lambda: window.hud.tracking.text() == "on · full scan every 15", timeout=WAIT_MS)
+
+    def frames_from_now(count: int) -> tuple[int, int]:
+        """(frames, detector runs) over the next `count` frames processed (the two counters are read while the
+    worker runs, so either may be one frame ahead of the other)."""
+        processed, calls = worker._processed, worker._detector_calls
+        qtbot.waitUntil(lambda: worker._processed >= processed + count, timeout=WAIT_MS)
+        return worker._processed - processed, worker._detector_calls - calls
+
+    window.tracking_action.trigger()
+    assert worker.view.tracking is False and window.settings.tracking is False
+    frames_from_now(1)  # the frame in flight when the menu was used
+    frames, calls = frames_from_now(8)
+    assert calls >= frames - 1  # the detector on every frame
+    qtbot.waitUntil(lambda: window.hud.tracking.text() == "off", timeout=WAIT_MS)
+    window.tracking_action.trigger()
+    frames_from_now(2)
+    frames, calls = frames_from_now(8)
+    assert calls <= 2 and frames >= 8  # tracked again: at most one periodic full scan in 8 frames
 
 
 def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
@@ -145,6 +170,7 @@ def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
     window.overlay_actions["axes"].trigger()
     window.strength_slider.setValue(70)
     window.hud_action.trigger()
+    window.tracking_action.trigger()
     window.start_source(str(pan_video))  # as File > Open does: remembered as the source and a recent file
     window.resize(700, 500)  # inside the offscreen platform's 800x600 screen
     qtbot.waitUntil(lambda: window.width() == 700)
@@ -153,11 +179,12 @@ def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
     settings, warning = load_settings()
     assert warning is None
     assert settings.overlay == OverlayOptions(axes=False) and settings.smoothing_strength == 0.7
-    assert settings.hud is False and settings.source == str(pan_video)
+    assert settings.hud is False and settings.tracking is False and settings.source == str(pan_video)
     assert settings.recent_files == [str(pan_video.resolve())]
     again = open_window(settings.source, settings)
     assert not again.overlay_actions["axes"].isChecked() and again.strength_slider.value() == 70
     assert not again.hud.isVisibleTo(again) and again.width() == 700
+    assert not again.tracking_action.isChecked() and again.worker.view.tracking is False
     assert [a.text() for a in again.recent_menu.actions()] == [pan_video.name]
 
 

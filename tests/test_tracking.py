@@ -197,3 +197,23 @@ def test_still_images_are_not_tracked(tiny_model):
         result = pipeline.process(source.read())
     assert result.detector_ran and len(result.faces) == 1
     pipeline.detector.close()
+
+
+def test_tracking_is_switched_off_and_on_between_frames(photo, pipeline_factory):
+    pipeline = pipeline_factory(redetect_every=100)
+    frames = [canvas(photo, 40 + 4 * i) for i in range(12)]
+    ran = []
+    for index, rgb in enumerate(frames):
+        if index in (4, 8):
+            pipeline.set_tracking(index == 8)
+        ran.append(pipeline.process(Frame(index, index * 33.3, rgb)).detector_ran)
+    # Tracked, then the detector on every frame, then a fresh start: detect once and track again.
+    assert ran == [True, False, False, False] + [True] * 4 + [True, False, False, False]
+    pipeline.set_tracking(True)
+    assert pipeline.tracker.tracked_faces == 3  # frames 9-11: turning it on again kept the running tracker
+
+
+def test_a_fixed_box_is_never_tracked(tiny_model):
+    pipeline = build_pipeline(RunOptions(source=str(PHOTO), model=tiny_model, box=(171, 146, 364, 339)))
+    pipeline.set_tracking(True)
+    assert pipeline.detector is None and pipeline.tracker is None

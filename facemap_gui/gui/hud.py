@@ -65,8 +65,8 @@ class HudPanel(QFrame):
         self._section("Faces")
         self.faces = self._value("Faces")
         self.detector = self._value("Detector", "frames on which the full-frame face detector ran")
-        self.tracking = self._value("Tracking", "between full-frame detections, each face is followed by matching "
-                                                "its thumbnail around its previous box")
+        self.tracking = self._value("Tracking", "between full-frame detections, each face is cropped where its "
+                                                "landmarks were on the previous frame")
         self._section("Source")
         self.source = self._value("Input")
         self.resolution = self._value("Size")

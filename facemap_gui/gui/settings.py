@@ -35,6 +35,7 @@ class Settings:
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
     smoothing: bool = True
     smoothing_strength: float = DEFAULT_STRENGTH
+    tracking: bool = True
     hud: bool = True
     output_folder: str = ""  # empty: the user's Videos folder
     geometry: str = ""  # QWidget.saveGeometry(), base64

@@ -173,6 +173,10 @@ class MainWindow(QMainWindow):
             for name, (text, key) in OVERLAY_TOGGLES.items()}
         self.smoothing_action = self._action("&Smoothing", "S", self._view_changed, checkable=True,
                                              checked=s.smoothing, tip="One Euro filter on landmarks and pose")
+        self.tracking_action = self._action(
+            "&Tracking", "T", self._view_changed, checkable=True, checked=s.tracking and self.options.tracking,
+            tip="Crop each face where its landmarks were on the previous frame, and run the full-frame detector "
+                "only when a face is lost or every few frames (off: detect on every frame)")
         self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
         self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         self._action("Leave full screen", "Esc", self._leave_fullscreen)
@@ -202,6 +206,7 @@ class MainWindow(QMainWindow):
         view_menu.addActions(list(self.overlay_actions.values()))
         view_menu.addSeparator()
         view_menu.addAction(self.smoothing_action)
+        view_menu.addAction(self.tracking_action)
         view_menu.addSeparator()
         view_menu.addAction(self.hud_action)
         view_menu.addAction(self.fullscreen_action)
@@ -380,12 +385,14 @@ class MainWindow(QMainWindow):
     def _view_options(self) -> ViewOptions:
         overlay = OverlayOptions(**{name: a.isChecked() for name, a in self.overlay_actions.items()})
         return ViewOptions(overlay=overlay, smoothing=self.smoothing_action.isChecked(),
-                           smoothing_strength=self.strength_slider.value() / 100)
+                           smoothing_strength=self.strength_slider.value() / 100,
+                           tracking=self.tracking_action.isChecked())
 
     def _view_changed(self) -> None:
         view = self._view_options()
         self.settings.overlay = view.overlay
         self.settings.smoothing, self.settings.smoothing_strength = view.smoothing, view.smoothing_strength
+        self.settings.tracking = view.tracking
         self.strength_slider.setEnabled(view.smoothing)
         if self.worker is not None:
             self.worker.view = view

@@ -56,6 +56,7 @@ class ViewOptions:
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
     smoothing: bool = True
     smoothing_strength: float = DEFAULT_STRENGTH
+    tracking: bool = True  # follow faces between detections (still images never are)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class LiveWorker:
 
     def __init__(self, options: RunOptions, listener: WorkerListener, view: ViewOptions | None = None) -> None:
         self.options = options
-        self.view = view or ViewOptions()
+        self.view = view or ViewOptions(tracking=options.tracking)
         self.state = WorkerState.IDLE
         self.source: FrameSource | None = None
         self.pipeline: Pipeline | None = None
@@ -262,6 +263,8 @@ class LiveWorker:
 
     def _process(self, captured: Captured) -> None:
         assert self.pipeline is not None
+        view = self.view
+        self.pipeline.set_tracking(view.tracking and not isinstance(self.source, ImageSource))
         start = time.perf_counter()
         try:
             result = self.pipeline.process(captured.frame)
@@ -276,7 +279,6 @@ class LiveWorker:
             self._failures = 0
         self._processed += 1
         self._detector_calls += result.detector_ran
-        view = self.view
         self._smoother.strength = view.smoothing_strength
         shown = self._smoother.apply(result) if view.smoothing else result
         if not view.smoothing:

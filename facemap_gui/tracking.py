@@ -5,9 +5,10 @@ one: the square about its 68 points (`landmark_box`), expanded like a detector b
 it moves by less than about a tenth of its size between frames, and the model then finds it inside.
 
 facemap_3dmm has no face-presence output, so the tracking confidence comes from appearance. When the detector
-finds a face, a small grey thumbnail of its landmark box is kept; on every tracked frame the thumbnail of the
-new landmark box is compared with it by normalised cross-correlation (a face matches itself at 0.85-1 while it
-moves and turns a little; background, or landmarks that slid off the face, score far lower). The full-frame
+finds a face, a small grey thumbnail of its landmark square is kept; on every tracked frame it is looked for by
+normalised cross-correlation within the new landmark square grown by `SLACK` thumbnail pixels (a face matches
+itself at 0.85-1 while it moves and turns a little, wherever its landmarks jitter by a few percent; background,
+or landmarks that slid off the face, score far lower). The full-frame
 detector runs when no face is tracked; when a tracked face's match falls below `MIN_SIMILARITY` (it left,
 turned away, was covered, or moved too fast), on that same frame, so no frame loses a face the detector would
 have found; and every `redetect_every` frames, which finds new faces and refreshes the thumbnails.
@@ -28,6 +29,8 @@ from facemap_gui.detection.base import Detection, box_iou
 REDETECT_EVERY = 15  # frames: new faces are found within half a second at 30 fps
 THUMBNAIL = 31  # side of the face thumbnail, px: enough detail to tell a face from its background
 MIN_SIMILARITY = 0.6  # correlation below which the face counts as lost (a face matches itself at 0.85-1)
+SLACK = 2  # thumbnail px (~6% of the face) the face may sit off its landmark box and still match: landmarks
+# jitter by a few percent from frame to frame, more with an 8-bit model
 MIN_FACE = 8  # px: a landmark box smaller than this (e.g. squeezed against the border) is not a face
 DUPLICATE_IOU = 0.5  # two tracks whose faces overlap this much have converged on one face
 
@@ -39,30 +42,48 @@ class Landmarked(Protocol):
     landmarks: np.ndarray
 
 
-def landmark_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """The square about the points' bounding box (side = its longer side), clamped to the image (inclusive);
-    None when less than MIN_FACE px of it is left inside."""
+Square = tuple[float, float, float]  # centre x, centre y and side, image px
+
+
+def landmark_square(points: np.ndarray) -> Square:
+    """The square about the points' bounding box (side = its longer side)."""
     (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-    half = max(x1 - x0, y1 - y0) / 2
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+
+
+def landmark_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """landmark_square as a box clamped to the image (inclusive); None when less than MIN_FACE px of it is
+    left inside."""
+    cx, cy, side = landmark_square(points)
+    half = side / 2
     w, h = size
     box = (max(0, math.floor(cx - half + 0.5)), max(0, math.floor(cy - half + 0.5)),
            min(w - 1, math.floor(cx + half + 0.5)), min(h - 1, math.floor(cy + half + 0.5)))
     return box if min(box[2] - box[0], box[3] - box[1]) + 1 >= MIN_FACE else None
 
 
-def thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """`box` of the image in grey, THUMBNAIL px square. Pixels are skipped on large faces before the area
-    averaging, so the cost does not grow with the face (still >= 2 source pixels per thumbnail pixel)."""
-    x0, y0, x1, y1 = box
-    step = max(1, min(x1 - x0 + 1, y1 - y0 + 1) // (2 * THUMBNAIL))
-    grey = cv2.cvtColor(rgb[y0 : y1 + 1 : step, x0 : x1 + 1 : step], cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
+def thumbnail(rgb: np.ndarray, square: Square, slack: int = 0) -> np.ndarray:
+    """The square of the image in grey, THUMBNAIL px across, grown by `slack` thumbnail px on every side
+    (THUMBNAIL + 2 slack px in all). Parts outside the image repeat its edge, so a face cut by the border
+    keeps its shape. Pixels are skipped on large faces before the area averaging, so the cost does not grow
+    with the face (still >= 2 source pixels per thumbnail pixel)."""
+    cx, cy, side = square
+    size = THUMBNAIL + 2 * slack
+    span = max(1, round(side * size / THUMBNAIL))  # image px across
+    x0, y0 = math.floor(cx - span / 2 + 0.5), math.floor(cy - span / 2 + 0.5)
+    height, width = rgb.shape[:2]
+    region = rgb[max(y0, 0) : max(min(y0 + span, height), 0), max(x0, 0) : max(min(x0 + span, width), 0)]
+    pads = (max(-y0, 0), max(y0 + span - height, 0), max(-x0, 0), max(x0 + span - width, 0))
+    if any(pads):
+        region = cv2.copyMakeBorder(region, *pads, cv2.BORDER_REPLICATE)
+    step = max(1, span // (2 * size))
+    grey = cv2.cvtColor(region[::step, ::step], cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation of two thumbnails of the same size, in [-1, 1]."""
-    return float(cv2.matchTemplate(a, b, cv2.TM_CCOEFF_NORMED)[0, 0])
+def similarity(window: np.ndarray, reference: np.ndarray) -> float:
+    """The best normalised cross-correlation of a thumbnail anywhere in a window at least its size, in [-1, 1]."""
+    return float(cv2.matchTemplate(window, reference, cv2.TM_CCOEFF_NORMED).max())
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ class FaceTracker:
         for face in faces:
             box = landmark_box(face.landmarks, size)
             if box is not None:
-                tracks.append(Track(box, face.score, thumbnail(rgb, box)))
+                tracks.append(Track(box, face.score, thumbnail(rgb, landmark_square(face.landmarks))))
         self._tracks = _without_duplicates(tracks)
         self._since_detection = 1
         self.detector_calls += 1
@@ -118,7 +139,8 @@ class FaceTracker:
         moved = []
         for track, face in zip(self._tracks, faces, strict=True):
             box = landmark_box(face.landmarks, size)
-            if box is None or similarity(thumbnail(rgb, box), track.thumbnail) < MIN_SIMILARITY:
+            if (box is None or similarity(thumbnail(rgb, landmark_square(face.landmarks), SLACK), track.thumbnail)
+                    < MIN_SIMILARITY):
                 self.lost += 1
                 return False
             moved.append(Track(box, track.score, track.thumbnail))

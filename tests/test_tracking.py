@@ -16,7 +16,7 @@ from facemap_gui.models.standin import PLACEMENT, mean_face_placement
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.tracking import MIN_FACE, THUMBNAIL, landmark_box, similarity, thumbnail
+from facemap_gui.tracking import MIN_FACE, SLACK, THUMBNAIL, landmark_box, similarity, thumbnail
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)
@@ -160,16 +160,30 @@ def test_landmark_box_is_the_clamped_square_about_the_points():
     assert MIN_FACE > 1
 
 
-def test_thumbnails_match_the_same_face_and_not_the_background(photo):
+def test_thumbnails_find_the_face_within_their_slack_and_not_the_background(photo):
     frame = canvas(photo, 100)
-    face = (round(100 + 171 * SCALE), round(20 + 146 * SCALE), round(100 + 364 * SCALE), round(20 + 339 * SCALE))
+    face = (100 + 267.5 * SCALE, 20 + 242.5 * SCALE, 194 * SCALE)  # centre and side of the photo's face
     reference = thumbnail(frame, face)
     assert reference.shape == (THUMBNAIL, THUMBNAIL)
+    assert thumbnail(frame, face, SLACK).shape == (THUMBNAIL + 2 * SLACK,) * 2
     moved = canvas(photo, 104)
-    shifted = (face[0] + 4, face[1], face[2] + 4, face[3])
-    assert similarity(thumbnail(moved, shifted), reference) > 0.95
-    assert similarity(thumbnail(moved, face), reference) > 0.6  # 4 px off: still the face
-    assert similarity(thumbnail(frame, (400, 20, 496, 116)), reference) < 0.3  # grey background and photo edge
+    assert similarity(thumbnail(moved, (face[0] + 4, face[1], face[2])), reference) > 0.95  # followed exactly
+    # Landmarks 6 px (6% of the face) off it: the thumbnail at the landmarks matches less, the slack finds it.
+    off = (face[0] + 4 + 6, face[1] - 3, face[2])
+    exact, near = similarity(thumbnail(moved, off), reference), similarity(thumbnail(moved, off, SLACK), reference)
+    assert near > 0.9 and near > exact + 0.1
+    for elsewhere in [(356, 150, 97), (350, 250, 97), (150, 250, 97)]:  # the photo's edge, shoulder, collar
+        assert similarity(thumbnail(frame, elsewhere, SLACK), reference) < 0.3
+
+
+def test_a_square_past_the_border_is_sampled_as_if_the_image_edge_went_on(photo):
+    frame = canvas(photo, 100)
+    pad = 60
+    extended = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    for square in [(120.0, 10.0, 97.0), (600.0, 340.0, 150.0), (-20.0, 200.0, 60.0)]:
+        inside = (square[0] + pad, square[1] + pad, square[2])
+        for slack in (0, SLACK):
+            np.testing.assert_array_equal(thumbnail(frame, square, slack), thumbnail(extended, inside, slack))
 
 
 def test_pipeline_tracks_video_with_a_stand_in_and_reports_detector_calls(pan_video, tiny_model):

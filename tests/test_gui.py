@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QProgressDialog, QPushButton
 
 from facemap_gui.config import RunOptions
 from facemap_gui.gui import window as window_module
@@ -296,9 +296,17 @@ def test_first_run_without_a_model_offers_the_download_or_the_stand_in(qtbot):
         buttons = {b.text(): b for b in box.buttons()}
         buttons["Continue with the stand-in"].click() if "Continue with the stand-in" in buttons else box.reject()
 
+    busy: list[str] = []
+
+    def look_for_the_busy_dialog() -> None:  # while the stand-in is generated (a few seconds)
+        busy.extend(w.labelText() for w in QApplication.topLevelWidgets()
+                    if isinstance(w, QProgressDialog) and w.isVisible())
+
     QTimer.singleShot(100, choose_stand_in)
+    QTimer.singleShot(1000, look_for_the_busy_dialog)
     options = with_landmark_model(RunOptions(source="demo"), ask=True)
     assert len(asked) == 1 and "not installed" in asked[0]
+    assert busy == ["Generating the stand-in model (once, a few seconds)…"]
     assert options.model is not None and options.model.is_file()
     assert inspect_model(options.model).stand_in
     named = RunOptions(source="demo", model=Path("/some/model.onnx"))

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo_options() -> RunOptions:
-    """The real model when installed, else the full-architecture stand-in (generated once, ~1 s)."""
+    """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
     if store.landmark_model_path("float").is_file():
         return RunOptions(source="demo:0")
     model = store.stand_in_dir("full") / MODEL_FILE

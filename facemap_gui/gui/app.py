@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes.util
 import dataclasses
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import TypeVar
 
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
@@ -17,6 +20,7 @@ from facemap_gui.gui.settings import Settings, load_settings
 from facemap_gui.models.install import missing
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def display_problem() -> str | None:
@@ -44,7 +48,29 @@ def with_landmark_model(options: RunOptions, ask: bool) -> RunOptions:
         return options
     from facemap_gui.commands.demo import demo_options
 
-    return dataclasses.replace(options, model=demo_options().model, precision="float")
+    model = _while_busy(lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…",
+                        ask)
+    return dataclasses.replace(options, model=model, precision="float")
+
+
+def _while_busy(work: Callable[[], T], text: str, show: bool) -> T:
+    """Run `work` on a thread; when `show` and it takes more than a moment, a busy dialog keeps the app
+    responsive meanwhile. Its exceptions reach the caller."""
+    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtWidgets import QApplication, QProgressDialog
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(work)
+        concurrent.futures.wait([future], timeout=0.3)
+        if show and not future.done():
+            dialog = QProgressDialog(text, None, 0, 0, windowTitle="facemap-gui",
+                                     windowModality=Qt.WindowModality.ApplicationModal)
+            dialog.show()
+            while not future.done():
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                concurrent.futures.wait([future], timeout=0.02)
+            dialog.close()
+        return future.result()
 
 
 def _download_accepted() -> bool:

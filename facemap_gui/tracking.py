@@ -8,10 +8,10 @@ facemap_3dmm has no face-presence output, so the tracking confidence comes from 
 finds a face, a small grey thumbnail of its landmark square is kept; on every tracked frame it is looked for by
 normalised cross-correlation within the new landmark square grown by `SLACK` thumbnail pixels (a face matches
 itself at 0.85-1 while it moves and turns a little, wherever its landmarks jitter by a few percent; background,
-or landmarks that slid off the face, score far lower). The full-frame
-detector runs when no face is tracked; when a tracked face's match falls below `MIN_SIMILARITY` (it left,
-turned away, was covered, or moved too fast), on that same frame, so no frame loses a face the detector would
-have found; and every `redetect_every` frames, which finds new faces and refreshes the thumbnails.
+or landmarks that slid off the face, score far lower). The full-frame detector runs when no face is tracked;
+when a tracked face's match falls below `MIN_SIMILARITY` (it left, turned away, was covered, or moved too
+fast), on that same frame, so no frame loses a face the detector would have found; and every `redetect_every`
+frames, which finds new faces and refreshes the thumbnails.
 """
 
 from __future__ import annotations

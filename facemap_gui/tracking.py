@@ -1,8 +1,9 @@
 """Tracking faces between detections, so the full-frame detector runs only now and then.
 
 As in MediaPipe's face mesh and 3DDFA_V2, a face's crop on the next frame comes from its landmarks on this
-one: the square about its 68 points (`landmark_box`), expanded like a detector box, still holds the face when
-it moves by less than about a tenth of its size between frames, and the model then finds it inside.
+one: the square about its 68 points (`landmark_square`, clamped by `landmark_box`), expanded like a detector
+box, still holds the face when it moves by less than about a tenth of its size between frames, and the model
+then finds it inside.
 
 facemap_3dmm has no face-presence output, so the tracking confidence comes from appearance. When the detector
 finds a face, a small grey thumbnail of its landmark square is kept; on every tracked frame it is looked for by
@@ -24,7 +25,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from facemap_gui.detection.base import Detection, box_iou
+from facemap_gui.detection.base import Detection, box_iou, clamp_box
 
 REDETECT_EVERY = 15  # frames: new faces are found within half a second at 30 fps
 THUMBNAIL = 31  # side of the face thumbnail, px: enough detail to tell a face from its background
@@ -51,14 +52,12 @@ def landmark_square(points: np.ndarray) -> Square:
     return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
 
 
-def landmark_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """landmark_square as a box clamped to the image (inclusive); None when less than MIN_FACE px of it is
-    left inside."""
-    cx, cy, side = landmark_square(points)
+def landmark_box(square: Square, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The square as a box clamped to the image (inclusive); None when less than MIN_FACE px of it is left
+    inside."""
+    cx, cy, side = square
     half = side / 2
-    w, h = size
-    box = (max(0, math.floor(cx - half + 0.5)), max(0, math.floor(cy - half + 0.5)),
-           min(w - 1, math.floor(cx + half + 0.5)), min(h - 1, math.floor(cy + half + 0.5)))
+    box = clamp_box(cx - half, cy - half, cx + half, cy + half, size)
     return box if min(box[2] - box[0], box[3] - box[1]) + 1 >= MIN_FACE else None
 
 
@@ -125,9 +124,10 @@ class FaceTracker:
         size = (rgb.shape[1], rgb.shape[0])
         tracks = []
         for face in faces:
-            box = landmark_box(face.landmarks, size)
+            square = landmark_square(face.landmarks)
+            box = landmark_box(square, size)
             if box is not None:
-                tracks.append(Track(box, face.score, thumbnail(rgb, landmark_square(face.landmarks))))
+                tracks.append(Track(box, face.score, thumbnail(rgb, square)))
         self._tracks = _without_duplicates(tracks)
         self._since_detection = 1
         self.detector_calls += 1
@@ -138,9 +138,9 @@ class FaceTracker:
         size = (rgb.shape[1], rgb.shape[0])
         moved = []
         for track, face in zip(self._tracks, faces, strict=True):
-            box = landmark_box(face.landmarks, size)
-            if (box is None or similarity(thumbnail(rgb, landmark_square(face.landmarks), SLACK), track.thumbnail)
-                    < MIN_SIMILARITY):
+            square = landmark_square(face.landmarks)
+            box = landmark_box(square, size)
+            if box is None or similarity(thumbnail(rgb, square, SLACK), track.thumbnail) < MIN_SIMILARITY:
                 self.lost += 1
                 return False
             moved.append(Track(box, track.score, track.thumbnail))

@@ -16,7 +16,7 @@ from facemap_gui.models.standin import PLACEMENT, mean_face_placement
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.tracking import MIN_FACE, SLACK, THUMBNAIL, landmark_box, similarity, thumbnail
+from facemap_gui.tracking import MIN_FACE, SLACK, THUMBNAIL, landmark_box, landmark_square, similarity, thumbnail
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)
@@ -80,7 +80,7 @@ def test_crops_come_from_the_previous_frames_landmarks_and_the_detector_runs_eve
     for previous, result in itertools.pairwise(results):
         assert len(result.faces) == 1
         if not result.detector_ran:  # cropped exactly where the face's landmarks were on the previous frame
-            box = landmark_box(previous.faces[0].landmarks, CANVAS)
+            box = landmark_box(landmark_square(previous.faces[0].landmarks), CANVAS)
             assert result.faces[0].box == box and result.faces[0].crop_box == expand_box(box, CANVAS)
     for x, result in zip(xs, results, strict=True):  # and the landmarks found the face inside each crop
         assert abs(landmarks_centre_x(result) - face_centre_x(x)) < 8
@@ -153,10 +153,10 @@ def test_a_new_face_is_found_within_n_frames(photo, pipeline_factory):
 
 def test_landmark_box_is_the_clamped_square_about_the_points():
     points = np.array([[100.0, 120.0], [160.0, 150.0], [130.0, 200.0]])  # 60 wide, 80 tall, centre (130, 160)
-    assert landmark_box(points, (1000, 1000)) == (90, 120, 170, 200)
-    assert landmark_box(points, (150, 1000)) == (90, 120, 149, 200)
-    assert landmark_box(points - 195, (1000, 1000)) is None  # all but a sliver off the image
-    assert landmark_box(np.zeros((68, 2)) + 50, (100, 100)) is None  # collapsed to a point
+    assert landmark_box(landmark_square(points), (1000, 1000)) == (90, 120, 170, 200)
+    assert landmark_box(landmark_square(points), (150, 1000)) == (90, 120, 149, 200)
+    assert landmark_box(landmark_square(points - 195), (1000, 1000)) is None  # all but a sliver off the image
+    assert landmark_box(landmark_square(np.zeros((68, 2)) + 50), (100, 100)) is None  # collapsed to a point
     assert MIN_FACE > 1
 
 

@@ -193,7 +193,7 @@ def _photo_face(photo: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def mean_face_placement(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:
-    """[tx, ty, focal] putting the mean face's landmark box (tracking.landmark_box) at `centres` (N, 2) with
+    """[tx, ty, focal] putting the mean face's landmark square (tracking.landmark_square) at `centres` (N, 2) with
     `sides` (N,), all in crop sides; the other parameters are zero (mean shape, facing the camera)."""
     mean = decode(np.zeros((1, NUM_PARAMS)), np.array([(0, 0, INPUT_SIZE - 1, INPUT_SIZE - 1)]),
                   FoldedBasis.from_arrays(*stand_in_basis().values()))[0][0]

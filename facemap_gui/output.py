@@ -59,6 +59,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
             for face in result.faces
         ],
         "detector_ran": result.detector_ran,
+        "background_detection": result.background_detection,
         "timings_ms": {stage: round(ms, 3) for stage, ms in result.timings_ms.items()},
     }
 

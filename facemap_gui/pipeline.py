@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,8 @@ from facemap_gui.sources.base import Frame
 from facemap_gui.tracking import REDETECT_EVERY, FaceTracker
 
 STAGES = ("detect", "preprocess", "inference", "decode")
+BACKGROUND_LAG = 2  # frames: a periodic detection runs beside the landmarks of this many frames, and its faces
+# join on the next one (the pipeline waits for it there, so results never depend on how fast it ran)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class FrameResult:
     faces: list[FaceResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
     detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
+    background_detection: bool = False  # the periodic full-frame detection started on this frame, beside it
 
 
 @dataclass
@@ -42,12 +46,73 @@ class PipelineConfig:
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
 
 
+class DetectorThread:
+    """The detector on a thread of its own, so that the periodic full-frame pass runs beside the landmark model
+    instead of before it. A pass started on one frame is taken `lag` frames later, waiting for it if need be, so
+    results are the same however fast it ran. One call at a time: `detect` first ends the pending pass."""
+
+    def __init__(self, detector: FaceDetector, lag: int = BACKGROUND_LAG) -> None:
+        self.detector = detector
+        self.lag = lag
+        self.last_ms = 0.0  # how long the last background pass took on its thread
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
+        self._pending: Future[tuple[list[Detection], float]] | None = None
+        self._frame: Frame | None = None
+        self._left = 0  # frames until the pending pass is taken
+
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    def start(self, frame: Frame) -> None:
+        """Start a pass on `frame`, which must not change until it is taken."""
+        assert self._pending is None, "one background pass at a time"
+        self._pending, self._frame, self._left = self._executor.submit(self._timed, frame), frame, self.lag
+
+    def take(self) -> list[Detection] | None:
+        """Call once per frame: the pending pass's faces on the `lag`-th frame after its own, else None."""
+        if self._pending is None:
+            return None
+        self._left -= 1
+        return self._finish() if self._left <= 0 else None
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        """The faces on this frame, now: the pending pass's if it was started on this frame, else (once any
+        pending pass has ended) a call on this thread."""
+        if self._pending is not None:
+            started_here = self._frame is frame
+            found = self._finish()
+            if started_here:
+                return found
+        return self.detector.detect(frame)
+
+    def close(self) -> None:
+        """Wait for a pending pass, then close the detector."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._pending = self._frame = None
+        self.detector.close()
+
+    def _timed(self, frame: Frame) -> tuple[list[Detection], float]:
+        start = time.perf_counter()
+        found = self.detector.detect(frame)
+        return found, (time.perf_counter() - start) * 1000.0
+
+    def _finish(self) -> list[Detection]:
+        assert self._pending is not None
+        future, self._pending, self._frame = self._pending, None, None
+        found, self.last_ms = future.result()
+        return found
+
+
 class Pipeline:
     """Runs the stages on one frame and times each. The session can be swapped between frames.
 
-    With `config.tracking` (and a detector), a FaceTracker decides per frame: the detector runs when nothing is
-    tracked, every `redetect_every` frames, and on the frame a tracked face is lost; otherwise each face is
-    cropped where its landmarks were on the previous frame.
+    With `config.tracking` (and a detector), a FaceTracker decides per frame: the detector runs on the frame when
+    nothing is tracked, and on the frame a tracked face is lost; otherwise each face is cropped where its
+    landmarks were on the previous frame. Every `redetect_every` frames the detector also looks for new faces,
+    on its own thread beside the landmark model (DetectorThread); what it found joins BACKGROUND_LAG frames later.
+    A frame's pixels are read after `process` returns (by that background pass), so they must not be changed:
+    draw on a copy.
     """
 
     def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,
@@ -56,6 +121,7 @@ class Pipeline:
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
         self.detector = detector
+        self._detection = DetectorThread(detector) if detector is not None else None
         self.tracker: FaceTracker | None = None
         self.set_tracking(self.config.tracking)
         self.session = session
@@ -63,23 +129,45 @@ class Pipeline:
 
     def set_tracking(self, enabled: bool) -> None:
         """Track faces between detections, or detect on every frame; call between frames. A fixed box is never
-        tracked. Turning tracking on starts afresh: the detector runs on the next frame."""
-        if not enabled or self.detector is None or self.config.fixed_box is not None:
+        tracked, nor is anything with `redetect_every` 1. Turning tracking on starts afresh: the detector runs on
+        the next frame."""
+        if not enabled or self.detector is None or self.config.fixed_box is not None or \
+                self.config.redetect_every < 2:
             self.tracker = None
         elif self.tracker is None:
             self.tracker = FaceTracker(self.config.redetect_every)
 
+    def close(self) -> None:
+        """End the detector's thread and close the detector."""
+        if self._detection is not None:
+            self._detection.close()
+
     def process(self, frame: Frame) -> FrameResult:
-        timings = dict.fromkeys(STAGES, 0.0)  # "detect": the detector and the tracking checks
+        timings = dict.fromkeys(STAGES, 0.0)  # "detect": the detector (or the wait for it) and the tracking checks
         tracked = self.tracker.tracked() if self.tracker else None
-        if tracked is not None:
-            faces = self.landmarks(frame, tracked, timings)
-            t0 = time.perf_counter()
-            confirmed = self.tracker.confirm(frame.rgb, faces)
+        if tracked is None:
+            return self._detected(frame, timings)
+        assert self.tracker is not None and self._detection is not None
+        t0 = time.perf_counter()
+        found = self._detection.take()
+        started = found is None and self.tracker.due() and not self._detection.pending
+        if started:
+            self._detection.start(frame)
+        crops = tracked if found is None else self.tracker.merge(found)
+        timings["detect"] += (time.perf_counter() - t0) * 1000.0
+        faces = self.landmarks(frame, crops, timings)
+        t0 = time.perf_counter()
+        if found is not None:
+            self.tracker.start(frame.rgb, faces, age=self._detection.lag)
+            timings["background detect"] = self._detection.last_ms
+        elif not self.tracker.confirm(frame.rgb, faces):
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
-            if confirmed:
-                return FrameResult(frame=frame, faces=faces, timings_ms=timings)
-            # A tracked face was lost: the detector looks on this same frame.
+            return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame
+        timings["detect"] += (time.perf_counter() - t0) * 1000.0
+        return FrameResult(frame=frame, faces=faces, timings_ms=timings, background_detection=started)
+
+    def _detected(self, frame: Frame, timings: dict[str, float]) -> FrameResult:
+        """The frame's faces from the detector (or the fixed box), and tracking starts from them."""
         t0 = time.perf_counter()
         detections = self.find_faces(frame)
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
@@ -94,8 +182,8 @@ class Pipeline:
         """The full-frame detector's faces, or the fixed box."""
         if self.config.fixed_box is not None:
             return [Detection(box=self.config.fixed_box, score=1.0)]
-        assert self.detector is not None
-        return self.detector.detect(frame)
+        assert self._detection is not None
+        return self._detection.detect(frame)
 
     def landmarks(self, frame: Frame, detections: list[Detection], timings: dict[str, float]
                   ) -> list[FaceResult]:

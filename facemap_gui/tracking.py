@@ -12,7 +12,10 @@ itself at 0.85-1 while it moves and turns a little, wherever its landmarks jitte
 or landmarks that slid off the face, score far lower). The full-frame detector runs when no face is tracked;
 when a tracked face's match falls below `MIN_SIMILARITY` (it left, turned away, was covered, or moved too
 fast), on that same frame, so no frame loses a face the detector would have found; and every `redetect_every`
-frames, which finds new faces and refreshes the thumbnails.
+frames, which finds new faces, drops tracks on faces it no longer sees and refreshes the thumbnails. That
+periodic pass runs beside tracking (pipeline.DetectorThread) and is merged a few frames after the frame it
+looked at: a tracked face it saw keeps its track, a face it found that is not tracked is cropped where it was
+found.
 """
 
 from __future__ import annotations
@@ -100,27 +103,52 @@ class FaceTracker:
         ... landmarks for `boxes` ...
         if not tracker.confirm(rgb, faces):  # a face was lost: run the detector on this frame
         ... after a detection: tracker.start(rgb, faces)
+        tracker.due()                       # time for the periodic pass: start it on this frame
+        boxes = tracker.merge(found)        # instead of tracked(), when that pass's detections arrive
+        ... landmarks for `boxes` ...; tracker.start(rgb, faces, age=frames since the frame it looked at)
     """
 
     def __init__(self, redetect_every: int = REDETECT_EVERY) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be at least 1")
         self.redetect_every = redetect_every
-        self.detector_calls = 0  # frames on which the full-frame detector ran
+        self.detector_calls = 0  # full-frame detections used: on their own frame, or merged from a periodic pass
         self.tracked_faces = 0  # faces whose crop came from the previous frame's landmarks, summed over frames
         self.lost = 0  # tracked faces that failed the check, so the detector ran on their frame
         self._tracks: list[Track] = []
         self._since_detection = 0
 
     def tracked(self) -> list[Detection] | None:
-        """The faces to crop on this frame, from the previous frame's landmarks; None when the detector is due:
-        nothing is tracked, or `redetect_every` frames have passed since it last ran."""
-        if not self._tracks or self._since_detection >= self.redetect_every:
+        """The faces to crop on this frame, from the previous frame's landmarks; None when nothing is tracked
+        (the detector must look on this frame)."""
+        if not self._tracks:
             return None
         return [Detection(track.box, track.score) for track in self._tracks]
 
-    def start(self, rgb: np.ndarray, faces: Sequence[Landmarked]) -> None:
-        """Track the faces the detector found on this frame (with their landmarks)."""
+    def due(self) -> bool:
+        """`redetect_every` frames have passed since the detector last looked: time for the periodic pass."""
+        return self._since_detection >= self.redetect_every
+
+    def merge(self, found: Sequence[Detection]) -> list[Detection]:
+        """The faces to crop on this frame once a periodic pass's detections arrive: each tracked face it saw
+        (its centre inside the track's box) where its landmarks were on the previous frame, and each face it
+        found that is not tracked where it found it. Tracked faces it did not see are dropped."""
+        unseen = list(self._tracks)
+        crops = []
+        for detection in found:
+            x0, y0, x1, y1 = detection.box
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            track = next((t for t in unseen if t.box[0] <= cx <= t.box[2] and t.box[1] <= cy <= t.box[3]), None)
+            if track is None:
+                crops.append(detection)
+            else:
+                unseen.remove(track)
+                crops.append(Detection(track.box, detection.score))
+        return crops
+
+    def start(self, rgb: np.ndarray, faces: Sequence[Landmarked], age: int = 0) -> None:
+        """Track the faces found on this frame (with their landmarks), by a detection on this frame or, `age`
+        frames late, by a periodic pass that looked at an earlier one (`merge`)."""
         size = (rgb.shape[1], rgb.shape[0])
         tracks = []
         for face in faces:
@@ -129,7 +157,7 @@ class FaceTracker:
             if box is not None:
                 tracks.append(Track(box, face.score, thumbnail(rgb, square)))
         self._tracks = _without_duplicates(tracks)
-        self._since_detection = 1
+        self._since_detection = 1 + age
         self.detector_calls += 1
 
     def confirm(self, rgb: np.ndarray, faces: Sequence[Landmarked]) -> bool:

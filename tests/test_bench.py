@@ -23,11 +23,13 @@ def test_bench_reports_stages_recall_detector_calls_and_the_baseline_ratio(tmp_p
     report = bench(tmp_path, str(pan_video), "--model", str(tiny_model), "--frames", "20", "--redetect-every", "8")
     (run,) = report["runs"]
     assert run["frames"] == 20 and run["frames_with_face"] == 20 and run["recall"] == 1.0
-    # Frames 0, 8, 16; tracked in between, the check never failing.
-    assert (run["detector_calls"], run["tracked_faces"], run["lost_tracks"]) == (3, 17, 0)
+    # Frame 0 on its path, 8 and 16 in the background (merged on 10 and 18); tracked in between, the check never
+    # failing.
+    assert (run["detector_calls"], run["background_detections"]) == (3, 2)
+    assert (run["tracked_faces"], run["lost_tracks"]) == (17, 0)
     assert run["stand_in"] is True and run["session_ms"] > 0 and run["peak_rss_mb"] > 0
     stages = run["stages_ms"]
-    assert stages["detect"]["count"] == 3 and stages["track"]["count"] == 17
+    assert [stages[s]["count"] for s in ("detect", "detect (background)", "track")] == [1, 2, 19]
     for stage in ("video decode", "preprocess", "inference", "decode 265 params", "smoothing", "draw", "overhead"):
         assert stages[stage]["count"] == 20 and 0 <= stages[stage]["median"] <= stages[stage]["p95"]
     (baseline,) = report["baseline"]

@@ -81,9 +81,11 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
     centres = np.array([(f["faces"][0]["box"][0] + f["faces"][0]["box"][2]) / 2 for f in frames])
     assert centres[-1] - centres[0] > 60
     assert records[-1]["frames"] == 30 and records[-1]["frames_with_face"] == 30
-    # Tracking: the detector runs on the first frame and then only every 15th (or when a face is lost).
+    # Tracking: the detector runs on the first frame, then in the background on every 15th (or on the frame a
+    # face is lost).
     assert records[0]["tracking"] == {"enabled": True, "redetect_every": 15}
-    assert frames[0]["detector_ran"] is True and 2 <= sum(f["detector_ran"] for f in frames) < 15
+    assert frames[0]["detector_ran"] is True and frames[15]["background_detection"] is True
+    assert 2 <= sum(f["detector_ran"] or f["background_detection"] for f in frames) < 15
 
 
 def test_batched_inference_equals_single(tiny_model):

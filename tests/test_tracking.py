@@ -4,19 +4,30 @@ layer is fitted so its landmarks land on the photo's face) on the real photo mov
 from __future__ import annotations
 
 import itertools
+import threading
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from facemap_gui.config import RunOptions, build_pipeline
-from facemap_gui.detection.base import box_iou
+from facemap_gui.detection.base import Detection, FaceDetector, box_iou
 from facemap_gui.landmarks.decode import expand_box
 from facemap_gui.models.standin import PLACEMENT, mean_face_placement
-from facemap_gui.pipeline import FrameResult, Pipeline
+from facemap_gui.pipeline import BACKGROUND_LAG, DetectorThread, FrameResult, Pipeline, PipelineConfig
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.tracking import MIN_FACE, SLACK, THUMBNAIL, landmark_box, landmark_square, similarity, thumbnail
+from facemap_gui.tracking import (
+    MIN_FACE,
+    SLACK,
+    THUMBNAIL,
+    FaceTracker,
+    landmark_box,
+    landmark_square,
+    similarity,
+    thumbnail,
+)
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)
@@ -64,7 +75,7 @@ def pipeline_factory(tiny_model):
 
     yield make
     for pipeline in made:
-        pipeline.detector.close()
+        pipeline.close()
 
 
 def run(pipeline: Pipeline, frames: list[np.ndarray]) -> list[FrameResult]:
@@ -75,8 +86,13 @@ def test_crops_come_from_the_previous_frames_landmarks_and_the_detector_runs_eve
     xs = [40 + 6 * i for i in range(30)]  # 6 px a frame to the right, 6% of the face
     pipeline = pipeline_factory(redetect_every=10)
     results = run(pipeline, [canvas(photo, x) for x in xs])
-    assert [i for i, r in enumerate(results) if r.detector_ran] == [0, 10, 20]
-    assert pipeline.tracker.tracked_faces == 27 and pipeline.tracker.lost == 0
+    # On the first frame's own path; then every 10 frames in the background, merged BACKGROUND_LAG frames later.
+    assert [i for i, r in enumerate(results) if r.detector_ran] == [0]
+    assert [i for i, r in enumerate(results) if r.background_detection] == [10, 20]
+    assert [i for i, r in enumerate(results) if "background detect" in r.timings_ms] == [10 + BACKGROUND_LAG,
+                                                                                          20 + BACKGROUND_LAG]
+    tracker = pipeline.tracker
+    assert (tracker.detector_calls, tracker.tracked_faces, tracker.lost) == (3, 27, 0)
     for previous, result in itertools.pairwise(results):
         assert len(result.faces) == 1
         if not result.detector_ran:  # cropped exactly where the face's landmarks were on the previous frame
@@ -143,8 +159,10 @@ def test_a_new_face_is_found_within_n_frames(photo, pipeline_factory):
     results = run(pipeline_factory(redetect_every=5), frames)
     counts = [len(r.faces) for r in results]
     first_two = counts.index(2)
-    assert counts[:7] == [1] * 7 and 7 <= first_two < 7 + 5
-    assert results[first_two].detector_ran  # found by the periodic full-frame pass
+    assert counts[:7] == [1] * 7 and 7 <= first_two < 7 + 5 + BACKGROUND_LAG
+    # Found by the periodic pass, which looked at a frame with both faces and is merged BACKGROUND_LAG later.
+    looked = first_two - BACKGROUND_LAG
+    assert looked >= 7 and results[looked].background_detection and "background detect" in results[first_two].timings_ms
     assert counts[first_two:] == [2] * (len(frames) - first_two)  # and then both are tracked
     assert not results[-1].detector_ran
     centres = sorted(float(face.landmarks[:, 0].mean()) for face in results[-1].faces)
@@ -191,13 +209,14 @@ def test_pipeline_tracks_video_with_a_stand_in_and_reports_detector_calls(pan_vi
         pipeline = build_pipeline(RunOptions(source=str(pan_video), model=tiny_model, **options))
         with open_source(str(pan_video)) as source:
             out = [pipeline.process(frame) for frame in source]
-        pipeline.detector.close()
+        pipeline.close()
         return out
 
     tracked = results(redetect_every=10)
     every_frame = results(tracking=False)
-    assert [r.detector_ran for r in tracked] == [i % 10 == 0 for i in range(30)]
-    assert all(r.detector_ran for r in every_frame)
+    assert [r.detector_ran or r.background_detection for r in tracked] == [i % 10 == 0 for i in range(30)]
+    assert all(r.detector_ran for r in every_frame) and not any(r.background_detection for r in every_frame)
+    assert all(r.detector_ran for r in results(redetect_every=1))  # 1: the detector on every frame, no tracking
     # The crops made from landmarks stay on the detector's.
     for a, b in zip(tracked, every_frame, strict=True):
         assert len(a.faces) == len(b.faces) == 1
@@ -210,7 +229,7 @@ def test_still_images_are_not_tracked(tiny_model):
     with open_source(str(PHOTO)) as source:
         result = pipeline.process(source.read())
     assert result.detector_ran and len(result.faces) == 1
-    pipeline.detector.close()
+    pipeline.close()
 
 
 def test_tracking_is_switched_off_and_on_between_frames(photo, pipeline_factory):
@@ -231,3 +250,78 @@ def test_a_fixed_box_is_never_tracked(tiny_model):
     pipeline = build_pipeline(RunOptions(source=str(PHOTO), model=tiny_model, box=(171, 146, 364, 339)))
     pipeline.set_tracking(True)
     assert pipeline.detector is None and pipeline.tracker is None
+
+
+class ScriptedDetector(FaceDetector):
+    """Answers with the boxes scripted for each frame index and records which thread asked; a call waits for
+    `release` (set: never waits)."""
+
+    def __init__(self, boxes: dict[int, list[tuple[int, int, int, int]]]) -> None:
+        self.boxes = boxes
+        self.release = threading.Event()
+        self.release.set()
+        self.calls: list[tuple[int, str]] = []
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        self.calls.append((frame.index, threading.current_thread().name))
+        self.release.wait(timeout=10)
+        return [Detection(box, 0.9) for box in self.boxes.get(frame.index, [])]
+
+
+def test_the_periodic_pass_runs_beside_the_frames_and_joins_exactly_lag_frames_later(photo, tiny_model):
+    first, second = (105, 93, 202, 189), (425, 93, 522, 189)  # the two faces, as BlazeFace boxes them (about)
+    frames = [Frame(i, i * 33.3, canvas(photo, 20, 340)) for i in range(8)]
+    detector = ScriptedDetector({0: [first], 3: [first, second]})  # frame 0's detection misses the second face
+    models = build_pipeline(RunOptions(source="demo", model=tiny_model, box=first))  # session and basis only
+    pipeline = Pipeline(detector, models.session, models.basis, PipelineConfig(redetect_every=3))
+    try:
+        results = [pipeline.process(frames[i]) for i in range(3)]
+        detector.release.clear()  # the pass on frame 3 blocks until released: frames go on without it
+        results += [pipeline.process(frames[3]), pipeline.process(frames[4])]
+        assert results[3].background_detection and detector.calls[-1][0] == 3
+        detector.release.set()
+        results += [pipeline.process(frames[i]) for i in range(5, 8)]
+    finally:
+        pipeline.close()
+    # Frame 0 on its own path; frames 3 and 6 (every 3 frames) beside, on the detector's thread.
+    assert [(index, name.startswith("detect")) for index, name in detector.calls] == [(0, False), (3, True),
+                                                                                      (6, True)]
+    assert [len(r.faces) for r in results] == [1] * 5 + [2] * 3  # the new face joins on frame 3 + 2
+    assert "background detect" in results[5].timings_ms and not any(r.detector_ran for r in results[1:])
+    assert results[5].faces[1].box == second  # cropped where the pass found it
+    # The tracked face kept its track: cropped where its landmarks were on frame 4, not at the pass's box.
+    assert results[5].faces[0].box == landmark_box(landmark_square(results[4].faces[0].landmarks), CANVAS)
+
+
+def test_a_face_lost_on_the_frame_the_pass_started_takes_that_pass_as_its_detection():
+    frame, later = Frame(7, 0.0, np.zeros((90, 160, 3), np.uint8)), Frame(8, 33.3, np.zeros((90, 160, 3), np.uint8))
+    detector = ScriptedDetector({7: [(10, 10, 50, 50)], 8: [(20, 20, 60, 60)]})
+    thread = DetectorThread(detector, lag=2)
+    thread.start(frame)
+    assert thread.pending and thread.detect(frame) == [Detection((10, 10, 50, 50), 0.9)] and not thread.pending
+    assert len(detector.calls) == 1  # not asked twice
+    thread.start(frame)
+    assert thread.detect(later) == [Detection((20, 20, 60, 60), 0.9)]  # another frame: a call of its own after it
+    assert [index for index, _ in detector.calls] == [7, 7, 8]
+    thread.start(later)
+    assert thread.take() is None and thread.take() == [Detection((20, 20, 60, 60), 0.9)] and thread.take() is None
+    thread.close()
+
+
+def test_merge_keeps_tracks_the_pass_saw_adds_new_faces_and_drops_the_rest():
+    tracker = FaceTracker(redetect_every=5)
+    rgb = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)  # texture: each face matches itself
+
+    def face(x0: float, y0: float) -> SimpleNamespace:
+        return SimpleNamespace(score=0.8, landmarks=np.array([[x0, y0], [x0 + 80, y0 + 80]]))
+
+    tracker.start(rgb, [face(20, 20), face(300, 20)])
+    found = [Detection((310, 30, 390, 110), 0.95), Detection((500, 200, 580, 280), 0.7)]
+    crops = tracker.merge(found)  # the face at 300 seen (its centre inside), one new, the face at 20 unseen
+    assert crops == [Detection((300, 20, 380, 100), 0.95), Detection((500, 200, 580, 280), 0.7)]
+    tracker.start(rgb, [face(300, 20), face(500, 200)], age=2)
+    assert [d.box for d in tracker.tracked()] == [(300, 20, 380, 100), (500, 200, 580, 280)]
+    assert not tracker.due() and tracker.detector_calls == 2
+    for _ in range(2):  # started 2 frames late: due 5 frames after the frame the pass looked at
+        assert not tracker.due() and tracker.confirm(rgb, [face(300, 20), face(500, 200)])
+    assert tracker.due()

@@ -44,8 +44,7 @@ def run_headless(options: RunOptions, frames: int) -> int:
             for frame in source:
                 stats.add(pipeline.process(frame))
         finally:
-            if pipeline.detector:
-                pipeline.detector.close()
+            pipeline.close()
     label = " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else ""
     print(f"demo: {stats.frames} frames, face found on {stats.frames_with_face}{label}")
     for stage, figures in stats.stage_summary().items():

@@ -99,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
         pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
-        if pipeline.detector:
-            stack.callback(pipeline.detector.close)
+        stack.callback(pipeline.close)
         header = header_record(options, source, pipeline)
         recorder = None
         if args.record:  # before the output is created, so a refused recording leaves no output behind

@@ -222,8 +222,8 @@ class LiveWorker:
         self._set_state(WorkerState.FAILED, message)
 
     def _close(self) -> None:
-        if self.pipeline is not None and self.pipeline.detector is not None:
-            self.pipeline.detector.close()
+        if self.pipeline is not None:
+            self.pipeline.close()
 
     def _loop(self) -> None:
         assert self.pipeline is not None
@@ -278,7 +278,7 @@ class LiveWorker:
             self._listener.message(f"Processing recovered after {self._failures} failed frame(s)", False)
             self._failures = 0
         self._processed += 1
-        self._detector_calls += result.detector_ran
+        self._detector_calls += result.detector_ran or result.background_detection
         self._smoother.strength = view.smoothing_strength
         shown = self._smoother.apply(result) if view.smoothing else result
         if not view.smoothing:

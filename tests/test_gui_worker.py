@@ -3,9 +3,12 @@ live switching, clean stop. The webcam is a fake registered through the source r
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -17,7 +20,8 @@ from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerSta
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
-from facemap_gui.sources import Frame, FrameSource, register_scheme
+from facemap_gui.sources import Frame, FrameSource, lower_reader_priority, register_scheme
+from facemap_gui.sources.base import READER_NICE
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import PHOTO
 
@@ -107,8 +111,19 @@ class GlitchySource(FakeCamera):
         return Frame(frame.index, frame.index * 100.0, rgb)
 
 
+class NiceProbe(FakeCamera):
+    """Records the nice value of the thread reading it (a camera, or with `live` False a file)."""
+
+    seen: ClassVar[list[int]] = []
+
+    def read(self) -> Frame | None:
+        NiceProbe.seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().read()
+
+
 register_scheme("fakecam", FakeCamera)
 register_scheme("glitchy", GlitchySource)
+register_scheme("niceprobe", NiceProbe)
 
 
 @pytest.fixture
@@ -289,3 +304,38 @@ def test_stop_is_prompt_while_running(start):
     assert worker.stop()
     assert time.monotonic() - began < 1.0
     assert worker.state is WorkerState.STOPPING
+
+
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="per-thread nice values are Linux's (Windows: SetThreadPriority, this thread)")
+
+
+@LINUX_ONLY
+@pytest.mark.parametrize("live", [False, True])
+def test_a_file_is_read_on_the_cpu_time_the_pipeline_leaves_a_camera_is_not(start, monkeypatch, live):
+    monkeypatch.setattr(NiceProbe, "live", live)
+    monkeypatch.setattr(NiceProbe, "seen", [])
+    normal = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker, _ = start("niceprobe:0")
+    run_until(worker, lambda f: f.processed >= 3)
+    assert set(NiceProbe.seen) == {normal if live else READER_NICE}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == normal  # only the reading thread
+
+
+@LINUX_ONLY
+def test_threads_started_by_a_lowered_reader_inherit_its_priority():
+    seen = {}
+
+    def child() -> None:
+        seen["child"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def reader() -> None:
+        seen["lowered"] = lower_reader_priority()  # FFmpeg starts its decoding threads after this, at first decode
+        thread = threading.Thread(target=child)
+        thread.start()
+        thread.join()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    thread.join()
+    assert seen == {"lowered": True, "child": READER_NICE}

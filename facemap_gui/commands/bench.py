@@ -44,7 +44,7 @@ from facemap_gui.runtime import available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
 from facemap_gui.soak import SOURCE as SOAK_SOURCE
 from facemap_gui.soak import run_soak
-from facemap_gui.sources import Frame, open_source
+from facemap_gui.sources import Frame, lower_reader_priority, open_source
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 
@@ -153,6 +153,7 @@ class FrameReader:
         self._thread.start()
 
     def _run(self) -> None:
+        lower_reader_priority()  # as the app's capture thread does for a file
         try:
             count, offset_ms = self._read_pass(0, 0.0)
             while self._until is not None and not self._done(count):

@@ -32,7 +32,7 @@ from facemap_gui.runtime.base import RuntimeInfo
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
-from facemap_gui.sources import Frame, FrameSource, ImageSource, open_source
+from facemap_gui.sources import Frame, FrameSource, ImageSource, lower_reader_priority, open_source
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +323,8 @@ class LiveWorker:
         the end of the source, so the inference thread still takes the last frame."""
         source = self.source
         assert source is not None
+        if not source.live:
+            lower_reader_priority()
         clock_start: float | None = None
         try:
             while not self._stop.is_set():

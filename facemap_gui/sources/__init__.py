@@ -3,6 +3,7 @@
 from facemap_gui.sources.base import (
     Frame,
     FrameSource,
+    lower_reader_priority,
     open_source,
     register_file_type,
     register_scheme,
@@ -22,6 +23,7 @@ __all__ = [
     "Frame",
     "FrameSource",
     "list_cameras",
+    "lower_reader_priority",
     "open_source",
     "register_file_type",
     "register_scheme",

@@ -65,9 +65,10 @@ class DetectorThread:
         return self._pending is not None
 
     def start(self, frame: Frame) -> None:
-        """Start a pass on `frame`, which must not change until it is taken."""
+        """Start a pass on a copy of `frame` (the caller may draw on the frame meanwhile)."""
         assert self._pending is None, "one background pass at a time"
-        self._pending, self._frame, self._left = self._executor.submit(self._timed, frame), frame, self.lag
+        copy = Frame(frame.index, frame.timestamp_ms, frame.rgb.copy())
+        self._pending, self._frame, self._left = self._executor.submit(self._timed, copy), frame, self.lag
 
     def take(self) -> list[Detection] | None:
         """Call once per frame: the pending pass's faces on the `lag`-th frame after its own, else None."""
@@ -111,8 +112,6 @@ class Pipeline:
     nothing is tracked, and on the frame a tracked face is lost; otherwise each face is cropped where its
     landmarks were on the previous frame. Every `redetect_every` frames the detector also looks for new faces,
     on its own thread beside the landmark model (DetectorThread); what it found joins BACKGROUND_LAG frames later.
-    A frame's pixels are read after `process` returns (by that background pass), so they must not be changed:
-    draw on a copy.
     """
 
     def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,

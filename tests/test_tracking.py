@@ -308,6 +308,24 @@ def test_a_face_lost_on_the_frame_the_pass_started_takes_that_pass_as_its_detect
     thread.close()
 
 
+def test_the_pass_reads_the_frame_as_it_was_when_started_so_the_caller_may_draw_on_it():
+    frame = Frame(3, 0.0, np.zeros((90, 160, 3), np.uint8))
+    release, seen = threading.Event(), []
+
+    class Late(FaceDetector):
+        def detect(self, frame: Frame) -> list[Detection]:
+            release.wait(timeout=10)  # looks at the pixels only once the caller has drawn on its frame
+            seen.append(int(frame.rgb.max()))
+            return []
+
+    thread = DetectorThread(Late(), lag=1)
+    thread.start(frame)
+    frame.rgb[:] = 255  # the overlay, drawn in place while the pass runs
+    release.set()
+    assert thread.take() == [] and seen == [0]
+    thread.close()
+
+
 def test_merge_keeps_tracks_the_pass_saw_adds_new_faces_and_drops_the_rest():
     tracker = FaceTracker(redetect_every=5)
     rgb = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)  # texture: each face matches itself

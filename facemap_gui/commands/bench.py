@@ -269,8 +269,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             t1 = time.perf_counter()
             result = smoother.apply(result)
             t2 = time.perf_counter()
-            # On a copy, as the app draws: the detector's background pass may still be reading the frame.
-            annotated = draw_overlay(decoded.frame.rgb.copy(), result, stand_in=stand_in)
+            annotated = draw_overlay(decoded.frame.rgb, result, stand_in=stand_in)
             t3 = time.perf_counter()
             if recorder is not None:
                 recorder.submit(result, annotated, wait=True)

@@ -9,7 +9,8 @@ import av
 import pytest
 
 from facemap_gui.cli import main
-from facemap_gui.commands.bench import FrameReader, bench_clip
+from facemap_gui.commands.bench import bench_clip, decoded_frames
+from facemap_gui.sources.readahead import ReadAhead
 from tests.conftest import PHOTO
 
 
@@ -73,13 +74,10 @@ def test_record_adds_the_recorder_hand_over(tmp_path, pan_video, tiny_model):
         assert sum(1 for _ in container.decode(video=0)) == 10
 
 
-def test_reader_loops_the_clip_with_increasing_indices_and_timestamps(pan_video):
-    once = FrameReader(pan_video, limit=70)  # the clip has 30 frames
-    assert len(list(once)) == 30
-    once.close()
-    reader = FrameReader(pan_video, limit=70, until=float("inf"))
-    frames = [decoded.frame for decoded in reader]
-    reader.close()
+def test_decoded_frames_loop_the_clip_with_increasing_indices_and_timestamps(pan_video):
+    assert len(list(decoded_frames(pan_video, limit=70))) == 30  # the clip has 30 frames
+    with ReadAhead(lambda: decoded_frames(pan_video, limit=70, until=float("inf"))) as reader:
+        frames = [decoded.frame for decoded in reader]
     assert [f.index for f in frames] == list(range(70))
     stamps = [f.timestamp_ms for f in frames]
     assert all(b > a for a, b in itertools.pairwise(stamps))

@@ -1,9 +1,10 @@
 """`facemap-gui bench [INPUT]`: how fast the pipeline runs on this machine, stage by stage, and against a
 straight-line script on the same clip.
 
-The clip runs as the app runs it: decoding on its own thread (the app's capture thread), then detection or
-tracking, landmarks, smoothing and drawing. Without INPUT a 720p H.264 clip of the demo photo is rendered once
-and cached. `benchmarks/straight_line.py` (source checkout) runs the same clip in the same run for the ratio.
+The clip runs as the app runs it: decoding on its own thread (as `process` and the window read files), then
+detection or tracking, landmarks, smoothing and drawing. Without INPUT a 720p H.264 clip of the demo photo is
+rendered once and cached. `benchmarks/straight_line.py` (source checkout) runs the same clip in the same run for
+the ratio.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import json
 import logging
 import os
 import platform
-import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -44,9 +43,10 @@ from facemap_gui.runtime import available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
 from facemap_gui.soak import SOURCE as SOAK_SOURCE
 from facemap_gui.soak import run_soak
-from facemap_gui.sources import Frame, lower_reader_priority, open_source
+from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
+from facemap_gui.sources.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 # face 200-340 px tall, as in front of a laptop camera.
 SCENES = {"far": 1.0, "near": 2.5}
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "straight_line.py"
-PREFETCH = 4  # decoded frames waiting for the pipeline, at most
 RSS_WARM_FRAMES = 100  # the start RSS is taken after this many frames, once models and buffers have settled
 RSS_EVERY_S = 30.0
 TIMING_CAPACITY = 4096  # most recent frames kept per stage: a long run must not grow its own bookkeeping
@@ -131,7 +130,7 @@ def bench_clip(scene: str, frames: int) -> Path:
     return path
 
 
-# -- decoding on its own thread ----------------------------------------------------------------------------
+# -- decoding, on its own thread (ReadAhead) ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -140,62 +139,29 @@ class Decoded:
     decode_ms: float
 
 
-class FrameReader:
-    """Decodes the clip on its own thread into a small queue (the app's capture thread does the same): once, or
-    with `until` (a time.monotonic deadline) looped until then; at most `limit` frames. Indices and timestamps
-    keep increasing across loops."""
+def decoded_frames(path: Path, limit: int | None = None, until: float | None = None) -> Iterator[Decoded]:
+    """The clip's frames with their decoding times: once, or with `until` (a time.monotonic deadline) looped until
+    then; at most `limit` frames. Indices and timestamps keep increasing across loops."""
 
-    def __init__(self, path: Path, limit: int | None = None, until: float | None = None) -> None:
-        self._path, self._limit, self._until = path, limit, until
-        self._queue: queue.Queue[Decoded | BaseException | None] = queue.Queue(PREFETCH)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-decode", daemon=True)
-        self._thread.start()
+    def done(count: int) -> bool:
+        return (limit is not None and count >= limit) or (until is not None and time.monotonic() >= until)
 
-    def _run(self) -> None:
-        lower_reader_priority()  # as the app's capture thread does for a file
-        try:
-            count, offset_ms = self._read_pass(0, 0.0)
-            while self._until is not None and not self._done(count):
-                count, offset_ms = self._read_pass(count, offset_ms)
-        except BaseException as exc:  # handed to the consumer, which raises it on its own thread
-            self._put(exc)
-        self._put(None)
-
-    def _read_pass(self, count: int, offset_ms: float) -> tuple[int, float]:
-        """One pass over the file; returns the frames read so far and the timestamp offset of the next pass."""
-        with VideoSource(self._path) as source:
+    count, offset_ms = 0, 0.0
+    while True:
+        with VideoSource(path) as source:
             last_ms = 0.0
-            while not self._done(count):
+            while not done(count):
                 start = time.perf_counter()
                 frame = source.read()
                 decode_ms = (time.perf_counter() - start) * 1000.0
                 if frame is None:
                     break
                 last_ms = frame.timestamp_ms
-                self._put(Decoded(Frame(count, offset_ms + last_ms, frame.rgb), decode_ms))
+                yield Decoded(Frame(count, offset_ms + last_ms, frame.rgb), decode_ms)
                 count += 1
-            return count, offset_ms + last_ms + 1000.0 / source.fps
-
-    def _done(self, count: int) -> bool:
-        return (self._stop.is_set() or (self._limit is not None and count >= self._limit)
-                or (self._until is not None and time.monotonic() >= self._until))
-
-    def _put(self, item: Decoded | BaseException | None) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return
-
-    def __iter__(self) -> Iterator[Decoded]:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
+            offset_ms += last_ms + 1000.0 / source.fps
+        if until is None or done(count):
+            return
 
 
 # -- one measured run ---------------------------------------------------------------------------------------
@@ -257,9 +223,9 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
                 header = header_record(options, source, pipeline)
             recorder = Recorder(record, fps=source.fps, size=source.size, header=header)
             stack.callback(recorder.close)
-        reader = (FrameReader(clip, until=time.monotonic() + minutes * 60.0) if minutes
-                  else FrameReader(clip, limit=frames))
-        stack.callback(reader.close)
+        until = time.monotonic() + minutes * 60.0 if minutes else None
+        reader = stack.enter_context(ReadAhead(lambda: decoded_frames(clip, None if minutes else frames, until),
+                                               name="bench-decode"))
         start = time.perf_counter()
         next_rss = start + RSS_EVERY_S
         waited = time.perf_counter()

@@ -20,6 +20,7 @@ from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_recor
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder, landmark_paths
 from facemap_gui.sources import ImageSource, open_source
+from facemap_gui.sources.readahead import ReadAhead
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
         writer.write(header)
         stats = RunStats()
         stop = stack.enter_context(stop_between_frames())
+        # A file is decoded on a thread of its own, ahead of the pipeline; a camera is read as its frames come.
+        frames = source if source.live else stack.enter_context(ReadAhead(source.__iter__))
         try:
-            for frame in source:
+            for frame in frames:
                 result = pipeline.process(frame)
                 writer.write(frame_record(result))
                 stats.add(result)

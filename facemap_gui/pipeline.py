@@ -149,6 +149,7 @@ class Pipeline:
         assert self.tracker is not None and self._detection is not None
         t0 = time.perf_counter()
         found = self._detection.take()
+        waited_ms = (time.perf_counter() - t0) * 1000.0
         started = found is None and self.tracker.due() and not self._detection.pending
         if started:
             self._detection.start(frame)
@@ -158,7 +159,8 @@ class Pipeline:
         t0 = time.perf_counter()
         if found is not None:
             self.tracker.start(frame.rgb, faces, age=self._detection.lag)
-            timings["background detect"] = self._detection.last_ms
+            # The pass's own time on its thread, and how long this frame waited for it (part of "detect").
+            timings["background detect"], timings["background wait"] = self._detection.last_ms, waited_ms
         elif not self.tracker.confirm(frame.rgb, faces):
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
             return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame

@@ -19,7 +19,7 @@ def test_items_arrive_in_order_and_a_read_error_is_raised_by_the_consumer_after_
         raise InputError("clip.mp4: cannot decode video (broken)")
 
     got = []
-    with ReadAhead(produce) as reader, pytest.raises(InputError, match="clip.mp4: cannot decode"):
+    with ReadAhead(produce) as reader, pytest.raises(InputError, match=r"clip\.mp4: cannot decode"):
         got.extend(reader)
     assert got == list(range(10))
 

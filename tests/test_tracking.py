@@ -287,7 +287,9 @@ def test_the_periodic_pass_runs_beside_the_frames_and_joins_exactly_lag_frames_l
     assert [(index, name.startswith("detect")) for index, name in detector.calls] == [(0, False), (3, True),
                                                                                       (6, True)]
     assert [len(r.faces) for r in results] == [1] * 5 + [2] * 3  # the new face joins on frame 3 + 2
-    assert "background detect" in results[5].timings_ms and not any(r.detector_ran for r in results[1:])
+    assert not any(r.detector_ran for r in results[1:])
+    assert [i for i, r in enumerate(results) if "background wait" in r.timings_ms] == [5]
+    assert results[5].timings_ms["background detect"] > 0 and results[5].timings_ms["background wait"] >= 0
     assert results[5].faces[1].box == second  # cropped where the pass found it
     # The tracked face kept its track: cropped where its landmarks were on frame 4, not at the pass's box.
     assert results[5].faces[0].box == landmark_box(landmark_square(results[4].faces[0].landmarks), CANVAS)

@@ -253,9 +253,11 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             times.add("draw", (t3 - t2) * 1000.0)
             if recorder is not None:
                 times.add("record (hand-over)", (t4 - t3) * 1000.0)
-            # The overhead budget: all the per-frame work except the models (detector, landmarks) and decoding;
-            # following tracked faces is not a model, so it counts.
-            models_ms = stage["inference"] + (stage["detect"] if result.detector_ran else 0.0)
+            # The overhead budget: all the per-frame work except the models (detector, landmarks, or the wait
+            # for the detector's background pass) and decoding; following tracked faces is not a model, so it
+            # counts.
+            models_ms = stage["inference"] + (stage["detect"] if result.detector_ran
+                                              else stage.get("background wait", 0.0))
             times.add("overhead", (t3 - t0) * 1000.0 - models_ms)
             times.add("frame total", (t4 - waited) * 1000.0)
             figures.frames += 1

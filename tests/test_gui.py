@@ -27,6 +27,7 @@ from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.sources import CameraInfo
+from facemap_gui.tracking import REDETECT_EVERY
 from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
 WAIT_MS = 20_000
@@ -143,7 +144,7 @@ def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, 
     window = open_window("fakecam:0")
     worker = window.worker
     wait_frames(qtbot, window, lambda live: bool(live.result.faces) and not live.result.detector_ran)
-    qtbot.waitUntil(lambda: window.hud.tracking.text() == "on · full scan every 15", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.hud.tracking.text() == f"on · full scan every {REDETECT_EVERY}", timeout=WAIT_MS)
 
     def frames_from_now(count: int) -> tuple[int, int]:
         """(frames, detector runs) over the next `count` frames processed (the two counters are read while the

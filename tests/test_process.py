@@ -13,6 +13,7 @@ import pytest
 
 from facemap_gui.landmarks.decode import FoldedBasis, preprocess
 from facemap_gui.models.standin import stand_in_basis
+from facemap_gui.tracking import REDETECT_EVERY
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 from tests.test_decode import reference_decode
 
@@ -81,11 +82,11 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
     centres = np.array([(f["faces"][0]["box"][0] + f["faces"][0]["box"][2]) / 2 for f in frames])
     assert centres[-1] - centres[0] > 60
     assert records[-1]["frames"] == 30 and records[-1]["frames_with_face"] == 30
-    # Tracking: the detector runs on the first frame, then in the background on every 15th (or on the frame a
-    # face is lost).
-    assert records[0]["tracking"] == {"enabled": True, "redetect_every": 15}
-    assert frames[0]["detector_ran"] is True and frames[15]["background_detection"] is True
-    assert 2 <= sum(f["detector_ran"] or f["background_detection"] for f in frames) < 15
+    # Tracking: the detector runs on the first frame, then in the background every REDETECT_EVERY frames (or on
+    # the frame a face is lost).
+    assert records[0]["tracking"] == {"enabled": True, "redetect_every": REDETECT_EVERY}
+    assert [f["detector_ran"] for f in frames] == [i == 0 for i in range(30)]
+    assert [f["background_detection"] for f in frames] == [i > 0 and i % REDETECT_EVERY == 0 for i in range(30)]
 
 
 def test_batched_inference_equals_single(tiny_model):

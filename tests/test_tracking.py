@@ -345,3 +345,27 @@ def test_merge_keeps_tracks_the_pass_saw_adds_new_faces_and_drops_the_rest():
     for _ in range(2):  # started 2 frames late: due 5 frames after the frame the pass looked at
         assert not tracker.due() and tracker.confirm(rgb, [face(300, 20), face(500, 200)])
     assert tracker.due()
+
+
+def test_a_scan_that_fails_fails_the_frame_that_merges_it_and_the_next_frame_goes_on(photo, tiny_model):
+    first = (105, 93, 202, 189)
+
+    class Flaky(ScriptedDetector):
+        def detect(self, frame: Frame) -> list[Detection]:
+            if frame.index == 2:
+                raise RuntimeError("detector crashed on frame 2")
+            return super().detect(frame)
+
+    detector = Flaky({0: [first], 5: [first]})
+    models = build_pipeline(RunOptions(source="demo", model=tiny_model, box=first))  # session and basis only
+    pipeline = Pipeline(detector, models.session, models.basis, PipelineConfig(redetect_every=2))
+    frames = [Frame(i, i * 33.3, canvas(photo, 20)) for i in range(8)]
+    try:
+        results = {i: pipeline.process(frames[i]) for i in range(4)}  # the scan of frame 2 starts, fails
+        with pytest.raises(RuntimeError, match="crashed on frame 2"):
+            pipeline.process(frames[4])  # merged here, so raised here (the GUI worker reports it and goes on)
+        results.update({i: pipeline.process(frames[i]) for i in range(5, 8)})
+    finally:
+        pipeline.close()
+    assert results[2].background_detection and results[5].background_detection  # a new scan after the failure
+    assert "background detect" in results[7].timings_ms and all(len(r.faces) == 1 for r in results.values())

@@ -124,8 +124,10 @@ class VideoSource(FrameSource):
             self._first_pts = seconds
         index, self._index = self._index, self._index + 1
         self._elapsed_s = seconds - self._first_pts
+        # One swscale thread: the conversion runs on the reading thread, off the pipeline's path, where its
+        # threads' hand-over would only cost CPU time (0.30 ms a 720p frame instead of 0.40-0.48 with two).
         return Frame(index=index, timestamp_ms=self._elapsed_s * 1000.0,
-                     rgb=frame.to_ndarray(format="rgb24"))
+                     rgb=frame.to_ndarray(format="rgb24", threads=1))
 
     def close(self) -> None:
         self._container.close()

@@ -1,4 +1,5 @@
-"""One frame in → one result out: detect faces, crop, run the landmark model, decode. No threads, no Qt."""
+"""One frame in → one result out: detect faces, crop, run the landmark model, decode. No Qt; the periodic
+full-frame detection runs on a thread of its own (DetectorThread)."""
 
 from __future__ import annotations
 

@@ -199,9 +199,10 @@ def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open
 
 def test_no_camera_says_so_in_the_window_and_offers_a_file_or_the_demo(qtbot, open_window):
     window = open_window("camera:7")
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: window.worker.state is WorkerState.FAILED, timeout=WAIT_MS)
-    assert window.stack.message.title.text() == "No camera found"
+    # Waits for what the window shows: the worker's own state changes on its thread before the window hears of it.
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message
+                    and window.stack.message.title.text() == "No camera found", timeout=WAIT_MS)
+    assert window.worker.state is WorkerState.FAILED
     assert "camera:7" in window.stack.message.detail.text()
     buttons = {b.text(): b for b in window.stack.message.findChildren(QPushButton)}
     assert set(buttons) == {"Open video or image…", "Demo clip"}

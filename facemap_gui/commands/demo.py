@@ -13,6 +13,7 @@ from facemap_gui.models import store
 from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.output import RunStats
 from facemap_gui.sources import open_source
+from facemap_gui.sources.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def run_headless(options: RunOptions, frames: int) -> int:
     with open_source(f"demo:{frames}") as source:
         pipeline = build_pipeline(options)
         try:
-            for frame in source:
-                stats.add(pipeline.process(frame))
+            with ReadAhead(source.__iter__) as frames:  # rendered ahead, as process reads a file
+                for frame in frames:
+                    stats.add(pipeline.process(frame))
         finally:
             pipeline.close()
     label = " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else ""

@@ -283,9 +283,10 @@ def test_the_periodic_pass_runs_beside_the_frames_and_joins_exactly_lag_frames_l
         results += [pipeline.process(frames[i]) for i in range(5, 8)]
     finally:
         pipeline.close()
-    # Frame 0 on its own path; frames 3 and 6 (every 3 frames) beside, on the detector's thread.
-    assert [(index, name.startswith("detect")) for index, name in detector.calls] == [(0, False), (3, True),
-                                                                                      (6, True)]
+    # Frame 0 on its own path; frames 3 and 6 (every 3 frames) beside, on the detector's thread (the pass started
+    # on frame 6 was still pending at close, which may cancel it before it runs).
+    assert [(index, name.startswith("detect")) for index, name in detector.calls[:2]] == [(0, False), (3, True)]
+    assert [i for i, r in enumerate(results) if r.background_detection] == [3, 6]
     assert [len(r.faces) for r in results] == [1] * 5 + [2] * 3  # the new face joins on frame 3 + 2
     assert not any(r.detector_ran for r in results[1:])
     assert [i for i, r in enumerate(results) if "background wait" in r.timings_ms] == [5]

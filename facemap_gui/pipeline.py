@@ -38,6 +38,11 @@ class FrameResult:
     detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
     background_detection: bool = False  # the periodic full-frame detection started on this frame, beside it
 
+    @property
+    def detector_looked(self) -> bool:
+        """The full-frame detector looked at this frame, on its path or beside it (what detector counts count)."""
+        return self.detector_ran or self.background_detection
+
 
 @dataclass
 class PipelineConfig:

@@ -262,7 +262,7 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             times.add("frame total", (t4 - waited) * 1000.0)
             figures.frames += 1
             figures.frames_with_face += bool(result.faces)
-            figures.detector_calls += result.detector_ran or result.background_detection
+            figures.detector_calls += result.detector_looked
             figures.background_detections += result.background_detection
             if figures.frames == min(RSS_WARM_FRAMES, max(frames // 2, 1)) or t4 >= next_rss:
                 figures.rss_mb.append((t4 - start, rss_mb()))

@@ -42,8 +42,8 @@ def run_headless(options: RunOptions, frames: int) -> int:
     with open_source(f"demo:{frames}") as source:
         pipeline = build_pipeline(options)
         try:
-            with ReadAhead(source.__iter__) as frames:  # rendered ahead, as process reads a file
-                for frame in frames:
+            with ReadAhead(source.__iter__) as reader:  # rendered ahead, as process reads a file
+                for frame in reader:
                     stats.add(pipeline.process(frame))
         finally:
             pipeline.close()

@@ -278,7 +278,7 @@ class LiveWorker:
             self._listener.message(f"Processing recovered after {self._failures} failed frame(s)", False)
             self._failures = 0
         self._processed += 1
-        self._detector_calls += result.detector_ran or result.background_detection
+        self._detector_calls += result.detector_looked
         self._smoother.strength = view.smoothing_strength
         shown = self._smoother.apply(result) if view.smoothing else result
         if not view.smoothing:

@@ -9,7 +9,7 @@ import av
 import pytest
 
 from facemap_gui.cli import main
-from facemap_gui.commands.bench import bench_clip, decoded_frames
+from facemap_gui.commands.bench import StageTimes, bench_clip, decoded_frames
 from facemap_gui.sources.readahead import ReadAhead
 from tests.conftest import PHOTO
 
@@ -37,8 +37,10 @@ def test_bench_reports_stages_recall_detector_calls_and_the_baseline_ratio(tmp_p
     assert baseline["frames"] == 20 and baseline["frames_with_face"] == 20
     summary = report["summary"]["cpu/float"]
     assert summary["ratio"] == pytest.approx(run["fps"] / baseline["fps"], abs=0.01)
+    assert set(run["decode_alone_us_per_face"]) == {"1", "4"} and min(run["decode_alone_us_per_face"].values()) > 0
     printed = capsys.readouterr().out
     assert "STAND-IN" in printed and "straight-line script" in printed
+    assert "decoding the 265 parameters alone, warm caches: " in printed
 
 
 def test_without_input_renders_the_720p_clip_once(tmp_path, tiny_model):
@@ -82,6 +84,13 @@ def test_decoded_frames_loop_the_clip_with_increasing_indices_and_timestamps(pan
     stamps = [f.timestamp_ms for f in frames]
     assert all(b > a for a, b in itertools.pairwise(stamps))
     assert (frames[30].rgb == frames[0].rgb).all()
+
+
+def test_stage_times_keep_the_most_recent_frames_and_give_mean_median_and_p95():
+    times = StageTimes(capacity=5)
+    for ms in (1000.0, 1000.0, 1.0, 2.0, 3.0, 4.0, 15.0):  # the first two fall out of the ring
+        times.add("draw", ms)
+    assert times.summary() == {"draw": {"mean": 5.0, "median": 3.0, "p95": 12.8, "count": 7}}
 
 
 def test_an_image_is_refused_in_one_line(capsys):

@@ -34,6 +34,7 @@ from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.commands.demo import demo_options
 from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
 from facemap_gui.models import store
 from facemap_gui.models.store import PRECISIONS
 from facemap_gui.output import header_record, timing_summary
@@ -184,6 +185,7 @@ class RunFigures:
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, MB)
     peak_rss_mb: float = 0.0
     stages: StageTimes = field(default_factory=StageTimes)
+    decode_alone_us: dict[int, float] = field(default_factory=dict)  # faces per call -> microseconds a face
     recording: dict[str, Any] | None = None
 
     @property
@@ -200,6 +202,7 @@ class RunFigures:
                 "build_ms": round(self.build_ms, 1), "runtime": self.runtime, "stand_in": self.stand_in,
                 "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "stages_ms": self.stages.summary(),
+                "decode_alone_us_per_face": {str(n): round(us, 1) for n, us in self.decode_alone_us.items()},
                 "recording": self.recording}
 
 
@@ -276,7 +279,21 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
         figures.tracked_faces = pipeline.tracker.tracked_faces
         figures.lost_tracks = pipeline.tracker.lost
     figures.peak_rss_mb = peak_rss_mb()
+    figures.decode_alone_us = {faces: decode_alone_us(pipeline.basis, faces) for faces in (1, 4)}
     return figures
+
+
+def decode_alone_us(basis: FoldedBasis, faces: int, calls: int = 1000) -> float:
+    """Microseconds a face to decode `faces` faces' parameters in one call, with warm caches: the decoder's own
+    cost. In the running pipeline it is the first code after each inference, which has just streamed the
+    model's weights through the caches, so its `decode 265 params` stage also holds refilling them."""
+    params = np.random.default_rng(0).normal(0.0, 0.2, (faces, NUM_PARAMS)).astype(np.float32)
+    boxes = np.tile([[500, 300, 627, 427]], (faces, 1))
+    decode(params, boxes, basis)
+    start = time.perf_counter()
+    for _ in range(calls):
+        decode(params, boxes, basis)
+    return (time.perf_counter() - start) / calls / faces * 1e6
 
 
 def run_baseline(clip: Path, options: RunOptions, frames: int) -> dict[str, Any]:
@@ -298,7 +315,7 @@ def run_baseline(clip: Path, options: RunOptions, frames: int) -> dict[str, Any]
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="measure the pipeline's speed here, stage by stage",
-                            description="Per-stage median/p95 ms, FPS, face recall, detector calls, session time "
+                            description="Per-stage median/p95/mean ms, FPS, face recall, detector calls, session time "
                                         "and memory, with a straight-line script on the same clip for the ratio.")
     parser.add_argument("input", nargs="?", type=Path,
                         help="a video file (default: a generated 720p clip of the demo photo, see --scene)")
@@ -429,14 +446,17 @@ def summarise(results: dict[str, list[RunFigures]], baseline: list[dict[str, Any
 def print_run(figures: RunFigures, repeat: int) -> None:
     label = " (STAND-IN model: speed only, its landmarks are not real)" if figures.stand_in else ""
     print(f"\n{figures.label} run {repeat + 1}: {figures.runtime}{label}")
-    print(f"  {'stage':<20}{'median ms':>10}{'p95 ms':>10}{'frames':>8}")
+    print(f"  {'stage':<20}{'median ms':>10}{'p95 ms':>10}{'mean ms':>10}{'frames':>8}")
     for stage, values in figures.stages.summary().items():
-        print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['count']:>8}")
+        print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['mean']:>10.3f}"
+              f"{values['count']:>8}")
     start_mb, end_mb = figures.rss_mb[0][1], figures.rss_mb[-1][1]
     print(f"  {figures.fps:.1f} fps end to end · face on {figures.frames_with_face}/{figures.frames} frames · "
           f"full-frame detector on {figures.detector_calls} frames ({figures.background_detections} of them in "
           f"the background), {figures.tracked_faces} faces tracked "
           f"({figures.lost_tracks} lost)")
+    alone = ", ".join(f"{us:.0f} µs a face for {n}" for n, us in figures.decode_alone_us.items())
+    print(f"  decoding the 265 parameters alone, warm caches: {alone}")
     print(f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
           f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB")
     if figures.recording:

@@ -35,7 +35,7 @@ class FoldedBasis:
         # alpha_id = p * 3 and alpha_exp = p * 0.5 + 0.5 fold into the matrix and the offset.
         matrix = np.concatenate([shape_basis * 3.0, blend_shape * 0.5], axis=1)
         offset = mean_face + blend_shape.sum(axis=1) * 0.5
-        return cls(np.ascontiguousarray(matrix.T, dtype=np.float64), offset.astype(np.float64))
+        return cls(np.ascontiguousarray(matrix.T, dtype=np.float32), offset.astype(np.float32))
 
     @classmethod
     def load(cls, directory: Path) -> FoldedBasis:
@@ -100,18 +100,19 @@ def _rotation(pitch: float, yaw: float, roll: float) -> list[float]:
 
 def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tuple[np.ndarray, np.ndarray]:
     """(N, 265) parameters + (N, 4) inclusive crop boxes → (N, 68, 2) image points, (N, 3) yaw/pitch/roll deg."""
-    p = np.asarray(params, dtype=np.float64).reshape(-1, NUM_PARAMS)
+    p = np.asarray(params, dtype=np.float32).reshape(-1, NUM_PARAMS)
     shape = (p[:, :258] @ basis.matrix + basis.offset).reshape(-1, NUM_POINTS, 3)
     faces, boxes = p[:, 258:264].tolist(), np.reshape(crop_boxes, (-1, 4)).tolist()
-    projections = [_projection(*face, *box) for face, box in zip(faces, boxes, strict=True)]
-    matrix = np.array([m for m, _ in projections], dtype=np.float64).reshape(-1, 3, 2)
-    offset = np.array([o for _, o in projections], dtype=np.float64).reshape(-1, 1, 2)
-    return shape @ matrix + offset, np.degrees(p[:, [259, 258, 260]] * (math.pi / 2))
+    projections = np.array([_projection(*face, *box) for face, box in zip(faces, boxes, strict=True)],
+                           dtype=np.float32).reshape(-1, 8)
+    poses = np.array([(yaw * 90.0, pitch * 90.0, roll * 90.0) for pitch, yaw, roll, *_ in faces]).reshape(-1, 3)
+    return shape @ projections[:, :6].reshape(-1, 3, 2) + projections[:, None, 6:], poses
 
 
 def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, focal: float,
-                x0: float, y0: float, x1: float, y1: float) -> tuple[list[float], list[float]]:
-    """One face's (3, 2) matrix and (2,) offset taking its 68 model-space vertices to image pixels:
+                x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    """One face's (3, 2) matrix (row by row) and (2,) offset, as 8 numbers, taking its 68 model-space vertices
+    to image pixels:
     rotation, focal scaling, translation, and the crop's pixels per model unit, folded in scalars (a frame has a
     handful of faces, for which this costs less than the numpy operations it replaces)."""
     r = _rotation(pitch * (math.pi / 2), yaw * (math.pi / 2), roll * (math.pi / 2))
@@ -121,4 +122,4 @@ def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, foc
     # Image x uses the first row of R, image y the second: the matrix holds them as columns.
     matrix = [r[0] * sx, r[3] * sy, r[1] * sx, r[4] * sy, r[2] * sx, r[5] * sy]
     offset = [tx * 60.0 * sx + INPUT_SIZE / 2 * per_unit_x + x0, ty * 60.0 * sy + INPUT_SIZE / 2 * per_unit_y + y0]
-    return matrix, offset
+    return matrix + offset

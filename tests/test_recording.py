@@ -123,6 +123,11 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     np.testing.assert_allclose(frames[0]["faces"][0]["landmarks"], face.landmarks, atol=1e-3)
     assert summary["type"] == "summary" and summary["frames"] == 40 and summary["frames_dropped"] == 0
     assert summary["stand_in"] is True
+    # The writer's own time a frame sits beside the pipeline's stages, and in the status.
+    assert summary["timings_ms"]["detect"] == {"mean": 1.0, "median": pytest.approx(1.0, rel=0.001),
+                                               "p95": pytest.approx(1.0, rel=0.001), "count": 40}
+    assert summary["timings_ms"]["encode"]["count"] == 40 and summary["timings_ms"]["encode"]["median"] > 0
+    assert status.encode_ms == summary["timings_ms"]["encode"]
     with path.with_suffix(".csv").open(newline="") as stream:
         columns, *rows = list(csv.reader(stream))
     assert tuple(columns) == CSV_COLUMNS and len(columns) == 8 + 136 + 3 and len(rows) == 40
@@ -238,8 +243,10 @@ def test_process_record_writes_video_jsonl_and_csv(tmp_path, pan_video, tiny_mod
                                 "--record", str(video), "--csv"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     *frames, summary = read_jsonl(out.read_text())[1:]
+    encode = summary["recording"].pop("encode_ms")
     assert summary["recording"] == {"video": str(video), "codec": "libx264", "frames": 30, "dropped": 0,
                                     "error": None}
+    assert encode["count"] == 30 and 0 < encode["median"] <= encode["p95"]
     recorded = read_jsonl(video.with_suffix(".jsonl").read_text())
     assert recorded[0]["recording"]["video"] == "rec.mkv" and recorded[0]["model"] == read_jsonl(
         out.read_text())[0]["model"]

@@ -37,7 +37,7 @@ from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
 from facemap_gui.models import store
 from facemap_gui.models.store import PRECISIONS
-from facemap_gui.output import header_record, timing_summary
+from facemap_gui.output import StageTimes, header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder
 from facemap_gui.runtime import available_runtimes
@@ -57,38 +57,12 @@ SCENES = {"far": 1.0, "near": 2.5}
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "straight_line.py"
 RSS_WARM_FRAMES = 100  # the start RSS is taken after this many frames, once models and buffers have settled
 RSS_EVERY_S = 30.0
-TIMING_CAPACITY = 4096  # most recent frames kept per stage: a long run must not grow its own bookkeeping
 # Stages in the order a frame meets them; "detect" and "track" are the frames with and without the full-frame
 # detector on the frame's own path, "detect (background)" the periodic pass on its own thread, "overhead" is
 # every per-frame step except the models and video decoding (the 1.5 ms budget), and "wait for frame" the
 # hand-over from the decoding thread (plus any wait for the decoder when it is slower).
 STAGES = ("video decode", "wait for frame", "detect", "detect (background)", "track", "preprocess", "inference",
           "decode 265 params", "smoothing", "draw", "record (hand-over)", "overhead", "frame total")
-
-
-class StageTimes:
-    """Per-stage milliseconds of the most recent frames in fixed ring buffers (no growth over long runs)."""
-
-    def __init__(self, capacity: int = TIMING_CAPACITY) -> None:
-        self._capacity = capacity
-        self._values: dict[str, np.ndarray] = {}
-        self._counts: dict[str, int] = {}
-
-    def add(self, stage: str, ms: float) -> None:
-        values = self._values.get(stage)
-        if values is None:
-            # Filled now, so that the pages are resident from the start and do not show as growth later.
-            values = self._values[stage] = np.full(self._capacity, np.nan)
-            self._counts[stage] = 0
-        values[self._counts[stage] % self._capacity] = ms
-        self._counts[stage] += 1
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        out = {}
-        for stage in sorted(self._values, key=STAGES.index):
-            kept = self._values[stage][: min(self._counts[stage], self._capacity)]
-            out[stage] = {**timing_summary(kept), "count": self._counts[stage]}
-        return out
 
 
 def rss_mb() -> float:
@@ -184,7 +158,7 @@ class RunFigures:
     stand_in: bool = False
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, MB)
     peak_rss_mb: float = 0.0
-    stages: StageTimes = field(default_factory=StageTimes)
+    stages: StageTimes = field(default_factory=lambda: StageTimes(STAGES))
     decode_alone_us: dict[int, float] = field(default_factory=dict)  # faces per call -> microseconds a face
     recording: dict[str, Any] | None = None
 
@@ -447,7 +421,10 @@ def print_run(figures: RunFigures, repeat: int) -> None:
     label = " (STAND-IN model: speed only, its landmarks are not real)" if figures.stand_in else ""
     print(f"\n{figures.label} run {repeat + 1}: {figures.runtime}{label}")
     print(f"  {'stage':<20}{'median ms':>10}{'p95 ms':>10}{'mean ms':>10}{'frames':>8}")
-    for stage, values in figures.stages.summary().items():
+    stages = figures.stages.summary()
+    if figures.recording and figures.recording["encode_ms"]:
+        stages["encode (recorder)"] = figures.recording["encode_ms"]
+    for stage, values in stages.items():
         print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['mean']:>10.3f}"
               f"{values['count']:>8}")
     start_mb, end_mb = figures.rss_mb[0][1], figures.rss_mb[-1][1]

@@ -49,7 +49,7 @@ def run_headless(options: RunOptions, frames: int) -> int:
             pipeline.close()
     label = " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else ""
     print(f"demo: {stats.frames} frames, face found on {stats.frames_with_face}{label}")
-    for stage, figures in stats.stage_summary().items():
+    for stage, figures in stats.timings.summary().items():
         print(f"  {stage:<18} median {figures['median']:7.2f} ms   p95 {figures['p95']:7.2f} ms")
     print(f"  {'runtime':<18} {pipeline.session.info.summary()}")
     return 0

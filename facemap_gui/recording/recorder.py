@@ -23,6 +23,7 @@ from facemap_gui.recording.video import VIDEO_CODECS, VideoWriter, container_for
 log = logging.getLogger(__name__)
 
 _CLOSE = object()  # queue sentinel: finish the files and end the thread
+ENCODE_STAGE = "encode"  # the writer thread's time a frame, beside the pipeline's stages in the summary
 
 
 def landmark_paths(video_path: Path) -> tuple[Path, Path]:
@@ -53,11 +54,12 @@ class RecorderStatus:
     elapsed_s: float  # wall time from start to now, or to when the recording stopped
     error: str | None  # one line, set when the writer stopped itself (disk full, write error)
     running: bool
+    encode_ms: dict[str, float] | None  # the writer thread's time a frame (RGB→YUV, encode, mux): mean, median, p95
 
     def summary(self) -> dict[str, Any]:
         """What a run's JSON summary says about its recording."""
         return {"video": str(self.video_path), "codec": self.codec, "frames": self.frames_written,
-                "dropped": self.frames_dropped, "error": self.error}
+                "dropped": self.frames_dropped, "error": self.error, "encode_ms": self.encode_ms}
 
 
 class Recorder:
@@ -130,7 +132,7 @@ class Recorder:
                 csv_path=self._landmarks.csv_path, codec=self._video.codec, frames_written=self._stats.frames,
                 frames_dropped=self._dropped, bytes_written=self._bytes,
                 elapsed_s=(self._stopped or time.monotonic()) - self._started, error=self._error,
-                running=self._stopped is None)
+                running=self._stopped is None, encode_ms=self._stats.timings.summary().get(ENCODE_STAGE))
 
     def close(self) -> RecorderStatus:
         """Encode what is queued, finish the files and return the final status. Idempotent; safe after an error."""
@@ -158,10 +160,13 @@ class Recorder:
             self._fail(f"{self._video.path}: recording failed ({exc}); see the log")
 
     def _write(self, result: FrameResult, annotated_rgb: np.ndarray) -> None:
+        start = time.perf_counter()
         self._video.write(annotated_rgb, result.frame.timestamp_ms)
+        encode_ms = (time.perf_counter() - start) * 1000.0
         self._landmarks.write_frame(frame_record(result))
         with self._lock:
             self._stats.add(result)
+            self._stats.timings.add(ENCODE_STAGE, encode_ms)
         self._measure()
 
     def _finish(self) -> None:

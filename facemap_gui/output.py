@@ -39,7 +39,7 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
 
 
 class StageTimes:
-    """Per-stage milliseconds over a whole run in fixed memory (74 KB a stage), however long the run: an exact
+    """Per-stage milliseconds over a whole run in fixed memory (72 KB a stage), however long the run: an exact
     sum and a count per logarithmic bin (0.2% wide, from 1 µs to 100 s), so the mean is exact and the median and
     p95 are within 0.1% (the centre of the bin holding that frame's time). Stages are reported in `order`, then
     as first seen."""

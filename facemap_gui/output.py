@@ -62,12 +62,16 @@ class StageTimes:
         counts[index] += 1
         self._sums[stage] += ms
 
+    def __contains__(self, stage: str) -> bool:
+        return stage in self._counts
+
     def summary(self) -> dict[str, dict[str, float]]:
         """{stage: {mean, median, p95, count}} in ms, for the stages with at least one frame."""
         stages = sorted(self._counts, key=lambda s: self._order.index(s) if s in self._order else len(self._order))
-        return {stage: self._stage_summary(stage) for stage in stages}
+        return {stage: self.stage_summary(stage) for stage in stages}
 
-    def _stage_summary(self, stage: str) -> dict[str, float]:
+    def stage_summary(self, stage: str) -> dict[str, float]:
+        """{mean, median, p95, count} in ms of one stage that has had a frame."""
         cumulative = np.cumsum(self._counts[stage])
         count = int(cumulative[-1])
 

@@ -127,12 +127,14 @@ class Recorder:
     @property
     def status(self) -> RecorderStatus:
         with self._lock:
+            timings = self._stats.timings  # only the encode stage is summarised: the status is polled while recording
             return RecorderStatus(
                 video_path=self._video.path, landmarks_path=self._landmarks.jsonl_path,
                 csv_path=self._landmarks.csv_path, codec=self._video.codec, frames_written=self._stats.frames,
                 frames_dropped=self._dropped, bytes_written=self._bytes,
                 elapsed_s=(self._stopped or time.monotonic()) - self._started, error=self._error,
-                running=self._stopped is None, encode_ms=self._stats.timings.summary().get(ENCODE_STAGE))
+                running=self._stopped is None,
+                encode_ms=timings.stage_summary(ENCODE_STAGE) if ENCODE_STAGE in timings else None)
 
     def close(self) -> RecorderStatus:
         """Encode what is queued, finish the files and return the final status. Idempotent; safe after an error."""

@@ -1,4 +1,4 @@
-"""Reading ahead on a thread of its own: order, errors, stopping early, priority."""
+"""Reading ahead on a thread of its own: order, errors, stopping early, priority, decoding threads."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import os
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 from facemap_gui.errors import InputError
 from facemap_gui.sources.base import READER_NICE
+from facemap_gui.sources.files import VideoSource
 from facemap_gui.sources.readahead import READ_AHEAD, ReadAhead
+from tests.conftest import write_video
 
 
 def test_items_arrive_in_order_and_a_read_error_is_raised_by_the_consumer_after_them():
@@ -52,3 +55,21 @@ def test_the_reader_runs_at_the_lowest_priority_and_the_consumer_keeps_its_own()
     with ReadAhead(produce) as reader:
         assert list(reader) == [READER_NICE]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+
+
+def _threads_started_by_decoding(path) -> int:
+    before = len(os.listdir("/proc/self/task"))
+    with VideoSource(path) as source:
+        frame = source.read()
+        started = len(os.listdir("/proc/self/task")) - before
+    assert frame is not None and frame.rgb.shape[1::-1] == source.size
+    return started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc/self/task (Linux)")
+def test_videos_up_to_1080p_decode_on_the_reading_thread_alone_larger_ones_on_ffmpeg_threads(tmp_path):
+    small = write_video(tmp_path / "720p.mp4", [np.full((720, 1280, 3), i * 40, np.uint8) for i in range(3)])
+    large = write_video(tmp_path / "1152p.mp4", [np.full((1152, 2048, 3), i * 40, np.uint8) for i in range(3)])
+    assert _threads_started_by_decoding(small) == 0
+    # FFmpeg's automatic count is one thread a core plus one, so even a 1-core machine gets more than none.
+    assert _threads_started_by_decoding(large) >= 1

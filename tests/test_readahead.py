@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,11 +58,17 @@ def test_the_reader_runs_at_the_lowest_priority_and_the_consumer_keeps_its_own()
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
 
 
+def _ffmpeg_threads() -> set[str]:
+    """This process's threads that FFmpeg started (it names them "av:<codec>:<role>")."""
+    tasks = {tid: Path(f"/proc/self/task/{tid}/comm") for tid in os.listdir("/proc/self/task")}
+    return {tid for tid, comm in tasks.items() if comm.exists() and comm.read_text().startswith("av:")}
+
+
 def _threads_started_by_decoding(path) -> int:
-    before = len(os.listdir("/proc/self/task"))
+    before = _ffmpeg_threads()
     with VideoSource(path) as source:
         frame = source.read()
-        started = len(os.listdir("/proc/self/task")) - before
+        started = len(_ffmpeg_threads() - before)
     assert frame is not None and frame.rgb.shape[1::-1] == source.size
     return started
 

@@ -87,9 +87,9 @@ class VideoSource(FrameSource):
         self.fps = float(rate) if rate else 30.0
         self.size = (self._stream.codec_context.width, self._stream.codec_context.height)
         # FFmpeg's frame threads decode a frame sooner but cost CPU time and wake-ups that the pipeline feels: a
-        # 720p H.264 frame took 1.6 ms of CPU instead of 1.4, and the pipeline's overhead p95 was 2.2-2.6 ms
-        # instead of 1.2-1.7 (`facemap-gui bench`, 2 cores). Up to 1080p one thread decodes faster than the
-        # pipeline takes frames, on its own thread ahead of it; larger frames get the threads.
+        # 720p H.264 frame took 1.6 ms of CPU instead of 1.4, and the pipeline's overhead p95 was 2.4-3.6 ms
+        # instead of 1.4-1.9 (`facemap-gui bench` A/B, 2 cores). Up to 1080p one thread, ahead of the pipeline
+        # on its own, decodes far faster than the pipeline takes frames; larger frames get the threads.
         if self.size[0] * self.size[1] > ONE_THREAD_MAX_PIXELS:
             self._stream.thread_type = "AUTO"
         else:

@@ -113,7 +113,6 @@ class FaceTracker:
         if redetect_every < 1:
             raise ValueError("redetect_every must be at least 1")
         self.redetect_every = redetect_every
-        self.detector_calls = 0  # full-frame detections used: on their own frame, or merged from a periodic pass
         self.tracked_faces = 0  # faces whose crop came from the previous frame's landmarks, summed over frames
         self.lost = 0  # tracked faces that failed the check, so the detector ran on their frame
         self._tracks: list[Track] = []
@@ -159,7 +158,6 @@ class FaceTracker:
                 tracks.append(Track(box, face.score, thumbnail(rgb, square)))
         self._tracks = _without_duplicates(tracks)
         self._since_detection = 1 + age
-        self.detector_calls += 1
 
     def confirm(self, rgb: np.ndarray, faces: Sequence[Landmarked]) -> bool:
         """Check this frame's landmarks of the tracked faces (in `tracked()` order) and move each track to its

@@ -4,6 +4,7 @@ brows, head pose and position, blink. Computed from a FaceResult, so smoothed fa
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,14 +21,6 @@ MOUTH_OPEN_FULL = 0.5  # inner-lip gap / outer eye-corner span of a wide-open mo
 MOUTH_WIDTH_NEUTRAL, MOUTH_WIDTH_WIDE = 0.55, 0.75  # mouth corner span / eye-corner span: reads 0 and 1
 BROW_HEIGHT_NEUTRAL, BROW_HEIGHT_RAISED = 0.24, 0.34  # brow above eye centre / eye-corner span: 0 and 1
 MODEL_UNIT_M = 0.001  # assumed: the 3DMM's shapes are in millimetres
-
-# iBUG-68 indices: right eye (the subject's) then left, as (outer or inner corner, corner, upper lid, lower lid).
-_EYE_CORNERS = np.array([[36, 39], [42, 45]])
-_EYE_LIDS = np.array([[[37, 41], [38, 40]], [[43, 47], [44, 46]]])  # (eye, pair, upper/lower)
-_BROWS = np.array([np.arange(17, 22), np.arange(22, 27)])
-_EYES = np.array([np.arange(36, 42), np.arange(42, 48)])
-_INNER_LIPS = np.array([[61, 67], [62, 66], [63, 65]])
-
 
 @dataclass(frozen=True, slots=True)
 class FaceSignals:
@@ -54,31 +47,45 @@ class FaceSignals:
 RECORD_NAMES = tuple(f.name for f in dataclasses.fields(FaceSignals) if f.name not in ("yaw", "pitch", "roll"))
 
 
-def _clip01(values: np.ndarray) -> np.ndarray:
-    return np.clip(values, 0.0, 1.0)
+def _clip01(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
+
+
+def _distance(a: list[float], b: list[float]) -> float:
+    return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+def _eye_openness(p: list[list[float]], corner: int) -> float:
+    """iBUG eye `corner`..`corner + 5`: corners at +0 and +3, upper lid +1 +2, lower lid +5 +4."""
+    lid_gap = (_distance(p[corner + 1], p[corner + 5]) + _distance(p[corner + 2], p[corner + 4])) / 2
+    ratio = lid_gap / max(_distance(p[corner], p[corner + 3]), 1e-6)
+    return _clip01((ratio - EYE_CLOSED_RATIO) / (EYE_OPEN_RATIO - EYE_CLOSED_RATIO))
 
 
 def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     """The signals of one face in an image of `image_size` (width, height) pixels."""
-    pts = np.asarray(face.landmarks, dtype=np.float64)
-    eye_width = np.linalg.norm(pts[_EYE_CORNERS[:, 1]] - pts[_EYE_CORNERS[:, 0]], axis=1)
-    lid_gap = np.linalg.norm(pts[_EYE_LIDS[..., 0]] - pts[_EYE_LIDS[..., 1]], axis=2).mean(axis=1)
-    eyes = _clip01((lid_gap / np.maximum(eye_width, 1e-6) - EYE_CLOSED_RATIO) / (EYE_OPEN_RATIO - EYE_CLOSED_RATIO))
-    across = pts[45] - pts[36]  # outer eye corners: the face's width axis, which turns with the head's roll
-    span = max(float(np.hypot(*across)), 1e-6)
-    up = np.array([across[1], -across[0]]) / span  # towards the forehead (image y points down)
-    brow_height = (pts[_BROWS].mean(axis=1) - pts[_EYES].mean(axis=1)) @ up / span
-    brows = _clip01((brow_height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL))
-    lip_gap = np.linalg.norm(pts[_INNER_LIPS[:, 0]] - pts[_INNER_LIPS[:, 1]], axis=1).mean() / span
-    mouth_width = np.linalg.norm(pts[54] - pts[48]) / span
-    mouth = _clip01(np.array([lip_gap / MOUTH_OPEN_FULL, (mouth_width - MOUTH_WIDTH_NEUTRAL) /
-                              (MOUTH_WIDTH_WIDE - MOUTH_WIDTH_NEUTRAL)]))
+    # In scalars on the few points used: it runs every frame, and a dozen numpy calls on 68 points cost more.
+    p = np.asarray(face.landmarks, dtype=np.float64).tolist()
+    across_x, across_y = p[45][0] - p[36][0], p[45][1] - p[36][1]  # outer eye corners: turns with the head's roll
+    span = max(math.hypot(across_x, across_y), 1e-6)
+    up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
+
+    def brow_raise(brow: int, eye: int) -> float:  # the brow's 5 points against the eye's 6, along `up`
+        dx = sum(x for x, _ in p[brow:brow + 5]) / 5 - sum(x for x, _ in p[eye:eye + 6]) / 6
+        dy = sum(y for _, y in p[brow:brow + 5]) / 5 - sum(y for _, y in p[eye:eye + 6]) / 6
+        height = (dx * up_x + dy * up_y) / span
+        return _clip01((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL))
+
+    lip_gap = (_distance(p[61], p[67]) + _distance(p[62], p[66]) + _distance(p[63], p[65])) / 3 / span
+    mouth_wide = (_distance(p[48], p[54]) / span - MOUTH_WIDTH_NEUTRAL) / (MOUTH_WIDTH_WIDE - MOUTH_WIDTH_NEUTRAL)
+    right, left = _eye_openness(p, 36), _eye_openness(p, 42)
     x, y, z = head_position(face, image_size)
     yaw, pitch, roll = face.pose
-    return FaceSignals(eye_open_left=float(eyes[1]), eye_open_right=float(eyes[0]), mouth_open=float(mouth[0]),
-                       mouth_wide=float(mouth[1]), brow_raise_left=float(brows[1]), brow_raise_right=float(brows[0]),
+    return FaceSignals(eye_open_left=left, eye_open_right=right, mouth_open=_clip01(lip_gap / MOUTH_OPEN_FULL),
+                       mouth_wide=_clip01(mouth_wide),
+                       brow_raise_left=brow_raise(22, 42), brow_raise_right=brow_raise(17, 36),
                        yaw=yaw, pitch=pitch, roll=roll, head_x=x, head_y=y, head_z=z,
-                       blink=bool(eyes.max() < BLINK_BELOW))
+                       blink=max(left, right) < BLINK_BELOW)
 
 
 def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float, float, float]:

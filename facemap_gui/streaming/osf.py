@@ -3,14 +3,13 @@ the faces of a frame in one datagram, nothing for a frame without a face."""
 
 from __future__ import annotations
 
-import math
 import struct
 
 import numpy as np
 
-from facemap_gui.landmarks.decode import rotations
 from facemap_gui.pipeline import FaceResult
 from facemap_gui.signals import FaceSignals
+from facemap_gui.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 11573
 # time; face id; width, height; eye open right, left; success; PnP error; quaternion (x, y, z, w); Euler (deg);
@@ -19,7 +18,6 @@ FACE = struct.Struct("<d i 2f 2f B f 4f 3f 3f 68f 136f 210f 14f")
 # OpenSeeFace's 68 points are its 66-point layout (iBUG-68 without 49 and 53, the outer upper-lip points next to
 # the corners) then the right and left pupils.
 OSF_FROM_IBUG = np.array([*range(49), 50, 51, 52, *range(54, 68)])
-_EYES = (np.arange(36, 42), np.arange(42, 48))
 _NO_3D_POINTS = (0.0,) * 210  # what OpenSeeFace sends when its 3D fit failed
 _FEATURES = ("eye_l", "eye_r", "eyebrow_steepness_l", "eyebrow_updown_l", "eyebrow_quirk_l", "eyebrow_steepness_r",
              "eyebrow_updown_r", "eyebrow_quirk_r", "mouth_corner_updown_l", "mouth_corner_inout_l",
@@ -27,14 +25,10 @@ _FEATURES = ("eye_l", "eye_r", "eyebrow_steepness_l", "eyebrow_updown_l", "eyebr
 
 
 def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of the head's rotation (model → camera: x right, y down, z away), from yaw/pitch/roll degrees."""
-    yaw, pitch, roll = (math.radians(a) for a in pose)
-    m = rotations(np.array([pitch]), np.array([yaw]), np.array([roll]))[0]
-    w = math.sqrt(max(0.0, 1.0 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
-    x = math.copysign(math.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2])
-    y = math.copysign(math.sqrt(max(0.0, 1.0 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0])
-    z = math.copysign(math.sqrt(max(0.0, 1.0 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1])
-    return x, y, z, w
+    """(x, y, z, w) of the head's rotation (model → camera: x right, y down, z away) from yaw/pitch/roll degrees:
+    the decoder's Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
+    yaw, pitch, roll = pose
+    return quaternion_yxz(-pitch - 180.0, -yaw, -roll)
 
 
 def features(signals: FaceSignals) -> tuple[float, ...]:
@@ -48,9 +42,9 @@ def features(signals: FaceSignals) -> tuple[float, ...]:
 
 def face_packet(now: float, face_id: int, size: tuple[int, int], face: FaceResult, signals: FaceSignals) -> bytes:
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none)."""
-    pupils = np.array([face.landmarks[eye].mean(axis=0) for eye in _EYES])
-    points = np.concatenate([face.landmarks[OSF_FROM_IBUG], pupils]).ravel().tolist()
+    points = face.landmarks[OSF_FROM_IBUG].ravel().tolist()
+    pupils = face.landmarks[36:48].reshape(2, 6, 2).mean(axis=1).ravel().tolist()  # the eyes' centres
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
     return FACE.pack(now, face_id, *size, signals.eye_open_right, signals.eye_open_left, 1, 0.0,
                      *quaternion(face.pose), signals.pitch, signals.yaw, signals.roll, *translation,
-                     *(face.score,) * 68, *points, *_NO_3D_POINTS, *features(signals))
+                     *(face.score,) * 68, *points, *pupils, *_NO_3D_POINTS, *features(signals))

@@ -3,26 +3,17 @@
 
 from __future__ import annotations
 
-import math
 import struct
 
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from facemap_gui.signals import FaceSignals
+from facemap_gui.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 39539  # a VMC "Marionette" (the avatar app); a "Performer" such as VSeeFace listens on 39540
 BLENDSHAPES = ("Blink_L", "Blink_R", "A", "I")
 _FLOATS = struct.Struct(">7f")  # OSC floats are big-endian
-
-
-def unity_quaternion(yaw: float, pitch: float, roll: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of Unity's Quaternion.Euler(pitch, yaw, roll) (degrees; applied z, then x, then y), Unity
-    being what VMC receivers run on (left-handed, y up)."""
-    hx, hy, hz = (math.radians(a) / 2 for a in (pitch, yaw, roll))
-    cx, sx, cy, sy, cz, sz = math.cos(hx), math.sin(hx), math.cos(hy), math.sin(hy), math.cos(hz), math.sin(hz)
-    return (cy * sx * cz + sy * cx * sz, sy * cx * cz - cy * sx * sz, cy * cx * sz - sy * sx * cz,
-            cy * cx * cz + sy * sx * sz)
 
 
 def blendshapes(signals: FaceSignals) -> tuple[float, ...]:
@@ -59,10 +50,10 @@ class VmcBundle:
         self._blend_at = [end - 4 for end in ends[1:-1]]
 
     def frame(self, signals: FaceSignals) -> bytes:
-        """The bundle for a face: head bone rotation (position 0: receivers place the head themselves) and
-        blendshapes."""
+        """The bundle for a face: head bone rotation as Unity's Quaternion.Euler(pitch, yaw, roll) (VMC receivers
+        run on Unity; position 0: receivers place the head themselves) and blendshapes."""
         _FLOATS.pack_into(self._buffer, self._bone_at, 0.0, 0.0, 0.0,
-                          *unity_quaternion(signals.yaw, signals.pitch, signals.roll))
+                          *quaternion_yxz(signals.pitch, signals.yaw, signals.roll))
         for at, value in zip(self._blend_at, blendshapes(signals), strict=True):
             struct.pack_into(">f", self._buffer, at, value)
         return bytes(self._buffer)

@@ -21,6 +21,7 @@ from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_SIZE
 from facemap_gui.streaming import Streamer, StreamTarget
 from tests.conftest import FULL_RANGE
+from tests.test_decode import reference_rotation
 from tests.test_process import read_jsonl, run_cli
 
 # OpenSeeFace's packet, one per face (facetracker.py packs it, Unity/OpenSee.cs reads it: packetFrameSize 1785):
@@ -67,21 +68,6 @@ def drain(sock: socket.socket) -> list[bytes]:
             return datagrams
 
 
-def rotation_from_pose(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """The 3DMM head rotation as the published decoder defines it: Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
-    def rx(a):
-        return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
-
-    def ry(a):
-        return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
-
-    def rz(a):
-        return np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
-
-    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
-    return ry(-y) @ rx(-p) @ rx(-math.pi) @ rz(-r)
-
-
 def quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
@@ -110,7 +96,8 @@ def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_m
         assert packet["confidence"] == pytest.approx([face["score"]] * 68, abs=1e-4)
         assert packet["euler"] == pytest.approx((pose["pitch"], pose["yaw"], pose["roll"]), abs=1e-3)
         np.testing.assert_allclose(quaternion_matrix(*packet["quaternion"]),
-                                   rotation_from_pose(pose["yaw"], pose["pitch"], pose["roll"]), atol=1e-4)
+                                   reference_rotation(*(math.radians(pose[a]) for a in ("yaw", "pitch", "roll"))),
+                                   atol=1e-4)
         assert packet["translation"] == pytest.approx((signals["head_x"], -signals["head_y"], signals["head_z"]),
                                                       abs=1e-3)
         features = packet["features"]

@@ -6,8 +6,8 @@ an unreachable host or a name that does not resolve is reported once (status and
 
 from __future__ import annotations
 
+import re
 import time
-import urllib.parse
 from dataclasses import dataclass
 
 from facemap_gui.errors import FacemapError
@@ -18,6 +18,7 @@ from facemap_gui.streaming.udp import UdpSender
 
 PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT}
 DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names another host
+_TARGET = re.compile(r"(?P<protocol>osf|vmc)(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?")
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,13 @@ class StreamTarget:
     @classmethod
     def parse(cls, text: str) -> StreamTarget:
         """`osf://HOST:PORT` or `vmc://HOST:PORT`; the host and port may be left out (127.0.0.1, default port)."""
-        parts = urllib.parse.urlsplit(text if "://" in text else f"{text}://")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in PROTOCOLS or port == -1 or parts.path not in ("", "/") or port == 0:
+        match = _TARGET.fullmatch(text)
+        port = int(match["port"]) if match and match["port"] else None
+        if match is None or (port is not None and not 0 < port < 65536):
             raise FacemapError(f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
                                f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})")
-        return cls(parts.scheme, parts.hostname or DEFAULT_HOST, port or PROTOCOLS[parts.scheme])
+        protocol = match["protocol"]
+        return cls(protocol, match["ipv6"] or match["host"] or DEFAULT_HOST, port or PROTOCOLS[protocol])
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

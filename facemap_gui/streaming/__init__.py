@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.pipeline import FrameResult
-from facemap_gui.signals import face_signals
+from facemap_gui.signals import FaceSignals, face_signals
 from facemap_gui.streaming import osf, vmc
 from facemap_gui.streaming.udp import UdpSender
 
@@ -47,7 +47,7 @@ class StreamTarget:
 class StreamStatus:
     target: StreamTarget
     packets_per_s: float  # over the last whole second
-    error: str | None  # the last send problem, until a later send goes out
+    error: str | None  # the last send problem, while it keeps happening
 
     def line(self) -> str:
         """'streaming to 127.0.0.1:11573 · 30 pkt/s', for a status bar."""
@@ -66,8 +66,7 @@ class Streamer:
     def send(self, result: FrameResult) -> None:
         if not self._senders or not result.faces:  # OpenSeeFace, too, sends nothing for a frame without a face
             return
-        size = result.frame.size
-        signals = [face_signals(face, size) for face in result.faces]
+        signals = [face_signals(face, result.frame.size) for face in result.faces]
         payloads: dict[str, bytes] = {}
         now = time.time()
         for target, sender in zip(self.targets, self._senders, strict=True):
@@ -75,13 +74,12 @@ class Streamer:
                 payloads[target.protocol] = self._payload(target.protocol, result, signals, now)
             sender.send(payloads[target.protocol])
 
-    def _payload(self, protocol: str, result: FrameResult, signals: list, now: float) -> bytes:
+    def _payload(self, protocol: str, result: FrameResult, signals: list[FaceSignals], now: float) -> bytes:
         if protocol == "vmc":
             assert self._vmc is not None
             return self._vmc.frame(signals[0])  # an avatar has one face: the first
-        size = result.frame.size
-        return b"".join(osf.face_packet(now, number, size, face, face_signals_)
-                        for number, (face, face_signals_) in enumerate(zip(result.faces, signals, strict=True)))
+        return b"".join(osf.face_packet(now, number, result.frame.size, face, its_signals)
+                        for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True)))
 
     def status(self) -> list[StreamStatus]:
         return [StreamStatus(target, sender.packets_per_s(), sender.error)

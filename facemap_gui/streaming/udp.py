@@ -83,6 +83,8 @@ class UdpSender:
         return self._rate if time.monotonic() - self._since < 2.0 else 0.0
 
     def _report(self, problem: str) -> None:
+        if self._closed:  # a send racing with close() from another thread: nothing to tell
+            return
         self._error, self._error_at = problem, time.monotonic()
         if problem != self._reported:  # once, not once a frame
             self._reported = problem

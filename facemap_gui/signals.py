@@ -22,6 +22,7 @@ MOUTH_WIDTH_NEUTRAL, MOUTH_WIDTH_WIDE = 0.55, 0.75  # mouth corner span / eye-co
 BROW_HEIGHT_NEUTRAL, BROW_HEIGHT_RAISED = 0.24, 0.34  # brow above eye centre / eye-corner span: 0 and 1
 MODEL_UNIT_M = 0.001  # assumed: the 3DMM's shapes are in millimetres
 
+
 @dataclass(frozen=True, slots=True)
 class FaceSignals:
     eye_open_left: float  # 0 closed … 1 neutral open (the subject's left eye, on the right of the image)

@@ -11,6 +11,7 @@ import numpy as np
 
 from facemap_gui import __version__
 from facemap_gui.pipeline import FrameResult, Pipeline
+from facemap_gui.signals import face_signals
 
 if TYPE_CHECKING:
     from facemap_gui.config import RunOptions
@@ -96,6 +97,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
                 "landmarks": np.round(face.landmarks, 3).tolist(),
                 "pose": {"yaw": round(face.pose[0], 3), "pitch": round(face.pose[1], 3),
                          "roll": round(face.pose[2], 3)},
+                "signals": face_signals(face, result.frame.size).record(),
             }
             for face in result.faces
         ],

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facemap_gui.detection.base import Detection, FaceDetector
-from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, focal_length, preprocess
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.sources.base import Frame
 from facemap_gui.tracking import REDETECT_EVERY, FaceTracker
@@ -28,6 +28,7 @@ class FaceResult:
     score: float
     landmarks: np.ndarray  # (68, 2) image pixels, iBUG-68 order
     pose: tuple[float, float, float]  # yaw, pitch, roll in degrees
+    focal: float = 450.0  # the model's focal length, for the head's distance (signals.head_position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,5 +209,6 @@ class Pipeline:
         timings["inference"] += (t2 - t1) * 1000.0
         timings["decode"] += (t3 - t2) * 1000.0
         return [FaceResult(box=d.box, crop_box=tuple(int(v) for v in crop), score=d.score,
-                           landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])))
-                for d, crop, pts, pose in zip(detections, crops, points, poses, strict=True)]
+                           landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])), focal=float(focal))
+                for d, crop, pts, pose, focal in zip(detections, crops, points, poses,
+                                                     focal_length(np.reshape(params, (-1, 265))[:, 263]), strict=True)]

@@ -57,11 +57,12 @@ class _Track:
 
 
 def _state(face: FaceResult) -> np.ndarray:
-    return np.concatenate([face.landmarks.ravel(), face.pose])
+    return np.concatenate([face.landmarks.ravel(), face.pose, [face.focal]])  # focal: the head's distance
 
 
 class LandmarkSmoother:
-    """Smooths the landmarks and pose of each face in a stream of FrameResults (boxes stay as detected)."""
+    """Smooths the landmarks, pose and focal length of each face in a stream of FrameResults (boxes stay as
+    detected)."""
 
     def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
         self.strength = strength
@@ -86,8 +87,9 @@ class LandmarkSmoother:
             if best is not None and box_iou(best.box, face.box) >= MIN_IOU:
                 unmatched.remove(best)
                 smoothed = best.filter(t, state, cutoff)
-                face = dataclasses.replace(face, landmarks=smoothed[:-3].reshape(-1, 2),
-                                           pose=(float(smoothed[-3]), float(smoothed[-2]), float(smoothed[-1])))
+                face = dataclasses.replace(face, landmarks=smoothed[:-4].reshape(-1, 2),
+                                           pose=(float(smoothed[-4]), float(smoothed[-3]), float(smoothed[-2])),
+                                           focal=float(smoothed[-1]))
                 best.box = face.box
                 tracks.append(best)
             else:

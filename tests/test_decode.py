@@ -12,12 +12,8 @@ from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, load_n
 from tests.conftest import GOLDEN
 
 
-def reference_decode(p: np.ndarray, box: tuple[int, int, int, int], mean, shape_b, blend_b) -> np.ndarray:
-    """FACTS §1 written out literally, one face, without the folded basis."""
-    alpha_id, alpha_exp = p[0:219] * 3, p[219:258] * 0.5 + 0.5
-    pitch, yaw, roll = p[258] * math.pi / 2, p[259] * math.pi / 2, p[260] * math.pi / 2
-    tx, ty, tz, f = p[261] * 60, p[262] * 60, 500.0, p[263] * 150 + 450
-
+def reference_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """FACTS §1's head rotation (radians), written out literally: Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
     def rx(a):
         return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
 
@@ -27,8 +23,16 @@ def reference_decode(p: np.ndarray, box: tuple[int, int, int, int], mean, shape_
     def rz(a):
         return np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
 
+    return ry(-yaw) @ rx(-pitch) @ rx(-math.pi) @ rz(-roll)
+
+
+def reference_decode(p: np.ndarray, box: tuple[int, int, int, int], mean, shape_b, blend_b) -> np.ndarray:
+    """FACTS §1 written out literally, one face, without the folded basis."""
+    alpha_id, alpha_exp = p[0:219] * 3, p[219:258] * 0.5 + 0.5
+    pitch, yaw, roll = p[258] * math.pi / 2, p[259] * math.pi / 2, p[260] * math.pi / 2
+    tx, ty, tz, f = p[261] * 60, p[262] * 60, 500.0, p[263] * 150 + 450
     shape = (mean + shape_b @ alpha_id + blend_b @ alpha_exp).reshape(68, 3)
-    vertices = shape @ (ry(-yaw) @ rx(-pitch) @ rx(-math.pi) @ rz(-roll)).T
+    vertices = shape @ reference_rotation(yaw, pitch, roll).T
     vertices[:, 0] += tx
     vertices[:, 1] += ty
     xy = vertices[:, :2] * f / tz

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
+from facemap_gui.streaming import StreamTarget
 from facemap_gui.tracking import REDETECT_EVERY
 
 
@@ -48,6 +49,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="let --runtime npu use the x86 HTP simulator (for tests; 100x slower than CPU)")
     group.add_argument("--strict", action="store_true",
                        help="fail instead of falling back or running part of the model off the NPU")
+
+
+def stream_target(text: str) -> StreamTarget:
+    try:
+        return StreamTarget.parse(text)
+    except FacemapError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--stream {text}: ")) from None
+
+
+def add_stream_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stream", type=stream_target, action="append", default=[], metavar="osf|vmc://HOST:PORT",
+                        help="send the tracking live to an avatar app, as OpenSeeFace UDP (osf://, default "
+                             "127.0.0.1:11573) or VMC (vmc://, default 127.0.0.1:39539); repeatable")
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:

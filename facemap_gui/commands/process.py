@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
 from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
@@ -21,6 +21,7 @@ from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder, landmark_paths
 from facemap_gui.sources import ImageSource, open_source
 from facemap_gui.sources.readahead import ReadAhead
+from facemap_gui.streaming import Streamer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
                         help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
     parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
+    add_stream_option(parser)
     add_run_options(parser)
     parser.set_defaults(run=run)
 
@@ -111,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         writer = JsonlWriter(stream)
         writer.write(header)
         stats = RunStats()
+        streamer = stack.enter_context(Streamer(args.stream))
         stop = stack.enter_context(stop_between_frames())
         # A file is decoded on a thread of its own, ahead of the pipeline; a camera is read as its frames come.
         frames = source if source.live else stack.enter_context(ReadAhead(source.__iter__))
@@ -118,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             for frame in frames:
                 result = pipeline.process(frame)
                 writer.write(frame_record(result))
+                streamer.send(result)
                 stats.add(result)
                 if recorder is not None:
                     # A file waits for the encoder rather than lose frames; a live camera drops them.

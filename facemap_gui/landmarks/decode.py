@@ -20,7 +20,7 @@ NUM_POINTS = 68
 N_ID, N_EXP = 219, 39
 BASIS_SHAPES = {"meanFace": (204,), "shapeBasis": (204, N_ID), "blendShape": (204, N_EXP)}
 # The model sits a fixed 500 units from the camera; focal length and translation are predicted.
-_TZ = 500.0
+MODEL_DEPTH = 500.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,11 @@ def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tu
     return shape @ projections[:, :6].reshape(-1, 3, 2) + projections[:, None, 6:], poses
 
 
+def focal_length(raw: np.ndarray | float) -> np.ndarray | float:
+    """The model's focal length (in its units, the face MODEL_DEPTH away) from its raw output p[263]."""
+    return raw * 150.0 + 450.0
+
+
 def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, focal: float,
                 x0: float, y0: float, x1: float, y1: float) -> list[float]:
     """One face's (3, 2) matrix (row by row) and (2,) offset, as 8 numbers, taking its 68 model-space vertices
@@ -117,7 +122,7 @@ def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, foc
     handful of faces, for which this costs less than the numpy operations it replaces)."""
     r = _rotation(pitch * (math.pi / 2), yaw * (math.pi / 2), roll * (math.pi / 2))
     per_unit_x, per_unit_y = (x1 - x0 + 1.0) / INPUT_SIZE, (y1 - y0 + 1.0) / INPUT_SIZE
-    zoom = (focal * 150.0 + 450.0) / _TZ
+    zoom = focal_length(focal) / MODEL_DEPTH
     sx, sy = zoom * per_unit_x, zoom * per_unit_y
     # Image x uses the first row of R, image y the second: the matrix holds them as columns.
     matrix = [r[0] * sx, r[3] * sy, r[1] * sx, r[4] * sy, r[2] * sx, r[5] * sy]

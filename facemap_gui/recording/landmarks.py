@@ -11,10 +11,12 @@ from typing import IO, Any
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter
 from facemap_gui.recording.video import write_fix
+from facemap_gui.signals import RECORD_NAMES
 
-# OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees.
+# OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees, then the
+# face signals (facemap_gui.signals).
 CSV_COLUMNS = ("frame", "timestamp_ms", "face", "box_x0", "box_y0", "box_x1", "box_y1", "score",
-               *(f"x_{i}" for i in range(68)), *(f"y_{i}" for i in range(68)), "yaw", "pitch", "roll")
+               *(f"x_{i}" for i in range(68)), *(f"y_{i}" for i in range(68)), "yaw", "pitch", "roll", *RECORD_NAMES)
 
 
 def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
@@ -24,7 +26,7 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
         xs, ys = zip(*face["landmarks"], strict=True)
         pose = face["pose"]
         rows.append([record["frame"], record["timestamp_ms"], number, *face["box"], face["score"], *xs, *ys,
-                     pose["yaw"], pose["pitch"], pose["roll"]])
+                     pose["yaw"], pose["pitch"], pose["roll"], *(face["signals"][name] for name in RECORD_NAMES)])
     return rows
 
 

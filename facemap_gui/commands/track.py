@@ -1,0 +1,56 @@
+"""`facemap-gui track`: run a camera (or a file, or the demo) without a window and stream the tracking to avatar
+apps; what a streamer puts in autostart. Ctrl+C stops it cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
+from facemap_gui.commands.process import stop_between_frames
+from facemap_gui.config import build_pipeline
+from facemap_gui.errors import FacemapError
+from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
+from facemap_gui.sources import ImageSource, open_source
+from facemap_gui.streaming import Streamer
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("track", help="track a camera without a window and stream it to avatar apps",
+                            description="Track faces on a camera without a window and send them live to "
+                                        "OpenSeeFace or VMC receivers (VSeeFace, Warudo, VNyan, ...).")
+    parser.add_argument("--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo")
+    add_stream_option(parser)
+    parser.add_argument("--smoothing", type=float, default=DEFAULT_STRENGTH, metavar="0..1",
+                        help=f"One Euro smoothing strength of what is sent (default {DEFAULT_STRENGTH}; 0 = off)")
+    add_run_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.stream:
+        raise FacemapError("track: nothing to send to; add --stream osf://127.0.0.1:11573 or "
+                           "--stream vmc://127.0.0.1:39539")
+    options = options_from_args(args, args.source)
+    source = open_source(args.source)
+    smoother = LandmarkSmoother(args.smoothing) if args.smoothing > 0 else None
+    with contextlib.ExitStack() as stack:
+        stack.callback(source.close)
+        pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
+        stack.callback(pipeline.close)
+        streamer = stack.enter_context(Streamer(args.stream))
+        stop = stack.enter_context(stop_between_frames())
+        print(f"facemap-gui: tracking {source.name}, streaming to {', '.join(map(str, streamer.targets))}"
+              " (Ctrl+C stops)", file=sys.stderr, flush=True)
+        try:
+            for frame in source:
+                result = pipeline.process(frame)
+                streamer.send(result if smoother is None else smoother.apply(result))
+                if stop.is_set():
+                    break
+        except KeyboardInterrupt:  # a second signal: stop now, still closing everything
+            stop.set()
+    if stop.is_set():
+        raise KeyboardInterrupt
+    return 0

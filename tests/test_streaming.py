@@ -1,0 +1,243 @@
+"""Streaming to avatar apps, end to end: `process --stream` and `track` send to real receivers on 127.0.0.1, whose
+packets are decoded here from the published formats and checked against the JSONL of the same run."""
+
+from __future__ import annotations
+
+import math
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
+
+from facemap_gui.pipeline import FaceResult, FrameResult
+from facemap_gui.sources import Frame
+from facemap_gui.sources.demo import DEMO_SIZE
+from facemap_gui.streaming import Streamer, StreamTarget
+from tests.conftest import FULL_RANGE
+from tests.test_decode import reference_rotation
+from tests.test_process import read_jsonl, run_cli
+
+# OpenSeeFace's packet, one per face (facetracker.py packs it, Unity/OpenSee.cs reads it: packetFrameSize 1785):
+# double time; int id; float width, height, eye right, eye left; byte success; float PnP error, quaternion x y z w,
+# Euler x y z, translation x y z, 68 confidences, 68 points (x, y), 70 3D points (x, y, z), 14 features.
+OSF_FACE = struct.Struct("<d i f f f f B f 4f 3f 3f 68f 136f 210f 14f")
+OSF_FEATURES = ["eye_l", "eye_r", "eyebrow_steepness_l", "eyebrow_updown_l", "eyebrow_quirk_l",
+                "eyebrow_steepness_r", "eyebrow_updown_r", "eyebrow_quirk_r", "mouth_corner_updown_l",
+                "mouth_corner_inout_l", "mouth_corner_updown_r", "mouth_corner_inout_r", "mouth_open", "mouth_wide"]
+# OpenSeeFace's points 0-65: iBUG-68 without 49 and 53 (its feature code uses 58/62 as the inner mouth corners,
+# 50/55 as the outer lip middles); 66, 67: pupils.
+OSF_POINT_FROM_IBUG = [*range(49), 50, 51, 52, *range(54, 68)]
+
+
+def decode_osf(datagram: bytes) -> list[dict]:
+    assert OSF_FACE.size == 1785 and len(datagram) % OSF_FACE.size == 0
+    faces = []
+    for offset in range(0, len(datagram), OSF_FACE.size):
+        v = OSF_FACE.unpack_from(datagram, offset)
+        faces.append({"time": v[0], "id": v[1], "size": v[2:4], "eye_right": v[4], "eye_left": v[5],
+                      "success": v[6], "pnp_error": v[7], "quaternion": np.array(v[8:12]), "euler": v[12:15],
+                      "translation": v[15:18], "confidence": v[18:86], "points": np.reshape(v[86:222], (68, 2)),
+                      "points3d": v[222:432], "features": dict(zip(OSF_FEATURES, v[432:446], strict=True))})
+    return faces
+
+
+@pytest.fixture
+def receiver():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    yield sock
+    sock.close()
+
+
+def drain(sock: socket.socket) -> list[bytes]:
+    """Every datagram already received (the sender has exited, so all it sent is in the buffer)."""
+    sock.setblocking(False)
+    datagrams = []
+    while True:
+        try:
+            datagrams.append(sock.recv(65536))
+        except BlockingIOError:
+            return datagrams
+
+
+def quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_model, tmp_path, receiver):
+    out = tmp_path / "run.jsonl"
+    port = receiver.getsockname()[1]
+    run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out),
+            "--stream", f"osf://127.0.0.1:{port}")
+    frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
+    datagrams = drain(receiver)
+    assert len(frames) == 30 and len(datagrams) == 30  # one datagram a frame, every frame has the face
+    for frame, datagram in zip(frames, datagrams, strict=True):
+        (packet,) = decode_osf(datagram)
+        face = frame["faces"][0]
+        signals, pose, landmarks = face["signals"], face["pose"], np.array(face["landmarks"])
+        assert packet["id"] == 0 and packet["size"] == (640.0, 360.0) and packet["success"] == 1
+        assert packet["pnp_error"] == 0.0 and not any(packet["points3d"])  # what OpenSeeFace sends without a fit
+        assert (packet["eye_right"], packet["eye_left"]) == pytest.approx(
+            (signals["eye_open_right"], signals["eye_open_left"]), abs=1e-3)
+        np.testing.assert_allclose(packet["points"][:66], landmarks[OSF_POINT_FROM_IBUG], atol=1e-3)
+        np.testing.assert_allclose(packet["points"][66:], [landmarks[36:42].mean(0), landmarks[42:48].mean(0)],
+                                   atol=1e-3)
+        assert packet["confidence"] == pytest.approx([face["score"]] * 68, abs=1e-4)
+        assert packet["euler"] == pytest.approx((pose["pitch"], pose["yaw"], pose["roll"]), abs=1e-3)
+        np.testing.assert_allclose(quaternion_matrix(*packet["quaternion"]),
+                                   reference_rotation(*(math.radians(pose[a]) for a in ("yaw", "pitch", "roll"))),
+                                   atol=1e-4)
+        assert packet["translation"] == pytest.approx((signals["head_x"], -signals["head_y"], signals["head_z"]),
+                                                      abs=1e-3)
+        features = packet["features"]
+        assert features["eye_l"] == pytest.approx(signals["eye_open_left"] - 1, abs=1e-3)
+        assert features["eyebrow_updown_r"] == pytest.approx(signals["brow_raise_right"], abs=1e-3)
+        assert (features["mouth_open"], features["mouth_wide"]) == pytest.approx(
+            (signals["mouth_open"], signals["mouth_wide"]), abs=1e-3)
+        assert features["eyebrow_quirk_l"] == 0.0 and features["mouth_corner_inout_r"] == 0.0
+    times = [decode_osf(d)[0]["time"] for d in datagrams]
+    assert times == sorted(times)
+
+
+def unity_euler_quaternion(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """Unity's Quaternion.Euler(x, y, z) = qy * qx * qz, by quaternion products."""
+    def axis(ax: int, degrees: float) -> np.ndarray:
+        q = np.zeros(4)
+        q[ax], q[3] = math.sin(math.radians(degrees) / 2), math.cos(math.radians(degrees) / 2)
+        return q
+
+    def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        av, aw, bv, bw = a[:3], a[3], b[:3], b[3]
+        return np.r_[aw * bv + bw * av + np.cross(av, bv), aw * bw - av @ bv]
+
+    return mul(mul(axis(1, yaw), axis(0, pitch)), axis(2, roll))
+
+
+def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pan_video, tiny_model, tmp_path):
+    received: list[tuple[str, tuple]] = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = tmp_path / "run.jsonl"
+    try:
+        run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out), "--frames", "10",
+                "--stream", f"vmc://127.0.0.1:{server.server_address[1]}")
+        frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
+        expected = 10 * 6  # bone, four blendshapes, apply
+        # The server handles each bundle on a thread of its own: wait until all have been dispatched.
+        for _ in range(200):
+            if len(received) >= expected:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert len(received) == expected
+    # Bundles are handled on threads of their own, so they may interleave; each frame's values are unique.
+    bones = sorted((args for address, args in received if address == "/VMC/Ext/Bone/Pos"), key=lambda a: a[4:])
+    assert [address for address, _ in received].count("/VMC/Ext/Blend/Apply") == 10
+    blends = [args for address, args in received if address == "/VMC/Ext/Blend/Val"]
+    assert {name for name, _ in blends} == {"Blink_L", "Blink_R", "A", "I"} and len(blends) == 40
+    expected_bones = []
+    for frame in frames:
+        face = frame["faces"][0]
+        pose, signals = face["pose"], face["signals"]
+        expected_bones.append(("Head", 0.0, 0.0, 0.0, *unity_euler_quaternion(pose["pitch"], pose["yaw"],
+                                                                                pose["roll"])))
+        for name, value in (("Blink_L", 1 - signals["eye_open_left"]), ("Blink_R", 1 - signals["eye_open_right"]),
+                            ("A", signals["mouth_open"]), ("I", signals["mouth_wide"])):
+            assert any(n == name and v == pytest.approx(value, abs=2e-3) for n, v in blends), name
+    expected_bones.sort(key=lambda a: a[4:])
+    for got, want in zip(bones, expected_bones, strict=True):
+        assert got[0] == "Head" and got[1:] == pytest.approx(want[1:], abs=2e-3)
+
+
+def test_a_receiver_that_is_not_running_does_not_stop_the_run(pan_video, tiny_model, tmp_path):
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: every send is answered with ICMP port unreachable
+    out = tmp_path / "run.jsonl"
+    result = run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out),
+                     "--stream", f"osf://127.0.0.1:{port}", "--stream", "vmc://nowhere.invalid:39539")
+    records = read_jsonl(out.read_text())
+    assert records[-1]["type"] == "summary" and records[-1]["frames"] == 30
+    warnings = [line for line in result.stderr.splitlines() if "the tracking goes on" in line]
+    assert len(warnings) == 2  # once each, not once a frame
+    assert any(f"osf://127.0.0.1:{port}: nothing is listening there" in line for line in warnings)
+    assert any("vmc://nowhere.invalid:39539: cannot resolve nowhere.invalid" in line for line in warnings)
+
+
+def test_status_reports_a_refused_receiver_and_sending_goes_on():
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    target = StreamTarget("osf", "127.0.0.1", closed.getsockname()[1])
+    closed.close()
+    points = np.stack([np.linspace(100, 200, 68), np.linspace(50, 150, 68)], axis=1)
+    face = FaceResult(box=(90, 40, 210, 160), crop_box=(90, 40, 210, 160), score=0.9, landmarks=points,
+                      pose=(0.0, 0.0, 0.0))
+    with Streamer([target]) as streamer:
+        for index in range(100):  # the refusal comes back on the send after the one refused
+            streamer.send(FrameResult(frame=Frame(index, index * 33.3, np.zeros((240, 320, 3), np.uint8)),
+                                      faces=[face]))
+            if streamer.status()[0].error:
+                break
+        (status,) = streamer.status()
+    assert status.error == "nothing is listening there (is the receiving app running?)"
+    assert status.line().startswith(f"streaming to osf://127.0.0.1:{target.port} · ")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("osf", StreamTarget("osf", "127.0.0.1", 11573)),
+    ("vmc://", StreamTarget("vmc", "127.0.0.1", 39539)),
+    ("vmc://192.168.1.20:39540", StreamTarget("vmc", "192.168.1.20", 39540)),
+    ("osf://[::1]:5000", StreamTarget("osf", "::1", 5000)),
+])
+def test_stream_targets_default_to_loopback_and_the_protocols_port(text, expected):
+    assert StreamTarget.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["udp://127.0.0.1:5", "osf://host:notaport", "vmc://host:0", "osf://host/path"])
+def test_a_bad_stream_target_is_one_line_exit_2(text, tiny_model):
+    result = run_cli("process", "demo", "--model", str(tiny_model), "--stream", text, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith("expected osf://HOST:PORT (OpenSeeFace, port 11573) or "
+                                                   "vmc://HOST:PORT (VMC, port 39539)")
+
+
+def test_track_streams_without_a_window_and_ctrl_c_stops_it_cleanly(tiny_model, receiver):
+    receiver.settimeout(120)
+    port = receiver.getsockname()[1]
+    track = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "track", "--source", "demo", "--model",
+                              str(tiny_model), "--detector", str(FULL_RANGE), "--stream", f"osf://127.0.0.1:{port}"],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        packets = [decode_osf(receiver.recv(65536)) for _ in range(5)]
+        track.send_signal(signal.SIGINT)
+        _, stderr = track.communicate(timeout=60)
+    finally:
+        if track.poll() is None:
+            track.kill()
+            track.wait()
+    assert track.returncode == 130 and stderr.splitlines()[-1] == "facemap-gui: interrupted"
+    assert f"streaming to osf://127.0.0.1:{port} (Ctrl+C stops)" in stderr
+    assert all(len(p) == 1 and p[0]["size"] == DEMO_SIZE for p in packets)
+
+
+def test_track_without_a_target_says_what_to_add():
+    result = run_cli("track", "--source", "demo", check=False)
+    assert result.returncode == 2 and "add --stream osf://127.0.0.1:11573" in result.stderr

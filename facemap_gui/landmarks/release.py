@@ -82,3 +82,42 @@ def check_scale(where: str, name: str, scale: float) -> None:
     if not (math.isfinite(scale) and scale > 0):
         raise ModelError(f"{where}: tensor '{name}' has quantisation scale {scale}, not a positive number; the "
                          "model is damaged: download it again")
+
+
+def format_tool_versions(versions: dict[str, str]) -> str:
+    return ", ".join(f"{tool} {version}" for tool, version in versions.items())
+
+
+def _key(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+# Tool-version keys of the metadata (spelt loosely) → the installed version they are compared with (as doctor
+# names it) and the package that upgrades it (onnxruntime-qnn ships the QNN SDK).
+TOOL_PACKAGES = {"onnxruntime": ("onnxruntime", "onnxruntime"), "qairt": ("qnn-sdk", "onnxruntime-qnn"),
+                 "qnn": ("qnn-sdk", "onnxruntime-qnn"), "qnnsdk": ("qnn-sdk", "onnxruntime-qnn"),
+                 "onnxruntimeqnn": ("onnxruntime-qnn", "onnxruntime-qnn")}
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading numbers of a version ("2.42.0.251225" → (2, 42, 0, 251225)); () when it has none."""
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
+def tool_version_warnings(metadata: ReleaseMetadata, installed: dict[str, str | None]) -> list[str]:
+    """A line for each tool the release was built with whose installed version (`installed`: distribution →
+    version, as doctor reports them) is older: ONNX Runtime and QNN may then run it differently or not at all."""
+    warnings = []
+    for tool, built in metadata.tool_versions.items():
+        name, package = TOOL_PACKAGES.get(_key(tool), (None, None))
+        have = installed.get(name) if name else None
+        if have and _release(have) and _release(built) and _release(have) < _release(built):
+            warnings.append(f"{metadata.path}: the model was built with {tool} {built} but {name} {have} is "
+                            f"installed; upgrade it (`pip install -U {package}`)")
+    return warnings

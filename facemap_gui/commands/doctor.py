@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
     parser.add_argument("--allow-simulator", action="store_true",
                         help="count the x86 HTP simulator as an NPU, as `process --allow-simulator` does")
+    parser.add_argument("--selftest", action="store_true",
+                        help="run the installed model on Qualcomm's reference case on every runtime and precision "
+                             "here; exit 0 only when each is within 1%% of the box width")
     parser.set_defaults(run=run)
 
 
@@ -285,6 +288,10 @@ def _placement_line(placement: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.selftest:
+        from facemap_gui.commands import selftest
+
+        return selftest.run(args.allow_simulator)
     report = collect(allow_simulator=args.allow_simulator)
     print(json.dumps(report, indent=2) if args.json else format_text(report))
     return 0

@@ -25,10 +25,18 @@ from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.reference import REFERENCE_FILES
 from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models import store
 from facemap_gui.models.archive import unpack_zip
-from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, RemoteFile, entry_for_download, resolve
+from facemap_gui.models.catalogue import (
+    DEFAULT_NAMES,
+    ENTRIES,
+    Entry,
+    RemoteFile,
+    entry_for_download,
+    resolve,
+)
 from facemap_gui.models.download import Downloader
 from facemap_gui.runtime.session import check_model_runs
 
@@ -39,7 +47,8 @@ TRUST_FILE = "trusted.json"
 # Operators of a quantised (QDQ or integer) graph: their presence makes an ONNX file the w8a8 variant.
 QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
                            "MatMulInteger"})
-KNOWN_FILES = "a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, or a BlazeFace .tflite"
+KNOWN_FILES = ("a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, a BlazeFace .tflite, or the "
+               "self-test's face_img.jpg/face_img_fbox.txt/face_img_lmk.txt")
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,14 @@ def _plan_basis(paths: list[Path]) -> _Plan:
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
+def _plan_reference(paths: list[Path]) -> _Plan:
+    """Qualcomm's self-test files; replicas made from a stand-in say so in a manifest beside them."""
+    entry = ENTRIES["reference"]
+    manifest = paths[0].parent / "manifest.json"
+    stand_in = manifest.is_file() and bool(_read_json(manifest).get("stand_in"))
+    return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)
+
+
 def _plan_detector(path: Path) -> _Plan:
     digest = file_sha256(path)
     for entry in ENTRIES.values():
@@ -212,9 +229,10 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
     models = [f for f in files if f.suffix.lower() == ".onnx"]
     basis = [f for f in files if f.name in {f"{name}.npy" for name in BASIS_SHAPES}]
     detectors = [f for f in files if f.suffix.lower() == ".tflite"]
-    if strict and len(models + basis + detectors) < len(files):
+    reference = [f for f in files if f.name in REFERENCE_FILES]
+    if strict and len(models + basis + detectors + reference) < len(files):
         raise ModelError(f"{files[0]}: not a file this app installs ({KNOWN_FILES})")
-    if not (models or basis or detectors):
+    if not (models or basis or detectors or reference):
         metadata = [f for f in files if f.name in METADATA_FILES]
         if metadata:
             raise ModelError(f"{source}: has {metadata[0].name} but no .onnx model: an incomplete release; "
@@ -228,6 +246,7 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
     if basis:
         plans.append(_plan_basis(basis))
     plans += [_plan_detector(f) for f in detectors]
+    plans += [_plan_reference(reference)] if reference else []
     used = {src for plan in plans for src, _ in plan.copies}
     for path in files:
         if path not in used:

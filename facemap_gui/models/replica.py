@@ -12,19 +12,27 @@ release metadata, so they are never taken for the real thing.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import onnx
 import yaml
 
 from facemap_gui.atomic import write_atomic
+from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.landmarks.model import IO_TYPES, inspect_model
+from facemap_gui.landmarks.reference import REFERENCE_FILES, ReferenceCase, landmarks_on
 from facemap_gui.landmarks.release import STAND_IN_FIELD
-from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
+from facemap_gui.models.standin import MANIFEST_FILE, STAND_IN_NOTE, write_stand_in
+from facemap_gui.sources.demo import demo_photo_path
+from facemap_gui.sources.files import read_image_rgb
 
 MODEL_NAME = "facemap_3dmm"
+# The bundled detector's box on the demo photo (x0, y0, x1, y1): the replica reference case's face box.
+REFERENCE_BOX = (171, 146, 364, 339)
 # What the model card lists for the ONNX assets.
 TOOL_VERSIONS = {"qairt": "2.42.0", "onnx_runtime": "1.24.3"}
 
@@ -103,3 +111,24 @@ def write_release(directory: Path, precision: str, arch: str = "tiny", seed: int
                 zf.write(path, f"{folder}/{path.name}")
         write_atomic(zip_path, part.read_bytes())
     return zip_path
+
+
+def write_reference(directory: Path, model: Path, basis_dir: Path) -> Path:
+    """Replicas of Qualcomm's self-test files in `directory`: the demo photo as face_img.jpg, REFERENCE_BOX in
+    Qualcomm's order (x0, x1, y0, y1), and as reference the landmarks `model` gives on the CPU, with a manifest
+    marking them as stand-ins. Returns `directory`."""
+    from facemap_gui.runtime import RuntimeSettings, open_landmark_session
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    image, box_file, landmark_file = (directory / name for name in REFERENCE_FILES)
+    shutil.copyfile(demo_photo_path(), image)
+    x0, y0, x1, y1 = REFERENCE_BOX
+    box_file.write_text(f"{x0} {x1} {y0} {y1}\n", encoding="utf-8")
+    session = open_landmark_session(lambda precision: model, "cpu", "float", RuntimeSettings())
+    points = landmarks_on(ReferenceCase(read_image_rgb(image), REFERENCE_BOX, np.zeros((68, 2))), session.run,
+                          FoldedBasis.load(basis_dir))
+    landmark_file.write_text("".join(f"{x:.4f} {y:.4f}\n" for x, y in points), encoding="utf-8")
+    manifest = {"stand_in": True, "note": f"reference landmarks of a stand-in model ({model.name}): not real"}
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return directory

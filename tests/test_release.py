@@ -21,7 +21,7 @@ from facemap_gui.models import store
 from facemap_gui.models.replica import release_folder, write_release
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.runtime import RuntimeSettings, open_landmark_session
-from tests.conftest import PHOTO
+from tests.conftest import PHOTO, constant_model
 
 FACE_BOX = (171, 146, 364, 339)
 
@@ -76,6 +76,29 @@ def test_tensor_io_quantises_and_dequantises_as_qualcomm_does():
     assert q.dtype == np.uint8 and q.tolist() == [0, 3, 54, 255, 255]  # clip(rint(x / s) + zp)
     np.testing.assert_allclose(io.from_model(np.array([3, 131], np.uint8)), [0.0, 128 / 255], rtol=1e-6)
     assert TensorIO("x", "float16").to_model(np.ones(2, np.float32)).dtype == np.float16
+    signed = TensorIO("x", "int8", scale=0.5, zero_point=-10)
+    assert signed.to_model(np.array([-100.0, 0.0, 100.0], np.float32)).tolist() == [-128, -10, 127]
+    wide = TensorIO("x", "uint16", scale=1e-3, zero_point=100)
+    assert wide.to_model(np.array([1.0], np.float32)).tolist() == [1100]
+    np.testing.assert_allclose(wide.from_model(np.array([1100], np.uint16)), [1.0], rtol=1e-6)
+
+
+def test_a_float16_io_model_gives_the_float_model_s_parameters(tmp_path):
+    params = np.random.default_rng(2).normal(0, 0.1, 265).astype(np.float32)
+    model = onnx.load(str(constant_model(tmp_path / "float.onnx", params)))
+    graph = model.graph
+    for node in graph.node:  # float16 in and out, float inside: a Cast after the input and before the output
+        node.input[:] = ["image_f32" if name == "image" else name for name in node.input]
+        node.output[:] = ["params_f32" if name == "parameters_3dmm" else name for name in node.output]
+    graph.node.insert(0, onnx.helper.make_node("Cast", ["image"], ["image_f32"], to=onnx.TensorProto.FLOAT))
+    graph.node.append(onnx.helper.make_node("Cast", ["params_f32"], ["parameters_3dmm"], to=onnx.TensorProto.FLOAT16))
+    graph.input[0].type.tensor_type.elem_type = graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+    onnx.save(model, str(tmp_path / "half.onnx"))
+    session = open_landmark_session(lambda precision: tmp_path / "half.onnx", "cpu", "float", RuntimeSettings())
+    assert session.info.io == "input float16, output float16"
+    out = session.run(np.full((2, 3, 128, 128), 0.5, np.float32))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, np.tile(params, (2, 1)), atol=1e-3)
 
 
 def test_replicas_are_laid_out_as_published_and_labelled_stand_ins(releases, tmp_path):

@@ -152,6 +152,20 @@ def test_uint8_io_gives_what_the_float_io_qdq_model_gives(releases, tiny_w8a8, t
     assert steps.max() <= 1.0 + 1e-3  # the same quantised model: at most one output step apart (rounding)
 
 
+def test_models_download_installs_the_release_zips_as_published(monkeypatch, releases):
+    from facemap_gui.models.catalogue import MIRROR_ENV
+    from tests.test_models import file_server
+
+    with file_server() as server:
+        server.files.update({path.name: path.read_bytes() for path in releases.values()})
+        monkeypatch.setenv(MIRROR_ENV, server.url)
+        assert main(["models", "download", "facemap_3dmm-float", "facemap_3dmm-w8a8"]) == 0
+    assert sorted(p.name for p in store.landmark_model_path("float").parent.iterdir()) == [
+        "facemap_3dmm.data", "facemap_3dmm.onnx", "metadata.yaml"]
+    w8a8 = inspect_model(store.landmark_model_path("w8a8"))
+    assert w8a8.input.dtype == "uint8" and w8a8.metadata.precision == "w8a8" and w8a8.stand_in
+
+
 def test_the_folder_expand_archive_makes_and_a_plain_folder_install_too(releases, tmp_path):
     from facemap_gui.models.install import install_path
 

@@ -83,18 +83,23 @@ def _constant(model: onnx.ModelProto, name: str, folder: Path) -> np.ndarray | N
     """The value of an initializer or Constant node output (scales and zero points), or None."""
     for tensor in model.graph.initializer:
         if tensor.name == name:
-            if uses_external_data(tensor):
-                load_external_data_for_tensor(tensor, str(folder))
-            return numpy_helper.to_array(tensor)
+            try:
+                if uses_external_data(tensor):
+                    load_external_data_for_tensor(tensor, str(folder))
+                return numpy_helper.to_array(tensor)
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{folder}: cannot read the model's tensor '{name}' ({type(exc).__name__}); "
+                                 "install the whole release zip again") from exc
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output[0] == name and node.attribute[0].HasField("t"):
             return numpy_helper.to_array(node.attribute[0].t)
     return None
 
 
-def _quantisation(model: onnx.ModelProto, path: Path, name: str, op: str, is_input: bool) -> tuple[float, int] | None:
+def _quantisation(model: onnx.ModelProto, path: Path, name: str, is_input: bool) -> tuple[float, int] | None:
     """(scale, zero point) of the DequantizeLinear that consumes input `name` or the QuantizeLinear that
     produces output `name`, or None when the graph has none."""
+    op = "DequantizeLinear" if is_input else "QuantizeLinear"
     for node in model.graph.node:
         if node.op_type == op and (node.input[0] if is_input else node.output[0]) == name:
             scale = _constant(model, node.input[1], path.parent)
@@ -121,7 +126,7 @@ def _tensor_io(model: onnx.ModelProto, path: Path, value: onnx.ValueInfoProto, i
                          "files come from different releases: install the whole release zip again")
     if dtype.startswith("float"):
         return TensorIO(value.name, dtype)
-    graph = _quantisation(model, path, value.name, "DequantizeLinear" if is_input else "QuantizeLinear", is_input)
+    graph = _quantisation(model, path, value.name, is_input)
     given = None if spec.scale is None else (spec.scale, spec.zero_point or 0)
     if graph and given and (not np.isclose(graph[0], given[0], rtol=1e-4, atol=0) or graph[1] != given[1]):
         raise ModelError(f"{metadata.path}: says {kind} '{value.name}' has scale {given[0]:.6g}, zero point "

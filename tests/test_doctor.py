@@ -43,13 +43,27 @@ def test_json_report_has_the_documented_fields(capsys):
     assert isinstance(report["cameras"], list)
 
 
+def has_simulator() -> bool:
+    """Whether this machine offers the x86 HTP simulator (onnxruntime-qnn on x86_64) and no real NPU."""
+    from facemap_gui.runtime.qnn import NPU, is_simulator, qnn_devices
+
+    devices = qnn_devices()
+    return any(is_simulator(d) for d in devices) and not any(d.device.type == NPU.device_type for d in devices)
+
+
 def test_runtimes_say_why_not_and_the_simulator_flag_counts(capsys, monkeypatch):
-    # This x86 machine has the QNN HTP simulator and no Snapdragon NPU or GPU.
+    from facemap_gui.runtime import available_runtimes
+
     monkeypatch.delenv("FACEMAP_GUI_ALLOW_SIMULATOR", raising=False)
     runtimes = doctor_json(capsys)["runtimes"]
-    assert "--allow-simulator" in runtimes["npu"]["reason"]
-    assert "GPU" in runtimes["gpu"]["reason"]
-    assert doctor_json(capsys, "--allow-simulator")["runtimes"]["npu"]["available"] is True
+    # Whatever this machine has, doctor reports what the registry finds, with a reason for each "no".
+    assert {key: r["reason"] for key, r in runtimes.items()} == available_runtimes()
+    assert all(r["reason"] for r in runtimes.values() if not r["available"])
+    with_flag = doctor_json(capsys, "--allow-simulator")["runtimes"]["npu"]
+    if has_simulator():
+        assert "--allow-simulator" in runtimes["npu"]["reason"] and with_flag["available"] is True
+    else:
+        assert with_flag == runtimes["npu"]  # the flag changes nothing without a simulator
 
 
 def test_models_are_listed_from_the_catalogue_with_their_hashes(capsys, tiny_model):
@@ -59,8 +73,10 @@ def test_models_are_listed_from_the_catalogue_with_their_hashes(capsys, tiny_mod
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
     models = {m["name"]: m for m in doctor_json(capsys)["models"]}
     for model in models.values():
-        assert set(model) == {"name", "kind", "dir", "installed", "stand_in", "problem", "files"}
+        assert set(model) == {"name", "kind", "dir", "installed", "stand_in", "problem", "files", "io",
+                              "tool_versions"}
     installed = models["facemap_3dmm-float"]
+    assert installed["io"] == "input float32, output float32" and installed["tool_versions"] == {}
     assert installed["installed"] is True and installed["stand_in"] is True and installed["problem"] is None
     assert installed["files"] == [{"path": str(store.landmark_model_path("float")),
                                    "bytes": tiny_model.stat().st_size, "sha256": file_sha256(tiny_model)}]
@@ -76,13 +92,14 @@ def test_placement_opens_each_model_present_on_each_available_runtime(capsys, ti
 
     install_path(tiny_model, precision="float")
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
-    placement = doctor_json(capsys)["placement"]
-    assert [(p["model"], p["runtime"]) for p in placement] == [("facemap_3dmm-float", "cpu"),
-                                                                ("stand-in tiny float", "cpu")]
+    # The CPU rows (a Snapdragon adds rows for its NPU and GPU).
+    placement = [p for p in doctor_json(capsys)["placement"] if p["runtime"] == "cpu"]
+    assert [p["model"] for p in placement] == ["facemap_3dmm-float", "stand-in tiny float"]
     assert placement[0]["error"] is None and placement[0]["fallback_reason"] is None
     assert set(placement[0]["nodes_by_ep"]) == {"CPUExecutionProvider"}
 
 
+@pytest.mark.skipif(not has_simulator(), reason="needs the x86 HTP simulator of onnxruntime-qnn (no real NPU)")
 def test_placement_on_the_simulator_shows_every_node_on_qnn():
     # In its own process: QNN sessions do not share this one (FACTS §2).
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny", precision="w8a8")
@@ -120,5 +137,33 @@ def test_text_report_is_readable(capsys):
                   "Placement (each model present, opened on each available runtime)"):
         assert f"\n{title}\n" in text
     assert f"onnxruntime      {ort.__version__}" in text
-    assert "cpu  available" in text and "npu  unavailable" in text
+    from facemap_gui.runtime import available_runtimes
+
+    for key, reason in available_runtimes().items():
+        assert f"{key:<4} {'available' if reason is None else 'unavailable'}" in text
     assert str(store.cache_dir()) in text
+
+
+def test_release_models_show_their_io_and_tool_versions_and_old_runtimes_are_warned_about(capsys, tmp_path):
+    import json as json_module
+
+    from facemap_gui.models.install import install_path
+    from facemap_gui.models.replica import write_release
+
+    install_path(write_release(tmp_path, "w8a8"))
+    metadata_file = store.landmark_model_path("w8a8").parent / "metadata.json"
+    report = doctor_json(capsys)
+    w8a8 = {m["name"]: m for m in report["models"]}["facemap_3dmm-w8a8"]
+    assert w8a8["tool_versions"] == {"qairt": "2.42.0", "onnx_runtime": "1.24.3"}
+    assert w8a8["io"].startswith("input uint8 (scale 0.00392157, zero point 0), output uint8 (scale ")
+    assert not [w for w in report["warnings"] if "built with" in w]  # onnxruntime here is newer than 1.24.3
+    metadata = json_module.loads(metadata_file.read_text())
+    metadata["tool_versions"]["onnx_runtime"] = "99.1"
+    metadata_file.write_text(json_module.dumps(metadata))
+    assert main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    assert (f"! {metadata_file}: the model was built with onnx_runtime 99.1 but onnxruntime {ort.__version__} is "
+            "installed; upgrade it (`pip install -U onnxruntime`)") in text
+    assert "built with qairt 2.42.0, onnx_runtime 99.1" in text
+    assert main(["models", "list"]) == 0
+    assert f"built with qairt 2.42.0, onnx_runtime 99.1 ({metadata_file})" in capsys.readouterr().out

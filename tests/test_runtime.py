@@ -110,7 +110,7 @@ def test_w8a8_stand_in_is_a_static_qdq_model_close_to_float_on_faces(tiny_w8a8, 
     weights = [w for w in model.graph.initializer if w.dims and len(w.dims) == 4]
     assert weights and all(w.data_type == onnx.TensorProto.UINT8 for w in weights)  # 8-bit conv weights
     info = inspect_model(tiny_w8a8)
-    assert info.stand_in and info.input_name == "image" and info.output_name == "parameters_3dmm"
+    assert info.stand_in and info.input.name == "image" and info.output.name == "parameters_3dmm"
     manifest = json.loads((tiny_w8a8.parent / MANIFEST_FILE).read_text())
     assert manifest["precision"] == "w8a8" and set(manifest["files"]) >= {MODEL_FILE, W8A8_FILE}
     assert manifest["calibration"] == "24 face crops of the demo photo"

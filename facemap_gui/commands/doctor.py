@@ -14,9 +14,12 @@ import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facemap_gui import __version__
+
+if TYPE_CHECKING:
+    from facemap_gui.landmarks.model import ModelInfo
 
 # Distribution names behind what the app imports; the first installed one of each tuple is reported.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -37,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
     parser.add_argument("--allow-simulator", action="store_true",
                         help="count the x86 HTP simulator as an NPU, as `process --allow-simulator` does")
+    parser.add_argument("--selftest", action="store_true",
+                        help="run the installed model on Qualcomm's reference case on every runtime and precision "
+                             "here; exit 0 only when each is within 1%% of the box width")
     parser.set_defaults(run=run)
 
 
@@ -64,13 +70,35 @@ def probe_packages() -> dict[str, Any]:
 
 
 def probe_warnings() -> list[str]:
-    """Install problems known to break the app in confusing ways (FACTS §2 and §4)."""
+    """Install problems known to break the app in confusing ways (FACTS §2 and §4), and runtimes older than
+    the installed release models were built for."""
+    from facemap_gui.landmarks.release import tool_version_warnings
+
     warnings = []
     opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
     if len(opencv) > 1:
         warnings.append(f"{len(opencv)} OpenCV distributions are installed ({', '.join(opencv)}): they overwrite "
                         "each other's cv2; uninstall all of them, then `pip install opencv-contrib-python`")
+    packages = probe_packages()
+    for info in installed_landmark_models():
+        warnings += tool_version_warnings(info.metadata, packages) if info.metadata else []
     return warnings
+
+
+def installed_landmark_models() -> list[ModelInfo]:
+    """What `inspect_model` says of each installed landmark model that it can read."""
+    from facemap_gui.errors import ModelError
+    from facemap_gui.landmarks.model import inspect_model
+    from facemap_gui.models.catalogue import ENTRIES
+
+    infos = []
+    for entry in ENTRIES.values():
+        if entry.kind == "landmark" and entry.paths()[0].is_file():
+            try:
+                infos.append(inspect_model(entry.paths()[0]))
+            except ModelError:
+                continue  # reported as the entry's problem under "models"
+    return infos
 
 
 def probe_ep_devices() -> list[dict[str, Any]]:
@@ -120,16 +148,21 @@ def probe_models() -> list[dict[str, Any]]:
     def describe(path: Path) -> dict[str, Any]:
         return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
+    landmark = {info.path: info for info in installed_landmark_models()}
     models = []
     for entry in ENTRIES.values():
         current = status(entry)
         bundled = entry.bundled_path()
         files = [describe(f.path) for f in current.files] + ([describe(bundled)] if bundled else [])
+        info = landmark.get(entry.paths()[0])
         models.append({"name": entry.name, "kind": entry.kind, "dir": str(entry.install_dir()),
                        "installed": current.installed or bool(bundled), "stand_in": current.stand_in,
-                       "problem": current.problem or None, "files": files})
+                       "problem": current.problem or None, "files": files,
+                       "io": info.io_summary() if info else None,
+                       "tool_versions": info.metadata.tool_versions if info and info.metadata else {}})
     models += [{"name": name, "kind": "stand-in", "dir": str(path.parent), "installed": True, "stand_in": True,
-                "problem": None, "files": [describe(path)]} for name, path, _ in stand_in_models()]
+                "problem": None, "files": [describe(path)], "io": None, "tool_versions": {}}
+               for name, path, _ in stand_in_models()]
     return models
 
 
@@ -234,6 +267,12 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
     state = ("STAND-IN " if model["stand_in"] else "") + ("installed" if model["installed"]
                                                            else f"not installed (goes to {model['dir']})")
     lines = [f"  {model['name']:<20} {state}" + (f" — PROBLEM: {model['problem']}" if model["problem"] else "")]
+    if model["io"]:
+        lines.append(f"      I/O: {model['io']}")
+    if model["tool_versions"]:
+        from facemap_gui.landmarks.release import format_tool_versions
+
+        lines.append(f"      built with {format_tool_versions(model['tool_versions'])}")
     return lines + [f"      {f['sha256'][:16]}  {f['bytes'] / 1e6:7.2f} MB  {f['path']}" for f in model["files"]]
 
 
@@ -249,6 +288,10 @@ def _placement_line(placement: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.selftest:
+        from facemap_gui.commands import selftest
+
+        return selftest.run(args.allow_simulator)
     report = collect(allow_simulator=args.allow_simulator)
     print(json.dumps(report, indent=2) if args.json else format_text(report))
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models import store
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
@@ -66,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     stand_in.add_argument("--precision", choices=("float", "w8a8"), default="float",
                           help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
     stand_in.add_argument("--seed", type=int, default=0)
+    stand_in.add_argument("--as-release", action="store_true",
+                          help="write facemap_3dmm-onnx-<precision>.zip laid out as Qualcomm's release zips "
+                               "(w8a8 with uint8 I/O), labelled as a stand-in inside")
     stand_in.set_defaults(run=run_stand_in)
 
 
@@ -147,12 +151,20 @@ def _file_lines(current: EntryStatus) -> list[str]:
     return lines
 
 
+def _release_lines(current: EntryStatus) -> list[str]:
+    """The tool versions a release model was built with, from the metadata file installed beside it."""
+    folder = current.entry.install_dir()
+    metadata = find_metadata(folder) if current.entry.kind == "landmark" and not current.problem else None
+    versions = read_metadata(metadata).tool_versions if metadata else {}
+    return [f"    built with {format_tool_versions(versions)} ({metadata})"] if versions else []
+
+
 def run_list(args: argparse.Namespace) -> int:
     print(f"data directory: {store.home()} (set FACEMAP_GUI_HOME to use another)")
     for entry in ENTRIES.values():
         current = status(entry)
         print(f"{entry.name:<20} {_describe(current)}")
-        for line in _file_lines(current):
+        for line in _release_lines(current) + _file_lines(current):
             print(line)
     return 0
 
@@ -178,6 +190,12 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_stand_in(args: argparse.Namespace) -> int:
+    if args.as_release:
+        from facemap_gui.models.replica import write_release
+
+        path = write_release(args.directory, args.precision, arch=args.arch, seed=args.seed)
+        print(f"wrote {path} ({STAND_IN_NOTE})")
+        return 0
     path = write_stand_in(args.directory, arch=args.arch, seed=args.seed, precision=args.precision)
     print(f"wrote {path} and its basis files ({STAND_IN_NOTE})")
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facemap_gui.errors import ModelError
+from facemap_gui.landmarks.reference import REFERENCE_FILES
 from facemap_gui.models import store
 
 QAIHUB = "https://qaihub-public-assets.s3.us-west-2.amazonaws.com/qai-hub-models/models/facemap_3dmm"
@@ -44,7 +45,7 @@ class RemoteFile:
 @dataclass(frozen=True)
 class Entry:
     name: str
-    kind: str  # "landmark", "basis" or "detector"
+    kind: str  # "landmark", "basis", "detector" or "reference"
     description: str
     licence: str
     files: tuple[RemoteFile, ...]
@@ -56,6 +57,8 @@ class Entry:
             return store.landmark_model_path(self.precision).parent
         if self.kind == "basis":
             return store.basis_dir()
+        if self.kind == "reference":
+            return store.models_dir() / "reference"
         return store.models_dir() / "detectors"
 
     def paths(self) -> tuple[Path, ...]:
@@ -64,7 +67,7 @@ class Entry:
             return (store.landmark_model_path(self.precision),)
         if self.kind == "basis":
             return tuple(store.basis_dir() / name for name in BASIS_FILES)
-        return (self.install_dir() / self.files[0].filename,)
+        return tuple(self.install_dir() / remote.filename for remote in self.files)
 
     def bundled_path(self) -> Path | None:
         return store.bundled_detector_path(self.detector_range) if self.kind == "detector" else None
@@ -94,6 +97,9 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in (
     Entry(name="basis", kind="basis", licence=QUALCOMM_LICENCE,
           description="3DMM basis (meanFace, shapeBasis, blendShape) needed to decode the model's 265 outputs",
           files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in BASIS_FILES)),
+    Entry(name="reference", kind="reference", licence=QUALCOMM_LICENCE,
+          description="Qualcomm's reference test case (image, face box, 68 landmarks) for `doctor --selftest`",
+          files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in REFERENCE_FILES)),
     _detector("short", "1677044301978921", "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
               229714, "short-range face detector"),
     _detector("full", "1674261618323821", "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",

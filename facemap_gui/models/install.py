@@ -25,10 +25,20 @@ from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.reference import REFERENCE_FILES
+from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models import store
 from facemap_gui.models.archive import unpack_zip
-from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, RemoteFile, entry_for_download, resolve
+from facemap_gui.models.catalogue import (
+    DEFAULT_NAMES,
+    ENTRIES,
+    Entry,
+    RemoteFile,
+    entry_for_download,
+    resolve,
+)
 from facemap_gui.models.download import Downloader
+from facemap_gui.runtime.session import check_model_runs
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +47,8 @@ TRUST_FILE = "trusted.json"
 # Operators of a quantised (QDQ or integer) graph: their presence makes an ONNX file the w8a8 variant.
 QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
                            "MatMulInteger"})
-KNOWN_FILES = "a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, or a BlazeFace .tflite"
+KNOWN_FILES = ("a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, a BlazeFace .tflite, or the "
+               "self-test's face_img.jpg/face_img_fbox.txt/face_img_lmk.txt")
 
 
 @dataclass(frozen=True)
@@ -146,24 +157,38 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
 
 
 def _external_data(model: onnx.ModelProto, model_path: Path) -> list[str]:
-    """The external-data files a model refers to, as relative paths beside it (checked to stay there)."""
-    locations = {entry.value for tensor in _tensors(model.graph) for entry in tensor.external_data
-                 if entry.key == "location"}
-    for location in locations:
+    """The external-data files a model refers to, as relative paths beside it (checked to stay there and to
+    hold every byte the model reads from them)."""
+    ends: dict[str, int] = {}
+    for tensor in _tensors(model.graph):
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        if "location" in entries:
+            end = int(entries.get("offset", 0)) + int(entries.get("length", 0))
+            ends[entries["location"]] = max(ends.get(entries["location"], 0), end)
+    for location, end in ends.items():
         relative = PurePosixPath(location.replace("\\", "/"))
-        if relative.is_absolute() or ".." in relative.parts or not (model_path.parent / relative).is_file():
+        file = model_path.parent / relative
+        if relative.is_absolute() or ".." in relative.parts or not file.is_file():
             raise ModelError(f"{model_path}: its weights file {location!r} is missing or outside the model's "
                              "folder; install the whole zip the model came in")
-    return sorted(locations)
+        if file.stat().st_size < end:
+            raise ModelError(f"{file}: truncated ({file.stat().st_size} bytes, the model reads {end}); download "
+                             "the release zip again")
+    return sorted(ends)
 
 
 def _plan_landmark(path: Path, precision: str | None) -> _Plan:
-    info = inspect_model(path)  # the I/O check, with its one-line errors
+    info = inspect_model(path)  # the I/O check (and the release metadata's), with its one-line errors
     model = onnx.load(str(path), load_external_data=False)
+    external = _external_data(model, path)
+    check_model_runs(info)
     quantized = any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
-    precision = precision or ("w8a8" if quantized else "float")
+    from_metadata = info.metadata.precision if info.metadata and info.metadata.precision in store.PRECISIONS else None
+    precision = precision or from_metadata or ("w8a8" if quantized else "float")
     target = store.landmark_model_path(precision)
-    copies = [(path, target)] + [(path.parent / rel, target.parent / rel) for rel in _external_data(model, path)]
+    copies = [(path, target)] + [(path.parent / rel, target.parent / rel) for rel in external]
+    if info.metadata:  # kept beside the model: its I/O cross-check and tool versions are read from there
+        copies.append((info.metadata.path, target.parent / info.metadata.path.name))
     if info.stand_in:
         log.warning("%s is a STAND-IN model with random weights; it is installed as such and labelled everywhere",
                     path)
@@ -182,6 +207,14 @@ def _plan_basis(paths: list[Path]) -> _Plan:
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
+def _plan_reference(paths: list[Path]) -> _Plan:
+    """Qualcomm's self-test files; replicas made from a stand-in say so in a manifest beside them."""
+    entry = ENTRIES["reference"]
+    manifest = paths[0].parent / "manifest.json"
+    stand_in = manifest.is_file() and bool(_read_json(manifest).get("stand_in"))
+    return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)
+
+
 def _plan_detector(path: Path) -> _Plan:
     digest = file_sha256(path)
     for entry in ENTRIES.values():
@@ -196,9 +229,14 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
     models = [f for f in files if f.suffix.lower() == ".onnx"]
     basis = [f for f in files if f.name in {f"{name}.npy" for name in BASIS_SHAPES}]
     detectors = [f for f in files if f.suffix.lower() == ".tflite"]
-    if strict and len(models + basis + detectors) < len(files):
+    reference = [f for f in files if f.name in REFERENCE_FILES]
+    if strict and len(models + basis + detectors + reference) < len(files):
         raise ModelError(f"{files[0]}: not a file this app installs ({KNOWN_FILES})")
-    if not (models or basis or detectors):
+    if not (models or basis or detectors or reference):
+        metadata = [f for f in files if f.name in METADATA_FILES]
+        if metadata:
+            raise ModelError(f"{source}: has {metadata[0].name} but no .onnx model: an incomplete release; "
+                             "download the zip again")
         raise ModelError(f"{source}: holds nothing this app installs ({KNOWN_FILES})")
     plans = [_plan_landmark(f, precision) for f in models]
     precisions = [p.entry.precision for p in plans]
@@ -208,6 +246,7 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
     if basis:
         plans.append(_plan_basis(basis))
     plans += [_plan_detector(f) for f in detectors]
+    plans += [_plan_reference(reference)] if reference else []
     used = {src for plan in plans for src, _ in plan.copies}
     for path in files:
         if path not in used:
@@ -389,6 +428,11 @@ def verify(entry: Entry) -> list[str]:
     if bundled and file_sha256(bundled) != entry.files[0].sha256:
         problems.append(f"{bundled}: the bundled copy is damaged (sha256 differs from the published one); "
                         "reinstall facemap-gui")
+    if entry.kind == "landmark" and entry.paths()[0].is_file() and not current.problem:
+        try:
+            check_model_runs(inspect_model(entry.paths()[0]))
+        except ModelError as exc:
+            problems.append(str(exc))
     return problems + ([current.problem] if current.problem else [])
 
 

@@ -20,12 +20,15 @@ class RuntimeInfo:
     requested: str = ""  # what the user asked for ("npu/w8a8"), when a fallback changed it
     fallback_reason: str | None = None  # why the run differs from the request, or why nodes left the NPU/GPU
     cache: str | None = None  # compiled-model (EPContext) cache: "loaded", "written" or "rebuilt"; None = unused
+    io: str = ""  # the landmark model's I/O types and quantisation, e.g. "input uint8 (scale 0.0039, ...)"
 
     def summary(self) -> str:
+        """One line for the window's header, the HUD tooltip and logs."""
         nodes = ", ".join(f"{count} on {ep.removesuffix('ExecutionProvider')}"
                           for ep, count in sorted(self.nodes_by_ep.items()))
         text = f"{self.runtime.upper()} {self.precision} — {self.device}"
-        return f"{text} ({nodes})" if nodes else text
+        details = "; ".join(part for part in (nodes, self.io) if part)
+        return f"{text} ({details})" if details else text
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,14 @@ from facemap_gui.landmarks.model import ModelInfo
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
 
 CPU_EP = "CPUExecutionProvider"
+# A model's 265 outputs are O(1) (angles / (pi/2), offsets / 60, ...); beyond this they decode to nonsense.
+MAX_PARAMETER = 1e3
 
 
 class LandmarkSession:
-    """Runs (N, 3, 128, 128) crops → (N, 265) parameters, batching when the model has a dynamic batch."""
+    """Runs (N, 3, 128, 128) float crops → (N, 265) float parameters, batching when the model has a dynamic
+    batch (else crop by crop) and converting to and from the model's own I/O type (quantised or float16) in
+    one vectorised step each way, so callers never see which it is."""
 
     def __init__(self, session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo) -> None:
         self._session = session
@@ -29,10 +33,14 @@ class LandmarkSession:
     def run(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
             return np.empty((0, NUM_PARAMS), dtype=np.float32)
-        name_in, name_out = self.model.input_name, self.model.output_name
+        model_in, model_out = self.model.input, self.model.output
+        feed = model_in.to_model(batch)
         if self.model.dynamic_batch or len(batch) == 1:
-            return self._session.run([name_out], {name_in: batch})[0]
-        return np.concatenate([self._session.run([name_out], {name_in: crop[None]})[0] for crop in batch])
+            raw = self._session.run([model_out.name], {model_in.name: feed})[0]
+        else:
+            raw = np.concatenate([self._session.run([model_out.name], {model_in.name: crop[None]})[0]
+                                  for crop in feed])
+        return model_out.from_model(raw)
 
 
 def graph_assignment(session: ort.InferenceSession) -> dict[str, list[str]]:
@@ -78,14 +86,21 @@ def create_session(path: Path, options: ort.SessionOptions, providers: list[str]
     return session, (time.perf_counter() - start) * 1000.0
 
 
+# ORT's names of the I/O element types the app converts to and from (see landmarks.model.IO_TYPES).
+ORT_TYPES = {f"tensor({name})": dtype for name, dtype in (("float", "float32"), ("float16", "float16"),
+                                                          ("uint8", "uint8"), ("int8", "int8"),
+                                                          ("uint16", "uint16"))}
+
+
 def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[FacemapError]) -> None:
-    """One run on zeros, so that a backend that loads a model but cannot execute it fails at start-up,
-    where a fallback is still possible, and not on the first frame."""
+    """One run on zeros of the model's own input type, so that a backend that loads a model but cannot
+    execute it fails at start-up, where a fallback is still possible, and not on the first frame."""
     feeds = {}
     for value in session.get_inputs():
-        if value.type != "tensor(float)":
-            raise error(f"{path}: input '{value.name}' is {value.type}; this app runs models with float inputs")
-        feeds[value.name] = np.zeros([d if isinstance(d, int) else 1 for d in value.shape], np.float32)
+        if value.type not in ORT_TYPES:
+            raise error(f"{path}: input '{value.name}' is {value.type}; this app runs models with "
+                        f"{', '.join(ORT_TYPES.values())} inputs")
+        feeds[value.name] = np.zeros([d if isinstance(d, int) else 1 for d in value.shape], ORT_TYPES[value.type])
     try:
         session.run(None, feeds)
     except Exception as exc:  # ORT's own exception types
@@ -95,7 +110,28 @@ def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[
 def landmark_session(session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo) -> LandmarkSession:
     """Wrap a session of the landmark model; a runtime that fixed the batch to 1 (QNN) runs crops one by one."""
     batch_fixed = isinstance(session.get_inputs()[0].shape[0], int)
-    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not batch_fixed), info)
+    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not batch_fixed),
+                           replace(info, io=model.io_summary()))
+
+
+def check_model_runs(model: ModelInfo) -> None:
+    """Run the model once on the CPU on a test crop and check that it gives 265 finite, sane values a crop;
+    ModelError naming the file otherwise (a model can declare [N, 265] and compute something else)."""
+    fix = "it is not a working facemap_3dmm model: download or export it again"
+    session, _ = create_session(model.path, base_session_options(), [CPU_EP], ModelError)
+    crop = np.linspace(0.0, 1.0, 3 * 128 * 128, dtype=np.float32).reshape(1, 3, 128, 128)
+    try:
+        output = LandmarkSession(session, model, RuntimeInfo("cpu", "", CpuRuntime.label)).run(crop)
+    except Exception as exc:  # ORT's own exception types
+        raise ModelError(f"{model.path}: fails when run on a test crop ({ort_error_line(exc)}); {fix}") from exc
+    if output.shape != (1, NUM_PARAMS):
+        raise ModelError(f"{model.path}: computes an output of shape {list(output.shape)} for one crop, not "
+                         f"[1, {NUM_PARAMS}]; {fix}")
+    if not np.isfinite(output).all():
+        raise ModelError(f"{model.path}: outputs NaN or infinite values on a test crop; {fix}")
+    if np.abs(output).max() > MAX_PARAMETER:
+        raise ModelError(f"{model.path}: outputs values up to {np.abs(output).max():.3g} on a test crop (a working "
+                         f"model's are about 1); {fix}")
 
 
 class CpuRuntime(Runtime):

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
-from facemap_gui.gui.settings import Settings, load_settings
+from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
 
 log = logging.getLogger(__name__)

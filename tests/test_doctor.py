@@ -10,9 +10,9 @@ import sys
 import onnxruntime as ort
 import pytest
 
+from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models import store
 from facemap_gui.models.standin import write_stand_in
 
 TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models",

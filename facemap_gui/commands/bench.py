@@ -29,14 +29,12 @@ import cv2
 import numpy as np
 import psutil
 
+from facemap_gui import store
 from facemap_gui.atomic import write_atomic
 from facemap_gui.commands.common import add_run_options, options_from_args
-from facemap_gui.commands.demo import demo_options
-from facemap_gui.config import RunOptions, build_pipeline
+from facemap_gui.config import RunOptions, build_pipeline, demo_options
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
-from facemap_gui.models import store
-from facemap_gui.models.store import PRECISIONS
 from facemap_gui.output import StageTimes, header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.recording import Recorder
@@ -48,6 +46,7 @@ from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 from facemap_gui.sources.readahead import ReadAhead
+from facemap_gui.store import PRECISIONS
 
 log = logging.getLogger(__name__)
 

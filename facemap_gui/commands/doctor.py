@@ -94,7 +94,7 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
 
 def stand_in_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
-    from facemap_gui.models import store
+    from facemap_gui import store
     from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
 
     candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
@@ -157,7 +157,7 @@ def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
 
 
 def probe_cache() -> dict[str, Any]:
-    from facemap_gui.models import store
+    from facemap_gui import store
     from facemap_gui.runtime.cache import cache_root
 
     compiled = sorted(cache_root().glob("*.onnx")) if cache_root().is_dir() else []

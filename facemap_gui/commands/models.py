@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from facemap_gui import store
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
 from facemap_gui.models.install import (

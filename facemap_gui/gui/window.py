@@ -29,12 +29,12 @@ from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.view import ViewStack
 from facemap_gui.live.settings import Settings, output_folder, save_settings
 from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
-from facemap_gui.models.store import PRECISIONS
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.recording import default_recording_path
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.sources import list_cameras
 from facemap_gui.sources.files import IMAGE_SUFFIXES
+from facemap_gui.store import PRECISIONS
 
 log = logging.getLogger(__name__)
 

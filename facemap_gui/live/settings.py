@@ -16,8 +16,8 @@ from typing import Any
 
 import platformdirs
 
+from facemap_gui import store
 from facemap_gui.atomic import write_atomic
-from facemap_gui.models import store
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.smoothing import DEFAULT_STRENGTH
 

@@ -21,11 +21,11 @@ from pathlib import Path, PurePosixPath
 
 import onnx
 
+from facemap_gui import store
 from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
-from facemap_gui.models import store
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, RemoteFile, entry_for_download, resolve
 from facemap_gui.models.download import Downloader

@@ -55,7 +55,7 @@ def stand_in_dir(arch: str = "full") -> Path:
 
 def bundled_detector_path(kind: str) -> Path:
     """The BlazeFace models ship inside the package (Apache-2.0, < 1 MB), so detection works offline."""
-    return Path(__file__).resolve().parent.parent / "data" / BUNDLED_DETECTORS[kind]
+    return Path(__file__).resolve().parent / "data" / BUNDLED_DETECTORS[kind]
 
 
 def require_landmark_model(precision: str) -> Path:

@@ -19,10 +19,10 @@ import av
 import psutil
 
 from facemap_gui import store
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.worker import LiveFrame, LiveWorker, WorkerState
 from facemap_gui.models.standin import W8A8_FILE, write_stand_in
+from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
 from facemap_gui.runtime import available_runtimes
 

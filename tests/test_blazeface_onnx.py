@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from facemap_gui import store
-from facemap_gui.config import RunOptions, open_detector
 from facemap_gui.detection import MediaPipeFaceDetector, OnnxBlazeFaceDetector
 from facemap_gui.detection.base import box_iou
 from facemap_gui.detection.blazeface_onnx import (
@@ -25,6 +24,7 @@ from facemap_gui.detection.blazeface_onnx import (
 )
 from facemap_gui.detection.tflite_to_onnx import converted_path
 from facemap_gui.errors import ModelError, RuntimeUnavailable
+from facemap_gui.pipeline_builder import RunOptions, open_detector
 from facemap_gui.runtime import RuntimeSettings
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO, write_video

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from facemap_gui.cli import build_parser
-from facemap_gui.config import RunOptions, build_pipeline, open_session
 from facemap_gui.errors import InputError
 from facemap_gui.live.settings import Settings, load_settings, settings_path
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.sources import Frame, FrameSource, open_source, register_scheme

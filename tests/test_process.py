@@ -90,7 +90,7 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
 
 
 def test_batched_inference_equals_single(tiny_model):
-    from facemap_gui.config import RunOptions, open_session
+    from facemap_gui.pipeline_builder import RunOptions, open_session
 
     session = open_session(RunOptions(model=tiny_model), "cpu", "float")
     crops = preprocess(np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8),

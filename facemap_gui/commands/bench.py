@@ -32,11 +32,11 @@ import psutil
 from facemap_gui import store
 from facemap_gui.atomic import write_atomic
 from facemap_gui.commands.common import add_run_options, options_from_args
-from facemap_gui.config import RunOptions, build_pipeline, demo_options
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
-from facemap_gui.output import StageTimes, header_record
+from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
 from facemap_gui.recording import Recorder
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
@@ -47,6 +47,7 @@ from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, rende
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 from facemap_gui.sources.readahead import ReadAhead
 from facemap_gui.store import PRECISIONS
+from facemap_gui.timing import StageTimes
 
 log = logging.getLogger(__name__)
 

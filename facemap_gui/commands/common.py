@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
+from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.tracking import REDETECT_EVERY
 
 

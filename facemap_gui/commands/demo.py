@@ -7,9 +7,9 @@ import argparse
 import logging
 import sys
 
-from facemap_gui.config import RunOptions, build_pipeline, demo_options
 from facemap_gui.gui.app import has_display
 from facemap_gui.output import RunStats
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
 from facemap_gui.sources import open_source
 from facemap_gui.sources.readahead import ReadAhead
 

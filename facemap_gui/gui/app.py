@@ -14,10 +14,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TypeVar
 
-from facemap_gui.config import RunOptions, demo_options
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
+from facemap_gui.pipeline_builder import RunOptions, demo_options
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

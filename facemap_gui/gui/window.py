@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.view import ViewStack
 from facemap_gui.live.settings import Settings, output_folder, save_settings
 from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
 from facemap_gui.overlay import OverlayOptions
+from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import default_recording_path
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.sources import list_cameras

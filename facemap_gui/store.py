@@ -11,7 +11,6 @@ import platformdirs
 from facemap_gui.errors import ModelError
 
 APP_NAME = "facemap-gui"
-PRECISIONS = ("float", "w8a8")
 BUNDLED_DETECTORS = {
     "short": "face_detection_short_range.tflite",
     "full": "face_detection_full_range_sparse.tflite",

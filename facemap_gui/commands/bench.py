@@ -38,7 +38,7 @@ from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
 from facemap_gui.recording import Recorder
-from facemap_gui.runtime import available_runtimes
+from facemap_gui.runtime import PRECISIONS, available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
 from facemap_gui.soak import SOURCE as SOAK_SOURCE
 from facemap_gui.soak import run_soak
@@ -46,7 +46,6 @@ from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 from facemap_gui.sources.readahead import ReadAhead
-from facemap_gui.store import PRECISIONS
 from facemap_gui.timing import StageTimes
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from facemap_gui.landmarks.decode import (
     preprocess,
 )
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
-from facemap_gui.store import PRECISIONS
+from facemap_gui.runtime import PRECISIONS
 
 MODEL_FILE = "facemap_3dmm.onnx"
 W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it

@@ -13,7 +13,7 @@ from tests.conftest import GOLDEN
 
 
 def reference_decode(p: np.ndarray, box: tuple[int, int, int, int], mean, shape_b, blend_b) -> np.ndarray:
-    """FACTS §1 written out literally, one face, without the folded basis."""
+    """The 3DMM decode as Qualcomm's reference writes it, literally, one face, without the folded basis."""
     alpha_id, alpha_exp = p[0:219] * 3, p[219:258] * 0.5 + 0.5
     pitch, yaw, roll = p[258] * math.pi / 2, p[259] * math.pi / 2, p[260] * math.pi / 2
     tx, ty, tz, f = p[261] * 60, p[262] * 60, 500.0, p[263] * 150 + 450

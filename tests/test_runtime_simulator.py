@@ -1,7 +1,7 @@
 """The NPU path on the QNN HTP simulator that the x86 onnxruntime-qnn wheel ships.
 
 Each configuration runs `facemap-gui process` in its own process, because QNN options can leak between
-sessions of one process (FACTS §2). The tiny stand-in keeps each run around a second.
+sessions of one process. The tiny stand-in keeps each run around a second.
 """
 
 from __future__ import annotations

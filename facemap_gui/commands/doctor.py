@@ -64,7 +64,7 @@ def probe_packages() -> dict[str, Any]:
 
 
 def probe_warnings() -> list[str]:
-    """Install problems known to break the app in confusing ways (FACTS §2 and §4)."""
+    """Install problems known to break the app in confusing ways: more than one OpenCV distribution."""
     warnings = []
     opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
     if len(opencv) > 1:

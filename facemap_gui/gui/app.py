@@ -103,7 +103,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     if problem:
         raise FacemapError(problem)
     settings, warning = loaded_settings or load_settings()
-    # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
+    # Non-headless OpenCV wheels point Qt at their own plugin folder; Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtGui import QIcon

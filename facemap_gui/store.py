@@ -1,4 +1,4 @@
-"""Where models live: the user data directory (platformdirs, or FACEMAP_GUI_HOME) and bundled detectors."""
+"""Where the app's files live: the data and cache directories (platformdirs, or FACEMAP_GUI_HOME), model paths."""
 
 from __future__ import annotations
 

@@ -185,6 +185,7 @@ def test_run_options_select_the_backend():
 
 
 @pytest.mark.simulator
+@pytest.mark.slow
 def test_process_with_onnx_detector_on_the_htp_simulator(tiny_model):
     """The whole pipeline on the NPU path, in its own process (QNN options leak between sessions of one process).
     --strict makes any detector or landmark node placed off the HTP an error, so success proves the placement."""

@@ -235,6 +235,7 @@ def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
 
 
 @pytest.mark.simulator
+@pytest.mark.slow
 def test_bit_flips_in_a_compiled_model_are_caught_and_it_is_rebuilt(tiny_model):
     """QNN loads a context binary with flipped bits and computes garbage with it; the cache must notice.
     (Garbage or truncated entries: test_runtime_simulator.py::test_compiled_model_cache_..._rebuilt.)"""

@@ -23,7 +23,7 @@ from facemap_gui.runtime.cache import cache_root
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO
 
-pytestmark = pytest.mark.simulator
+pytestmark = [pytest.mark.simulator, pytest.mark.slow]
 
 FACE_BOX = (171, 146, 364, 339)
 QNN = "QNNExecutionProvider"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ def imported_modules(path: Path) -> set[str]:
 def test_import_contracts_hold():
     """The import-linter contracts in pyproject.toml: only gui/ imports Qt, and lower layers never import upper
     ones (cli → commands → gui → soak → live → recording → … → errors)."""
-    lint = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], cwd=PACKAGE.parent,
-                          capture_output=True, text=True, check=False)
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert command, "lint-imports is not beside this Python: pip install -e '.[test]'"
+    lint = subprocess.run([command, "--no-cache"], cwd=PACKAGE.parent, capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Contracts: 2 kept, 0 broken." in lint.stdout
 

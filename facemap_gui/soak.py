@@ -18,13 +18,13 @@ from typing import Any
 import av
 import psutil
 
-from facemap_gui.config import RunOptions
+from facemap_gui import store
 from facemap_gui.errors import FacemapError
-from facemap_gui.gui.worker import LiveFrame, LiveWorker, WorkerState
-from facemap_gui.models import store
+from facemap_gui.live.worker import LiveFrame, LiveWorker, WorkerState
 from facemap_gui.models.standin import W8A8_FILE, write_stand_in
+from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
-from facemap_gui.runtime import available_runtimes
+from facemap_gui.runtime import PRECISIONS, available_runtimes
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def switch_plan(options: RunOptions) -> list[tuple[str, str]]:
     if model.parent == store.stand_in_dir("full") and not (model.parent / W8A8_FILE).is_file():
         write_stand_in(model.parent, arch="full", precision="w8a8")
     precisions = []
-    for precision in store.PRECISIONS:
+    for precision in PRECISIONS:
         try:
             options.model_path(precision)
         except FacemapError:

@@ -101,7 +101,7 @@ def check(environment: dict[str, str], target: Target, names: set[str]) -> list[
                 for key, value in target.markers.items() if environment.get(key) != value]
     opencv = sorted(names & OPENCV_DISTRIBUTIONS)
     if opencv != ["opencv-contrib-python"]:
-        problems.append(f"expected exactly one OpenCV, opencv-contrib-python (FACTS §4); got {opencv}")
+        problems.append(f"expected exactly one OpenCV, opencv-contrib-python (mediapipe's); got {opencv}")
     if "onnxruntime-qnn" not in names:
         problems.append("onnxruntime-qnn (the NPU runtime) is missing")
     if "pyside6" in names:

@@ -8,8 +8,8 @@ import json
 import av
 import pytest
 
+from facemap_gui.bench.clip import bench_clip, decoded_frames
 from facemap_gui.cli import main
-from facemap_gui.commands.bench import bench_clip, decoded_frames
 from facemap_gui.sources.readahead import ReadAhead
 from tests.conftest import PHOTO
 

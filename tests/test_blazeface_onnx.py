@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui.config import RunOptions, open_detector
+from facemap_gui import store
 from facemap_gui.detection import MediaPipeFaceDetector, OnnxBlazeFaceDetector
 from facemap_gui.detection.base import box_iou
 from facemap_gui.detection.blazeface_onnx import (
@@ -24,7 +24,7 @@ from facemap_gui.detection.blazeface_onnx import (
 )
 from facemap_gui.detection.tflite_to_onnx import converted_path
 from facemap_gui.errors import ModelError, RuntimeUnavailable
-from facemap_gui.models import store
+from facemap_gui.pipeline_builder import RunOptions, open_detector
 from facemap_gui.runtime import RuntimeSettings
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO, write_video
@@ -185,6 +185,7 @@ def test_run_options_select_the_backend():
 
 
 @pytest.mark.simulator
+@pytest.mark.slow
 def test_process_with_onnx_detector_on_the_htp_simulator(tiny_model):
     """The whole pipeline on the NPU path, in its own process (QNN options leak between sessions of one process).
     --strict makes any detector or landmark node placed off the HTP an error, so success proves the placement."""

@@ -3,6 +3,7 @@ the NPU path through the bundled QNN libraries, and a real window under Xvfb. Bu
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,9 +20,14 @@ from tests.test_process import read_jsonl
 
 SPEC = Path(__file__).resolve().parents[1] / "packaging" / "facemap-gui.spec"
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.fail("the bundle tests need PyInstaller: pip install -e '.[test,package]' (or leave them out with "
+                    "-m 'not slow')")
     work = tmp_path_factory.mktemp("pyinstaller")
     build = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                             "--distpath", str(work / "dist"), "--workpath", str(work / "build"), str(SPEC)],

@@ -13,7 +13,7 @@ from tests.conftest import GOLDEN
 
 
 def reference_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """FACTS §1's head rotation (radians), written out literally: Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
+    """Qualcomm's reference head rotation (radians), written out literally: Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
     def rx(a):
         return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
 
@@ -27,7 +27,7 @@ def reference_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def reference_decode(p: np.ndarray, box: tuple[int, int, int, int], mean, shape_b, blend_b) -> np.ndarray:
-    """FACTS §1 written out literally, one face, without the folded basis."""
+    """Qualcomm's reference decode written out literally, one face, without the folded basis."""
     alpha_id, alpha_exp = p[0:219] * 3, p[219:258] * 0.5 + 0.5
     pitch, yaw, roll = p[258] * math.pi / 2, p[259] * math.pi / 2, p[260] * math.pi / 2
     tx, ty, tz, f = p[261] * 60, p[262] * 60, 500.0, p[263] * 150 + 450

@@ -10,9 +10,9 @@ import sys
 import onnxruntime as ort
 import pytest
 
+from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models import store
 from facemap_gui.models.standin import write_stand_in
 
 TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models",
@@ -101,7 +101,7 @@ def test_placement_opens_each_model_present_on_each_available_runtime(capsys, ti
 
 @pytest.mark.skipif(not has_simulator(), reason="needs the x86 HTP simulator of onnxruntime-qnn (no real NPU)")
 def test_placement_on_the_simulator_shows_every_node_on_qnn():
-    # In its own process: QNN sessions do not share this one (FACTS §2).
+    # In its own process: QNN options can leak between the sessions of one process.
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny", precision="w8a8")
     result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "doctor", "--json", "--allow-simulator"],
                             capture_output=True, text=True, timeout=120, env=dict(os.environ))

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar
 
+from facemap_gui import store
 from facemap_gui.gui.download_dialog import DownloadDialog
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.download import Downloader
 from facemap_gui.models.install import missing

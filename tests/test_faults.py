@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from facemap_gui.cli import build_parser
-from facemap_gui.config import RunOptions, build_pipeline, open_session
 from facemap_gui.errors import InputError
-from facemap_gui.gui.settings import Settings, load_settings, settings_path
+from facemap_gui.live.settings import Settings, load_settings, settings_path
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.sources import Frame, FrameSource, open_source, register_scheme
@@ -235,6 +235,7 @@ def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
 
 
 @pytest.mark.simulator
+@pytest.mark.slow
 def test_bit_flips_in_a_compiled_model_are_caught_and_it_is_rebuilt(tiny_model):
     """QNN loads a context binary with flipped bits and computes garbage with it; the cache must notice.
     (Garbage or truncated entries: test_runtime_simulator.py::test_compiled_model_cache_..._rebuilt.)"""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from facemap_gui.gui.settings import MAX_RECENT, VERSION, Settings, load_settings, save_settings, settings_path
+from facemap_gui.live.settings import MAX_RECENT, VERSION, Settings, load_settings, save_settings, settings_path
 from facemap_gui.overlay import OverlayOptions
 
 

@@ -13,13 +13,13 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from facemap_gui.config import RunOptions, open_session
 from facemap_gui.errors import InputError
-from facemap_gui.gui import worker as worker_module
-from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.live import worker as worker_module
+from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
+from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.sources import Frame, FrameSource, lower_reader_priority, register_scheme
 from facemap_gui.sources.base import READER_NICE
 from facemap_gui.sources.demo import DemoSource
@@ -253,7 +253,7 @@ def test_switching_precision_while_frames_flow(start, tmp_path, monkeypatch):
         time.sleep(0.3)  # a session build as slow as a real NPU compile, so the switch is observable
         return open_session(*args)
 
-    monkeypatch.setattr("facemap_gui.gui.worker.open_session", slow_open_session)
+    monkeypatch.setattr("facemap_gui.live.worker.open_session", slow_open_session)
     worker.request_switch("cpu", "w8a8")
     frames = run_until(worker, lambda f: f.runtime.precision == "w8a8")
     during = [f for f in frames if f.runtime.precision == "float"]

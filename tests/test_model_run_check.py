@@ -10,8 +10,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.models import store
 from tests.conftest import constant_model
 
 

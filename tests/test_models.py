@@ -23,14 +23,14 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.models import store
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import ENTRIES, MIRROR_ENV
 from facemap_gui.models.download import Downloader, DownloadError, Progress, check_url
 from facemap_gui.models.install import install_path, missing
+from facemap_gui.pipeline_builder import RunOptions
 from tests.conftest import SHORT_RANGE, constant_model
 
 FAST = {"timeout_s": 0.5, "attempts": 3, "backoff_s": 0.01}

@@ -1,7 +1,10 @@
-"""`facemap-gui process` end to end, in a subprocess as a user runs it."""
+"""`facemap-gui process` end to end: through `main()` in this process, and once in a subprocess as a user runs it
+(JSON Lines on the real standard output)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import numpy as np
 import onnx
 import pytest
 
+from facemap_gui.cli import main
 from facemap_gui.landmarks.decode import FoldedBasis, preprocess
 from facemap_gui.models.standin import stand_in_basis
 from facemap_gui.tracking import REDETECT_EVERY
@@ -19,10 +23,21 @@ from tests.test_decode import reference_decode
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", *args], capture_output=True, text=True,
-                            timeout=300)
+    """`facemap-gui ARGS` through `main()` in this process: its exit code and what it wrote to sys.stdout and
+    sys.stderr (JSON Lines without --output go to file descriptor 1 itself: see `run_subprocess`)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    result = subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
     if check:
         assert result.returncode == 0, result.stderr
+    return result
+
+
+def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", *args], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
     return result
 
 
@@ -52,13 +67,13 @@ def test_box_mode_on_real_photo_equals_hand_computed_landmarks(tmp_path, tiny_mo
 
 
 def test_image_with_detector_finds_the_face_and_labels_stand_in(tiny_model):
-    result = run_cli("process", str(PHOTO), "--model", str(tiny_model), "--detector", str(FULL_RANGE))
+    result = run_subprocess("process", str(PHOTO), "--model", str(tiny_model), "--detector", str(FULL_RANGE))
     header, frame, summary = read_jsonl(result.stdout)
     assert header["model"]["stand_in"] is True and summary["stand_in"] is True
     assert header["detector"]["backend"] == "mediapipe" and header["detector"]["path"] == str(FULL_RANGE)
     assert len(frame["faces"]) == 1
     x0, y0, x1, y1 = frame["faces"][0]["box"]
-    # ../shared/README.md: about (171, 146, 194, 194) as x, y, w, h
+    # The face in the photo is about (171, 146, 194, 194) as x, y, w, h.
     assert abs(x0 - 171) < 25 and abs(y0 - 146) < 25 and abs((x1 - x0) - 194) < 30 and abs((y1 - y0) - 194) < 30
     points = np.array(frame["faces"][0]["landmarks"])
     assert points.shape == (68, 2)
@@ -90,7 +105,7 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
 
 
 def test_batched_inference_equals_single(tiny_model):
-    from facemap_gui.config import RunOptions, open_session
+    from facemap_gui.pipeline_builder import RunOptions, open_session
 
     session = open_session(RunOptions(model=tiny_model), "cpu", "float")
     crops = preprocess(np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8),

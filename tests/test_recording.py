@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from facemap_gui.errors import FacemapError
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.recording import CSV_COLUMNS, Recorder, default_recording_path
+from facemap_gui.recording.video import VideoWriter
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import PHOTO
@@ -140,16 +142,27 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     assert recorder.close() == status  # idempotent
 
 
-def test_a_full_queue_drops_and_counts_without_blocking(tmp_path):
+def test_a_full_queue_drops_and_counts_without_blocking(tmp_path, monkeypatch):
     rgb = photo_frames(1, (1280, 720))[0]
+    encoding, finish_encoding = threading.Event(), threading.Event()
+    write = VideoWriter.write
+
+    def slow_write(self: VideoWriter, *args: object) -> None:
+        encoding.set()
+        # Busy until the test has submitted the rest; should a submit block instead, the wait ends and the
+        # counts below come out wrong rather than the test hanging.
+        finish_encoding.wait(timeout=60)
+        write(self, *args)
+
+    monkeypatch.setattr(VideoWriter, "write", slow_write)
     recorder = Recorder(tmp_path / "busy.mkv", fps=30, size=(1280, 720), header=HEADER, queue_size=2)
-    started = time.perf_counter()
-    accepted = [recorder.submit(FrameResult(Frame(i, i * 33.3, rgb), []), rgb) for i in range(60)]
-    submit_s = time.perf_counter() - started
+    assert recorder.submit(FrameResult(Frame(0, 0.0, rgb), []), rgb)
+    assert encoding.wait(timeout=60)  # frame 0 is being encoded: the 2-slot queue is empty
+    accepted = [recorder.submit(FrameResult(Frame(i, i * 33.3, rgb), []), rgb) for i in range(1, 60)]
+    finish_encoding.set()
     status = recorder.close()
-    # 60 submissions take far less than one 720p encode, so nearly all find the 2-slot queue full.
-    assert submit_s < 0.5 and status.frames_dropped == accepted.count(False) > 30
-    assert status.frames_written == accepted.count(True) == len(decode(tmp_path / "busy.mkv").frames)
+    assert accepted == [True, True] + [False] * 57
+    assert status.frames_dropped == 57 and status.frames_written == 3 == len(decode(tmp_path / "busy.mkv").frames)
     *_, summary = read_jsonl((tmp_path / "busy.jsonl").read_text())
     assert summary["frames"] == status.frames_written and summary["frames_dropped"] == status.frames_dropped
     assert not recorder.submit(FrameResult(Frame(60, 2000.0, rgb), []), rgb)  # closed: refused, not counted

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from onnx import numpy_helper
 
+from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import TensorIO, inspect_model
-from facemap_gui.models import store
 from facemap_gui.models.replica import release_folder, write_release
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.runtime import RuntimeSettings, open_landmark_session

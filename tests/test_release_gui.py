@@ -4,9 +4,9 @@ the model's I/O in the HUD's runtime tooltip."""
 from __future__ import annotations
 
 from facemap_gui.cli import main
-from facemap_gui.config import RunOptions
-from facemap_gui.gui.settings import Settings
 from facemap_gui.gui.window import MainWindow
+from facemap_gui.live.settings import Settings
+from facemap_gui.pipeline_builder import RunOptions
 from tests.test_gui import WAIT_MS, wait_frames
 from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: source
 from tests.test_release import basis_files, releases  # noqa: F401 - shared session fixtures

@@ -1,5 +1,6 @@
 """The uint8-I/O w8a8 release replica on the QNN HTP simulator: every node on QNN, with QNN quantising the graph
-I/O itself or not (`offload_graph_io_quantization` 0 and 1), each configuration in its own process (FACTS §2)."""
+I/O itself or not (`offload_graph_io_quantization` 0 and 1),
+each configuration in its own process (QNN options can leak between sessions of one process)."""
 
 from __future__ import annotations
 

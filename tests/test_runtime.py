@@ -14,13 +14,13 @@ import numpy as np
 import onnx
 import pytest
 
+from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.config import RunOptions, open_session
 from facemap_gui.errors import ModelError, RuntimeUnavailable
 from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, preprocess
 from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.models import store
 from facemap_gui.models.standin import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
+from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.runtime.cache import entry_for
 from facemap_gui.runtime.qnn import ALLOW_SIMULATOR_ENV, NPU

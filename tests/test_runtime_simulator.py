@@ -1,7 +1,7 @@
 """The NPU path on the QNN HTP simulator that the x86 onnxruntime-qnn wheel ships.
 
 Each configuration runs `facemap-gui process` in its own process, because QNN options can leak between
-sessions of one process (FACTS §2). The tiny stand-in keeps each run around a second.
+sessions of one process. The tiny stand-in keeps each run around a second.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.models.standin import MODEL_FILE, stand_in_basis
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO
 
-pytestmark = pytest.mark.simulator
+pytestmark = [pytest.mark.simulator, pytest.mark.slow]
 
 FACE_BOX = (171, 146, 364, 339)
 QNN = "QNNExecutionProvider"

@@ -10,10 +10,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.landmarks.reference import load_reference
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import MIRROR_ENV
+from facemap_gui.models.reference import load_reference
 from facemap_gui.models.replica import REFERENCE_BOX, write_reference
 from tests.test_models import file_server
 from tests.test_release import basis_files, releases  # noqa: F401 - shared session fixtures
@@ -88,7 +88,7 @@ def test_reference_files_that_cannot_be_downloaded_are_one_line(capsys, monkeypa
 
 
 def test_landmarks_far_from_the_reference_are_measured_against_the_box_width(installed):
-    from facemap_gui.landmarks.reference import mean_error_percent
+    from facemap_gui.models.reference import mean_error_percent
 
     case = load_reference(store.models_dir() / "reference")
     width = REFERENCE_BOX[2] - REFERENCE_BOX[0] + 1

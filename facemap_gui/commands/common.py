@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
+from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
 from facemap_gui.streaming import StreamTarget
 from facemap_gui.tracking import REDETECT_EVERY
 
@@ -43,8 +44,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--redetect-every", type=int, default=REDETECT_EVERY, metavar="N",
                        help=f"while tracking, run the full-frame detector at least every N frames to find new "
                             f"faces (default {REDETECT_EVERY})")
-    group.add_argument("--runtime", choices=("npu", "gpu", "cpu"), default="cpu", help="where the model runs")
-    group.add_argument("--precision", choices=("float", "w8a8"), default="float", help="model variant")
+    group.add_argument("--runtime", choices=RUNTIME_NAMES, default="cpu", help="where the model runs")
+    group.add_argument("--precision", choices=PRECISIONS, default="float", help="model variant")
     group.add_argument("--allow-simulator", action="store_true",
                        help="let --runtime npu use the x86 HTP simulator (for tests; 100x slower than CPU)")
     group.add_argument("--strict", action="store_true",

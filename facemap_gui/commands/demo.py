@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-from facemap_gui.config import RunOptions, build_pipeline
-from facemap_gui.models import store
-from facemap_gui.models.standin import MODEL_FILE, write_stand_in
+from facemap_gui.gui.app import has_display
 from facemap_gui.output import RunStats
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
 from facemap_gui.sources import open_source
 from facemap_gui.sources.readahead import ReadAhead
 
@@ -23,18 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--headless", action="store_true", help="no window: process the clip and print figures")
     parser.add_argument("--frames", type=int, default=300, help="frames to process when headless (default 300)")
     parser.set_defaults(run=run)
-
-
-def demo_options() -> RunOptions:
-    """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
-    if store.landmark_model_path("float").is_file():
-        return RunOptions(source="demo:0")
-    model = store.stand_in_dir("full") / MODEL_FILE
-    if not model.is_file():
-        log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
-                    "(run `facemap-gui models download` for the real one)")
-        write_stand_in(model.parent, arch="full")
-    return RunOptions(source="demo:0", model=model)
 
 
 def run_headless(options: RunOptions, frames: int) -> int:
@@ -65,9 +51,3 @@ def run(args: argparse.Namespace) -> int:
 
     return run_gui(options)
 
-
-def has_display() -> bool:
-    if sys.platform != "linux":
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.environ.get("QT_QPA_PLATFORM") == "offscreen")

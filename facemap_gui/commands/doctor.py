@@ -70,7 +70,7 @@ def probe_packages() -> dict[str, Any]:
 
 
 def probe_warnings() -> list[str]:
-    """Install problems known to break the app in confusing ways (FACTS §2 and §4), and runtimes older than
+    """Install problems known to break the app in confusing ways, and runtimes older than
     the installed release models were built for."""
     from facemap_gui.landmarks.release import tool_version_warnings
 
@@ -122,7 +122,7 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
 
 def stand_in_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
-    from facemap_gui.models import store
+    from facemap_gui import store
     from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
 
     candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
@@ -190,7 +190,7 @@ def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
 
 
 def probe_cache() -> dict[str, Any]:
-    from facemap_gui.models import store
+    from facemap_gui import store
     from facemap_gui.runtime.cache import cache_root
 
     compiled = sorted(cache_root().glob("*.onnx")) if cache_root().is_dir() else []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.errors import FacemapError
-from facemap_gui.gui.settings import load_settings
+from facemap_gui.live.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from facemap_gui import store
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
 from facemap_gui.models.install import (
@@ -27,6 +27,7 @@ from facemap_gui.models.install import (
     verify,
 )
 from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
+from facemap_gui.runtime import PRECISIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     install = models_sub.add_parser(
         "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)")
     install.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    install.add_argument("--precision", choices=store.PRECISIONS,
+    install.add_argument("--precision", choices=PRECISIONS,
                          help="install the .onnx as this variant (default: w8a8 if its graph is quantised)")
     install.set_defaults(run=run_install)
 
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     stand_in.add_argument("directory", type=Path)
     stand_in.add_argument("--arch", choices=("full", "tiny"), default="full",
                           help="full: the real architecture, ~5.42M random parameters; tiny: for fast tests")
-    stand_in.add_argument("--precision", choices=("float", "w8a8"), default="float",
+    stand_in.add_argument("--precision", choices=PRECISIONS, default="float",
                           help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
     stand_in.add_argument("--seed", type=int, default=0)
     stand_in.add_argument("--as-release", action="store_true",

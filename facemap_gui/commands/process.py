@@ -14,10 +14,10 @@ from types import FrameType
 from typing import IO
 
 from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
-from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
+from facemap_gui.pipeline_builder import build_pipeline
 from facemap_gui.recording import Recorder, landmark_paths
 from facemap_gui.sources import ImageSource, open_source
 from facemap_gui.sources.readahead import ReadAhead

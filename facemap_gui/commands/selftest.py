@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facemap_gui import store
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.decode import FoldedBasis, preprocess
-from facemap_gui.landmarks.reference import PASS_PERCENT, landmarks_on, load_reference, mean_error_percent
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import ENTRIES
-from facemap_gui.runtime import RuntimeSettings, available_runtimes, open_landmark_session
+from facemap_gui.models.reference import PASS_PERCENT, landmarks_on, load_reference, mean_error_percent
+from facemap_gui.runtime import PRECISIONS, RuntimeSettings, available_runtimes, open_landmark_session
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def run_selftest(allow_simulator: bool = False) -> list[SelftestRow]:
     case = load_reference(ENTRIES["reference"].install_dir())
     basis = FoldedBasis.load(store.basis_dir())
     runtimes = [key for key, reason in available_runtimes(allow_simulator).items() if reason is None]
-    precisions = [p for p in store.PRECISIONS if store.landmark_model_path(p).is_file()]
+    precisions = [p for p in PRECISIONS if store.landmark_model_path(p).is_file()]
     if not precisions:
         store.require_landmark_model("float")  # raises the usual "not installed, download it" line
     settings = RuntimeSettings(allow_simulator=allow_simulator, strict=True)

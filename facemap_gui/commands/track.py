@@ -9,8 +9,8 @@ import sys
 
 from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
 from facemap_gui.commands.process import stop_between_frames
-from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
+from facemap_gui.pipeline_builder import build_pipeline
 from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
 from facemap_gui.sources import ImageSource, open_source
 from facemap_gui.streaming import Streamer

@@ -28,8 +28,8 @@ from tflite.Padding import Padding
 from tflite.SparseIndexVector import SparseIndexVector
 from tflite.TensorType import TensorType
 
+from facemap_gui import store
 from facemap_gui.errors import ModelError
-from facemap_gui.models import store
 
 log = logging.getLogger(__name__)
 

@@ -1,2 +1,2 @@
-"""The desktop app (PySide6). Only this package imports Qt; `settings` and `worker` stay Qt-free so tests
-reach them without a display."""
+"""The desktop app (PySide6): window, HUD, menus, dialogs. Only this package imports Qt; the engine it drives
+(`facemap_gui.live`) is Qt-free."""

@@ -14,26 +14,32 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TypeVar
 
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
-from facemap_gui.gui.settings import Settings, load_settings
+from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
+from facemap_gui.pipeline_builder import RunOptions, demo_options
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+WINDOWLESS_PLATFORMS = ("offscreen", "minimal", "vnc")  # Qt platforms that need no display server
+
+
+def has_display() -> bool:
+    """Whether Qt has somewhere to show a window: a desktop session, or a platform that needs none."""
+    if sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM", "").startswith(WINDOWLESS_PLATFORMS))
 
 
 def display_problem() -> str | None:
     """Why Qt would abort before any window can show (it cannot be caught once Qt tries), or None."""
-    if sys.platform != "linux":
-        return None
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if platform.startswith(("offscreen", "minimal", "vnc")):
-        return None
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not has_display():
         return ("no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop "
                 "session, or use `facemap-gui process` or `facemap-gui demo --headless`")
-    if not platform.startswith("wayland") and ctypes.util.find_library("xcb-cursor") is None:
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if (sys.platform == "linux" and not platform.startswith(("wayland", *WINDOWLESS_PLATFORMS))
+            and ctypes.util.find_library("xcb-cursor") is None):
         return ("Qt's X11 platform needs libxcb-cursor0, which is not installed; "
                 "run `sudo apt-get install libxcb-cursor0` (or your distribution's xcb-util-cursor)")
     return None
@@ -46,8 +52,6 @@ def with_landmark_model(options: RunOptions, ask: bool) -> RunOptions:
         return options
     if ask and _download_accepted():
         return options
-    from facemap_gui.commands.demo import demo_options
-
     model = _while_busy(lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…",
                         ask)
     return dataclasses.replace(options, model=model, precision="float")
@@ -99,7 +103,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     if problem:
         raise FacemapError(problem)
     settings, warning = loaded_settings or load_settings()
-    # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
+    # Non-headless OpenCV wheels point Qt at their own plugin folder; Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtGui import QIcon

@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facemap_gui import store
 from facemap_gui.errors import FacemapError
-from facemap_gui.models import store
 from facemap_gui.models.catalogue import resolve
 from facemap_gui.models.download import DownloadCancelled, Downloader, DownloadError, Progress
 from facemap_gui.models.install import Installed, download, missing

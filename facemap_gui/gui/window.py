@@ -23,23 +23,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
-from facemap_gui.gui.settings import Settings, output_folder, save_settings
 from facemap_gui.gui.view import ViewStack
-from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
-from facemap_gui.models.store import PRECISIONS
+from facemap_gui.live.settings import Settings, output_folder, save_settings
+from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
 from facemap_gui.overlay import OverlayOptions
+from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import default_recording_path
-from facemap_gui.runtime import available_runtimes
+from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
 from facemap_gui.sources import list_cameras
 from facemap_gui.sources.files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = {"npu": "NPU", "gpu": "GPU", "cpu": "CPU"}
-RUNTIME_KEYS = {"npu": "Ctrl+1", "gpu": "Ctrl+2", "cpu": "Ctrl+3"}
+RUNTIMES = {name: name.upper() for name in RUNTIME_NAMES}
+RUNTIME_KEYS = {name: f"Ctrl+{number}" for number, name in enumerate(RUNTIME_NAMES, 1)}
 PRECISION_KEYS = {"float": "Ctrl+F", "w8a8": "Ctrl+8"}
 OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points", "P"),
                    "contours": ("&Contours", "C"), "axes": ("Head-pose &axes", "A")}

@@ -1,1 +1,1 @@
-"""Model catalogue, download/verify/install, and the data directory models live in."""
+"""Model catalogue, download/verify/install, and the generated stand-in models."""

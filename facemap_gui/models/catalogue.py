@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from facemap_gui import store
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.reference import REFERENCE_FILES
-from facemap_gui.models import store
+from facemap_gui.models.reference import REFERENCE_FILES
 
 QAIHUB = "https://qaihub-public-assets.s3.us-west-2.amazonaws.com/qai-hub-models/models/facemap_3dmm"
 MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets"

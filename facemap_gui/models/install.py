@@ -21,13 +21,12 @@ from pathlib import Path, PurePosixPath
 
 import onnx
 
+from facemap_gui import store
 from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
-from facemap_gui.landmarks.reference import REFERENCE_FILES
 from facemap_gui.landmarks.release import METADATA_FILES
-from facemap_gui.models import store
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import (
     DEFAULT_NAMES,
@@ -38,6 +37,8 @@ from facemap_gui.models.catalogue import (
     resolve,
 )
 from facemap_gui.models.download import Downloader
+from facemap_gui.models.reference import REFERENCE_FILES
+from facemap_gui.runtime.base import PRECISIONS
 from facemap_gui.runtime.session import check_model_runs
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def _plan_landmark(path: Path, precision: str | None) -> _Plan:
     external = _external_data(model, path)
     check_model_runs(info)
     quantized = any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
-    from_metadata = info.metadata.precision if info.metadata and info.metadata.precision in store.PRECISIONS else None
+    from_metadata = info.metadata.precision if info.metadata and info.metadata.precision in PRECISIONS else None
     precision = precision or from_metadata or ("w8a8" if quantized else "float")
     target = store.landmark_model_path(precision)
     copies = [(path, target)] + [(path.parent / rel, target.parent / rel) for rel in external]

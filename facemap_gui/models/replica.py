@@ -1,5 +1,5 @@
 """Replicas of Qualcomm's release zips made from the stand-ins, laid out as Qualcomm publishes them, so the
-install, runtime and self-test paths for the real assets can be exercised here (FACTS §1b):
+install, runtime and self-test paths for the real assets can be exercised here:
 
     facemap_3dmm-onnx-float.zip: facemap_3dmm-onnx-float/{facemap_3dmm.onnx, facemap_3dmm.data, metadata.yaml}
     facemap_3dmm-onnx-w8a8.zip:  facemap_3dmm-onnx-w8a8/{facemap_3dmm.onnx, metadata.json}
@@ -24,8 +24,8 @@ import yaml
 from facemap_gui.atomic import write_atomic
 from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.landmarks.model import IO_TYPES, inspect_model
-from facemap_gui.landmarks.reference import REFERENCE_FILES, ReferenceCase, landmarks_on
 from facemap_gui.landmarks.release import STAND_IN_FIELD
+from facemap_gui.models.reference import REFERENCE_FILES, ReferenceCase, landmarks_on
 from facemap_gui.models.standin import MANIFEST_FILE, STAND_IN_NOTE, write_stand_in
 from facemap_gui.sources.demo import demo_photo_path
 from facemap_gui.sources.files import read_image_rgb

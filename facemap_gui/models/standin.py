@@ -34,7 +34,7 @@ from facemap_gui.landmarks.decode import (
     preprocess,
 )
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
-from facemap_gui.models.store import PRECISIONS
+from facemap_gui.runtime import PRECISIONS
 
 MODEL_FILE = "facemap_3dmm.onnx"
 W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it
@@ -180,8 +180,8 @@ def fitting_batches(rng: np.random.Generator, samples: int = FIT_SAMPLES, batch:
 
 
 def _photo_face(photo: np.ndarray) -> tuple[int, int, int, int]:
+    from facemap_gui import store
     from facemap_gui.detection import DETECTORS
-    from facemap_gui.models import store
     from facemap_gui.sources.base import Frame
 
     with DETECTORS["mediapipe"](store.bundled_detector_path("full"), video=False, max_faces=1) as detector:

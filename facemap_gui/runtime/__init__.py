@@ -1,7 +1,8 @@
 """ONNX Runtime sessions: QNN HTP (NPU) / QNN GPU / CPU, precision, placement proof, EPContext cache, fallback."""
 
-from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
+from facemap_gui.runtime.base import PRECISIONS, Runtime, RuntimeInfo, RuntimeSettings
 from facemap_gui.runtime.registry import (
+    RUNTIME_NAMES,
     RUNTIMES,
     available_runtimes,
     log_fallback,
@@ -11,7 +12,9 @@ from facemap_gui.runtime.registry import (
 from facemap_gui.runtime.session import LandmarkSession
 
 __all__ = [
+    "PRECISIONS",
     "RUNTIMES",
+    "RUNTIME_NAMES",
     "LandmarkSession",
     "Runtime",
     "RuntimeInfo",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+PRECISIONS = ("float", "w8a8")  # the float model and its 8-bit quantised variant
+
 
 @dataclass(frozen=True)
 class RuntimeInfo:

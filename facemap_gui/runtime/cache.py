@@ -18,9 +18,9 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from facemap_gui import store
 from facemap_gui.errors import RuntimeUnavailable
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models import store
 
 log = logging.getLogger(__name__)
 

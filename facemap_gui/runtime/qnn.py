@@ -1,7 +1,7 @@
 """The Qualcomm QNN execution provider (onnxruntime-qnn plugin): NPU through the HTP backend, GPU through
 the GPU backend, each on a device picked by its hardware type and with every node's placement checked.
 
-Why it is done this way (../shared/FACTS.md §2): `providers=["QNNExecutionProvider"]` silently runs on the
+Why it is done this way: `providers=["QNNExecutionProvider"]` silently runs on the
 CPU, and on x86 the plugin offers the HTP *simulator* as a CPU-type device, 100-500x slower than the CPU EP.
 So the plugin is registered once, a device is chosen by type (the simulator only when explicitly allowed),
 and a session whose nodes left the device is reported as a fallback (or refused with --strict).
@@ -31,7 +31,7 @@ NPU_FP32_ENV = "FACEMAP_GUI_NPU_FP32"
 # The SoC the simulator imitates: SC8380XP, Snapdragon X Elite, this app's target. On x86 Linux the QNN EP
 # refuses fp16 without one; on a real Snapdragon the backend detects the SoC itself.
 SIMULATED_SOC_MODEL = "60"
-# What Qualcomm's own apps ask of the HTP (FACTS §2): fastest clocks, most optimised graph.
+# What Qualcomm's own apps ask of the HTP: fastest clocks, most optimised graph.
 HTP_OPTIONS = {"htp_performance_mode": "burst", "htp_graph_finalization_optimization_mode": "3",
                # QNN converts graph I/O to and from 8 bit itself, so every node of a w8a8 model is on the NPU
                # and "anything on the CPU is a fallback" holds for both precisions.

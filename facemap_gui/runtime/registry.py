@@ -20,6 +20,7 @@ from facemap_gui.runtime.session import CpuRuntime, LandmarkSession, landmark_se
 log = logging.getLogger(__name__)
 
 RUNTIMES: dict[str, Runtime] = {runtime.key: runtime for runtime in (NPU, GPU, CpuRuntime())}
+RUNTIME_NAMES = tuple(RUNTIMES)  # "npu", "gpu", "cpu": the only runtime names, in menu order
 
 
 def available_runtimes(allow_simulator: bool = False) -> dict[str, str | None]:

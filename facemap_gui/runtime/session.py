@@ -58,10 +58,9 @@ def nodes_by_ep(session: ort.InferenceSession) -> dict[str, int]:
 def base_session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
-    # ORT's worker threads spin-wait for work: between operators of a run that saves a wake-up each (inference
-    # 2.5 ms instead of 2.8 on 2 cores), but by default they also go on spinning after the run, taking the
-    # cores that the decoding thread and the detector need (`facemap-gui bench` on 2 cores: 1.5x the frame
-    # rate without spinning at all). So they spin within a run and stop when it returns.
+    # ORT's worker threads spin-wait for work: between operators of a run that saves a wake-up each, but by
+    # default they go on spinning after the run, taking the cores the decoding thread and the detector need.
+    # So they spin within a run and stop when it returns (figures: docs/performance.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     options.add_session_config_entry("session.force_spinning_stop", "1")
     options.log_severity_level = 4  # fatal only: ORT's errors also arrive as exceptions, reported in one line

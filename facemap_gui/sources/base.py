@@ -98,9 +98,9 @@ def registered_schemes() -> list[str]:
 def lower_reader_priority() -> bool:
     """Let the calling thread, which reads a file ahead of the pipeline, run only on the CPU time the pipeline
     leaves; on Linux the threads it starts from now on inherit this (FFmpeg's decoding threads, started at the
-    first decode). A file can always wait; a camera cannot, so this is for files only. On 2 cores the landmark
-    model's two threads are then no longer preempted mid-operator: 10-20% more frames per second in
-    `facemap-gui bench`. Linux: nice READER_NICE; Windows: the lowest normal priority (this thread only);
+    first decode). A file can always wait; a camera cannot, so this is for files only. On few cores the
+    landmark model's threads are then not preempted mid-operator (docs/performance.md). Linux: nice
+    READER_NICE; Windows: the lowest normal priority (this thread only);
     elsewhere nothing. True when it took effect."""
     try:
         if sys.platform.startswith("linux"):

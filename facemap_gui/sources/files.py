@@ -86,10 +86,8 @@ class VideoSource(FrameSource):
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self.size = (self._stream.codec_context.width, self._stream.codec_context.height)
-        # FFmpeg's frame threads decode a frame sooner but cost CPU time and wake-ups that the pipeline feels: a
-        # 720p H.264 frame took 1.6 ms of CPU instead of 1.4, and the pipeline's overhead p95 was 2.4-3.6 ms
-        # instead of 1.4-1.9 (`facemap-gui bench` A/B, 2 cores). Up to 1080p one thread, ahead of the pipeline
-        # on its own, decodes far faster than the pipeline takes frames; larger frames get the threads.
+        # FFmpeg's frame threads cost CPU time and wake-ups the pipeline feels (docs/performance.md); up to 1080p
+        # one thread, decoding ahead on its own, keeps well ahead of the pipeline. Larger frames get the threads.
         if self.size[0] * self.size[1] > ONE_THREAD_MAX_PIXELS:
             self._stream.thread_type = "AUTO"
         else:
@@ -133,7 +131,7 @@ class VideoSource(FrameSource):
         index, self._index = self._index, self._index + 1
         self._elapsed_s = seconds - self._first_pts
         # One swscale thread: the conversion runs on the reading thread, off the pipeline's path, where its
-        # threads' hand-over would only cost CPU time (0.30 ms a 720p frame instead of 0.40-0.48 with two).
+        # threads' hand-over would only cost CPU time.
         return Frame(index=index, timestamp_ms=self._elapsed_s * 1000.0,
                      rgb=frame.to_ndarray(format="rgb24", threads=1))
 

@@ -1,4 +1,4 @@
-"""Run options shared by every front end (process, bench, GUI) and how they become a Pipeline."""
+"""Run options shared by every front end (process, bench, GUI), how they become a Pipeline, the demo's options."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from facemap_gui import store
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.models import store
+from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 from facemap_gui.tracking import REDETECT_EVERY
@@ -91,3 +92,15 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     config = PipelineConfig(expand_box=options.expand_box, fixed_box=options.box, tracking=options.tracking and video,
                             redetect_every=options.redetect_every)
     return Pipeline(detector, session, basis, config)
+
+
+def demo_options() -> RunOptions:
+    """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
+    if store.landmark_model_path("float").is_file():
+        return RunOptions(source="demo:0")
+    model = store.stand_in_dir("full") / MODEL_FILE
+    if not model.is_file():
+        log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
+                    "(run `facemap-gui models download` for the real one)")
+        write_stand_in(model.parent, arch="full")
+    return RunOptions(source="demo:0", model=model)

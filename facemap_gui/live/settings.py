@@ -16,9 +16,10 @@ from typing import Any
 
 import platformdirs
 
+from facemap_gui import store
 from facemap_gui.atomic import write_atomic
-from facemap_gui.models import store
 from facemap_gui.overlay import OverlayOptions
+from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
 from facemap_gui.smoothing import DEFAULT_STRENGTH
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Settings:
         values = _checked("settings", data, dataclasses.asdict(cls()))
         values["overlay"] = OverlayOptions(**values.get("overlay", {}))
         settings = cls(**values)
-        if settings.runtime not in ("npu", "gpu", "cpu") or settings.precision not in store.PRECISIONS:
+        if settings.runtime not in RUNTIME_NAMES or settings.precision not in PRECISIONS:
             raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")
         settings.recent_files = settings.recent_files[:MAX_RECENT]
         return settings

@@ -1,4 +1,4 @@
-"""Where models live: the user data directory (platformdirs, or FACEMAP_GUI_HOME) and bundled detectors."""
+"""Where the app's files live: the data and cache directories (platformdirs, or FACEMAP_GUI_HOME), model paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import platformdirs
 from facemap_gui.errors import ModelError
 
 APP_NAME = "facemap-gui"
-PRECISIONS = ("float", "w8a8")
 BUNDLED_DETECTORS = {
     "short": "face_detection_short_range.tflite",
     "full": "face_detection_full_range_sparse.tflite",
@@ -55,7 +54,7 @@ def stand_in_dir(arch: str = "full") -> Path:
 
 def bundled_detector_path(kind: str) -> Path:
     """The BlazeFace models ship inside the package (Apache-2.0, < 1 MB), so detection works offline."""
-    return Path(__file__).resolve().parent.parent / "data" / BUNDLED_DETECTORS[kind]
+    return Path(__file__).resolve().parent / "data" / BUNDLED_DETECTORS[kind]
 
 
 def require_landmark_model(precision: str) -> Path:

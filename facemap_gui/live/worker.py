@@ -21,12 +21,12 @@ from typing import Protocol
 
 import numpy as np
 
-from facemap_gui.config import RunOptions, build_pipeline, open_session
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.output import header_record
 from facemap_gui.overlay import OverlayOptions, draw_overlay
 from facemap_gui.pipeline import FrameResult, Pipeline
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
 from facemap_gui.recording import Recorder, RecorderStatus
 from facemap_gui.runtime.base import RuntimeInfo
 from facemap_gui.runtime.session import LandmarkSession

@@ -5,7 +5,7 @@ Every frame: decode the video (PyAV, as the app), MediaPipe BlazeFace on the who
 (no folding), draw the points and the box with OpenCV. No tracking, no threads, no precomputation.
 It depends only on the libraries, not on facemap_gui, so it stays a fair, independent baseline.
 
-    python benchmarks/straight_line.py CLIP --model M.onnx --basis-dir DIR --detector D.tflite [--frames N]
+    python facemap_gui/bench/straight_line.py CLIP --model M.onnx --basis-dir DIR --detector D.tflite [--frames N]
 
 prints one JSON object: frames, frames with a face, wall time and FPS (video decoding included).
 """

@@ -25,8 +25,8 @@ def replacing(path: Path, *, keep_partial: bool = False) -> Iterator[Path]:
     """Yield a hidden part file beside `path` to write; when the block completes, rename it over `path`.
 
     On an exception the part file is removed, or with `keep_partial` kept: under `path` itself when there was
-    no file there to lose, else beside it as `NAME.partial` (said in a warning). A non-regular `path` is
-    yielded as it is (written through, nothing renamed)."""
+    no file there to lose, else beside it as `NAME.partial` (said in a warning). A block that leaves no part
+    file changes nothing. A non-regular `path` is yielded as it is (written through, nothing renamed)."""
     target = path.resolve() if path.is_symlink() else path
     if is_special(target):
         yield target
@@ -44,6 +44,8 @@ def replacing(path: Path, *, keep_partial: bool = False) -> Iterator[Path]:
             with contextlib.suppress(OSError):  # the folder may not even exist
                 part.unlink(missing_ok=True)
         raise
+    if not part.exists():  # the writer declined to write (ONNX Runtime may): nothing changes
+        return
     try:
         os.replace(part, target)
     except BaseException:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import psutil
 
-from facemap_gui.atomic import write_atomic
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.commands.common import add_run_options, options_from_args
 from facemap_gui.commands.demo import demo_options
 from facemap_gui.config import RunOptions, build_pipeline
@@ -88,12 +88,11 @@ def bench_clip(scene: str, frames: int) -> Path:
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
     photo = read_image_rgb(demo_photo_path())
     if SCENES[scene] != 1.0:
         photo = cv2.resize(photo, None, fx=SCENES[scene], fy=SCENES[scene], interpolation=cv2.INTER_CUBIC)
     log.info("rendering the %s bench clip (%d frames) to %s", scene, frames, path)
-    with av.open(str(part), "w", format="mp4") as container:
+    with replacing(path) as part, av.open(str(part), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(DEMO_FPS))
         stream.width, stream.height = DEMO_SIZE
         stream.pix_fmt = "yuv420p"
@@ -101,7 +100,6 @@ def bench_clip(scene: str, frames: int) -> Path:
             rgb = render_pan_zoom(photo, (index % 300) / 300)  # the demo source's motion, frame for frame
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())
-    os.replace(part, path)
     return path
 
 

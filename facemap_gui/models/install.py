@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import onnx
 
-from facemap_gui.atomic import write_atomic
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
@@ -219,9 +218,8 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
 
 def _copy_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with replacing(target) as part:
+        shutil.copyfile(source, part)
 
 
 def _place(plan: _Plan) -> list[FileRecord]:

@@ -18,8 +18,9 @@ log = logging.getLogger("facemap_gui")
 def build_parser() -> argparse.ArgumentParser:
     # The commands (and their heavy imports) load here, inside main's signal and error boundary.
     from facemap_gui.commands import COMMANDS
+    from facemap_gui.commands.common import OneLineParser
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="facemap-gui",
         description="Live facial landmarks (Qualcomm facemap_3dmm) on the Snapdragon NPU, GPU or CPU.",
     )

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import IO
 
 from facemap_gui.atomic import is_special, replacing
-from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.commands.common import add_run_options, frame_count, options_from_args
 from facemap_gui.config import build_pipeline
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Detect faces and 68 landmarks on every frame; write JSON Lines.")
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
-    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
                         help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
     parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")

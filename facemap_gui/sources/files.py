@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
 import av
@@ -18,6 +19,21 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 # FFmpeg renders text files (.txt, .nfo, ANSI art) as video through these demuxers; they are never a recording.
 TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 ONE_THREAD_MAX_PIXELS = 1920 * 1080  # videos up to this size decode on one thread (see VideoSource)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a file (missing, a FIFO, a device...), or None for a regular file. A FIFO
+    or a device would block or never end if read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return "no such file or folder" if isinstance(exc, FileNotFoundError) else f"cannot read ({reason(exc)})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"{kind}, not an image or video file"
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
@@ -38,13 +54,18 @@ class ImageSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         root = Path(path)
         if root.is_dir():
-            self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            self.paths = []
+            for p in sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                if problem := not_a_file(p):
+                    log.warning("%s: skipped, %s", p, problem)
+                else:
+                    self.paths.append(p)
             if not self.paths:
                 raise InputError(f"{root}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        elif root.is_file():
-            self.paths = [root]
+        elif problem := not_a_file(root):
+            raise InputError(f"{root}: {problem}")
         else:
-            raise InputError(f"{root}: no such file or folder")
+            self.paths = [root]
         self.name = str(root)
         self._next = 0
         # Read the first image now so a bad file fails at open time, not mid-run.
@@ -70,8 +91,8 @@ class VideoSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = str(self.path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: no such file")
+        if problem := not_a_file(self.path):
+            raise InputError(f"{self.path}: {problem}")
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as exc:

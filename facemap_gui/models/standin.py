@@ -8,7 +8,6 @@ placement figures mean something. Everything written is marked as a stand-in: in
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from facemap_gui.landmarks.decode import (
     NUM_PARAMS,
     FoldedBasis,
     decode,
+    npy_with_stand_in_mark,
     preprocess,
 )
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
@@ -264,9 +264,7 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
     directory.mkdir(parents=True, exist_ok=True)
     write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
     for name, array in stand_in_basis().items():
-        npy = io.BytesIO()
-        np.save(npy, array, allow_pickle=False)
-        write_atomic(directory / f"{name}.npy", npy.getvalue())
+        write_atomic(directory / f"{name}.npy", npy_with_stand_in_mark(array))
     details: dict[str, object] = {"arch": arch, "precision": precision, "seed": seed}
     if precision == "w8a8":
         crops = calibration_crops()

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from facemap_gui import __version__
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.models.catalogue import MIRROR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,17 @@ def offline_hint(url: str) -> str:
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return
-    raise FacemapError(f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
-                       "only https is allowed (plain http only from this machine, 127.0.0.1)")
+    mirror = f" (check {MIRROR_ENV}={os.environ[MIRROR_ENV]})" if os.environ.get(MIRROR_ENV) else ""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port out of range
+    except ValueError as exc:  # also a bad IPv6 literal
+        raise FacemapError(f"{url}: not a valid URL ({exc}){mirror}") from exc
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        raise FacemapError(f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
+                           f"only https is allowed (plain http only from this machine, 127.0.0.1){mirror}")
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise FacemapError(f"{url}: not a valid URL (no host name, or spaces in it){mirror}")
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ended with a problem it reported), 2 (an error to act on, or an unexpected one: its traceback with
     -vv), 128+N on signal N (130 for Ctrl+C), 141 when the reader of stdout went away."""
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if sys.stdout is None:  # started with stdout closed: hold fd 1, or the next file opened would become stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     try:
         return _run(argv)
     except KeyboardInterrupt as exc:
@@ -89,7 +91,7 @@ def _run(argv: list[str] | None) -> int:
     except BrokenPipeError:
         # `facemap-gui process x | head -1`: the reader has what it wanted. Python must not complain either
         # when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug or a case not foreseen: still one line, the traceback with -vv
         log.debug("unexpected error", exc_info=True)

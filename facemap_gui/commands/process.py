@@ -80,6 +80,8 @@ def check_destinations(args: argparse.Namespace) -> None:
     another of its outputs."""
     if args.csv and args.record is None:
         raise FacemapError("--csv: needs --record OUT.mkv (the CSV is written beside the recording)")
+    if args.output is None and sys.stdout is None:  # started with stdout closed (cli.main holds fd 1 meanwhile)
+        raise FacemapError("standard output is closed; give --output FILE for the JSON Lines")
     inputs = {"the input": Path(args.input), "--model": args.model, "--detector": args.detector}
     if args.basis_dir is not None:
         inputs |= {f"--basis-dir's {p.name}": p for p in args.basis_dir.glob("*.npy")}

@@ -48,6 +48,11 @@ def _signal_code(exc: KeyboardInterrupt) -> int:
     return 128 + (signal.Signals[name] if name in signal.Signals.__members__ else signal.SIGINT)
 
 
+def one_line(message: str) -> str:
+    # Some messages from libraries span lines (urllib's redirect loop takes three): the promise is one.
+    return " ".join(message.split())
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = logging.StreamHandler(sys.stderr)
@@ -86,7 +91,7 @@ def _run(argv: list[str] | None) -> int:
         return int(args.run(args) or 0)
     except FacemapError as exc:
         log.debug("traceback", exc_info=True)
-        print(f"facemap-gui: error: {exc}", file=sys.stderr)
+        print(f"facemap-gui: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `facemap-gui process x | head -1`: the reader has what it wanted. Python must not complain either
@@ -95,7 +100,7 @@ def _run(argv: list[str] | None) -> int:
         return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug or a case not foreseen: still one line, the traceback with -vv
         log.debug("unexpected error", exc_info=True)
-        print(f"facemap-gui: error: unexpected {type(exc).__name__}: {reason(exc)} (run with -vv for the "
+        print(f"facemap-gui: error: unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the "
               "traceback and please report it)", file=sys.stderr)
         return 2
 

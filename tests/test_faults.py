@@ -22,12 +22,14 @@ import pytest
 
 from facemap_gui.cli import build_parser, main
 from facemap_gui.config import RunOptions, build_pipeline, open_session
-from facemap_gui.errors import InputError
+from facemap_gui.errors import FacemapError, InputError, ModelError
 from facemap_gui.gui.settings import Settings, load_settings, settings_path
+from facemap_gui.landmarks.decode import load_npy, npy_with_stand_in_mark
 from facemap_gui.models import store
 from facemap_gui.models.catalogue import ENTRIES, MIRROR_ENV
 from facemap_gui.models.download import Downloader, DownloadError
 from facemap_gui.models.install import install_path, record_path, status, trust_path
+from facemap_gui.recording.video import VIDEO_CODECS, choose_codec
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.sources import Frame, FrameSource, open_source, register_scheme
@@ -529,3 +531,19 @@ def test_two_quick_signals_keep_the_summary_and_exit_130(tmp_path, tiny_model):
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     records = read_jsonl(out.read_text())
     assert records[-1]["type"] == "summary" and records[-1]["interrupted"] is True
+
+
+def test_messages_say_what_is_wrong(tmp_path, monkeypatch, capsys):
+    data = npy_with_stand_in_mark(np.zeros(204, np.float32))
+    (tmp_path / "meanFace.npy").write_bytes(data[:20] + b"garbage" + data[27:])
+    with pytest.raises(ModelError, match=r"not a readable \.npy file \(damaged header"):
+        load_npy(tmp_path / "meanFace.npy", (204,))
+    with pytest.raises(FacemapError, match="no video encoder here takes 20000x20000 frames"):
+        choose_codec(VIDEO_CODECS, (20000, 20000), 30.0)
+    with file_server() as server:
+        name = "face_detection_short_range.tflite"
+        server.files[name] = b"x"
+        server.plan[name] = [f"redirect:/{name}"] * 50  # urllib's redirect-loop error spans three lines
+        monkeypatch.setenv(MIRROR_ENV, server.url)
+        code, err = cli_main(capsys, "models", "download", "blazeface-short", "--force")
+    assert_one_line(code, err, "infinite loop")

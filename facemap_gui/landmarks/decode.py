@@ -76,7 +76,11 @@ def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
+        if "allow_pickle" in str(exc):  # numpy's words for an object array, which loading would unpickle
+            raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
+        detail = " ".join(str(exc).split())[:120]  # numpy quotes the whole padded header
+        raise ModelError(f"{path}: not a readable .npy file (damaged header or truncated: {detail}); reinstall it"
+                         ) from exc
     except (OSError, EOFError) as exc:
         raise ModelError(f"{path}: not a readable .npy file ({exc}); reinstall it") from exc
     if array.shape != shape or not np.issubdtype(array.dtype, np.number):

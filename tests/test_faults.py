@@ -10,10 +10,12 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -547,3 +549,20 @@ def test_messages_say_what_is_wrong(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(MIRROR_ENV, server.url)
         code, err = cli_main(capsys, "models", "download", "blazeface-short", "--force")
     assert_one_line(code, err, "infinite loop")
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes whose header promises width x height pixels (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(1000)))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [10_500, 30_000])  # above this app's limit; also above Pillow's own
+def test_an_image_promising_more_pixels_than_memory_holds_is_refused_before_decoding(tmp_path, capsys, side):
+    (tmp_path / "bomb.png").write_bytes(png_header_only(side, side))
+    code, err = cli_main(capsys, "process", str(tmp_path / "bomb.png"))
+    assert_one_line(code, err, "bomb.png: the image claims more than 100 megapixels", "scale it down")

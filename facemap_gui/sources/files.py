@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import stat
+import warnings
 from pathlib import Path
 
 import av
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # FFmpeg renders text files (.txt, .nfo, ANSI art) as video through these demuxers; they are never a recording.
 TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+MAX_IMAGE_PIXELS = 100_000_000  # 300 MB decoded
 ONE_THREAD_MAX_PIXELS = 1920 * 1080  # videos up to this size decode on one thread (see VideoSource)
 
 
@@ -36,12 +39,33 @@ def not_a_file(path: Path) -> str | None:
     return f"{kind}, not an image or video file"
 
 
+def _check_pixel_count(path: Path, data: np.ndarray) -> None:
+    """Refuse an image whose header promises more pixels than MAX_IMAGE_PIXELS before any are decoded: a
+    small file can claim gigabytes (a decompression bomb). Pillow reads only the header here."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # Pillow's own (lower) limit only warns; the check is below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # far beyond Pillow's limit too
+        width = height = None
+    except Exception:  # not an image Pillow knows: OpenCV's decoder decides, with its own limits
+        return
+    if width is None or width * height > MAX_IMAGE_PIXELS:
+        size = "" if width is None else f" ({width}x{height})"
+        raise InputError(f"{path}: the image claims more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels{size}; "
+                         "scale it down to process it")
+
+
 def read_image_rgb(path: Path) -> np.ndarray:
     """Read an image as RGB uint8; np.fromfile + imdecode also handles non-ASCII paths on Windows."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    _check_pixel_count(path, data)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise InputError(f"{path}: not a readable image (JPEG, PNG, BMP, WebP or TIFF expected)")

@@ -5,6 +5,7 @@ and nothing already saved is lost. docs/faults.md lists each fault, what the use
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -566,3 +568,23 @@ def test_an_image_promising_more_pixels_than_memory_holds_is_refused_before_deco
     (tmp_path / "bomb.png").write_bytes(png_header_only(side, side))
     code, err = cli_main(capsys, "process", str(tmp_path / "bomb.png"))
     assert_one_line(code, err, "bomb.png: the image claims more than 100 megapixels", "scale it down")
+
+
+def odd_zip(kind: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meanFace.npy", bytes(range(256)) * 40)
+    data = bytearray(buffer.getvalue())
+    if kind == "encrypted":  # the flag in the local and the central header
+        data[6] |= 1
+        data[data.find(b"PK\x01\x02") + 8] |= 1
+    else:  # garbage inside the deflate stream
+        data[60:200] = bytes(range(140))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["encrypted", "corrupt-data"])
+def test_zips_python_cannot_read_in_other_ways_are_one_line(tmp_path, capsys, kind):
+    (tmp_path / "models.zip").write_bytes(odd_zip(kind))
+    code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
+    assert_one_line(code, err, "models.zip: damaged or unsupported zip", "download it again")

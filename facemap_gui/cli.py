@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from types import FrameType
 
 from facemap_gui import __version__
-from facemap_gui.commands import COMMANDS
-from facemap_gui.errors import FacemapError
+from facemap_gui.errors import FacemapError, reason
 
 log = logging.getLogger("facemap_gui")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # The commands (and their heavy imports) load here, inside main's signal and error boundary.
+    from facemap_gui.commands import COMMANDS
+    from facemap_gui.commands.common import OneLineParser
+
+    parser = OneLineParser(
         prog="facemap-gui",
         description="Live facial landmarks (Qualcomm facemap_3dmm) on the Snapdragon NPU, GPU or CPU.",
     )
@@ -28,9 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
     # SIGTERM unwinds like Ctrl+C so that open files are finalised by the same `finally` blocks.
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _exit_now(signum: int, _frame: FrameType | None) -> None:
+    # Once the outcome is printed, a signal during teardown (closing detectors, the final garbage collection)
+    # ends the process with the conventional code instead of a traceback or an "Exception ignored" message.
+    os._exit(128 + signum)
+
+
+def _signal_code(exc: KeyboardInterrupt) -> int:
+    name = exc.args[0] if exc.args else ""
+    return 128 + (signal.Signals[name] if name in signal.Signals.__members__ else signal.SIGINT)
+
+
+def one_line(message: str) -> str:
+    # Some messages from libraries span lines (urllib's redirect loop takes three): the promise is one.
+    return " ".join(message.split())
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -41,20 +61,48 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(args.verbose)
-    if args.command is None:
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
-    signal.signal(signal.SIGTERM, _terminate)
+    """Run one command. Every outcome is one line on stderr and a conventional exit code: 0, 1 (the run
+    ended with a problem it reported), 2 (an error to act on, or an unexpected one: its traceback with
+    -vv), 128+N on signal N (130 for Ctrl+C), 141 when the reader of stdout went away."""
+    handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if sys.stdout is None:  # started with stdout closed: hold fd 1, or the next file opened would become stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     try:
+        return _run(argv)
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGINT, _exit_now)
+        signal.signal(signal.SIGTERM, _exit_now)
+        print("facemap-gui: interrupted", file=sys.stderr)
+        return _signal_code(exc)
+    finally:
+        # Called in-process (argv given, as tests do), the caller's handlers come back; as the program, the
+        # rest of its life is teardown.
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler if argv is not None else _exit_now)
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _setup_logging(args.verbose)
+        if args.command is None:
+            args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
         return int(args.run(args) or 0)
     except FacemapError as exc:
-        print(f"facemap-gui: error: {exc}", file=sys.stderr)
+        log.debug("traceback", exc_info=True)
+        print(f"facemap-gui: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("facemap-gui: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:
+        # `facemap-gui process x | head -1`: the reader has what it wanted. Python must not complain either
+        # when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        return 128 + signal.SIGPIPE
+    except Exception as exc:  # a bug or a case not foreseen: still one line, the traceback with -vv
+        log.debug("unexpected error", exc_info=True)
+        print(f"facemap-gui: error: unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the "
+              "traceback and please report it)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

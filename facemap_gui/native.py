@@ -19,8 +19,9 @@ log = logging.getLogger("facemap_gui.native")
 @contextlib.contextmanager
 def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
     """Point the given file descriptors at a temporary file for the duration, then log what arrived."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None when the program was started with it closed
+            stream.flush()
     with tempfile.TemporaryFile() as sink:
         saved = {fd: os.dup(fd) for fd in fds}
         try:

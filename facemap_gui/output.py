@@ -58,6 +58,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
         ],
         "detector_ran": result.detector_ran,
         "background_detection": result.background_detection,
+        "failed_faces": result.failed_faces,
         "timings_ms": {stage: round(ms, 3) for stage, ms in result.timings_ms.items()},
     }
 
@@ -69,17 +70,19 @@ class RunStats:
     frames: int = 0
     frames_with_face: int = 0
     faces: int = 0
+    failed_faces: int = 0
     timings: StageTimes = field(default_factory=StageTimes)
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1
         self.faces += len(result.faces)
+        self.failed_faces += result.failed_faces
         self.frames_with_face += bool(result.faces)
         for stage, ms in result.timings_ms.items():
             self.timings.add(stage, ms)
 
     def record(self, **extra: Any) -> dict[str, Any]:
-        return {"type": "summary", "frames": self.frames, "faces": self.faces,
+        return {"type": "summary", "frames": self.frames, "faces": self.faces, "failed_faces": self.failed_faces,
                 "frames_with_face": self.frames_with_face, "timings_ms": self.timings.summary(), **extra}
 
 
@@ -90,5 +93,6 @@ class JsonlWriter:
         self._stream = stream
 
     def write(self, record: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        # allow_nan=False: NaN or Infinity would make the line invalid JSON; the pipeline never lets them through.
+        self._stream.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
         self._stream.flush()

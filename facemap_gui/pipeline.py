@@ -3,6 +3,7 @@ full-frame detection runs on a thread of its own (DetectorThread)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -10,10 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facemap_gui.detection.base import Detection, FaceDetector
+from facemap_gui.errors import InputError
 from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, focal_length, preprocess
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.sources.base import Frame
 from facemap_gui.tracking import REDETECT_EVERY, FaceTracker
+
+log = logging.getLogger(__name__)
 
 STAGES = ("detect", "preprocess", "inference", "decode")
 BACKGROUND_LAG = 2  # frames: a periodic detection runs beside the landmarks of this many frames, and its faces
@@ -38,6 +42,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
     background_detection: bool = False  # the periodic full-frame detection started on this frame, beside it
+    failed_faces: int = 0  # faces found whose landmarks came out non-finite (a broken model): left out
 
     @property
     def detector_looked(self) -> bool:
@@ -132,6 +137,7 @@ class Pipeline:
         self.set_tracking(self.config.tracking)
         self.session = session
         self.basis = basis
+        self._warned_non_finite = False
 
     def set_tracking(self, enabled: bool) -> None:
         """Track faces between detections, or detect on every frame; call between frames. A fixed box is never
@@ -162,7 +168,7 @@ class Pipeline:
             self._detection.start(frame)
         crops = tracked if found is None else self.tracker.merge(found)
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        faces = self.landmarks(frame, crops, timings)
+        faces, failed = self.landmarks(frame, crops, timings)
         t0 = time.perf_counter()
         if found is not None:
             self.tracker.start(frame.rgb, faces, age=self._detection.lag)
@@ -172,33 +178,44 @@ class Pipeline:
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
             return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings, background_detection=started)
+        return FrameResult(frame=frame, faces=faces, timings_ms=timings, background_detection=started,
+                           failed_faces=failed)
 
     def _detected(self, frame: Frame, timings: dict[str, float]) -> FrameResult:
         """The frame's faces from the detector (or the fixed box), and tracking starts from them."""
         t0 = time.perf_counter()
         detections = self.find_faces(frame)
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        faces = self.landmarks(frame, detections, timings)
+        faces, failed = self.landmarks(frame, detections, timings)
         if self.tracker is not None:
             t0 = time.perf_counter()
             self.tracker.start(frame.rgb, faces)
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=self.config.fixed_box is None)
+        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=self.config.fixed_box is None,
+                           failed_faces=failed)
 
     def find_faces(self, frame: Frame) -> list[Detection]:
         """The full-frame detector's faces, or the fixed box."""
         if self.config.fixed_box is not None:
+            x0, y0, _, _ = self.config.fixed_box
+            if x0 >= frame.size[0] or y0 >= frame.size[1]:
+                raise InputError(f"--box {','.join(map(str, self.config.fixed_box))}: outside the "
+                                 f"{frame.size[0]}x{frame.size[1]} image (frame {frame.index}); give a box "
+                                 "inside it")
             return [Detection(box=self.config.fixed_box, score=1.0)]
         assert self._detection is not None
         return self._detection.detect(frame)
 
     def landmarks(self, frame: Frame, detections: list[Detection], timings: dict[str, float]
-                  ) -> list[FaceResult]:
-        """Crop, infer (one batch for all faces) and decode; adds to the three stage timings."""
+                  ) -> tuple[list[FaceResult], int]:
+        """Crop, infer (one batch for all faces) and decode; adds to the three stage timings. Returns the faces
+        and how many failed: their model output was not finite (such values never reach a result)."""
         t0 = time.perf_counter()
-        crops = np.array([expand_box(d.box, frame.size) if self.config.expand_box else d.box
+        # expand_box clamps to the image; factor 1 clamps only, so no crop reaches past the frame.
+        crops = np.array([expand_box(d.box, frame.size, 1.2 if self.config.expand_box else 1.0)
                           for d in detections], dtype=np.int64).reshape(-1, 4)
+        inside = (crops[:, 2] >= crops[:, 0]) & (crops[:, 3] >= crops[:, 1])  # else wholly off the frame
+        crops, detections = crops[inside], [d for d, ok in zip(detections, inside, strict=True) if ok]
         batch = preprocess(frame.rgb, crops)
         t1 = time.perf_counter()
         params = self.session.run(batch)
@@ -208,7 +225,15 @@ class Pipeline:
         timings["preprocess"] += (t1 - t0) * 1000.0
         timings["inference"] += (t2 - t1) * 1000.0
         timings["decode"] += (t3 - t2) * 1000.0
-        return [FaceResult(box=d.box, crop_box=tuple(int(v) for v in crop), score=d.score,
-                           landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])), focal=float(focal))
-                for d, crop, pts, pose, focal in zip(detections, crops, points, poses,
-                                                     focal_length(np.reshape(params, (-1, 265))[:, 263]), strict=True)]
+        finite = np.isfinite(points).all(axis=(1, 2)) & np.isfinite(poses).all(axis=1)
+        if not finite.all() and not self._warned_non_finite:
+            self._warned_non_finite = True
+            log.warning("%s: the landmark model gave non-finite values (NaN or infinity) for a face on frame %d; "
+                        "such faces are left out and counted as failed_faces. Reinstall the model "
+                        "(`facemap-gui models verify`)", self.session.model.path, frame.index)
+        focals = focal_length(np.reshape(params, (-1, 265))[:, 263])
+        faces = [FaceResult(box=d.box, crop_box=tuple(int(v) for v in crop), score=d.score,
+                            landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])), focal=float(focal))
+                 for d, crop, pts, pose, focal, ok in zip(detections, crops, points, poses, focals, finite, strict=True)
+                 if ok]
+        return faces, int((~finite).sum())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
-from facemap_gui.errors import ModelError
+from facemap_gui.errors import FacemapError, ModelError
 
 APP_NAME = "facemap-gui"
 BUNDLED_DETECTORS = {
@@ -17,15 +17,28 @@ BUNDLED_DETECTORS = {
 }
 
 
+def _override() -> Path | None:
+    """FACEMAP_GUI_HOME, checked: it must be a folder, or a place one can be made."""
+    value = os.environ.get("FACEMAP_GUI_HOME")
+    if not value:
+        return None
+    path = Path(value)
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    if not existing.is_dir():
+        raise FacemapError(f"FACEMAP_GUI_HOME={value}: {existing} is not a folder; point FACEMAP_GUI_HOME at a "
+                           "folder you can write to, or unset it")
+    return path
+
+
 def home() -> Path:
     """The data directory: FACEMAP_GUI_HOME when set, else the platform's user data dir."""
-    override = os.environ.get("FACEMAP_GUI_HOME")
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    override = _override()
+    return override if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("FACEMAP_GUI_HOME")
-    return Path(override) / "cache" if override else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    override = _override()
+    return override / "cache" if override else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 def models_dir() -> Path:

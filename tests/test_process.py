@@ -27,7 +27,10 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     sys.stderr (JSON Lines without --output go to file descriptor 1 itself: see `run_subprocess`)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
     result = subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
     if check:
         assert result.returncode == 0, result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import av
 import cv2
 
 from facemap_gui import store
+from facemap_gui.atomic import replacing
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
@@ -30,12 +30,11 @@ def bench_clip(scene: str, frames: int) -> Path:
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
     photo = read_image_rgb(demo_photo_path())
     if SCENES[scene] != 1.0:
         photo = cv2.resize(photo, None, fx=SCENES[scene], fy=SCENES[scene], interpolation=cv2.INTER_CUBIC)
     log.info("rendering the %s bench clip (%d frames) to %s", scene, frames, path)
-    with av.open(str(part), "w", format="mp4") as container:
+    with replacing(path) as part, av.open(str(part), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(DEMO_FPS))
         stream.width, stream.height = DEMO_SIZE
         stream.pix_fmt = "yuv420p"
@@ -43,7 +42,6 @@ def bench_clip(scene: str, frames: int) -> Path:
             rgb = render_pan_zoom(photo, (index % 300) / 300)  # the demo source's motion, frame for frame
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())
-    os.replace(part, path)
     return path
 
 

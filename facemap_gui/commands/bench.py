@@ -20,7 +20,7 @@ from facemap_gui.bench.baseline import baseline_available, run_baseline
 from facemap_gui.bench.clip import SCENES, bench_clip
 from facemap_gui.bench.measure import RunFigures, configurations, run_pipeline
 from facemap_gui.bench.report import load_average, print_run, print_summary, summarise, write_json
-from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.commands.common import MAX_FRAMES, MAX_MINUTES, add_run_options, in_range, options_from_args
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.pipeline_builder import RunOptions, demo_options
 from facemap_gui.soak import SOURCE as SOAK_SOURCE
@@ -37,11 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="a video file (default: a generated 720p clip of the demo photo, see --scene)")
     parser.add_argument("--scene", choices=tuple(SCENES), default="far",
                         help="generated clip: far (face 80-135 px tall, the demo clip) or near (200-340 px)")
-    parser.add_argument("--frames", type=int, default=300, help="frames per run (default 300)")
-    parser.add_argument("--minutes", type=float, default=0.0,
+    parser.add_argument("--frames", type=in_range(int, 1, MAX_FRAMES), default=300,
+                        help="frames per run (default 300)")
+    parser.add_argument("--minutes", type=in_range(float, 0, MAX_MINUTES), default=0.0,
                         help="loop the clip for this long instead (memory-growth check: RSS sampled every 30 s; "
                              "no baseline)")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=in_range(int, 1, 1000), default=1,
                         help="alternate pipeline and baseline runs this many times; FPS is the median")
     parser.add_argument("--all", action="store_true", help="every runtime and precision that can run here")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="OUT.mkv",
                         help="also record the annotated video (adds the recorder's hand-over and encoding)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
-    parser.add_argument("--soak", type=float, metavar="MINUTES",
+    parser.add_argument("--soak", type=in_range(float, 0, MAX_MINUTES, above=True), metavar="MINUTES",
                         help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
                              "precision and starting/stopping recordings; exit 1 on any exception")
     add_run_options(parser)
@@ -76,8 +77,6 @@ def input_clip(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     if args.soak is not None:
         return run_soak_command(args)
-    if args.frames < 1 or args.repeat < 1 or args.minutes < 0:
-        raise FacemapError("--frames and --repeat must be at least 1, --minutes at least 0")
     clip = input_clip(args)
     options = bench_options(args, clip)
     print(f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
@@ -115,8 +114,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_soak_command(args: argparse.Namespace) -> int:
-    if args.soak <= 0:
-        raise FacemapError(f"--soak {args.soak:g}: give the duration in minutes, e.g. --soak 10")
     report = run_soak(bench_options(args, Path(SOAK_SOURCE)), args.soak)
     print("\n".join(report.lines()))
     if args.json:

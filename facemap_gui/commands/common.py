@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from facemap_gui.errors import FacemapError
@@ -11,15 +13,53 @@ from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
 from facemap_gui.streaming import StreamTarget
 from facemap_gui.tracking import REDETECT_EVERY
 
+MAX_PIXELS = 100_000  # a coordinate beyond any image's side; the pipeline checks the box against the image
+MAX_FRAMES = 10**9
+MAX_MINUTES = 7 * 24 * 60
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option, like every other error (the usage is in --help)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def in_range(kind: type[int] | type[float], low: float, high: float, *, above: bool = False
+             ) -> Callable[[str], float]:
+    """An argparse `type=` for a finite `kind` from `low` (exclusive with `above`) to `high`: every numeric
+    option of every command is one of these, so NaN, infinities and absurd sizes stop at the parser."""
+    wanted = f"{'above' if above else 'from'} {kind(low)} {'and at most' if above else 'to'} {kind(high)}"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text[:40]!r}: expected {'a whole number' if kind is int else 'a number'} {wanted}") from None
+        if not (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r}: must be {wanted}")
+        return value
+
+    parse.numeric = True  # type: ignore[attr-defined]  # found by the option sweep in tests/test_faults.py
+    return parse
+
+
+frame_count = in_range(int, 0, MAX_FRAMES)
+_coordinate = in_range(int, 0, MAX_PIXELS)
+
 
 def parse_box(text: str) -> tuple[int, int, int, int]:
-    try:
-        x0, y0, x1, y1 = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected X0,Y0,X1,Y1 (inclusive pixel corners)") from None
-    if x1 <= x0 or y1 <= y0 or min(x0, y0) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= X0 < X1 and 0 <= Y0 < Y1")
+    values = text.split(",")
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text[:60]!r}: expected X0,Y0,X1,Y1 (inclusive pixel corners)")
+    x0, y0, x1, y1 = (_coordinate(v) for v in values)
+    if x1 <= x0 or y1 <= y0:
+        raise argparse.ArgumentTypeError(f"{text!r}: need X0 < X1 and Y0 < Y1")
     return x0, y0, x1, y1
+
+
+parse_box.numeric = True  # type: ignore[attr-defined]
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -34,14 +74,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                             "so detection can use the NPU too")
     group.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1",
                        help="skip the detector and use this inclusive face box on every frame")
-    group.add_argument("--max-faces", type=int, default=4, help="most faces per frame (default 4)")
-    group.add_argument("--min-score", type=float, default=0.5, help="detector score threshold (default 0.5)")
+    group.add_argument("--max-faces", type=in_range(int, 1, 64), default=4,
+                       help="most faces per frame (default 4)")
+    group.add_argument("--min-score", type=in_range(float, 0, 1), default=0.5,
+                       help="detector score threshold (default 0.5)")
     group.add_argument("--expand-box", action=argparse.BooleanOptionalAction, default=True,
                        help="grow the face box 1.2x before cropping, as Qualcomm's evaluation does")
     group.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
                        help="follow faces from frame to frame and run the detector only when one is lost or "
                             "every --redetect-every frames (default on; off: detect on every frame)")
-    group.add_argument("--redetect-every", type=int, default=REDETECT_EVERY, metavar="N",
+    group.add_argument("--redetect-every", type=in_range(int, 1, MAX_FRAMES), default=REDETECT_EVERY, metavar="N",
                        help=f"while tracking, run the full-frame detector at least every N frames to find new "
                             f"faces (default {REDETECT_EVERY})")
     group.add_argument("--runtime", choices=RUNTIME_NAMES, default="cpu", help="where the model runs")
@@ -66,10 +108,6 @@ def add_stream_option(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
-    if args.max_faces < 1:
-        raise FacemapError(f"--max-faces {args.max_faces}: must be at least 1")
-    if args.redetect_every < 1:
-        raise FacemapError(f"--redetect-every {args.redetect_every}: must be at least 1 (1 = detect every frame)")
     return RunOptions(source=source, model=args.model, basis_dir=args.basis_dir, detector=args.detector,
                       detector_range=args.detector_range, detector_backend=args.detector_backend, box=args.box,
                       max_faces=args.max_faces, min_score=args.min_score, expand_box=args.expand_box,

@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from facemap_gui.commands.common import MAX_FRAMES, in_range
 from facemap_gui.gui.app import has_display
 from facemap_gui.output import RunStats
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run on the built-in demo clip (no webcam or download needed)")
     parser.add_argument("--headless", action="store_true", help="no window: process the clip and print figures")
-    parser.add_argument("--frames", type=int, default=300, help="frames to process when headless (default 300)")
+    parser.add_argument("--frames", type=in_range(int, 1, MAX_FRAMES), default=300,
+                        help="frames to process when headless (default 300)")
     parser.set_defaults(run=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from facemap_gui.commands.common import add_run_options, options_from_args
+from facemap_gui.commands.common import add_run_options, frame_count, options_from_args
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.settings import load_settings
 
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("gui", help="the desktop app (the default command)",
                             description="Live view with landmarks, runtime/precision menus, recording.")
     parser.add_argument("--source", help="camera:N, a video or image file, or demo (default: the last one used)")
-    parser.add_argument("--quit-after-frames", type=int, default=0, metavar="N",
+    parser.add_argument("--quit-after-frames", type=frame_count, default=0, metavar="N",
                         help="run unattended: after N processed frames (or the end of the source) save "
                              "--screenshot and exit")
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="where --quit-after-frames saves "

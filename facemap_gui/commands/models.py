@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from facemap_gui import store
+from facemap_gui.commands.common import in_range
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch = models_sub.add_parser("download", help=f"download models (default: {' '.join(DEFAULT_NAMES)})")
     fetch.add_argument("names", nargs="*", metavar="NAME", help=names_help)
     fetch.add_argument("--force", action="store_true", help="download again what is already installed")
-    fetch.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    fetch.add_argument("--timeout", type=in_range(float, 0, 3600, above=True), default=30.0, metavar="S",
                        help="seconds to wait for the server before retrying (default 30)")
     fetch.set_defaults(run=run_download)
 
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="full: the real architecture, ~5.42M random parameters; tiny: for fast tests")
     stand_in.add_argument("--precision", choices=PRECISIONS, default="float",
                           help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
-    stand_in.add_argument("--seed", type=int, default=0)
+    stand_in.add_argument("--seed", type=in_range(int, 0, 2**32 - 1), default=0)
     stand_in.add_argument("--as-release", action="store_true",
                           help="write facemap_3dmm-onnx-<precision>.zip laid out as Qualcomm's release zips "
                                "(w8a8 with uint8 I/O), labelled as a stand-in inside")

@@ -13,7 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
+from facemap_gui.atomic import is_special, replacing
+from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Detect faces and 68 landmarks on every frame; write JSON Lines.")
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
-    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
                         help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
     parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
@@ -40,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @contextlib.contextmanager
 def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
-    """A file written beside its final name and renamed when done, or stdout kept free of native prints.
+    """A file written beside its final name and renamed when the run completes (see atomic.replacing), or
+    stdout kept free of native prints.
 
     QNN's libraries print to stdout from C; with JSON Lines on stdout, fd 1 is pointed at stderr for
     the run and the JSON goes to a private duplicate of the real stdout.
@@ -57,34 +59,66 @@ def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
             os.dup2(private, 1)
             stream.close()
         return
-    part = path.with_name(f".{path.name}.part")
-    try:
-        stream = open(part, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
-    except OSError as exc:
-        raise FacemapError(f"{path}: cannot write the output ({exc.strerror}); choose another folder") from exc
-    try:
-        yield stream
-    finally:
-        stream.close()
-        os.replace(part, path)
+    with replacing(path, keep_partial=True) as part:
+        try:
+            stream = open(part, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+        except OSError as exc:
+            raise FacemapError(f"{path}: cannot write the output ({exc.strerror}); choose another folder") from exc
+        try:
+            yield stream
+        finally:
+            stream.close()
 
 
-def check_record_args(args: argparse.Namespace) -> None:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        return a.resolve() == b.resolve()
+
+
+def check_destinations(args: argparse.Namespace) -> None:
+    """Refuse, before anything runs, an --output or --record that would overwrite one of the run's inputs or
+    another of its outputs."""
     if args.csv and args.record is None:
         raise FacemapError("--csv: needs --record OUT.mkv (the CSV is written beside the recording)")
-    if args.record and args.output and args.output.resolve() == landmark_paths(args.record)[0].resolve():
-        raise FacemapError(f"{args.output}: is where --record puts its landmarks; choose another --output")
+    if args.output is None and sys.stdout is None:  # started with stdout closed (cli.main holds fd 1 meanwhile)
+        raise FacemapError("standard output is closed; give --output FILE for the JSON Lines")
+    inputs = {"the input": Path(args.input), "--model": args.model, "--detector": args.detector}
+    if args.basis_dir is not None:
+        inputs |= {f"--basis-dir's {p.name}": p for p in args.basis_dir.glob("*.npy")}
+    outputs = {"--output": args.output}
+    if args.record is not None:
+        jsonl, csv = landmark_paths(args.record)
+        outputs |= {"--record": args.record, "--record's landmarks": jsonl} | ({"--record's CSV": csv} if args.csv
+                                                                               else {})
+    named = [(what, path) for what, path in (inputs | outputs).items() if path is not None]
+    for option, path in ((o, p) for o, p in outputs.items() if p is not None):
+        if is_special(path):
+            continue  # /dev/null or a pipe is written through, never replaced
+        for what, other in named:
+            if what != option and _same_file(path, other):
+                raise FacemapError(f"{option} {path}: is also {what}; choose another {option} file")
+
+
+class StopFlag(threading.Event):
+    """Set by the first Ctrl+C or SIGTERM. A second one interrupts the frame loop at once; once the run is
+    `finishing` (summary, closing files) it only waits, so the summary is never lost."""
+
+    finishing = False
+    signum: int = signal.SIGINT
 
 
 @contextlib.contextmanager
-def stop_between_frames() -> Iterator[threading.Event]:
-    """Ctrl+C or SIGTERM sets the event, and the frame loop stops after the frame in hand, so the last line
-    written is a whole frame that the summary counts. A second signal interrupts at once."""
-    stop = threading.Event()
+def stop_between_frames() -> Iterator[StopFlag]:
+    """Ctrl+C or SIGTERM sets the flag, and the frame loop stops after the frame in hand, so the last line
+    written is a whole frame that the summary counts."""
+    stop = StopFlag()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
+        if stop.is_set() and not stop.finishing:
             raise KeyboardInterrupt(signal.Signals(signum).name)
+        stop.signum = signum
         stop.set()
 
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
@@ -97,7 +131,7 @@ def stop_between_frames() -> Iterator[threading.Event]:
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.input)
-    check_record_args(args)
+    check_destinations(args)
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
@@ -132,10 +166,11 @@ def run(args: argparse.Namespace) -> int:
                     break
         except KeyboardInterrupt:  # a second signal: stop now, still closing every file
             stop.set()
+        stop.finishing = True
         interrupted = stop.is_set()
         recording = None if recorder is None else recorder.close()
         extra = {} if recording is None else {"recording": recording.summary()}
         writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
     if interrupted:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt(signal.Signals(stop.signum).name)
     return 1 if recording is not None and recording.error else 0

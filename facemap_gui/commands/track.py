@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import sys
 
-from facemap_gui.commands.common import add_run_options, add_stream_option, options_from_args
+from facemap_gui.commands.common import add_run_options, add_stream_option, in_range, options_from_args
 from facemap_gui.commands.process import stop_between_frames
 from facemap_gui.errors import FacemapError
 from facemap_gui.pipeline_builder import build_pipeline
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "OpenSeeFace or VMC receivers (VSeeFace, Warudo, VNyan, ...).")
     parser.add_argument("--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo")
     add_stream_option(parser)
-    parser.add_argument("--smoothing", type=float, default=DEFAULT_STRENGTH, metavar="0..1",
+    parser.add_argument("--smoothing", type=in_range(float, 0, 1), default=DEFAULT_STRENGTH, metavar="0..1",
                         help=f"One Euro smoothing strength of what is sent (default {DEFAULT_STRENGTH}; 0 = off)")
     add_run_options(parser)
     parser.set_defaults(run=run)

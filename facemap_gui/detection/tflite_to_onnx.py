@@ -9,10 +9,8 @@ their TFLite names and shapes (`[1, anchors, 16]` box regressors and `[1, anchor
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from tflite.SparseIndexVector import SparseIndexVector
 from tflite.TensorType import TensorType
 
 from facemap_gui import store
+from facemap_gui.atomic import replacing
 from facemap_gui.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -334,14 +333,11 @@ def converted_path(tflite_path: Path) -> Path:
         raise ModelError(f"{tflite_path}: not a readable .tflite model ({type(exc).__name__}: {exc}); "
                          "use a MediaPipe BlazeFace .tflite model") from exc
     model.metadata_props.add(key="facemap_gui.source_sha256", value=digest)
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, part)
-        os.replace(part, target)
+        with replacing(target) as part:
+            onnx.save(model, part)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # nothing half-written is left behind, if the folder exists at all
-            part.unlink(missing_ok=True)
         raise ModelError(f"{target.parent}: cannot write the converted detector ({exc.strerror}); free some space "
                          "or point FACEMAP_GUI_HOME at a writable folder") from exc
     log.info("converted %s to %s", tflite_path, target)

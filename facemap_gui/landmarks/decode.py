@@ -5,6 +5,7 @@ Conventions follow Qualcomm's reference (qai-hub-models facemap_3dmm/utils.py); 
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,31 @@ class FoldedBasis:
         return cls.from_arrays(arrays["meanFace"], arrays["shapeBasis"], arrays["blendShape"])
 
 
+# A stand-in .npy says so inside its own header (a comment numpy's header parser skips), so the mark travels
+# with the file wherever it is copied, unlike a manifest beside it.
+STAND_IN_NPY_MARK = b"# facemap_gui.stand_in"
+
+
+def npy_with_stand_in_mark(array: np.ndarray) -> bytes:
+    """`array` as .npy bytes (format 1.0) whose header carries STAND_IN_NPY_MARK."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    data = buffer.getvalue()
+    length = int.from_bytes(data[8:10], "little")
+    header = data[10:10 + length].rstrip(b"\n ") + b" " + STAND_IN_NPY_MARK
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"  # numpy aligns the data to 64 bytes
+    return data[:8] + len(header).to_bytes(2, "little") + header + data[10 + length:]
+
+
+def npy_has_stand_in_mark(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(12)
+        width = 2 if head[6:7] == b"\x01" else 4  # format 1.0: a 2-byte header length; 2.0 and 3.0: 4 bytes
+        length = int.from_bytes(head[8:8 + width], "little")
+        f.seek(8 + width)
+        return STAND_IN_NPY_MARK in f.read(min(length, 1 << 16))
+
+
 def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     """Load a numeric .npy without ever unpickling, and check its shape."""
     if not path.is_file():
@@ -50,7 +76,11 @@ def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
+        if "allow_pickle" in str(exc):  # numpy's words for an object array, which loading would unpickle
+            raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
+        detail = " ".join(str(exc).split())[:120]  # numpy quotes the whole padded header
+        raise ModelError(f"{path}: not a readable .npy file (damaged header or truncated: {detail}); reinstall it"
+                         ) from exc
     except (OSError, EOFError) as exc:
         raise ModelError(f"{path}: not a readable .npy file ({exc}); reinstall it") from exc
     if array.shape != shape or not np.issubdtype(array.dtype, np.number):

@@ -60,6 +60,8 @@ class Settings:
         settings = cls(**values)
         if settings.runtime not in RUNTIME_NAMES or settings.precision not in PRECISIONS:
             raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")
+        if not 0.0 <= settings.smoothing_strength <= 1.0:  # the slider holds 0-100 %: 1e300 overflowed it
+            raise ValueError(f"smoothing_strength {settings.smoothing_strength!r}, expected 0 to 1")
         settings.recent_files = settings.recent_files[:MAX_RECENT]
         return settings
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from facemap_gui.errors import ModelError
@@ -63,7 +64,9 @@ def unpack_zip(archive: Path, destination: Path, max_bytes: int = MAX_UNPACKED_B
                     shutil.copyfileobj(src, dst, 1 << 20)
                 written.append(target)
             return written
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+    # RuntimeError: an encrypted member; zlib.error: corrupt compressed data; ValueError: garbled header fields.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, RuntimeError, zlib.error,
+            ValueError) as exc:
         raise ModelError(f"{archive}: damaged or unsupported zip ({exc}); download it again") from exc
     except OSError as exc:
         raise ModelError(f"{archive}: could not unpack into {destination} ({exc})") from exc

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import threading
 import time
 import urllib.error
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from facemap_gui import __version__
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.models.catalogue import MIRROR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,10 @@ CHUNK_BYTES = 1 << 16
 PROGRESS_INTERVAL_S = 0.1
 MAX_BACKOFF_S = 30.0
 RETRY_HTTP_CODES = frozenset({408, 429, 500, 502, 503, 504})
+# A mirror that streams forever must not fill the disk: a file of unknown size stops here (the largest model
+# this app installs is ~20 MB), a file of known size at that size. The free space is checked before writing.
+MAX_UNKNOWN_BYTES = 1 << 30
+SPARE_DISK_BYTES = 50 << 20
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
@@ -90,11 +96,17 @@ def offline_hint(url: str) -> str:
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return
-    raise FacemapError(f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
-                       "only https is allowed (plain http only from this machine, 127.0.0.1)")
+    mirror = f" (check {MIRROR_ENV}={os.environ[MIRROR_ENV]})" if os.environ.get(MIRROR_ENV) else ""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port out of range
+    except ValueError as exc:  # also a bad IPv6 literal
+        raise FacemapError(f"{url}: not a valid URL ({exc}){mirror}") from exc
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        raise FacemapError(f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
+                           f"only https is allowed (plain http only from this machine, 127.0.0.1){mirror}")
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise FacemapError(f"{url}: not a valid URL (no host name, or spaces in it){mirror}")
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -123,7 +135,7 @@ class Downloader:
         part = destination.with_name(f".{destination.name}.part")
         for attempt in range(1, self.attempts + 1):
             try:
-                self._transfer(url, part)
+                self._transfer(url, part, size)
                 break
             except OSError as exc:  # network failures became _Retry already: this is the local disk
                 raise FacemapError(f"{part}: cannot write the download ({exc})") from exc
@@ -166,8 +178,10 @@ class Downloader:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise _Retry(f"cannot connect ({reason})") from exc
 
-    def _transfer(self, url: str, part: Path) -> None:
-        """One attempt: append to `part` from where it ends (or start over if the server cannot resume)."""
+    def _transfer(self, url: str, part: Path, size: int | None) -> None:
+        """One attempt: append to `part` from where it ends (or start over if the server cannot resume), up
+        to `size` bytes when known, else MAX_UNKNOWN_BYTES."""
+        limit = MAX_UNKNOWN_BYTES if size is None else size
         offset = part.stat().st_size if part.exists() else 0
         try:
             response = self._open(url, offset)
@@ -184,9 +198,14 @@ class Downloader:
             else:  # the server sent the whole file
                 length = response.headers.get("Content-Length", "")
                 offset, total = 0, int(length) if length.isdigit() else None
-            self._copy(response, part, offset, total)
+            if total is not None and total > limit:
+                raise DownloadError(url, f"the server announces {total} bytes, more than the {limit} expected; "
+                                         "nothing downloaded. If it persists the file changed on the server")
+            _check_free_space(part, (total if total is not None else size or 0) - offset, url)
+            self._copy(response, part, offset, total, limit)
 
-    def _copy(self, response: http.client.HTTPResponse, part: Path, offset: int, total: int | None) -> None:
+    def _copy(self, response: http.client.HTTPResponse, part: Path, offset: int, total: int | None,
+              limit: int) -> None:
         name = part.name.removeprefix(".").removesuffix(".part")
         done, started, reported = offset, time.monotonic(), 0.0
         with open(part, "ab" if offset else "wb") as out:
@@ -201,6 +220,11 @@ class Downloader:
                     break
                 out.write(chunk)
                 done += len(chunk)
+                if done > limit:
+                    out.close()
+                    part.unlink()
+                    raise DownloadError(response.url, f"the server sent more than the {limit} bytes expected; "
+                                                      "stopped and deleted, nothing installed")
                 if time.monotonic() - reported >= PROGRESS_INTERVAL_S:
                     reported = time.monotonic()
                     self._report(name, done, total, (done - offset) / max(reported - started, 1e-6))
@@ -211,3 +235,10 @@ class Downloader:
     def _report(self, name: str, done: int, total: int | None, rate: float, finished: bool = False) -> None:
         if self.progress:
             self.progress(Progress(name, done, total, rate, finished))
+
+
+def _check_free_space(part: Path, needed: int, url: str) -> None:
+    free = shutil.disk_usage(part.parent).free
+    if free < needed + SPARE_DISK_BYTES:
+        raise DownloadError(url, f"{part.parent}: only {format_size(free)} free, the download needs "
+                                 f"{format_size(needed)}; free some disk space or point FACEMAP_GUI_HOME elsewhere")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -22,9 +21,9 @@ from pathlib import Path, PurePosixPath
 import onnx
 
 from facemap_gui import store
-from facemap_gui.atomic import write_atomic
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
+from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models.archive import unpack_zip
@@ -80,12 +79,25 @@ class _Plan:
 # --- records -------------------------------------------------------------------------------------------
 
 def _read_json(path: Path) -> dict:
+    """A JSON object of objects (installed.json, trusted.json, a manifest's top level), or ModelError."""
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"{path}: damaged ({exc}); delete it and install the models again") from exc
+    return data
+
+
+def _read_records(path: Path) -> dict[str, dict]:
+    records = _read_json(path)
+    wrong = next((name for name, value in records.items() if not isinstance(value, dict)), None)
+    if wrong is not None:
+        raise ModelError(f"{path}: damaged (its entry {wrong!r} is not an object); delete it and install the "
+                         "models again")
+    return records
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -103,7 +115,7 @@ def record_path() -> Path:
 
 def expected_sha256(remote: RemoteFile) -> str | None:
     """The sha256 a copy of `remote` must have: published in the catalogue, or recorded at first use."""
-    return remote.sha256 or _read_json(trust_path()).get(remote.filename, {}).get("sha256")
+    return remote.sha256 or _read_records(trust_path()).get(remote.filename, {}).get("sha256")
 
 
 def _check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
@@ -127,7 +139,7 @@ def _check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
 
 
 def _record(installed: Installed) -> None:
-    records = _read_json(record_path())
+    records = _read_records(record_path())
     files = {f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256}
              for f in installed.files}
     previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind == "basis" else {}
@@ -139,9 +151,13 @@ def _record(installed: Installed) -> None:
 
 
 def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
-    files = _read_json(record_path()).get(entry.name, {}).get("files", {})
-    return {store.models_dir() / rel: FileRecord(store.models_dir() / rel, f["size"], f["sha256"])
-            for rel, f in files.items()}
+    files = _read_records(record_path()).get(entry.name, {}).get("files", {})
+    try:
+        return {store.models_dir() / rel: FileRecord(store.models_dir() / rel, int(f["size"]), str(f["sha256"]))
+                for rel, f in files.items()}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{record_path()}: damaged (the files of {entry.name}: {exc!r}); delete it and install "
+                         "the models again") from exc
 
 
 # --- checking files before they are installed ------------------------------------------------------------
@@ -202,9 +218,11 @@ def _plan_basis(paths: list[Path]) -> _Plan:
         raise ModelError(f"{paths[0].parent}: more than one copy of a basis file ({', '.join(sorted(names))})")
     for path in paths:
         load_npy(path, BASIS_SHAPES[path.stem])
-    # Stand-in basis files are synthetic: standin.py marks their folder with a manifest.
+    # Stand-in basis files are synthetic: standin.py marks each file's header (and older ones their folder's
+    # manifest). One stand-in file makes the whole set a stand-in.
     manifest = paths[0].parent / "manifest.json"
-    stand_in = manifest.is_file() and bool(_read_json(manifest).get("stand_in"))
+    stand_in = any(npy_has_stand_in_mark(p) for p in paths) or (
+        manifest.is_file() and bool(_read_json(manifest).get("stand_in")))
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
@@ -259,9 +277,8 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
 
 def _copy_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with replacing(target) as part:
+        shutil.copyfile(source, part)
 
 
 def _place(plan: _Plan) -> list[FileRecord]:
@@ -317,10 +334,11 @@ def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[st
              ) -> list[Installed]:
     """Check every file named like a catalogue download against its checksum first, then put each plan in
     place and record it; first-use checksums are kept only once their files are installed."""
+    _read_records(record_path())  # damaged records are refused before anything is replaced
     origins = [[archive_origin] if archive_origin else [] for _ in plans]
     for plan, checked in zip(plans, origins, strict=True):
         checked += [_check_origin(src, source) for src, _ in plan.copies if entry_for_download(src.name)]
-    results, trusted = [], _read_json(trust_path())
+    results, trusted = [], _read_records(trust_path())
     for plan, checked in zip(plans, origins, strict=True):
         notes = []
         for note, first_use in checked:
@@ -335,7 +353,7 @@ def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[st
         installed = Installed(plan.entry, tuple(_place(plan)), plan.stand_in, source, check)
         _record(installed)
         results.append(installed)
-    if trusted != _read_json(trust_path()):
+    if trusted != _read_records(trust_path()):
         _write_json(trust_path(), trusted)
     return results
 
@@ -390,13 +408,14 @@ def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
             return "", inspect_model(path).stand_in
         if entry.kind == "basis":
             load_npy(path, BASIS_SHAPES[path.stem])
+            return "", npy_has_stand_in_mark(path)
     except ModelError as exc:
         return str(exc), False
     return "", False
 
 
 def status(entry: Entry) -> EntryStatus:
-    record = _read_json(record_path()).get(entry.name, {})
+    record = _read_records(record_path()).get(entry.name, {})
     expected = list(dict.fromkeys([*entry.paths(), *recorded_files(entry)]))
     present = tuple(FileRecord(p, p.stat().st_size, file_sha256(p)) for p in expected if p.is_file())
     problems, stand_in = [], False
@@ -405,7 +424,7 @@ def status(entry: Entry) -> EntryStatus:
         stand_in |= flagged
         problems += [problem] if problem else []
     if entry.kind == "basis":
-        stand_in = bool(record.get("stand_in"))
+        stand_in |= bool(record.get("stand_in"))
     return EntryStatus(entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in,
                        "; ".join(problems))
 
@@ -439,7 +458,7 @@ def verify(entry: Entry) -> list[str]:
 
 def entries_present() -> list[Entry]:
     """Entries with something to verify: files on disk, a record, or a bundled copy."""
-    records = _read_json(record_path())
+    records = _read_records(record_path())
     return [e for e in ENTRIES.values()
             if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
 
@@ -447,13 +466,13 @@ def entries_present() -> list[Entry]:
 def remove(entry: Entry) -> list[Path]:
     """Delete an entry's installed files and its record; returns what was deleted."""
     current = status(entry)
+    records = _read_records(record_path())  # a damaged record stops the removal before any file goes
     removed = [f.path for f in current.files]
     if entry.kind == "landmark":
         shutil.rmtree(entry.install_dir(), ignore_errors=True)
     else:
         for path in removed:
             path.unlink()
-    records = _read_json(record_path())
     if records.pop(entry.name, None) is not None:
         _write_json(record_path(), records)
     return removed

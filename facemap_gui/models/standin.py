@@ -8,10 +8,8 @@ placement figures mean something. Everything written is marked as a stand-in: in
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui.atomic import write_atomic
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import (
     BASIS_SHAPES,
@@ -31,6 +29,7 @@ from facemap_gui.landmarks.decode import (
     NUM_PARAMS,
     FoldedBasis,
     decode,
+    npy_with_stand_in_mark,
     preprocess,
 )
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
@@ -265,9 +264,7 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
     directory.mkdir(parents=True, exist_ok=True)
     write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
     for name, array in stand_in_basis().items():
-        npy = io.BytesIO()
-        np.save(npy, array, allow_pickle=False)
-        write_atomic(directory / f"{name}.npy", npy.getvalue())
+        write_atomic(directory / f"{name}.npy", npy_with_stand_in_mark(array))
     details: dict[str, object] = {"arch": arch, "precision": precision, "seed": seed}
     if precision == "w8a8":
         crops = calibration_crops()
@@ -298,17 +295,17 @@ def quantize_w8a8(float_model: Path, output: Path, crops: np.ndarray) -> Path:
             batch = next(self._batches, None)
             return None if batch is None else {"image": batch}
 
-    tmp = output.with_name(f".{output.name}.part")
-    prepared = output.with_name(f".{output.name}.prepared.part")
-    try:
-        # Shape inference and graph optimisation first, as the quantiser asks, so ranges attach to final nodes.
-        quant_pre_process(str(float_model), str(prepared))
-        config = get_qnn_qdq_config(str(prepared), Crops(), activation_type=QuantType.QUInt8,
-                                    weight_type=QuantType.QUInt8)
-        quantize(str(prepared), str(tmp), config)
-    finally:
-        prepared.unlink(missing_ok=True)
-    os.replace(tmp, output)
+    with replacing(output) as part:
+        prepared = part.with_suffix(".prepared")
+        try:
+            # Shape inference and graph optimisation first, as the quantiser asks, so ranges attach to the final
+            # nodes.
+            quant_pre_process(str(float_model), str(prepared))
+            config = get_qnn_qdq_config(str(prepared), Crops(), activation_type=QuantType.QUInt8,
+                                        weight_type=QuantType.QUInt8)
+            quantize(str(prepared), str(part), config)
+        finally:
+            prepared.unlink(missing_ok=True)
     return output
 
 

@@ -57,20 +57,30 @@ def _configure(ctx: av.CodecContext, codec: str, size: tuple[int, int], fps: flo
     ctx.options = dict(_ENCODER_OPTIONS.get(codec, {}))
 
 
+def _open_error(codec: str, size: tuple[int, int], fps: float) -> str | None:
+    """Why the encoder `codec` does not open with these settings, or None when it does."""
+    try:
+        ctx = av.CodecContext.create(codec, "w")
+        _configure(ctx, codec, size, fps)
+        ctx.open()
+    except (av.FFmpegError, ValueError) as exc:
+        return f"{codec}: {exc}"
+    return None
+
+
 def choose_codec(codecs: Sequence[str], size: tuple[int, int], fps: float) -> str:
     """The first codec whose encoder opens with these settings; every skipped one is logged with its reason."""
     reasons = []
     for codec in codecs:
-        try:
-            ctx = av.CodecContext.create(codec, "w")
-            _configure(ctx, codec, size, fps)
-            ctx.open()
-        except (av.FFmpegError, ValueError) as exc:
-            reasons.append(f"{codec}: {exc}")
+        if problem := _open_error(codec, size, fps):
+            reasons.append(problem)
             continue
         if reasons:
             log.warning("recording with %s because %s", codec, "; ".join(reasons))
         return codec
+    if any(_open_error(codec, (640, 480), 30.0) is None for codec in codecs):  # the frames are the problem
+        raise FacemapError(f"no video encoder here takes {size[0]}x{size[1]} frames at {fps:g} fps (H.264 goes "
+                           "up to about 16384x8640); record a smaller source")
     raise FacemapError(f"no video encoder works in this PyAV/FFmpeg build ({'; '.join(reasons)}); "
                        f"reinstall the av package from PyPI")
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import onnxruntime as ort
 
 from facemap_gui import store
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.errors import RuntimeUnavailable
 from facemap_gui.landmarks.model import file_sha256
 
@@ -65,28 +65,25 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
         state = "rebuilt"
     # Written beside the entry and renamed when complete. ORT refuses to overwrite a file, hence the unlinks;
     # writing the empty part first finds an unwritable cache here, where it costs only the cache, not the NPU.
-    part = entry.with_name(f".{entry.name}.{os.getpid()}.part")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        entry.unlink(missing_ok=True)
-        digest.unlink(missing_ok=True)
-        part.write_bytes(b"")
-        part.unlink()
-    except OSError as exc:
-        log.warning("%s: cannot write the compiled-model cache (%s); compiling without it",
-                    entry.parent, exc.strerror or exc)
-        return create(source, {}), None
-    result = create(source, {"ep.context_enable": "1", "ep.context_file_path": str(part),
-                             "ep.context_embed_mode": "1"})
-    if not part.is_file():
-        log.warning("%s: ONNX Runtime wrote no compiled model; the next session compiles again", entry)
-        return result, None
-    # The checksum is written last: an entry without one (a crash in between) is simply compiled again.
-    digest_part = digest.with_name(f".{digest.name}.{os.getpid()}.part")
-    try:
-        digest_part.write_text(file_sha256(part), encoding="ascii")
-        os.replace(part, entry)
-        os.replace(digest_part, digest)
+        with replacing(entry) as part:
+            try:
+                entry.parent.mkdir(parents=True, exist_ok=True)
+                entry.unlink(missing_ok=True)
+                digest.unlink(missing_ok=True)
+                part.write_bytes(b"")
+                part.unlink()
+            except OSError as exc:
+                log.warning("%s: cannot write the compiled-model cache (%s); compiling without it",
+                            entry.parent, exc.strerror or exc)
+                return create(source, {}), None
+            result = create(source, {"ep.context_enable": "1", "ep.context_file_path": str(part),
+                                     "ep.context_embed_mode": "1"})
+            if not part.is_file():
+                log.warning("%s: ONNX Runtime wrote no compiled model; the next session compiles again", entry)
+                return result, None
+            # The entry was removed above, so a crash before it is renamed into place just compiles again.
+            write_atomic(digest, file_sha256(part))
     except OSError as exc:
         log.warning("%s: cannot write the compiled-model cache (%s); the next session compiles again", entry,
                     exc.strerror or exc)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,28 @@ log = logging.getLogger(__name__)
 def _backend() -> int:
     # DirectShow opens in well under a second on Windows; the MSMF default can take several.
     return cv2.CAP_DSHOW if sys.platform == "win32" else cv2.CAP_ANY
+
+
+MAX_INDEX = 63  # OpenCV crashes (SIGSEGV) on a negative index and raises on a huge one
+
+
+def parse_index(arg: str) -> int:
+    """The N of `camera:N`, checked before OpenCV sees it."""
+    text = arg.strip() or "0"
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_INDEX):
+        raise InputError(f"camera:{arg[:40]}: camera index must be a whole number from 0 to {MAX_INDEX}, "
+                         "e.g. camera:0")
+    return int(text)
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 @dataclass(frozen=True)
@@ -37,13 +61,12 @@ class CameraSource(FrameSource):
     live = True
 
     def __init__(self, arg: str, width: int = 1280, height: int = 720) -> None:
-        try:
-            self.index = int(arg or 0)
-        except ValueError:
-            raise InputError(f"camera:{arg}: camera index must be a number, e.g. camera:0") from None
+        self.index = parse_index(arg)
         self.name = f"camera:{self.index}"
-        self._cap = cv2.VideoCapture(self.index, _backend())
-        if not self._cap.isOpened():
+        with quiet_opencv():  # a missing camera is our one line, not OpenCV's dozen warnings
+            self._cap = cv2.VideoCapture(self.index, _backend())
+            opened = self._cap.isOpened()
+        if not opened:
             raise InputError(f"{self.name}: cannot open the camera (not connected, or in use by another app)")
         self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -79,7 +102,8 @@ def list_cameras(max_index: int = 4) -> list[CameraInfo]:
         return found
     cameras = []
     for index in range(max_index):
-        cap = cv2.VideoCapture(index, _backend())
+        with quiet_opencv():
+            cap = cv2.VideoCapture(index, _backend())
         if cap.isOpened():
             cameras.append(CameraInfo(index, f"Camera {index}"))
         cap.release()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import stat
+import warnings
 from pathlib import Path
 
 import av
@@ -17,7 +20,43 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # FFmpeg renders text files (.txt, .nfo, ANSI art) as video through these demuxers; they are never a recording.
 TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+MAX_IMAGE_PIXELS = 100_000_000  # 300 MB decoded
 ONE_THREAD_MAX_PIXELS = 1920 * 1080  # videos up to this size decode on one thread (see VideoSource)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a file (missing, a FIFO, a device...), or None for a regular file. A FIFO
+    or a device would block or never end if read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return "no such file or folder" if isinstance(exc, FileNotFoundError) else f"cannot read ({reason(exc)})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"{kind}, not an image or video file"
+
+
+def _check_pixel_count(path: Path, data: np.ndarray) -> None:
+    """Refuse an image whose header promises more pixels than MAX_IMAGE_PIXELS before any are decoded: a
+    small file can claim gigabytes (a decompression bomb). Pillow reads only the header here."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # Pillow's own (lower) limit only warns; the check is below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # far beyond Pillow's limit too
+        width = height = None
+    except Exception:  # not an image Pillow knows: OpenCV's decoder decides, with its own limits
+        return
+    if width is None or width * height > MAX_IMAGE_PIXELS:
+        size = "" if width is None else f" ({width}x{height})"
+        raise InputError(f"{path}: the image claims more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels{size}; "
+                         "scale it down to process it")
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
@@ -26,6 +65,7 @@ def read_image_rgb(path: Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    _check_pixel_count(path, data)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise InputError(f"{path}: not a readable image (JPEG, PNG, BMP, WebP or TIFF expected)")
@@ -38,13 +78,18 @@ class ImageSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         root = Path(path)
         if root.is_dir():
-            self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            self.paths = []
+            for p in sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                if problem := not_a_file(p):
+                    log.warning("%s: skipped, %s", p, problem)
+                else:
+                    self.paths.append(p)
             if not self.paths:
                 raise InputError(f"{root}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        elif root.is_file():
-            self.paths = [root]
+        elif problem := not_a_file(root):
+            raise InputError(f"{root}: {problem}")
         else:
-            raise InputError(f"{root}: no such file or folder")
+            self.paths = [root]
         self.name = str(root)
         self._next = 0
         # Read the first image now so a bad file fails at open time, not mid-run.
@@ -70,8 +115,8 @@ class VideoSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = str(self.path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: no such file")
+        if problem := not_a_file(self.path):
+            raise InputError(f"{self.path}: {problem}")
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as exc:

@@ -3,6 +3,7 @@ settings, failures shown in the window, clean and prompt close, unattended scree
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -15,8 +16,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QProgressDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 
+from facemap_gui.commands import demo as demo_command
 from facemap_gui.config import RunOptions
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
@@ -289,30 +291,68 @@ def test_the_source_menu_lists_cameras_by_name(qtbot, open_window, monkeypatch):
     assert window.options.source == "camera:0" and window.settings.source == "camera:0"
 
 
-def test_first_run_without_a_model_offers_the_download_or_the_stand_in(qtbot):
-    asked: list[str] = []
+class StartUpWatcher:
+    """Looks at the top-level windows every few milliseconds while the app starts: answers the download question
+    (stand-in, optionally "don't ask again"), notes busy dialogs, and closes the main window once it paints."""
 
-    def choose_stand_in() -> None:
+    def __init__(self, dont_ask_again: bool = False) -> None:
+        self.dont_ask_again = dont_ask_again
+        self.asked: list[str] = []
+        self.busy: set[str] = set()
+        self.window: MainWindow | None = None
+        self.timer = QTimer(interval=20, timeout=self._look)
+        self.timer.start()
+
+    def _look(self) -> None:
         box = QApplication.activeModalWidget()
-        asked.append(box.text())
-        buttons = {b.text(): b for b in box.buttons()}
-        buttons["Continue with the stand-in"].click() if "Continue with the stand-in" in buttons else box.reject()
+        if isinstance(box, QMessageBox):
+            self.asked.append(box.text())
+            box.checkBox().setChecked(self.dont_ask_again)
+            next(b for b in box.buttons() if b.text() == "Continue with the stand-in").click()
+        self.busy |= {w.labelText() for w in QApplication.topLevelWidgets()
+                      if isinstance(w, QProgressDialog) and w.isVisible()}
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow) and widget.latest is not None:
+                self.window = widget
+                self.timer.stop()
+                widget.close()
 
-    busy: list[str] = []
 
-    def look_for_the_busy_dialog() -> None:  # while the stand-in is generated (a few seconds)
-        busy.extend(w.labelText() for w in QApplication.topLevelWidgets()
-                    if isinstance(w, QProgressDialog) and w.isVisible())
-
-    QTimer.singleShot(100, choose_stand_in)
-    QTimer.singleShot(1000, look_for_the_busy_dialog)
-    options = with_landmark_model(RunOptions(source="demo"), ask=True)
-    assert len(asked) == 1 and "not installed" in asked[0]
-    assert busy == ["Generating the stand-in model (once, a few seconds)…"]
-    assert options.model is not None and options.model.is_file()
-    assert inspect_model(options.model).stand_in
+def test_first_run_without_a_model_offers_the_download_until_told_not_to_ask(qtbot):
+    settings = Settings()
+    watcher = StartUpWatcher(dont_ask_again=True)
+    options = with_landmark_model(RunOptions(source="demo"), settings, interactive=True)
+    watcher.timer.stop()
+    assert len(watcher.asked) == 1 and "not installed" in watcher.asked[0]
+    assert watcher.busy == {"Generating the stand-in model (once, a few seconds)…"}
+    assert options.model is not None and options.model.is_file() and inspect_model(options.model).stand_in
+    assert settings.ask_download is False
+    watcher = StartUpWatcher()
+    again = with_landmark_model(RunOptions(source="demo"), settings, interactive=True)
+    watcher.timer.stop()
+    assert watcher.asked == [] and again.model == options.model  # not asked again; the stand-in made once
     named = RunOptions(source="demo", model=Path("/some/model.onnx"))
-    assert with_landmark_model(named, ask=True) is named  # a model given on the command line: no question
+    assert with_landmark_model(named, Settings(), interactive=True) is named  # a model given: no question
+
+
+def test_the_demo_window_starts_like_gui_with_the_busy_dialog_and_loops(qtbot):
+    """`facemap-gui demo`: no download question, the busy dialog while the stand-in is made, then the clip for
+    ever (as `gui --source demo` and the Demo button)."""
+    watcher = StartUpWatcher()
+    assert demo_command.run(demo_command_args()) == 0
+    assert watcher.asked == [] and watcher.busy == {"Generating the stand-in model (once, a few seconds)…"}
+    assert watcher.window is not None and watcher.window.options.source == "demo:0"
+    assert watcher.window.latest.stand_in
+
+
+def demo_command_args() -> argparse.Namespace:
+    return argparse.Namespace(headless=False, frames=300)
+
+
+def test_gui_source_demo_loops_like_the_demo_button(qtbot, open_window):
+    window = open_window("demo")
+    wait_frames(qtbot, window)
+    assert window.options.source == "demo:0" and window.worker.source.frame_count is None
 
 
 @pytest.mark.parametrize("env, problem", [

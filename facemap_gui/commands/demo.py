@@ -13,6 +13,7 @@ from facemap_gui.models import store
 from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.output import RunStats
 from facemap_gui.sources import open_source
+from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
@@ -28,13 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def demo_options() -> RunOptions:
     """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
     if store.landmark_model_path("float").is_file():
-        return RunOptions(source="demo:0")
+        return RunOptions(source=DEMO_LOOP)
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
         log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
                     "(run `facemap-gui models download` for the real one)")
         write_stand_in(model.parent, arch="full")
-    return RunOptions(source="demo:0", model=model)
+    return RunOptions(source=DEMO_LOOP, model=model)
 
 
 def run_headless(options: RunOptions, frames: int) -> int:
@@ -56,14 +57,14 @@ def run_headless(options: RunOptions, frames: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = demo_options()
     if args.headless or not has_display():
         if not args.headless:
             print("facemap-gui: no display found, running the demo headless", file=sys.stderr)
-        return run_headless(options, args.frames)
+        return run_headless(demo_options(), args.frames)
     from facemap_gui.gui.app import run_gui  # Qt only when a window is wanted
 
-    return run_gui(options)
+    # The window's start-up path, as for `gui`: the stand-in, if needed, is made under its busy dialog.
+    return run_gui(RunOptions(source=DEMO_LOOP), offer_download=False)
 
 
 def has_display() -> bool:

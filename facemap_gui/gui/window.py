@@ -34,6 +34,7 @@ from facemap_gui.overlay import OverlayOptions
 from facemap_gui.recording import default_recording_path
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.sources import list_cameras
+from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points",
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
 MESSAGE_MS = 8000
-DEMO_SOURCE = "demo:0"
 
 
 def precision_availability(options: RunOptions) -> dict[str, str | None]:
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         s = self.settings
         self.open_action = self._action("&Open video or image…", "Ctrl+O", self.open_file)
-        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_SOURCE))
+        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_LOOP))
         self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
                                           tip="Record the annotated view and its landmarks")
         self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
     def start_source(self, spec: str, remember: bool = True) -> None:
         """Stop what runs and start `spec` with the current runtime, precision and view options."""
         self._stop_worker()
+        spec = DEMO_LOOP if spec == "demo" else spec  # a window shows the demo clip looped, however it was named
         runtime, precision = self._choice()
         self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
         if remember:

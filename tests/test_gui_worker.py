@@ -16,7 +16,7 @@ import pytest
 from facemap_gui.config import RunOptions, open_session
 from facemap_gui.errors import InputError
 from facemap_gui.gui import worker as worker_module
-from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.gui.worker import EventKind, LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
@@ -30,7 +30,8 @@ class Listener:
     def __init__(self) -> None:
         self.notifications = 0
         self.states: list[tuple[WorkerState, str]] = []
-        self.messages: list[tuple[str, bool]] = []
+        self.events: list[WorkerEvent] = []
+        self.messages: list[tuple[str, bool]] = []  # as the window shows them
         self.changed = threading.Condition()
 
     def frame_ready(self) -> None:
@@ -43,9 +44,10 @@ class Listener:
             self.states.append((state, message))
             self.changed.notify_all()
 
-    def message(self, text: str, error: bool) -> None:
+    def event(self, event: WorkerEvent) -> None:
         with self.changed:
-            self.messages.append((text, error))
+            self.events.append(event)
+            self.messages.append((event.text, event.error))
             self.changed.notify_all()
 
     def wait_for(self, condition, timeout: float = 20.0) -> None:
@@ -258,7 +260,8 @@ def test_switching_precision_while_frames_flow(start, tmp_path, monkeypatch):
     frames = run_until(worker, lambda f: f.runtime.precision == "w8a8")
     during = [f for f in frames if f.runtime.precision == "float"]
     assert len(during) >= 3 and during[-1].processed > during[0].processed  # frames kept coming during the switch
-    assert any("Now running on CPU w8a8" in text for text, _ in listener.messages)
+    assert any(e.kind is EventKind.SWITCHED and e.text.startswith("Now running on CPU w8a8") and not e.error
+               for e in listener.events)
     worker.request_switch("cpu", "float")
     run_until(worker, lambda f: f.runtime.precision == "float")
 
@@ -268,8 +271,9 @@ def test_a_switch_that_falls_back_says_why(start):
     run_until(worker, lambda f: f.processed > 2)
     worker.request_switch("cpu", "w8a8")
     listener.wait_for(lambda: any(error for _, error in listener.messages))
-    text = next(text for text, error in listener.messages if error)
-    assert text.startswith("Running on CPU float instead of cpu/w8a8") and "facemap_3dmm_w8a8.onnx" in text
+    event = next(e for e in listener.events if e.error)
+    assert event.kind is EventKind.FALLBACK and "facemap_3dmm_w8a8.onnx" in event.detail
+    assert event.text.startswith("Running on CPU float instead of cpu/w8a8")
 
 
 def test_a_fallback_at_start_is_told_too(start):
@@ -284,7 +288,7 @@ def test_a_failed_switch_keeps_the_stream_on_the_old_session(start):
     worker, listener = start("fakecam:0", strict=True)  # strict: no fallback to float
     run_until(worker, lambda f: f.processed > 2)
     worker.request_switch("cpu", "w8a8")
-    listener.wait_for(lambda: any("failed" in text for text, error in listener.messages if error))
+    listener.wait_for(lambda: any(e.kind is EventKind.SWITCH_FAILED for e in listener.events))
     before = worker.take_latest() or run_until(worker, lambda f: True)[-1]
     after = run_until(worker, lambda f: f.processed > before.processed + 2)[-1]
     assert after.runtime.precision == "float"

@@ -28,7 +28,7 @@ from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.settings import Settings, output_folder, save_settings
 from facemap_gui.gui.view import ViewStack
-from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.models.store import PRECISIONS
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.recording import default_recording_path
@@ -77,7 +77,7 @@ class _Bridge(QObject):
 
     frame = Signal()
     state = Signal(object, str)
-    note = Signal(str, bool)
+    note = Signal(object)  # WorkerEvent
 
     def frame_ready(self) -> None:
         self.frame.emit()
@@ -85,8 +85,8 @@ class _Bridge(QObject):
     def state_changed(self, state: WorkerState, message: str) -> None:
         self.state.emit(state, message)
 
-    def message(self, text: str, error: bool) -> None:
-        self.note.emit(text, error)
+    def event(self, event: WorkerEvent) -> None:
+        self.note.emit(event)
 
 
 class MainWindow(QMainWindow):
@@ -469,9 +469,9 @@ class MainWindow(QMainWindow):
         self.stack.show_message(title, detail, [self.open_action, self.demo_action])
         self.show_status(message, error=True)
 
-    def _on_note(self, text: str, error: bool) -> None:
+    def _on_note(self, event: WorkerEvent) -> None:
         if self.sender() is self._bridge:
-            self.show_status(text, error)
+            self.show_status(event.text, event.error)
             self._sync_choice_to_session()
 
     def show_status(self, text: str, error: bool = False) -> None:

@@ -49,7 +49,8 @@ def open_window(qtbot, tiny_model):
 
     def open_window(source: str, settings: Settings | None = None, **kwargs: object) -> MainWindow:
         options = RunOptions(source=source, model=kwargs.pop("model", tiny_model),
-                             allow_simulator=bool(kwargs.pop("allow_simulator", False)))
+                             allow_simulator=bool(kwargs.pop("allow_simulator", False)),
+                             runtime=str(kwargs.pop("runtime", "cpu")))
         window = MainWindow(options, settings or Settings(), **kwargs)
         qtbot.addWidget(window)
         window.show()
@@ -97,16 +98,59 @@ def test_frames_arrive_with_the_overlay_on_the_face_and_the_hud_updates(qtbot, o
     assert window.stand_in_banner.isVisible()  # the tiny model is a stand-in
 
 
-def test_unavailable_runtimes_and_precisions_are_disabled_with_the_reason(open_window):
+def test_unavailable_runtimes_and_precisions_are_greyed_with_the_reason(open_window):
     window = open_window("fakecam:0")
     window._update_availability()  # what opening the menu does
     for runtime in ("npu", "gpu"):
-        action = window.runtime_actions[runtime]
-        assert not action.isEnabled() and action.toolTip()  # the reason, e.g. "no Snapdragon NPU here ..."
+        button = window.toolbar.widgetForAction(window.runtime_actions[runtime])
+        assert button.property("unavailable") and window.runtime_actions[runtime].toolTip()
     assert "--allow-simulator" in window.runtime_actions["npu"].toolTip()
-    assert window.runtime_actions["cpu"].isEnabled() and window.runtime_actions["cpu"].isChecked()
-    w8a8 = window.precision_actions["w8a8"]
-    assert not w8a8.isEnabled() and "facemap_3dmm_w8a8.onnx" in w8a8.toolTip()
+    assert window.runtime_actions["cpu"].isChecked()
+    assert not window.toolbar.widgetForAction(window.runtime_actions["cpu"]).property("unavailable")
+    assert "facemap_3dmm_w8a8.onnx" in window.precision_actions["w8a8"].toolTip()
+
+
+def test_choosing_something_unavailable_says_why_and_keeps_what_runs(qtbot, open_window):
+    window = open_window("fakecam:0")
+    wait_frames(qtbot, window)
+    worker = window.worker
+    window.runtime_actions["npu"].trigger()  # Ctrl+1, or a click on the greyed button
+    assert window.status_text.text().startswith("NPU is not available: ") and window.status_text.property("error")
+    assert "--allow-simulator" in window.status_text.text()
+    assert window.runtime_actions["cpu"].isChecked() and window.worker is worker and not worker.switching
+    window.precision_actions["w8a8"].trigger()  # Ctrl+8: the stand-in named on the command line has no w8a8
+    assert window.status_text.text().startswith("w8a8 is not available: ") and window.fix_button.isHidden()
+    assert window.precision_actions["float"].isChecked()
+
+
+def test_a_missing_w8a8_model_offers_the_download_as_the_fix(qtbot, open_window):
+    window = open_window("fakecam:0", model=None)  # nothing installed: the worker fails for want of a model
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message, timeout=WAIT_MS)
+    window.precision_actions["w8a8"].trigger()
+    assert window.status_text.text().startswith("w8a8 is not available: ")
+    assert window.fix_button.isVisible() and window.fix_button.defaultAction() is window.download_action
+    window.demo_action.trigger()  # a new source: the old message and its fix go
+    assert window.status_text.text() == "" and window.fix_button.isHidden()
+
+
+def test_a_runtime_asked_for_at_start_that_cannot_run_is_told(qtbot, open_window, caplog):
+    window = open_window("fakecam:0", runtime="npu")  # `gui --runtime npu` without an NPU
+    wait_frames(qtbot, window)
+    text = window.status_text.text()
+    assert text.startswith("NPU is not available, using CPU: ") and window.status_text.property("error")
+    assert any(r.levelname == "WARNING" and r.getMessage() == text for r in caplog.records)  # on stderr too
+    assert window.latest.runtime.runtime == "cpu"
+
+
+def test_a_message_belongs_to_the_source_that_caused_it(qtbot, open_window):
+    window = open_window("camera:7")
+    qtbot.waitUntil(lambda: window.worker.state is WorkerState.FAILED, timeout=WAIT_MS)
+    window.record_action.trigger()
+    assert window.status_text.text().startswith("Cannot record: camera:7")
+    window.demo_action.trigger()
+    assert window.status_text.text() == ""
+    wait_frames(qtbot, window)
+    assert "camera:7" not in window.status_text.text()
 
 
 def test_switching_precision_and_runtime_from_the_menus_while_frames_flow(qtbot, open_window, w8a8_model):

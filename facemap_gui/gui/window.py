@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -110,18 +112,22 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
+        self._unavailable: dict[str, str] = {}  # runtime or precision key -> why it cannot run here
+        self._update_availability()
+        self._check_choice(self.options.runtime, self.options.precision)
         self._build_body()
         self._build_status_bar()
         self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
         self._hud_timer.start()
-        self._message_timer = QTimer(self, singleShot=True, timeout=lambda: self.status_text.clear())
+        self._message_timer = QTimer(self, singleShot=True, timeout=self.clear_status)
         if settings.geometry and not self.quit_after_frames:
             self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode()))
         else:
             self.resize(1280, 760)
+        self.start_source(options.source, remember=False)
+        self._tell_unavailable_choice(options.runtime, options.precision)
         if settings_warning:
             self.show_status(settings_warning, error=True)
-        self.start_source(options.source, remember=False)
 
     # -- construction ------------------------------------------------------------------------------------
 
@@ -148,6 +154,8 @@ class MainWindow(QMainWindow):
                                           tip="Record the annotated view and its landmarks")
         self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
         self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
+        self.download_action = self._action("Download &models…", None, self.download_models,
+                                            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)")
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
         self.runtime_group = QActionGroup(self, exclusive=True)
@@ -157,7 +165,7 @@ class MainWindow(QMainWindow):
             action.setData(runtime)
             self.runtime_group.addAction(action)
             self.runtime_actions[runtime] = action
-        self.runtime_group.triggered.connect(lambda _a: self.switch_session())
+        self.runtime_group.triggered.connect(self._choice_triggered)
         self.precision_group = QActionGroup(self, exclusive=True)
         self.precision_actions: dict[str, QAction] = {}
         for precision in PRECISIONS:
@@ -165,9 +173,7 @@ class MainWindow(QMainWindow):
             action.setData(precision)
             self.precision_group.addAction(action)
             self.precision_actions[precision] = action
-        self.precision_group.triggered.connect(lambda _a: self.switch_session())
-        self._update_availability()
-        self._check_choice(self.options.runtime, self.options.precision)
+        self.precision_group.triggered.connect(self._choice_triggered)
         self.overlay_actions = {
             name: self._action(text, key, self._view_changed, checkable=True, checked=getattr(s.overlay, name))
             for name, (text, key) in OVERLAY_TOGGLES.items()}
@@ -191,6 +197,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.record_action)
         file_menu.addAction(self.folder_action)
+        file_menu.addAction(self.download_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.source_menu = bar.addMenu("&Source")
@@ -215,7 +222,7 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Controls", self, movable=False, objectName="controls")
+        bar = self.toolbar = QToolBar("Controls", self, movable=False, objectName="controls")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.addAction(self.open_action)
         bar.addAction(self.demo_action)
@@ -265,6 +272,9 @@ class MainWindow(QMainWindow):
         # A long message (a path) must be cut off, not widen the window.
         self.status_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status.addWidget(self.status_text, 1)
+        self.fix_button = QToolButton(objectName="fixButton")  # the fix for the message shown, when there is one
+        self.fix_button.hide()
+        status.addWidget(self.fix_button)
         self.recording_label = QLabel(objectName="recordingLabel")
         self.recording_label.hide()
         status.addPermanentWidget(self.recording_label)
@@ -286,6 +296,7 @@ class MainWindow(QMainWindow):
                 self._fill_recent_menu()
         self.latest = None
         self.stand_in_banner.hide()
+        self.clear_status()  # messages belong to the source that caused them
         # No parent: the worker keeps its bridge alive as long as its threads may call it. Signals from a
         # stopped worker's bridge still queued are ignored by checking the sender.
         self._bridge = _Bridge()
@@ -350,18 +361,57 @@ class MainWindow(QMainWindow):
 
     def _check_choice(self, runtime: str, precision: str) -> None:
         for actions, wanted in ((self.runtime_actions, runtime), (self.precision_actions, precision)):
-            if actions[wanted].isEnabled():
+            if wanted not in self._unavailable:
                 actions[wanted].setChecked(True)
             elif not any(a.isChecked() for a in actions.values()):
-                next(a for a in actions.values() if a.isEnabled()).setChecked(True)
+                # Nothing runs here (no model at all): keep the one asked for; the worker says why.
+                usable = (a for key, a in actions.items() if key not in self._unavailable)
+                next(usable, actions[wanted]).setChecked(True)
 
     def _update_availability(self) -> None:
+        """Unavailable runtimes and precisions stay clickable (greyed, the reason as tooltip), so that choosing
+        one can say why it is not there."""
+        self._unavailable = {}
         for actions, reasons in ((self.runtime_actions, available_runtimes(self.options.allow_simulator)),
                                  (self.precision_actions, precision_availability(self.options))):
             for key, action in actions.items():
                 reason = reasons.get(key, "not available")
-                action.setEnabled(reason is None)
+                if reason:
+                    self._unavailable[key] = reason
                 action.setToolTip(reason or f"{action.text()} ({action.shortcut().toString()})")
+                button = self.toolbar.widgetForAction(action)
+                button.setProperty("unavailable", reason is not None)
+                button.style().polish(button)
+
+    def _choice_triggered(self, action: QAction) -> None:
+        self._update_availability()
+        if action.data() in self._unavailable:
+            self._check_choice(self.options.runtime, self.options.precision)  # back to what runs
+            self._tell_unavailable(action.data())
+            return
+        self.switch_session()
+
+    def _tell_unavailable(self, key: str) -> None:
+        """Why `key` (a runtime or precision) cannot be chosen, with the fix as a button where there is one."""
+        label = RUNTIMES.get(key, key)
+        fix = self.download_action if key in PRECISIONS and self.options.model is None else None
+        self.show_status(f"{label} is not available: {self._unavailable[key]}", error=True, fix=fix)
+
+    def _tell_unavailable_choice(self, runtime: str, precision: str) -> None:
+        """A runtime or precision asked for at start (command line, settings) that cannot run: say what runs
+        instead and why, as a fallback always is."""
+        running = self._choice()
+        for key, instead in ((runtime, running[0]), (precision, running[1])):
+            if key in self._unavailable and key != instead:
+                self.show_status(f"{RUNTIMES.get(key, key)} is not available, using "
+                                 f"{RUNTIMES.get(instead, instead)}: {self._unavailable[key]}", error=True)
+
+    def download_models(self) -> None:
+        from facemap_gui.gui.download_dialog import DownloadDialog
+
+        if DownloadDialog(parent=self).exec() == QDialog.DialogCode.Accepted:
+            self._update_availability()
+            self.show_status("Models installed: choose them in the Runtime and Precision menus")
 
     def switch_session(self) -> None:
         runtime, precision = self._choice()
@@ -474,9 +524,14 @@ class MainWindow(QMainWindow):
             self.show_status(event.text, event.error)
             self._sync_choice_to_session()
 
-    def show_status(self, text: str, error: bool = False) -> None:
+    def show_status(self, text: str, error: bool = False, fix: QAction | None = None) -> None:
+        """Replace the message; errors (also logged) stay until replaced, others for MESSAGE_MS. `fix`: an
+        action that remedies the error, offered beside it."""
         if error:
             log.warning("%s", text)
+        self.fix_button.setVisible(fix is not None)
+        if fix is not None:
+            self.fix_button.setDefaultAction(fix)
         self.status_text.setText(text)
         self.status_text.setToolTip(text)
         self.status_text.setProperty("error", error)
@@ -485,6 +540,10 @@ class MainWindow(QMainWindow):
             self._message_timer.stop()  # errors stay until something replaces them
         else:
             self._message_timer.start(MESSAGE_MS)
+
+    def clear_status(self) -> None:
+        self.show_status("")
+        self._message_timer.stop()
 
     def _refresh_hud(self) -> None:
         self._refresh_recording()

@@ -176,7 +176,7 @@ def test_empty_video(tmp_path, tiny_model):
 
 def test_no_model_installed_says_what_to_run():
     result = run_cli("process", str(PHOTO), check=False)
-    _one_line_error(result, "facemap-gui models download")
+    _one_line_error(result, "facemap-gui models download", "process --stand-in")
 
 
 def test_folded_basis_is_what_decode_uses(tiny_model):

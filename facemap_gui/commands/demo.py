@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from facemap_gui.config import RunOptions, build_pipeline
 from facemap_gui.models import store
@@ -27,15 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo_options() -> RunOptions:
-    """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
+    """The real model when installed, else the full-architecture stand-in."""
     if store.landmark_model_path("float").is_file():
         return RunOptions(source=DEMO_LOOP)
+    log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
+                "(run `facemap-gui models download` for the real one)")
+    return RunOptions(source=DEMO_LOOP, model=stand_in_model())
+
+
+def stand_in_model() -> Path:
+    """The full-architecture stand-in in the data directory, generated the first time (~5 s on 2 cores)."""
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
-        log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
-                    "(run `facemap-gui models download` for the real one)")
         write_stand_in(model.parent, arch="full")
-    return RunOptions(source=DEMO_LOOP, model=model)
+    return model
 
 
 def run_headless(options: RunOptions, frames: int) -> int:

@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton, QToolButton
 
 from facemap_gui.commands import demo as demo_command
 from facemap_gui.config import RunOptions
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
 from facemap_gui.gui.settings import Settings, load_settings, settings_path
+from facemap_gui.gui.style import STYLE_SHEET
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.gui.worker import WorkerState
 from facemap_gui.landmarks.model import inspect_model
@@ -434,3 +435,44 @@ def test_sigterm_closes_the_window_the_normal_way(tiny_model):
     assert app.returncode == 128 + signal.SIGTERM, stderr
     assert "Traceback" not in stderr and "Unexpected error" not in stderr
     assert load_settings()[0].geometry  # closeEvent ran: the settings, window geometry included, were saved
+
+
+@pytest.fixture
+def app_style(qapp):
+    """The app's own style sheet (sizes depend on it), for this test only."""
+    qapp.setStyleSheet(STYLE_SHEET)
+    yield
+    qapp.setStyleSheet("")
+
+
+def test_the_layout_holds_at_800_by_500(qtbot, open_window, pan_video, tmp_path, app_style):
+    window = open_window(str(pan_video), Settings(output_folder=str(tmp_path)))
+    window.resize(800, 500)
+    wait_frames(qtbot, window)
+    assert (window.width(), window.height()) == (800, 500)  # nothing forces the window bigger
+    assert window.hud_area.isVisible()
+    assert window.hud.height() >= window.hud.minimumSizeHint().height()  # every HUD row there, scrolled if need be
+    more = window.toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
+    w8a8 = window.toolbar.widgetForAction(window.precision_actions["w8a8"])
+    assert more.isVisible() and not w8a8.isVisible()  # what does not fit is behind the » button
+    assert more.toolTip() == "More controls"
+    record = window.toolbar.widgetForAction(window.record_action)
+    before = (record.width(), window.toolbar.widgetForAction(window.runtime_actions["cpu"]).x())
+    window.record_action.trigger()
+    assert window.record_action.text() == "Stop &recording"
+    assert (record.width(), window.toolbar.widgetForAction(window.runtime_actions["cpu"]).x()) == before
+    window.record_action.trigger()
+    window.resize(1400, 800)
+    qtbot.waitUntil(lambda: w8a8.isVisible() and not more.isVisible(), timeout=WAIT_MS)  # all fits again
+
+
+def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_window, tmp_path, monkeypatch):
+    videos = tmp_path / "Videos"
+    monkeypatch.setattr(window_module.platformdirs, "user_videos_dir", lambda: str(videos))
+    window = open_window("fakecam:0")
+    assert window.open_folder() == Path.home()  # no Videos folder here
+    videos.mkdir()
+    assert window.open_folder() == videos
+    (tmp_path / "clips").mkdir()
+    window.settings.add_recent(str(tmp_path / "clips" / "a.mp4"))
+    assert window.open_folder() == tmp_path / "clips"

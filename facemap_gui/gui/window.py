@@ -8,15 +8,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QToolBar,
@@ -60,6 +63,30 @@ def precision_availability(options: RunOptions) -> dict[str, str | None]:
         except FacemapError as exc:
             reasons[precision] = str(exc)
     return reasons
+
+
+def _widest(button: QToolButton, texts: tuple[str, ...]) -> int:
+    """The width `button` needs for the widest of `texts` (its text is left as it was)."""
+    current, widths = button.text(), []
+    for text in texts:
+        button.setText(text)
+        widths.append(button.sizeHint().width())
+    button.setText(current)
+    return max(widths)
+
+
+def _text_icon(text: str, colour: QColor, size: int = 16) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setPen(colour)
+    font = painter.font()
+    font.setPixelSize(size)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _dot_icon(colour: QColor, size: int = 14) -> QIcon:
@@ -228,7 +255,9 @@ class MainWindow(QMainWindow):
         bar.addAction(self.demo_action)
         bar.addSeparator()
         bar.addAction(self.record_action)
-        bar.widgetForAction(self.record_action).setObjectName("recordButton")
+        record = bar.widgetForAction(self.record_action)
+        record.setObjectName("recordButton")
+        record.setFixedWidth(_widest(record, ("&Record", "Stop &recording")))  # the toolbar must not shift
         bar.addSeparator()
         bar.addWidget(QLabel("RUNTIME", objectName="toolbarLabel"))
         bar.addActions(list(self.runtime_actions.values()))
@@ -243,6 +272,10 @@ class MainWindow(QMainWindow):
         self.strength_slider.valueChanged.connect(self._view_changed)
         bar.addWidget(self.strength_slider)
         self.addToolBar(bar)
+        # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
+        more = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        more.setIcon(_text_icon("»", QColor("#d7dae0")))
+        more.setToolTip("More controls")
 
     def _build_body(self) -> None:
         body = QWidget(self)
@@ -261,9 +294,14 @@ class MainWindow(QMainWindow):
         self.stack = ViewStack(body)
         column.addWidget(self.stack, 1)
         layout.addLayout(column, 1)
-        self.hud = HudPanel(body)
-        self.hud.setVisible(self.settings.hud)
-        layout.addWidget(self.hud)
+        self.hud = HudPanel()
+        # Scrolls in a short window instead of setting the window's minimum height.
+        self.hud_area = QScrollArea(body, widgetResizable=True, frameShape=QFrame.Shape.NoFrame,
+                                    horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hud_area.setWidget(self.hud)
+        self.hud_area.setFixedWidth(self.hud.width() + self.hud_area.verticalScrollBar().sizeHint().width())
+        self.hud_area.setVisible(self.settings.hud)
+        layout.addWidget(self.hud_area)
         self.setCentralWidget(body)
 
     def _build_status_bar(self) -> None:
@@ -315,10 +353,15 @@ class MainWindow(QMainWindow):
                         self.options.source)
         self.worker = None
 
+    def open_folder(self) -> Path:
+        """Where the Open dialog starts: the folder of the last file opened, else Videos, else home."""
+        folders = [Path(p).parent for p in self.settings.recent_files[:1]]
+        folders += [Path(platformdirs.user_videos_dir()), Path.home()]
+        return next(f for f in folders if f.is_dir())
+
     def open_file(self) -> None:
         patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
-        start = self.settings.recent_files[0] if self.settings.recent_files else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(Path(start).parent),
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(self.open_folder()),
                                               f"Videos and images ({patterns});;All files (*)")
         if path:
             self.start_source(path)
@@ -450,7 +493,7 @@ class MainWindow(QMainWindow):
 
     def _toggle_hud(self) -> None:
         self.settings.hud = self.hud_action.isChecked()
-        self.hud.setVisible(self.settings.hud)
+        self.hud_area.setVisible(self.settings.hud)
 
     def _toggle_fullscreen(self) -> None:
         full = self.fullscreen_action.isChecked()

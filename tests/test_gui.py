@@ -476,3 +476,59 @@ def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_wi
     (tmp_path / "clips").mkdir()
     window.settings.add_recent(str(tmp_path / "clips" / "a.mp4"))
     assert window.open_folder() == tmp_path / "clips"
+
+
+def test_starting_and_quitting_with_a_recording_running_leaves_no_thread_behind(qtbot, open_window, tmp_path):
+    for round_ in range(8):
+        window = open_window("demo:0", Settings(output_folder=str(tmp_path / f"r{round_}")))
+        wait_frames(qtbot, window)
+        window.record_action.trigger()
+        recorder, worker = window.worker.recorder, window.worker
+        qtbot.waitUntil(lambda r=recorder: r.status.frames_written >= 1, timeout=WAIT_MS)
+        window.close()
+        assert not worker.alive and window._draining == []
+        status = recorder.status
+        assert not status.running and status.error is None and status.frames_written >= 1
+        assert len(status.landmarks_path.read_text().splitlines()) == status.frames_written + 2  # summary written
+
+
+QUIT_WHILE_RECORDING = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from facemap_gui.config import RunOptions
+from facemap_gui.gui.app import run_gui
+from facemap_gui.gui.settings import Settings
+from facemap_gui.gui.window import MainWindow
+
+def record_then_quit():
+    window = next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)), None)
+    if window is None or window.latest is None:
+        QTimer.singleShot(20, record_then_quit)
+    elif window.worker.recorder is None:
+        window.record_action.trigger()
+        QTimer.singleShot(20, record_then_quit)
+    elif window.worker.recorder.status.frames_written:
+        window.close()
+    else:
+        QTimer.singleShot(20, record_then_quit)
+
+for _ in range(int(sys.argv[2])):
+    QTimer.singleShot(0, record_then_quit)
+    assert run_gui(RunOptions(source="demo:0", model=Path(sys.argv[1])),
+                   loaded_settings=(Settings(output_folder=sys.argv[3]), None)) == 0
+print("all closed")
+"""
+
+
+def test_quitting_the_app_while_recording_exits_cleanly_every_time(tiny_model, tmp_path):
+    """The process ends right after the last window closed mid-recording: nothing may be left to be freed on
+    the wrong thread during interpreter exit (a crash there is `Fatal Python error`, exit code -6 or -11)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-c", QUIT_WHILE_RECORDING, str(tiny_model), "4", str(tmp_path)],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout == "all closed\n", result.stderr
+        assert "Fatal" not in result.stderr and "Traceback" not in result.stderr
+    assert len(list(tmp_path.glob("*.jsonl"))) == 12

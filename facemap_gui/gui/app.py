@@ -107,7 +107,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     settings, warning = loaded_settings or load_settings()
     # Non-headless OpenCV wheels point Qt at their own plugin folder (FACTS §4); Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
-    from PySide6.QtCore import QTimer, qInstallMessageHandler
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer, qInstallMessageHandler
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -152,7 +152,12 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
         sys.excepthook = previous_hook
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-    return window.exit_code
+    # Ordered teardown on the GUI thread: closeEvent has joined the worker threads; the window's Qt objects go
+    # now, here, not when a garbage collection happens to run or during interpreter exit.
+    code = window.exit_code
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return code
 
 
 def _log_qt_message(kind: object, _context: object, text: str) -> None:

@@ -52,6 +52,7 @@ OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points",
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
 MESSAGE_MS = 8000
+SHUTDOWN_TIMEOUT_S = 10.0  # on quit, for a worker still finishing (a runtime switch compiling a model)
 
 
 def precision_availability(options: RunOptions) -> dict[str, str | None]:
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self._finished = False
         self.exit_code = 0
         self._bridge: _Bridge | None = None
+        self._draining: list[LiveWorker] = []  # stopped workers whose threads are still finishing
         self.setWindowTitle("facemap-gui")
         self._build_actions()
         self._build_menus()
@@ -349,8 +351,11 @@ class MainWindow(QMainWindow):
             return
         self.stop_recording()
         if not self.worker.stop():
-            log.warning("the %s worker did not stop within a second; leaving it to end on its own",
+            log.warning("the %s worker did not stop within a second; it finishes in the background",
                         self.options.source)
+            # Kept until its threads end, so that it and its bridge (a QObject) are freed here, on the GUI
+            # thread, and never by the last reference going away on one of its own threads.
+            self._draining.append(self.worker)
         self.worker = None
 
     def open_folder(self) -> Path:
@@ -589,6 +594,7 @@ class MainWindow(QMainWindow):
         self._message_timer.stop()
 
     def _refresh_hud(self) -> None:
+        self._draining = [w for w in self._draining if w.alive]
         self._refresh_recording()
         live = self.latest
         if live is None:
@@ -687,6 +693,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._hud_timer.stop()
         self._stop_worker()
+        for worker in self._draining:  # no worker thread may outlive the window (and run into interpreter exit)
+            if not worker.stop(SHUTDOWN_TIMEOUT_S):
+                log.error("the %s worker is still running after %g s", worker.options.source, SHUTDOWN_TIMEOUT_S)
+        self._draining.clear()
         if not self.quit_after_frames:
             self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
             save_settings(self.settings)

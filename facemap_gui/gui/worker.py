@@ -171,7 +171,12 @@ class LiveWorker:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        """Some thread of this worker is still running."""
+        return any(t.is_alive() for t in self._threads)
 
     def request_switch(self, runtime: str, precision: str) -> None:
         self._switcher.request(runtime, precision)

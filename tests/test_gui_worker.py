@@ -3,6 +3,7 @@ live switching, clean stop. The webcam is a fake registered through the source r
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -55,6 +56,14 @@ class Listener:
             assert self.changed.wait_for(condition, timeout), (self.states, self.messages)
 
 
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Poll `condition` until it holds; the timeout only bounds a failure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.005)
+
+
 def run_until(worker: LiveWorker, condition, timeout: float = 20.0) -> list[LiveFrame]:
     """Take frames like the window does until `condition(frame)` holds; returns every frame taken."""
     taken: list[LiveFrame] = []
@@ -80,6 +89,7 @@ class FakeCamera(FrameSource):
     unplugged_opens = 0  # how many attempts to reopen it fail before it is back
     refuse_opens = 0
     opened = 0
+    reads = 0  # frames delivered by all fake cameras
 
     def __init__(self, arg: str) -> None:
         if FakeCamera.refuse_opens:
@@ -95,9 +105,10 @@ class FakeCamera(FrameSource):
         if FakeCamera.unplug_after is not None and self._index >= FakeCamera.unplug_after:
             FakeCamera.unplug_after, FakeCamera.refuse_opens = None, FakeCamera.unplugged_opens
             raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
-        time.sleep(self.interval_s)
+        time.sleep(self.interval_s)  # the camera's own frame interval
         frame = self._demo.read()
         self._index += 1
+        FakeCamera.reads += 1
         return Frame(frame.index, time.monotonic() * 1000.0, frame.rgb)
 
 
@@ -182,7 +193,9 @@ def test_a_video_plays_at_its_own_pace_and_every_frame_is_shown_or_counted(start
 
 def test_the_window_is_told_once_per_newest_frame_never_a_backlog(start):
     worker, listener = start("fakecam:0")
-    time.sleep(0.5)  # frames arrive, nobody takes them
+    listener.wait_for(lambda: listener.notifications == 1)
+    reads = FakeCamera.reads
+    wait_until(lambda: FakeCamera.reads >= reads + 20)  # frames arrive, nobody takes them
     assert listener.notifications == 1
     taken = run_until(worker, lambda f: True)
     listener.wait_for(lambda: listener.notifications == 2)
@@ -217,8 +230,9 @@ def test_a_slow_consumer_drops_stale_frames_instead_of_queueing_them(start, monk
     worker, _ = start("fakecam:0")
     frames = run_until(worker, lambda f: f.processed >= 15)
     assert frames[-1].dropped > 0  # the camera outpaces the pipeline here; stale frames were skipped
-    # What is shown is recent: never a backlog of old frames.
-    assert time.monotonic() - frames[-1].captured_at < 1.0
+    # What is shown skips ahead to the newest frame: never a backlog of old frames worked through in turn.
+    indexes = [f.result.frame.index for f in frames]
+    assert any(later - earlier > 1 for earlier, later in itertools.pairwise(indexes))
 
 
 def test_a_camera_that_disappears_is_reported_and_retried(start, monkeypatch):
@@ -304,10 +318,8 @@ def test_a_source_that_cannot_open_fails_with_its_name(start, tmp_path):
 def test_stop_is_prompt_while_running(start):
     worker, _ = start("fakecam:0")
     run_until(worker, lambda f: f.processed > 2)
-    began = time.monotonic()
-    assert worker.stop()
-    assert time.monotonic() - began < 1.0
-    assert worker.state is WorkerState.STOPPING
+    assert worker.stop()  # True: both threads ended within stop()'s own short timeout
+    assert worker.state is WorkerState.STOPPING and not worker.alive
 
 
 LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from facemap_gui.config import RunOptions
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.icons import dot_icon, text_icon, widest
 from facemap_gui.gui.settings import Settings, output_folder, save_settings
 from facemap_gui.gui.view import ViewStack
 from facemap_gui.gui.worker import LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
@@ -64,42 +65,6 @@ def precision_availability(options: RunOptions) -> dict[str, str | None]:
         except FacemapError as exc:
             reasons[precision] = str(exc)
     return reasons
-
-
-def _widest(button: QToolButton, texts: tuple[str, ...]) -> int:
-    """The width `button` needs for the widest of `texts` (its text is left as it was)."""
-    current, widths = button.text(), []
-    for text in texts:
-        button.setText(text)
-        widths.append(button.sizeHint().width())
-    button.setText(current)
-    return max(widths)
-
-
-def _text_icon(text: str, colour: QColor, size: int = 16) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setPen(colour)
-    font = painter.font()
-    font.setPixelSize(size)
-    font.setBold(True)
-    painter.setFont(font)
-    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, text)
-    painter.end()
-    return QIcon(pixmap)
-
-
-def _dot_icon(colour: QColor, size: int = 14) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(colour)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, size - 2, size - 2)
-    painter.end()
-    return QIcon(pixmap)
 
 
 class _Bridge(QObject):
@@ -181,7 +146,7 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_LOOP))
         self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
                                           tip="Record the annotated view and its landmarks")
-        self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
+        self.record_action.setIcon(dot_icon(QColor("#ff5252")))
         self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
         self.download_action = self._action("Download &models…", None, self.download_models,
                                             tip="Download Qualcomm's facemap_3dmm models (float and w8a8)")
@@ -259,7 +224,7 @@ class MainWindow(QMainWindow):
         bar.addAction(self.record_action)
         record = bar.widgetForAction(self.record_action)
         record.setObjectName("recordButton")
-        record.setFixedWidth(_widest(record, ("&Record", "Stop &recording")))  # the toolbar must not shift
+        record.setFixedWidth(widest(record, ("&Record", "Stop &recording")))  # the toolbar must not shift
         bar.addSeparator()
         bar.addWidget(QLabel("RUNTIME", objectName="toolbarLabel"))
         bar.addActions(list(self.runtime_actions.values()))
@@ -276,7 +241,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
         more = bar.findChild(QToolButton, "qt_toolbar_ext_button")
-        more.setIcon(_text_icon("»", QColor("#d7dae0")))
+        more.setIcon(text_icon("»", QColor("#d7dae0")))
         more.setToolTip("More controls")
 
     def _build_body(self) -> None:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
@@ -422,12 +421,11 @@ def test_no_display_exits_with_one_line_on_stderr(tiny_model):
 
 def test_sigterm_closes_the_window_the_normal_way(tiny_model):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    app = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "gui", "--source", "demo", "--model",
+    app = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "-v", "gui", "--source", "demo", "--model",
                             str(tiny_model)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in app.stderr:  # the stand-in warning: the window exists and its worker is building the pipeline
-        if "STAND-IN" in line:
+    for line in app.stderr:  # said once the window is shown and its signal handlers are in place
+        if "window open" in line:
             break
-    time.sleep(0.5)
     app.send_signal(signal.SIGTERM)
     _, stderr = app.communicate(timeout=30)
     assert app.returncode == 128 + signal.SIGTERM, stderr

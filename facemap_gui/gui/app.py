@@ -147,6 +147,7 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     previous_handlers = {sig: signal.signal(sig, close_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         window.show()
+        log.info("window open (Ctrl+C or SIGTERM closes it)")
         app.exec()
     finally:
         sys.excepthook = previous_hook

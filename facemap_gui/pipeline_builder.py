@@ -13,6 +13,7 @@ from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
+from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.tracking import REDETECT_EVERY
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,17 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
 
 
 def demo_options() -> RunOptions:
-    """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
+    """The real model when installed, else the full-architecture stand-in."""
     if store.landmark_model_path("float").is_file():
-        return RunOptions(source="demo:0")
+        return RunOptions(source=DEMO_LOOP)
+    log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
+                "(run `facemap-gui models download` for the real one)")
+    return RunOptions(source=DEMO_LOOP, model=stand_in_model())
+
+
+def stand_in_model() -> Path:
+    """The full-architecture stand-in in the data directory, generated the first time (~5 s on 2 cores)."""
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
-        log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
-                    "(run `facemap-gui models download` for the real one)")
         write_stand_in(model.parent, arch="full")
-    return RunOptions(source="demo:0", model=model)
+    return model

@@ -20,7 +20,7 @@ import psutil
 
 from facemap_gui import store
 from facemap_gui.errors import FacemapError
-from facemap_gui.live.worker import LiveFrame, LiveWorker, WorkerState
+from facemap_gui.live.worker import EventKind, LiveFrame, LiveWorker, WorkerEvent, WorkerState
 from facemap_gui.models.standin import W8A8_FILE, write_stand_in
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
@@ -82,9 +82,12 @@ class SoakReport:
         ]
 
 
+SWITCH_OUTCOMES = {EventKind.SWITCHED: "done", EventKind.FALLBACK: "fallback", EventKind.SWITCH_FAILED: "failed"}
+
+
 class _Watcher(logging.Handler):
     """Collects what a user would see as a failure: worker messages flagged as errors, ERROR log records and
-    exceptions escaping any thread. Switch outcomes are told apart by the worker's wording."""
+    exceptions escaping any thread. Switch outcomes are told apart by the worker's event kinds."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -98,32 +101,28 @@ class _Watcher(logging.Handler):
 
     def state_changed(self, state: WorkerState, message: str) -> None:
         if state is WorkerState.FAILED:
-            self._exception(f"worker failed: {message}")
+            self.failure(f"worker failed: {message}")
 
-    def message(self, text: str, error: bool) -> None:
-        if text.startswith("Now running on"):
-            self._outcome("done")
-        elif text.startswith("Running on") and " instead of " in text:
-            self._outcome("fallback")
-        elif text.startswith("Switch to"):
-            self._outcome("failed")
-            self._exception(text)
-        elif error:
-            self._exception(text)
+    def event(self, event: WorkerEvent) -> None:
+        outcome = SWITCH_OUTCOMES.get(event.kind)
+        if outcome:
+            self._outcome(outcome)
+        if event.error and event.kind is not EventKind.FALLBACK:
+            self.failure(event.text)
 
     # logging.Handler
     def emit(self, record: logging.LogRecord) -> None:
-        self._exception(f"log {record.levelname}: {record.getMessage()}")
+        self.failure(f"log {record.levelname}: {record.getMessage()}")
 
     def thread_exception(self, args: threading.ExceptHookArgs) -> None:
         thread = args.thread.name if args.thread else "?"
-        self._exception(f"thread {thread}: {args.exc_type.__name__}: {args.exc_value}")
+        self.failure(f"thread {thread}: {args.exc_type.__name__}: {args.exc_value}")
 
     def _outcome(self, outcome: str) -> None:
         with self.lock:
             self.switch_outcomes.append(outcome)
 
-    def _exception(self, text: str) -> None:
+    def failure(self, text: str) -> None:
         with self.lock:
             self.exceptions.append(text)
 
@@ -228,14 +227,14 @@ def _drive(worker: LiveWorker, report: SoakReport, watcher: _Watcher, plan: list
                 report.switches_requested += 1
                 next_switch = elapsed + switch_every_s
             elif elapsed - next_switch > SWITCH_TIMEOUT_S:
-                watcher.message(f"Switch to the next runtime failed: no outcome within {SWITCH_TIMEOUT_S:g} s", True)
+                watcher.failure(f"Switch to the next runtime failed: no outcome within {SWITCH_TIMEOUT_S:g} s")
         if elapsed >= next_record:
             if worker.recorder is None:
                 suffix = RECORDING_SUFFIXES[report.recordings % len(RECORDING_SUFFIXES)]
                 try:
                     worker.start_recording(scratch / f"soak-{report.recordings:04d}{suffix}")
                 except FacemapError as exc:
-                    watcher.message(f"cannot record: {exc}", True)
+                    watcher.failure(f"cannot record: {exc}")
             else:
                 _finish_recording(worker, report)
             next_record += record_every_s

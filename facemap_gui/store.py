@@ -76,5 +76,5 @@ def require_landmark_model(precision: str) -> Path:
         raise ModelError(f"{path}: the facemap_3dmm {precision} model is not installed; run "
                          f"`facemap-gui models download facemap_3dmm-{precision} basis` (offline: "
                          "`facemap-gui models install FILE.zip`, `facemap-gui models list` names the files to fetch), "
-                         "or `facemap-gui demo` to try the app with a stand-in")
+                         "or try a generated stand-in: `facemap-gui demo`, `facemap-gui process --stand-in ...`")
     return path

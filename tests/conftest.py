@@ -1,7 +1,9 @@
-"""Shared fixtures: stand-in models the tests generate, the real photo and detectors from ../shared, videos."""
+"""Shared fixtures: stand-in models the tests generate, the real photo (matplotlib's sample) and the bundled
+detectors, videos. Everything comes from the repository or installed packages."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -11,14 +13,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from facemap_gui import store
 from facemap_gui.models.standin import write_stand_in
-from facemap_gui.sources.demo import DemoSource
+from facemap_gui.sources.demo import DemoSource, demo_photo_path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PHOTO = SHARED / "images" / "grace_hopper.jpg"
-SHORT_RANGE = SHARED / "models" / "face_detection_short_range.tflite"
-FULL_RANGE = SHARED / "models" / "face_detection_full_range_sparse.tflite"
-GOLDEN = SHARED / "golden"
+PHOTO = demo_photo_path()
+SHORT_RANGE = store.bundled_detector_path("short")
+FULL_RANGE = store.bundled_detector_path("full")
+GOLDEN = Path(__file__).resolve().parent / "data"  # Qualcomm's reference decoder outputs: data/README.md
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +93,18 @@ def pan_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every MediaPipe detector must be closed by whoever opened it: one left to the interpreter's final garbage
+    collection hangs the exit (its __del__ waits on a dispatcher thread that is gone). Close leftovers, then fail."""
+    from mediapipe.tasks.python.vision import FaceDetector
+
+    gc.collect()
+    left_open = [o for o in gc.get_objects() if isinstance(o, FaceDetector) and o._handle]
+    for detector in left_open:
+        detector.close()
+    if left_open:
+        session.config.get_terminal_writer().line(f"{len(left_open)} MediaPipe detector(s) left open by the tests",
+                                                 red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

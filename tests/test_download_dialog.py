@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar
 
 from facemap_gui import store
 from facemap_gui.gui.download_dialog import DownloadDialog
 from facemap_gui.models.catalogue import MIRROR_ENV
-from facemap_gui.models.download import Downloader
+from facemap_gui.models.download import Downloader, Progress
 from facemap_gui.models.install import missing
 from tests.test_models import FileServer, basis_files, file_server
 
@@ -77,3 +79,30 @@ def test_cancel_stops_the_download_and_installs_nothing(qtbot, server):
     assert not (store.basis_dir() / "meanFace.npy").exists()
     parts = list((store.cache_dir() / "downloads").glob(".meanFace.npy.part"))
     assert len(parts) == 1 and 0 < parts[0].stat().st_size < 2_000_000, "kept to resume next time"
+
+
+def test_rows_show_each_attempt_the_retries_and_their_final_state_and_enter_closes(qtbot, server):
+    server.files.update(basis_files())
+    server.plan["meanFace.npy"] = ["500", "500"]  # a server error on both attempts
+    dialog = DownloadDialog(["basis"], downloader=Downloader(attempts=2, backoff_s=0.01))
+    qtbot.addWidget(dialog)
+    seen: list[str] = []
+    relay = dialog.downloader.progress
+
+    def watch(progress: Progress) -> None:  # what each row is told, in order
+        seen.append(f"{progress.filename}: {progress.describe()}")
+        relay(progress)
+
+    dialog.downloader.progress = watch
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
+
+    assert seen[:3] == ["meanFace.npy: connecting (attempt 1 of 2)",
+                        "meanFace.npy: server error HTTP 500 Internal Server Error; retrying in 0 s",
+                        "meanFace.npy: connecting (attempt 2 of 2)"]
+    details = {name: detail for name, (_, detail) in dialog._rows.items()}
+    assert details["meanFace.npy"].text() == "failed (see below)" and "HTTP 500" in details["meanFace.npy"].toolTip()
+    assert details["shapeBasis.npy"].text() == details["blendShape.npy"].text() == "not downloaded"
+    with qtbot.waitSignal(dialog.rejected, timeout=5_000):
+        QTest.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.result() == QDialog.DialogCode.Rejected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -512,13 +513,19 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     lines = out.splitlines()
     model_line = lines.index(next(line for line in lines if line.startswith("facemap_3dmm-float")))
     assert "installed, STAND-IN" in lines[model_line]
-    assert lines[model_line + 1].split() == [str(store.landmark_model_path("float")),
-                                             f"{tiny_model.stat().st_size / 1000:.1f}", "kB", "sha256",
-                                             sha(tiny_model.read_bytes())]
-    assert next(line for line in lines if line.startswith("basis")).split()[1:3] == ["installed,", "real;"]
-    assert "facemap-gui models download facemap_3dmm-w8a8" in next(
-        line for line in lines if line.startswith("facemap_3dmm-w8a8"))
+    assert lines[model_line + 3].split() == [str(store.landmark_model_path("float")),
+                                             f"{tiny_model.stat().st_size / 1000:.1f}", "kB"]
+    assert lines[model_line + 4].split() == ["sha256", sha(tiny_model.read_bytes())]
+    assert next(line for line in lines if line.startswith("basis")).split()[1:] == ["installed,", "real"]
+    assert lines[model_line + 1] == "    random weights or synthetic data: results are not real"
+    w8a8 = lines.index("facemap_3dmm-w8a8    not installed")
+    assert lines[w8a8 + 1] == "    download: facemap-gui models download facemap_3dmm-w8a8"
+    assert lines[w8a8 + 3].strip().endswith("/facemap_3dmm-onnx-w8a8.zip")
     assert next(line for line in lines if line.startswith("blazeface-short")).split()[1] == "bundled"
+    assert lines[-2:] == ["stand-in             not generated yet",
+                          "    made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
+    # Every line fits an 80-column terminal but for the length of the path or URL it holds.
+    assert [line for line in lines if len(" ".join(w for w in line.split() if "/" not in w)) > 76] == []
 
     code, out, _ = run_cli(capsys, "verify")
     assert code == 0
@@ -539,6 +546,18 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     assert not store.landmark_model_path("float").parent.exists()
     assert "facemap_3dmm-float" not in json.loads((store.models_dir() / "installed.json").read_text())
     assert missing() == ["facemap_3dmm-float", "facemap_3dmm-w8a8"]
+
+
+def test_list_gives_every_basis_url_and_the_generated_stand_in(tiny_model, capsys):
+    shutil.copytree(tiny_model.parent, store.stand_in_dir("full"))  # where `demo` generates it
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    lines = out.splitlines()
+    basis = lines.index("basis                not installed")
+    assert [line.strip().rsplit("/", 1)[-1] for line in lines[basis + 3: basis + 6]] == [
+        "meanFace.npy", "shapeBasis.npy", "blendShape.npy"]
+    assert lines[-3:-1] == ["stand-in             generated, STAND-IN", "    random weights: results are not real"]
+    assert lines[-1].split()[0] == str(store.stand_in_dir("full") / "facemap_3dmm.onnx")
 
 
 def test_unknown_name_lists_the_catalogue(capsys):

@@ -76,7 +76,7 @@ def test_image_with_detector_finds_the_face_and_labels_stand_in(tiny_model):
     assert header["detector"]["backend"] == "mediapipe" and header["detector"]["path"] == str(FULL_RANGE)
     assert len(frame["faces"]) == 1
     x0, y0, x1, y1 = frame["faces"][0]["box"]
-    # The face in the photo is about (171, 146, 194, 194) as x, y, w, h.
+    # where the bundled detector finds the face: about (171, 146, 194, 194) as x, y, w, h
     assert abs(x0 - 171) < 25 and abs(y0 - 146) < 25 and abs((x1 - x0) - 194) < 30 and abs((y1 - y0) - 194) < 30
     points = np.array(frame["faces"][0]["landmarks"])
     assert points.shape == (68, 2)
@@ -194,7 +194,7 @@ def test_empty_video(tmp_path, tiny_model):
 
 def test_no_model_installed_says_what_to_run():
     result = run_cli("process", str(PHOTO), check=False)
-    _one_line_error(result, "facemap-gui models download")
+    _one_line_error(result, "facemap-gui models download", "process --stand-in")
 
 
 def test_folded_basis_is_what_decode_uses(tiny_model):

@@ -12,6 +12,7 @@ from facemap_gui.gui.app import has_display
 from facemap_gui.output import RunStats
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
 from facemap_gui.sources import open_source
+from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,12 @@ def run_headless(options: RunOptions, frames: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = demo_options()
     if args.headless or not has_display():
         if not args.headless:
             print("facemap-gui: no display found, running the demo headless", file=sys.stderr)
-        return run_headless(options, args.frames)
+        return run_headless(demo_options(), args.frames)
     from facemap_gui.gui.app import run_gui  # Qt only when a window is wanted
 
-    return run_gui(options)
+    # The window's start-up path, as for `gui`: the stand-in, if needed, is made under its busy dialog.
+    return run_gui(RunOptions(source=DEMO_LOOP), offer_download=False)
 

@@ -13,7 +13,7 @@ from facemap_gui.commands.common import in_range
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
-from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
+from facemap_gui.models.download import Downloader, Progress, format_size
 from facemap_gui.models.install import (
     EntryStatus,
     Installed,
@@ -27,7 +27,7 @@ from facemap_gui.models.install import (
     trust_path,
     verify,
 )
-from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
+from facemap_gui.models.standin import MODEL_FILE, STAND_IN_NOTE, write_stand_in
 from facemap_gui.runtime import PRECISIONS
 
 
@@ -127,30 +127,39 @@ def run_install(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(current: EntryStatus) -> str:
+def _describe(current: EntryStatus) -> list[str]:
+    """The status, then detail lines: each short, or a single path or URL (so the list fits a terminal)."""
     entry = current.entry
     if current.problem:
-        return f"UNUSABLE: {current.problem}"
+        return [f"UNUSABLE: {current.problem}"]
     if current.installed:
-        kind = "STAND-IN (random weights or synthetic data: results are not real)" if current.stand_in else "real"
-        source = current.record.get("source", "not recorded (copied in by hand?)")
-        return f"installed, {kind}; from {source}"
+        source = f"from {current.record.get('source', 'not recorded (copied in by hand?)')}"
+        if current.stand_in:
+            return ["installed, STAND-IN", "random weights or synthetic data: results are not real", source]
+        return ["installed, real", source]
     if current.files:
-        return "INCOMPLETE: missing " + ", ".join(p.name for p in current.missing)
+        return ["INCOMPLETE: missing " + ", ".join(p.name for p in current.missing)]
     if entry.bundled_path():
-        return "bundled with the app (a download would go to " + str(entry.paths()[0]) + ")"
-    remote = entry.files[0]
-    return (f"not installed: run `facemap-gui models download {entry.name}`; offline, "
-            f"{offline_hint(remote.source_url())}" + (" (and the other basis files)" if len(entry.files) > 1 else ""))
+        return ["bundled with the app", f"a download would go to {entry.paths()[0]}"]
+    return ["not installed", f"download: facemap-gui models download {entry.name}",
+            "offline: fetch these elsewhere, then `facemap-gui models install FILE` here:",
+            *(f"  {r.source_url()}" for r in entry.files)]
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
-    files = list(current.files)
     bundled = current.entry.bundled_path()
-    lines = [f"    {f.path}  {format_size(f.size)}  sha256 {f.sha256}" for f in files]
-    if bundled and not files:
-        lines.append(f"    {bundled}  {format_size(bundled.stat().st_size)}  sha256 {file_sha256(bundled)}")
-    return lines
+    files = [(f.path, f.size, f.sha256) for f in current.files] or (
+        [(bundled, bundled.stat().st_size, file_sha256(bundled))] if bundled else [])
+    return [line for path, size, sha256 in files for line in (f"{path}  {format_size(size)}", f"  sha256 {sha256}")]
+
+
+def _stand_in_lines() -> list[str]:
+    """The stand-in `demo` and `process --stand-in` generate: not in the catalogue, but on disk all the same."""
+    model = store.stand_in_dir("full") / MODEL_FILE
+    if not model.is_file():
+        return ["not generated yet", "made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
+    return ["generated, STAND-IN", "random weights: results are not real",
+            f"{model}  {format_size(model.stat().st_size)}"]
 
 
 def _release_lines(current: EntryStatus) -> list[str]:
@@ -158,16 +167,18 @@ def _release_lines(current: EntryStatus) -> list[str]:
     folder = current.entry.install_dir()
     metadata = find_metadata(folder) if current.entry.kind == "landmark" and not current.problem else None
     versions = read_metadata(metadata).tool_versions if metadata else {}
-    return [f"    built with {format_tool_versions(versions)} ({metadata})"] if versions else []
+    return [f"built with {format_tool_versions(versions)} ({metadata})"] if versions else []
 
 
 def run_list(args: argparse.Namespace) -> int:
-    print(f"data directory: {store.home()} (set FACEMAP_GUI_HOME to use another)")
-    for entry in ENTRIES.values():
-        current = status(entry)
-        print(f"{entry.name:<20} {_describe(current)}")
-        for line in _release_lines(current) + _file_lines(current):
-            print(line)
+    print(f"data directory: {store.home()}")
+    print("  (set FACEMAP_GUI_HOME to use another)")
+    rows = [(entry.name, [*_describe(current), *_release_lines(current), *_file_lines(current)])
+            for entry, current in ((e, status(e)) for e in ENTRIES.values())]
+    for name, (first, *details) in [*rows, ("stand-in", _stand_in_lines())]:
+        print(f"{name:<20} {first}")
+        for line in details:
+            print(f"    {line}")
     return 0
 
 

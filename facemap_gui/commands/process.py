@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -15,10 +16,11 @@ from typing import IO
 
 from facemap_gui.atomic import is_special, replacing
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
+from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline_builder import build_pipeline
+from facemap_gui.pipeline_builder import RunOptions, build_pipeline, stand_in_model
 from facemap_gui.recording import Recorder, landmark_paths
 from facemap_gui.sources import ImageSource, open_source
 from facemap_gui.sources.readahead import ReadAhead
@@ -34,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
                         help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
     parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
+    parser.add_argument("--stand-in", action="store_true",
+                        help="without the real model: use the generated STAND-IN (random weights, labelled as "
+                             "such in the output; made once, as `demo` does)")
     add_stream_option(parser)
     add_run_options(parser)
     parser.set_defaults(run=run)
@@ -129,8 +134,17 @@ def stop_between_frames() -> Iterator[StopFlag]:
             signal.signal(signum, handler)
 
 
+def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
+    """--stand-in: the generated stand-in (its session warns that it is one; the output says so too)."""
+    if not wanted:
+        return options
+    if options.model is not None:
+        raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
+    return dataclasses.replace(options, model=stand_in_model(), precision="float")
+
+
 def run(args: argparse.Namespace) -> int:
-    options = options_from_args(args, args.input)
+    options = with_stand_in(options_from_args(args, args.input), args.stand_in)
     check_destinations(args)
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:
@@ -151,12 +165,14 @@ def run(args: argparse.Namespace) -> int:
         stop = stack.enter_context(stop_between_frames())
         # A file is decoded on a thread of its own, ahead of the pipeline; a camera is read as its frames come.
         frames = source if source.live else stack.enter_context(ReadAhead(source.__iter__))
+        progress = TerminalProgress(args.frames or source.frame_count)
         try:
             for frame in frames:
                 result = pipeline.process(frame)
                 writer.write(frame_record(result))
                 streamer.send(result)
                 stats.add(result)
+                progress.update(stats.frames)
                 if recorder is not None:
                     # A file waits for the encoder rather than lose frames; a live camera drops them.
                     recorder.submit(result, draw_overlay(frame.rgb.copy(), result,
@@ -171,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         recording = None if recorder is None else recorder.close()
         extra = {} if recording is None else {"recording": recording.summary()}
         writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
+        progress.finish(stats.frames, stats.frames_with_face,
+                        " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else "")
     if interrupted:
         raise KeyboardInterrupt(signal.Signals(stop.signum).name)
     return 1 if recording is not None and recording.error else 0

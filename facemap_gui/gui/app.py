@@ -45,15 +45,17 @@ def display_problem() -> str | None:
     return None
 
 
-def with_landmark_model(options: RunOptions, ask: bool) -> RunOptions:
+def with_landmark_model(options: RunOptions, settings: Settings, interactive: bool, offer_download: bool = True
+                        ) -> RunOptions:
     """The options as given when a model is named or the real one is installed. On a first run, offer the
-    download (when `ask`: an interactive start) and otherwise use the generated stand-in, as `demo` does."""
+    download (interactive starts that want it, until "don't ask again") and otherwise use the generated
+    stand-in, with a busy dialog while it is made. `gui` and `demo` both start this way."""
     if options.model is not None or not missing():
         return options
-    if ask and _download_accepted():
+    if interactive and offer_download and settings.ask_download and _download_accepted(settings):
         return options
     model = _while_busy(lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…",
-                        ask)
+                        interactive)
     return dataclasses.replace(options, model=model, precision="float")
 
 
@@ -77,9 +79,9 @@ def _while_busy(work: Callable[[], T], text: str, show: bool) -> T:
         return future.result()
 
 
-def _download_accepted() -> bool:
-    """Ask before downloading; True once the models are installed."""
-    from PySide6.QtWidgets import QDialog, QMessageBox
+def _download_accepted(settings: Settings) -> bool:
+    """Ask before downloading; True once the models are installed. "Don't ask again" is kept in `settings`."""
+    from PySide6.QtWidgets import QCheckBox, QDialog, QMessageBox
 
     from facemap_gui.gui.download_dialog import DownloadDialog
 
@@ -88,24 +90,28 @@ def _download_accepted() -> bool:
                            "try the app with a generated stand-in model (its landmarks are not real)?")
     download = question.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
     question.addButton("Continue with the stand-in", QMessageBox.ButtonRole.RejectRole)
+    dont_ask = QCheckBox("Don't ask again (download later with `facemap-gui models download`)")
+    question.setCheckBox(dont_ask)
     question.exec()
+    settings.ask_download = not dont_ask.isChecked()
     return question.clickedButton() is download and DownloadDialog().exec() == QDialog.DialogCode.Accepted
 
 
 def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path | None = None,
-            loaded_settings: tuple[Settings, str | None] | None = None) -> int:
+            loaded_settings: tuple[Settings, str | None] | None = None, offer_download: bool = True) -> int:
     """Run the app until its window closes; returns the exit code.
 
     With `quit_after_frames`, save a `screenshot` of the window after that many processed frames (or at the
     end of the source) and quit. `loaded_settings` comes from a caller that already read them to resolve
-    command-line defaults; otherwise they are read here."""
+    command-line defaults; otherwise they are read here. `offer_download` False (the demo): no download
+    prompt, the stand-in when the real model is missing."""
     problem = display_problem()
     if problem:
         raise FacemapError(problem)
     settings, warning = loaded_settings or load_settings()
     # Non-headless OpenCV wheels point Qt at their own plugin folder; Qt must use its own.
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
-    from PySide6.QtCore import QTimer, qInstallMessageHandler
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer, qInstallMessageHandler
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -118,7 +124,8 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))
     apply_style(app)
     try:
-        options = with_landmark_model(options, ask=not quit_after_frames)
+        options = with_landmark_model(options, settings, interactive=not quit_after_frames,
+                                      offer_download=offer_download)
         window = MainWindow(options, settings, settings_warning=warning, quit_after_frames=quit_after_frames,
                             screenshot=screenshot)
     except Exception as exc:  # fatal at start-up: a dialog (unless unattended) and one line on stderr
@@ -144,13 +151,18 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     previous_handlers = {sig: signal.signal(sig, close_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         window.show()
+        log.info("window open (Ctrl+C or SIGTERM closes it)")
         app.exec()
     finally:
         sys.excepthook = previous_hook
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-    return window.exit_code
-
+    # Ordered teardown on the GUI thread: closeEvent has joined the worker threads; the window's Qt objects go
+    # now, here, not when a garbage collection happens to run or during interpreter exit.
+    code = window.exit_code
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return code
 
 
 def _log_qt_message(kind: object, _context: object, text: str) -> None:

@@ -77,6 +77,7 @@ class DownloadDialog(QDialog):
             f"once into {store.models_dir()} and checked before they are installed.", wordWrap=True))
         grid = QGridLayout()
         self._rows: dict[str, tuple[QProgressBar, QLabel]] = {}
+        self._finished: set[str] = set()
         for row, remote in enumerate(r for e in self.entries for r in e.files):
             bar, detail = QProgressBar(textVisible=False), QLabel("waiting")
             grid.addWidget(QLabel(remote.filename), row, 0)
@@ -114,12 +115,15 @@ class DownloadDialog(QDialog):
 
     def _on_progress(self, progress: Progress) -> None:
         bar, detail = self._rows[progress.filename]
+        if progress.finished:
+            self._finished.add(progress.filename)
         if progress.fraction is None:
             bar.setRange(0, 0)  # size unknown: a busy bar
         else:
             bar.setRange(0, 1000)
             bar.setValue(round(progress.fraction * 1000))
-        detail.setText(progress.describe())
+        detail.setText(progress.describe())  # bytes and rate, or the attempt and why it is retried
+        detail.setToolTip(progress.describe())
 
     def _on_done(self, result: object) -> None:
         self._thread = None
@@ -132,6 +136,12 @@ class DownloadDialog(QDialog):
             return
         self.error = str(result)
         reason = result.reason if isinstance(result, DownloadError) else self.error  # the offline way comes below
+        failed = result.url.rsplit("/", 1)[-1] if isinstance(result, DownloadError) else None
+        for filename, (bar, detail) in self._rows.items():  # every row ends in its final state
+            if filename not in self._finished:
+                bar.setRange(0, 1)
+                detail.setText("failed (see below)" if filename == failed else "not downloaded")
+                detail.setToolTip(reason if filename == failed else "")
         urls = "".join(f"<br>&nbsp;&nbsp;{r.source_url()}" for e in self.entries for r in e.files)
         self.message.setText(
             f"<b>The download failed:</b> {html.escape(reason)}<br><br>"
@@ -140,6 +150,9 @@ class DownloadDialog(QDialog):
             "<tt>facemap-gui models install FILE.zip</tt> (or <tt>FILE.npy</tt>)")
         self.message.show()
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+        close = self.buttons.button(QDialogButtonBox.StandardButton.Close)
+        close.setDefault(True)  # Enter closes, as Escape does
+        close.setFocus()
         self.adjustSize()
 
     def reject(self) -> None:

@@ -11,7 +11,8 @@ QToolBar#controls {{ spacing: 4px; padding: 4px 8px; border: none; background: #
 QToolBar#controls QToolButton {{ padding: 4px 10px; border-radius: 4px; color: #d7dae0; }}
 QToolBar#controls QToolButton:hover {{ background: #34373e; }}
 QToolBar#controls QToolButton:checked {{ background: {ACCENT}; color: white; }}
-QToolBar#controls QToolButton:disabled {{ color: #4b5059; }}
+QToolBar#controls QToolButton:disabled, QToolBar#controls QToolButton[unavailable="true"] {{ color: #4b5059; }}
+QToolBar#controls QToolButton#qt_toolbar_ext_button {{ padding: 2px; background: #34373e; }}
 QToolBar#controls QToolButton#recordButton {{ color: #ff6b6b; font-weight: bold; }}
 QToolBar#controls QToolButton#recordButton:checked {{ background: #d64545; color: white; }}
 QLabel#toolbarLabel {{ color: #8a93a6; font-size: 8pt; font-weight: bold; letter-spacing: 1px; padding: 0 4px 0 8px; }}

@@ -8,31 +8,38 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.icons import dot_icon, text_icon, widest
 from facemap_gui.gui.view import ViewStack
 from facemap_gui.live.settings import Settings, output_folder, save_settings
-from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerState
+from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import default_recording_path
 from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
 from facemap_gui.sources import list_cameras
+from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -45,7 +52,7 @@ OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points",
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
 MESSAGE_MS = 8000
-DEMO_SOURCE = "demo:0"
+SHUTDOWN_TIMEOUT_S = 10.0  # on quit, for a worker still finishing (a runtime switch compiling a model)
 
 
 def precision_availability(options: RunOptions) -> dict[str, str | None]:
@@ -59,24 +66,12 @@ def precision_availability(options: RunOptions) -> dict[str, str | None]:
     return reasons
 
 
-def _dot_icon(colour: QColor, size: int = 14) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(colour)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, size - 2, size - 2)
-    painter.end()
-    return QIcon(pixmap)
-
-
 class _Bridge(QObject):
     """The worker's listener: re-emits its calls as signals, which Qt delivers on the GUI thread."""
 
     frame = Signal()
     state = Signal(object, str)
-    note = Signal(str, bool)
+    note = Signal(object)  # WorkerEvent
 
     def frame_ready(self) -> None:
         self.frame.emit()
@@ -84,8 +79,8 @@ class _Bridge(QObject):
     def state_changed(self, state: WorkerState, message: str) -> None:
         self.state.emit(state, message)
 
-    def message(self, text: str, error: bool) -> None:
-        self.note.emit(text, error)
+    def event(self, event: WorkerEvent) -> None:
+        self.note.emit(event)
 
 
 class MainWindow(QMainWindow):
@@ -105,22 +100,27 @@ class MainWindow(QMainWindow):
         self._finished = False
         self.exit_code = 0
         self._bridge: _Bridge | None = None
+        self._draining: list[LiveWorker] = []  # stopped workers whose threads are still finishing
         self.setWindowTitle("facemap-gui")
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
+        self._unavailable: dict[str, str] = {}  # runtime or precision key -> why it cannot run here
+        self._update_availability()
+        self._check_choice(self.options.runtime, self.options.precision)
         self._build_body()
         self._build_status_bar()
         self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
         self._hud_timer.start()
-        self._message_timer = QTimer(self, singleShot=True, timeout=lambda: self.status_text.clear())
+        self._message_timer = QTimer(self, singleShot=True, timeout=self.clear_status)
         if settings.geometry and not self.quit_after_frames:
             self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode()))
         else:
             self.resize(1280, 760)
+        self.start_source(options.source, remember=False)
+        self._tell_unavailable_choice(options.runtime, options.precision)
         if settings_warning:
             self.show_status(settings_warning, error=True)
-        self.start_source(options.source, remember=False)
 
     # -- construction ------------------------------------------------------------------------------------
 
@@ -142,11 +142,13 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         s = self.settings
         self.open_action = self._action("&Open video or image…", "Ctrl+O", self.open_file)
-        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_SOURCE))
+        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_LOOP))
         self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
                                           tip="Record the annotated view and its landmarks")
-        self.record_action.setIcon(_dot_icon(QColor("#ff5252")))
+        self.record_action.setIcon(dot_icon(QColor("#ff5252")))
         self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
+        self.download_action = self._action("Download &models…", None, self.download_models,
+                                            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)")
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
         self.runtime_group = QActionGroup(self, exclusive=True)
@@ -156,7 +158,7 @@ class MainWindow(QMainWindow):
             action.setData(runtime)
             self.runtime_group.addAction(action)
             self.runtime_actions[runtime] = action
-        self.runtime_group.triggered.connect(lambda _a: self.switch_session())
+        self.runtime_group.triggered.connect(self._choice_triggered)
         self.precision_group = QActionGroup(self, exclusive=True)
         self.precision_actions: dict[str, QAction] = {}
         for precision in PRECISIONS:
@@ -164,9 +166,7 @@ class MainWindow(QMainWindow):
             action.setData(precision)
             self.precision_group.addAction(action)
             self.precision_actions[precision] = action
-        self.precision_group.triggered.connect(lambda _a: self.switch_session())
-        self._update_availability()
-        self._check_choice(self.options.runtime, self.options.precision)
+        self.precision_group.triggered.connect(self._choice_triggered)
         self.overlay_actions = {
             name: self._action(text, key, self._view_changed, checkable=True, checked=getattr(s.overlay, name))
             for name, (text, key) in OVERLAY_TOGGLES.items()}
@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.record_action)
         file_menu.addAction(self.folder_action)
+        file_menu.addAction(self.download_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.source_menu = bar.addMenu("&Source")
@@ -214,13 +215,15 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Controls", self, movable=False, objectName="controls")
+        bar = self.toolbar = QToolBar("Controls", self, movable=False, objectName="controls")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.addAction(self.open_action)
         bar.addAction(self.demo_action)
         bar.addSeparator()
         bar.addAction(self.record_action)
-        bar.widgetForAction(self.record_action).setObjectName("recordButton")
+        record = bar.widgetForAction(self.record_action)
+        record.setObjectName("recordButton")
+        record.setFixedWidth(widest(record, ("&Record", "Stop &recording")))  # the toolbar must not shift
         bar.addSeparator()
         bar.addWidget(QLabel("RUNTIME", objectName="toolbarLabel"))
         bar.addActions(list(self.runtime_actions.values()))
@@ -235,6 +238,10 @@ class MainWindow(QMainWindow):
         self.strength_slider.valueChanged.connect(self._view_changed)
         bar.addWidget(self.strength_slider)
         self.addToolBar(bar)
+        # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
+        more = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        more.setIcon(text_icon("»", QColor("#d7dae0")))
+        more.setToolTip("More controls")
 
     def _build_body(self) -> None:
         body = QWidget(self)
@@ -253,9 +260,14 @@ class MainWindow(QMainWindow):
         self.stack = ViewStack(body)
         column.addWidget(self.stack, 1)
         layout.addLayout(column, 1)
-        self.hud = HudPanel(body)
-        self.hud.setVisible(self.settings.hud)
-        layout.addWidget(self.hud)
+        self.hud = HudPanel()
+        # Scrolls in a short window instead of setting the window's minimum height.
+        self.hud_area = QScrollArea(body, widgetResizable=True, frameShape=QFrame.Shape.NoFrame,
+                                    horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hud_area.setWidget(self.hud)
+        self.hud_area.setFixedWidth(self.hud.width() + self.hud_area.verticalScrollBar().sizeHint().width())
+        self.hud_area.setVisible(self.settings.hud)
+        layout.addWidget(self.hud_area)
         self.setCentralWidget(body)
 
     def _build_status_bar(self) -> None:
@@ -264,6 +276,9 @@ class MainWindow(QMainWindow):
         # A long message (a path) must be cut off, not widen the window.
         self.status_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status.addWidget(self.status_text, 1)
+        self.fix_button = QToolButton(objectName="fixButton")  # the fix for the message shown, when there is one
+        self.fix_button.hide()
+        status.addWidget(self.fix_button)
         self.recording_label = QLabel(objectName="recordingLabel")
         self.recording_label.hide()
         status.addPermanentWidget(self.recording_label)
@@ -275,6 +290,7 @@ class MainWindow(QMainWindow):
     def start_source(self, spec: str, remember: bool = True) -> None:
         """Stop what runs and start `spec` with the current runtime, precision and view options."""
         self._stop_worker()
+        spec = DEMO_LOOP if spec == "demo" else spec  # a window shows the demo clip looped, however it was named
         runtime, precision = self._choice()
         self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
         if remember:
@@ -284,6 +300,7 @@ class MainWindow(QMainWindow):
                 self._fill_recent_menu()
         self.latest = None
         self.stand_in_banner.hide()
+        self.clear_status()  # messages belong to the source that caused them
         # No parent: the worker keeps its bridge alive as long as its threads may call it. Signals from a
         # stopped worker's bridge still queued are ignored by checking the sender.
         self._bridge = _Bridge()
@@ -298,14 +315,22 @@ class MainWindow(QMainWindow):
             return
         self.stop_recording()
         if not self.worker.stop():
-            log.warning("the %s worker did not stop within a second; leaving it to end on its own",
+            log.warning("the %s worker did not stop within a second; it finishes in the background",
                         self.options.source)
+            # Kept until its threads end, so that it and its bridge (a QObject) are freed here, on the GUI
+            # thread, and never by the last reference going away on one of its own threads.
+            self._draining.append(self.worker)
         self.worker = None
+
+    def open_folder(self) -> Path:
+        """Where the Open dialog starts: the folder of the last file opened, else Videos, else home."""
+        folders = [Path(p).parent for p in self.settings.recent_files[:1]]
+        folders += [Path(platformdirs.user_videos_dir()), Path.home()]
+        return next(f for f in folders if f.is_dir())
 
     def open_file(self) -> None:
         patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
-        start = self.settings.recent_files[0] if self.settings.recent_files else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(Path(start).parent),
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(self.open_folder()),
                                               f"Videos and images ({patterns});;All files (*)")
         if path:
             self.start_source(path)
@@ -348,18 +373,57 @@ class MainWindow(QMainWindow):
 
     def _check_choice(self, runtime: str, precision: str) -> None:
         for actions, wanted in ((self.runtime_actions, runtime), (self.precision_actions, precision)):
-            if actions[wanted].isEnabled():
+            if wanted not in self._unavailable:
                 actions[wanted].setChecked(True)
             elif not any(a.isChecked() for a in actions.values()):
-                next(a for a in actions.values() if a.isEnabled()).setChecked(True)
+                # Nothing runs here (no model at all): keep the one asked for; the worker says why.
+                usable = (a for key, a in actions.items() if key not in self._unavailable)
+                next(usable, actions[wanted]).setChecked(True)
 
     def _update_availability(self) -> None:
+        """Unavailable runtimes and precisions stay clickable (greyed, the reason as tooltip), so that choosing
+        one can say why it is not there."""
+        self._unavailable = {}
         for actions, reasons in ((self.runtime_actions, available_runtimes(self.options.allow_simulator)),
                                  (self.precision_actions, precision_availability(self.options))):
             for key, action in actions.items():
                 reason = reasons.get(key, "not available")
-                action.setEnabled(reason is None)
+                if reason:
+                    self._unavailable[key] = reason
                 action.setToolTip(reason or f"{action.text()} ({action.shortcut().toString()})")
+                button = self.toolbar.widgetForAction(action)
+                button.setProperty("unavailable", reason is not None)
+                button.style().polish(button)
+
+    def _choice_triggered(self, action: QAction) -> None:
+        self._update_availability()
+        if action.data() in self._unavailable:
+            self._check_choice(self.options.runtime, self.options.precision)  # back to what runs
+            self._tell_unavailable(action.data())
+            return
+        self.switch_session()
+
+    def _tell_unavailable(self, key: str) -> None:
+        """Why `key` (a runtime or precision) cannot be chosen, with the fix as a button where there is one."""
+        label = RUNTIMES.get(key, key)
+        fix = self.download_action if key in PRECISIONS and self.options.model is None else None
+        self.show_status(f"{label} is not available: {self._unavailable[key]}", error=True, fix=fix)
+
+    def _tell_unavailable_choice(self, runtime: str, precision: str) -> None:
+        """A runtime or precision asked for at start (command line, settings) that cannot run: say what runs
+        instead and why, as a fallback always is."""
+        running = self._choice()
+        for key, instead in ((runtime, running[0]), (precision, running[1])):
+            if key in self._unavailable and key != instead:
+                self.show_status(f"{RUNTIMES.get(key, key)} is not available, using "
+                                 f"{RUNTIMES.get(instead, instead)}: {self._unavailable[key]}", error=True)
+
+    def download_models(self) -> None:
+        from facemap_gui.gui.download_dialog import DownloadDialog
+
+        if DownloadDialog(parent=self).exec() == QDialog.DialogCode.Accepted:
+            self._update_availability()
+            self.show_status("Models installed: choose them in the Runtime and Precision menus")
 
     def switch_session(self) -> None:
         runtime, precision = self._choice()
@@ -398,7 +462,7 @@ class MainWindow(QMainWindow):
 
     def _toggle_hud(self) -> None:
         self.settings.hud = self.hud_action.isChecked()
-        self.hud.setVisible(self.settings.hud)
+        self.hud_area.setVisible(self.settings.hud)
 
     def _toggle_fullscreen(self) -> None:
         full = self.fullscreen_action.isChecked()
@@ -467,14 +531,19 @@ class MainWindow(QMainWindow):
         self.stack.show_message(title, detail, [self.open_action, self.demo_action])
         self.show_status(message, error=True)
 
-    def _on_note(self, text: str, error: bool) -> None:
+    def _on_note(self, event: WorkerEvent) -> None:
         if self.sender() is self._bridge:
-            self.show_status(text, error)
+            self.show_status(event.text, event.error)
             self._sync_choice_to_session()
 
-    def show_status(self, text: str, error: bool = False) -> None:
+    def show_status(self, text: str, error: bool = False, fix: QAction | None = None) -> None:
+        """Replace the message; errors (also logged) stay until replaced, others for MESSAGE_MS. `fix`: an
+        action that remedies the error, offered beside it."""
         if error:
             log.warning("%s", text)
+        self.fix_button.setVisible(fix is not None)
+        if fix is not None:
+            self.fix_button.setDefaultAction(fix)
         self.status_text.setText(text)
         self.status_text.setToolTip(text)
         self.status_text.setProperty("error", error)
@@ -484,7 +553,12 @@ class MainWindow(QMainWindow):
         else:
             self._message_timer.start(MESSAGE_MS)
 
+    def clear_status(self) -> None:
+        self.show_status("")
+        self._message_timer.stop()
+
     def _refresh_hud(self) -> None:
+        self._draining = [w for w in self._draining if w.alive]
         self._refresh_recording()
         live = self.latest
         if live is None:
@@ -583,6 +657,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._hud_timer.stop()
         self._stop_worker()
+        for worker in self._draining:  # no worker thread may outlive the window (and run into interpreter exit)
+            if not worker.stop(SHUTDOWN_TIMEOUT_S):
+                log.error("the %s worker is still running after %g s", worker.options.source, SHUTDOWN_TIMEOUT_S)
+        self._draining.clear()
         if not self.quit_after_frames:
             self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
             save_settings(self.settings)

@@ -41,6 +41,7 @@ class Settings:
     output_folder: str = ""  # empty: the user's Videos folder
     geometry: str = ""  # QWidget.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)
+    ask_download: bool = True  # offer the model download at start-up while the real model is missing
 
     def add_recent(self, path: str) -> None:
         self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]

@@ -51,6 +51,45 @@ class WorkerState(enum.Enum):
     FAILED = "failed"
 
 
+class EventKind(enum.Enum):
+    SWITCHED = "switched"  # a requested runtime/precision switch landed as asked
+    FALLBACK = "fallback"  # running elsewhere than asked (at start or after a switch); `detail` says why
+    SWITCH_FAILED = "switch failed"  # the switch could not be made; the old session goes on
+    FRAME_FAILED = "frame failed"  # the first of a run of failing frames; the stream goes on
+    RECOVERED = "recovered"  # frames succeed again after failures
+    SOURCE_ERROR = "source error"  # reading the source failed (a camera: retried)
+    SOURCE_BACK = "source back"  # a lost camera is back
+
+
+ERROR_EVENTS = {EventKind.FALLBACK, EventKind.SWITCH_FAILED, EventKind.FRAME_FAILED, EventKind.SOURCE_ERROR}
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """Something the user is told about, as a value: listeners act on `kind`, never on the wording of `text`."""
+
+    kind: EventKind
+    detail: str  # the reason or error as raised, or the runtime now running
+    subject: str = ""  # what it is about: the runtime asked for, the frame, the source
+
+    @property
+    def error(self) -> bool:
+        return self.kind in ERROR_EVENTS
+
+    @property
+    def text(self) -> str:
+        """One line for the status bar and the log."""
+        return {
+            EventKind.SWITCHED: f"Now running on {self.detail}",
+            EventKind.FALLBACK: f"Running on {self.subject}: {self.detail}",
+            EventKind.SWITCH_FAILED: f"Switch to {self.subject} failed: {self.detail}",
+            EventKind.FRAME_FAILED: f"Frame {self.subject} failed: {self.detail}",
+            EventKind.RECOVERED: f"Processing recovered after {self.detail} failed frame(s)",
+            EventKind.SOURCE_ERROR: self.detail,
+            EventKind.SOURCE_BACK: f"{self.subject} is back",
+        }[self.kind]
+
+
 @dataclass(frozen=True)
 class ViewOptions:
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
@@ -86,7 +125,7 @@ class WorkerListener(Protocol):
 
     def frame_ready(self) -> None: ...
     def state_changed(self, state: WorkerState, message: str) -> None: ...
-    def message(self, text: str, error: bool) -> None: ...
+    def event(self, event: WorkerEvent) -> None: ...
 
 
 class LiveWorker:
@@ -132,7 +171,12 @@ class LiveWorker:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        """Some thread of this worker is still running."""
+        return any(t.is_alive() for t in self._threads)
 
     def request_switch(self, runtime: str, precision: str) -> None:
         self._switcher.request(runtime, precision)
@@ -246,8 +290,7 @@ class LiveWorker:
             return
         assert self.pipeline is not None
         if outcome.session is None:
-            self._listener.message(f"Switch to {outcome.runtime.upper()} {outcome.precision} failed: "
-                                   f"{outcome.error}", True)
+            self._tell(EventKind.SWITCH_FAILED, str(outcome.error), f"{outcome.runtime.upper()} {outcome.precision}")
             return
         self.pipeline.session = outcome.session
         self._report_session(outcome.session, switched=True)
@@ -256,10 +299,13 @@ class LiveWorker:
         """A fallback is always told, with its reason; a plain switch is confirmed."""
         info = session.info
         if info.fallback_reason:
-            self._listener.message(f"Running on {info.runtime.upper()} {info.precision} instead of "
-                                   f"{info.requested}: {info.fallback_reason}", True)
+            self._tell(EventKind.FALLBACK, info.fallback_reason,
+                       f"{info.runtime.upper()} {info.precision} instead of {info.requested}")
         elif switched:
-            self._listener.message(f"Now running on {info.summary()}", False)
+            self._tell(EventKind.SWITCHED, info.summary())
+
+    def _tell(self, kind: EventKind, detail: str, subject: str = "") -> None:
+        self._listener.event(WorkerEvent(kind, detail, subject))
 
     def _process(self, captured: Captured) -> None:
         assert self.pipeline is not None
@@ -272,10 +318,10 @@ class LiveWorker:
             self._failures += 1
             if self._failures == 1:
                 log.exception("frame %d failed", captured.frame.index)
-                self._listener.message(f"Frame {captured.frame.index} failed: {type(exc).__name__}: {exc}", True)
+                self._tell(EventKind.FRAME_FAILED, f"{type(exc).__name__}: {exc}", str(captured.frame.index))
             return
         if self._failures:
-            self._listener.message(f"Processing recovered after {self._failures} failed frame(s)", False)
+            self._tell(EventKind.RECOVERED, str(self._failures))
             self._failures = 0
         self._processed += 1
         self._detector_calls += result.detector_looked
@@ -332,7 +378,7 @@ class LiveWorker:
                     frame = source.read()
                 except InputError as exc:
                     if not source.live:
-                        self._listener.message(str(exc), True)
+                        self._tell(EventKind.SOURCE_ERROR, str(exc), source.name)
                         return
                     source = self._reopen(source, str(exc))
                     if source is None:
@@ -351,7 +397,8 @@ class LiveWorker:
                 self._mailbox.put(Captured(frame, time.monotonic()))
         except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
             log.exception("reading %s failed", source.name)
-            self._listener.message(f"Reading {source.name} failed: {type(exc).__name__}: {exc}", True)
+            self._tell(EventKind.SOURCE_ERROR, f"Reading {source.name} failed: {type(exc).__name__}: {exc}",
+                       source.name)
         finally:
             if source is not None:
                 source.close()
@@ -360,13 +407,13 @@ class LiveWorker:
     def _reopen(self, lost: FrameSource, reason: str) -> FrameSource | None:
         """A camera that disappeared: say so and try again every few seconds until it is back or we stop."""
         lost.close()
-        self._listener.message(f"{reason} — retrying every {CAMERA_RETRY_S:.0f} s", True)
+        self._tell(EventKind.SOURCE_ERROR, f"{reason} — retrying every {CAMERA_RETRY_S:.0f} s", lost.name)
         while not self._stop.wait(CAMERA_RETRY_S):
             try:
                 source = open_source(self.options.source)
             except InputError:
                 continue
             self.source = source
-            self._listener.message(f"{source.name} is back", False)
+            self._tell(EventKind.SOURCE_BACK, "", source.name)
             return source
         return None

@@ -69,13 +69,16 @@ class Progress:
     total: int | None  # None when the server does not say
     rate: float  # bytes per second during this attempt
     finished: bool = False  # the last report for this file: all its bytes arrived
+    note: str = ""  # about the attempt instead of bytes: "connecting (attempt 1 of 5)", or why it is retried
 
     @property
     def fraction(self) -> float | None:
         return min(self.done / self.total, 1.0) if self.total else None
 
     def describe(self) -> str:
-        """e.g. `8.5 / 20.7 MB, 2.3 MB/s, 0:05 left`"""
+        """e.g. `8.5 / 20.7 MB, 2.3 MB/s, 0:05 left`, or the note"""
+        if self.note:
+            return self.note
         size = f"{format_size(self.done)} / {format_size(self.total)}" if self.total else format_size(self.done)
         if self.finished or not self.total or self.rate <= 0:
             return f"{size}, {format_size(self.rate)}/s"
@@ -133,7 +136,10 @@ class Downloader:
         check_url(url)
         destination.parent.mkdir(parents=True, exist_ok=True)
         part = destination.with_name(f".{destination.name}.part")
+        name = destination.name
         for attempt in range(1, self.attempts + 1):
+            self._report(name, part.stat().st_size if part.exists() else 0, size, 0.0,
+                         note=f"connecting (attempt {attempt} of {self.attempts})")
             try:
                 self._transfer(url, part, size)
                 break
@@ -145,6 +151,8 @@ class Downloader:
                 delay = min(self.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
                 log.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", url, exc, delay, attempt + 1,
                             self.attempts)
+                self._report(name, part.stat().st_size if part.exists() else 0, size, 0.0,
+                             note=f"{exc}; retrying in {delay:.0f} s")
                 if self.cancel.wait(delay):
                     raise DownloadCancelled(f"download of {url} cancelled") from exc
         digest = file_sha256(part)
@@ -232,9 +240,10 @@ class Downloader:
             raise _Retry(f"connection closed after {done} of {total} bytes")
         self._report(name, done, total, (done - offset) / max(time.monotonic() - started, 1e-6), finished=True)
 
-    def _report(self, name: str, done: int, total: int | None, rate: float, finished: bool = False) -> None:
+    def _report(self, name: str, done: int, total: int | None, rate: float, finished: bool = False,
+                note: str = "") -> None:
         if self.progress:
-            self.progress(Progress(name, done, total, rate, finished))
+            self.progress(Progress(name, done, total, rate, finished, note))
 
 
 def _check_free_space(part: Path, needed: int, url: str) -> None:

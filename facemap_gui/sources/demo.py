@@ -20,6 +20,7 @@ DEMO_SIZE = (1280, 720)
 DEMO_FPS = 30.0
 DEMO_FRAMES = 300
 BACKGROUND = (40, 42, 48)
+DEMO_LOOP = "demo:0"  # the clip looped for ever, as every window shows it (`demo`, Demo button, `--source demo`)
 
 
 def demo_photo_path() -> Path:

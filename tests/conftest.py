@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.sources.demo import DemoSource
+from facemap_gui.standins import write_stand_in
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTO = SHARED / "images" / "grace_hopper.jpg"

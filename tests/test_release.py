@@ -18,9 +18,9 @@ from onnx import numpy_helper
 from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import TensorIO, inspect_model
-from facemap_gui.models.replica import release_folder, write_release
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.runtime import RuntimeSettings, open_landmark_session
+from facemap_gui.standins import write_stand_in
+from facemap_gui.standins.replica import release_folder, write_release
 from tests.conftest import PHOTO, constant_model
 
 FACE_BOX = (171, 146, 364, 339)

@@ -123,7 +123,7 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
 def stand_in_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
     from facemap_gui import store
-    from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
+    from facemap_gui.standins import MODEL_FILE, W8A8_FILE
 
     candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
                   for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]

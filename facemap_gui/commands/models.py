@@ -27,8 +27,8 @@ from facemap_gui.models.install import (
     trust_path,
     verify,
 )
-from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
 from facemap_gui.runtime import PRECISIONS
+from facemap_gui.standins import STAND_IN_NOTE, write_stand_in
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -193,7 +193,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_stand_in(args: argparse.Namespace) -> int:
     if args.as_release:
-        from facemap_gui.models.replica import write_release
+        from facemap_gui.standins.replica import write_release
 
         path = write_release(args.directory, args.precision, arch=args.arch, seed=args.seed)
         print(f"wrote {path} ({STAND_IN_NOTE})")

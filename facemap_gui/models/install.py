@@ -218,7 +218,7 @@ def _plan_basis(paths: list[Path]) -> _Plan:
         raise ModelError(f"{paths[0].parent}: more than one copy of a basis file ({', '.join(sorted(names))})")
     for path in paths:
         load_npy(path, BASIS_SHAPES[path.stem])
-    # Stand-in basis files are synthetic: standin.py marks each file's header (and older ones their folder's
+    # Stand-in basis files are synthetic: standins/builder.py marks each file's header (and older ones their folder's
     # manifest). One stand-in file makes the whole set a stand-in.
     manifest = paths[0].parent / "manifest.json"
     stand_in = any(npy_has_stand_in_mark(p) for p in paths) or (

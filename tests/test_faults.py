@@ -31,7 +31,9 @@ from facemap_gui.landmarks.decode import load_npy, npy_with_stand_in_mark
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from facemap_gui.models.catalogue import ENTRIES, MIRROR_ENV
 from facemap_gui.models.download import Downloader, DownloadError
-from facemap_gui.models.install import install_path, record_path, status, trust_path
+from facemap_gui.models.install import install_path
+from facemap_gui.models.records import record_path, trust_path
+from facemap_gui.models.status import status
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
 from facemap_gui.recording.video import VIDEO_CODECS, choose_codec
 from facemap_gui.runtime.cache import cache_root

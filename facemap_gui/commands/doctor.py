@@ -143,7 +143,7 @@ def probe_models() -> list[dict[str, Any]]:
     detectors and the generated stand-ins; each file with its size and sha256."""
     from facemap_gui.landmarks.model import file_sha256
     from facemap_gui.models.catalogue import ENTRIES
-    from facemap_gui.models.install import status
+    from facemap_gui.models.status import status
 
     def describe(path: Path) -> dict[str, Any]:
         return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}

@@ -14,19 +14,9 @@ from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
-from facemap_gui.models.install import (
-    EntryStatus,
-    Installed,
-    download,
-    entries_present,
-    expected_sha256,
-    install_path,
-    missing,
-    remove,
-    status,
-    trust_path,
-    verify,
-)
+from facemap_gui.models.install import download, install_path, missing
+from facemap_gui.models.records import Installed, expected_sha256, trust_path
+from facemap_gui.models.status import EntryStatus, entries_present, remove, status, verify
 from facemap_gui.runtime import PRECISIONS
 from facemap_gui.standins import STAND_IN_NOTE, write_stand_in
 

@@ -80,7 +80,8 @@ def format_rows(rows: list[SelftestRow], stand_in: bool) -> str:
 def run(allow_simulator: bool) -> int:
     """Download the reference case if it is not installed, print the rows; 0 only when every row passes."""
     from facemap_gui.models.download import Downloader
-    from facemap_gui.models.install import download, missing, status
+    from facemap_gui.models.install import download, missing
+    from facemap_gui.models.status import status
 
     if missing(["reference"]):
         log.warning("the self-test's reference files are not installed: downloading them")

@@ -154,7 +154,7 @@ def test_uint8_io_gives_what_the_float_io_qdq_model_gives(releases, tiny_w8a8, t
 
 def test_models_download_installs_the_release_zips_as_published(monkeypatch, releases):
     from facemap_gui.models.catalogue import MIRROR_ENV
-    from tests.test_models import file_server
+    from tests.helpers import file_server
 
     with file_server() as server:
         server.files.update({path.name: path.read_bytes() for path in releases.values()})

@@ -32,7 +32,7 @@ from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)
 SCALE = 0.5  # the photo's face (about 194 px) becomes about 97 px tall
-FACE_IN_PHOTO = (171, 146, 364, 339)  # ../shared/README.md: (171, 146, 194, 194) as x, y, w, h
+FACE_IN_PHOTO = (171, 146, 364, 339)  # BlazeFace's box on the photo, inclusive corners
 
 
 @pytest.fixture(scope="module")

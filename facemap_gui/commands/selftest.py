@@ -36,7 +36,8 @@ class SelftestRow:
 
 
 def run_selftest(allow_simulator: bool = False) -> list[SelftestRow]:
-    """One row per installed precision and available runtime; with --strict sessions, so a row is what it says."""
+    """One row per installed precision and available runtime, on strict sessions (as --strict: no fallback),
+    so a row is what it says."""
     case = load_reference(ENTRIES["reference"].install_dir())
     basis = FoldedBasis.load(store.basis_dir())
     runtimes = [key for key, reason in available_runtimes(allow_simulator).items() if reason is None]

@@ -10,10 +10,10 @@ from facemap_gui import store
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 from facemap_gui.sources.demo import DEMO_LOOP
+from facemap_gui.standins import MODEL_FILE, write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ import psutil
 from facemap_gui import store
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.worker import EventKind, LiveFrame, LiveWorker, WorkerEvent, WorkerState
-from facemap_gui.models.standin import W8A8_FILE, write_stand_in
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
 from facemap_gui.runtime import PRECISIONS, available_runtimes
+from facemap_gui.standins import W8A8_FILE, write_stand_in
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from facemap_gui import store
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.sources.demo import DemoSource, demo_photo_path
+from facemap_gui.standins import write_stand_in
 
 PHOTO = demo_photo_path()
 SHORT_RANGE = store.bundled_detector_path("short")

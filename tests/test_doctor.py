@@ -13,7 +13,7 @@ import pytest
 from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models.standin import write_stand_in
+from facemap_gui.standins import write_stand_in
 
 TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models",
                   "placement", "cache", "cameras", "errors"}
@@ -148,7 +148,7 @@ def test_release_models_show_their_io_and_tool_versions_and_old_runtimes_are_war
     import json as json_module
 
     from facemap_gui.models.install import install_path
-    from facemap_gui.models.replica import write_release
+    from facemap_gui.standins.replica import write_release
 
     install_path(write_release(tmp_path, "w8a8"))
     metadata_file = store.landmark_model_path("w8a8").parent / "metadata.json"

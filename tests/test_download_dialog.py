@@ -14,7 +14,7 @@ from facemap_gui.gui.download_dialog import DownloadDialog
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.download import Downloader, Progress
 from facemap_gui.models.install import missing
-from tests.test_models import FileServer, basis_files, file_server
+from tests.helpers import FileServer, basis_files, file_server
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ from facemap_gui.gui.window import MainWindow
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from facemap_gui.live.worker import WorkerState
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.sources import CameraInfo
+from facemap_gui.standins import write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
 from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 

@@ -18,12 +18,12 @@ from facemap_gui.errors import InputError
 from facemap_gui.live import worker as worker_module
 from facemap_gui.live.worker import EventKind, LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.mailbox import Mailbox
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.sources import Frame, FrameSource, lower_reader_priority, register_scheme
 from facemap_gui.sources.base import READER_NICE
 from facemap_gui.sources.demo import DemoSource
+from facemap_gui.standins import write_stand_in
 from tests.conftest import PHOTO
 
 

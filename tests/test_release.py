@@ -18,9 +18,9 @@ from onnx import numpy_helper
 from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import TensorIO, inspect_model
-from facemap_gui.models.replica import release_folder, write_release
-from facemap_gui.models.standin import write_stand_in
 from facemap_gui.runtime import RuntimeSettings, open_landmark_session
+from facemap_gui.standins import write_stand_in
+from facemap_gui.standins.replica import release_folder, write_release
 from tests.conftest import PHOTO, constant_model
 
 FACE_BOX = (171, 146, 364, 339)
@@ -154,7 +154,7 @@ def test_uint8_io_gives_what_the_float_io_qdq_model_gives(releases, tiny_w8a8, t
 
 def test_models_download_installs_the_release_zips_as_published(monkeypatch, releases):
     from facemap_gui.models.catalogue import MIRROR_ENV
-    from tests.test_models import file_server
+    from tests.helpers import file_server
 
     with file_server() as server:
         server.files.update({path.name: path.read_bytes() for path in releases.values()})

@@ -19,13 +19,13 @@ from facemap_gui.cli import main
 from facemap_gui.errors import ModelError, RuntimeUnavailable
 from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, preprocess
 from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.models.standin import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
 from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.runtime import available_runtimes
 from facemap_gui.runtime.cache import entry_for
 from facemap_gui.runtime.qnn import ALLOW_SIMULATOR_ENV, NPU
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.sources.files import read_image_rgb
+from facemap_gui.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
 from tests.conftest import PHOTO
 
 FACE_BOX = (171, 146, 364, 339)  # BlazeFace's box on the photo, inclusive corners

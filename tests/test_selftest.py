@@ -14,8 +14,8 @@ from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.reference import load_reference
-from facemap_gui.models.replica import REFERENCE_BOX, write_reference
-from tests.test_models import file_server
+from facemap_gui.standins.replica import REFERENCE_BOX, write_reference
+from tests.helpers import file_server
 from tests.test_release import basis_files, releases  # noqa: F401 - shared session fixtures
 
 

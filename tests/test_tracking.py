@@ -13,11 +13,11 @@ import pytest
 
 from facemap_gui.detection.base import Detection, FaceDetector, box_iou
 from facemap_gui.landmarks.decode import expand_box
-from facemap_gui.models.standin import PLACEMENT, mean_face_placement
 from facemap_gui.pipeline import BACKGROUND_LAG, DetectorThread, FrameResult, Pipeline, PipelineConfig
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.sources import Frame, open_source
 from facemap_gui.sources.files import read_image_rgb
+from facemap_gui.standins.fitting import PLACEMENT, mean_face_placement
 from facemap_gui.tracking import (
     MIN_FACE,
     SLACK,

@@ -41,7 +41,7 @@ def in_range(kind: type[int] | type[float], low: float, high: float, *, above: b
             raise argparse.ArgumentTypeError(f"{text[:40]!r}: must be {wanted}")
         return value
 
-    parse.numeric = True  # type: ignore[attr-defined]  # found by the option sweep in tests/test_faults.py
+    parse.numeric = True  # type: ignore[attr-defined]  # found by the option sweep in tests/test_option_sweep.py
     return parse
 
 

@@ -123,7 +123,7 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
 def stand_in_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
     from facemap_gui import store
-    from facemap_gui.models.standin import MODEL_FILE, W8A8_FILE
+    from facemap_gui.standins import MODEL_FILE, W8A8_FILE
 
     candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
                   for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
@@ -143,7 +143,7 @@ def probe_models() -> list[dict[str, Any]]:
     detectors and the generated stand-ins; each file with its size and sha256."""
     from facemap_gui.landmarks.model import file_sha256
     from facemap_gui.models.catalogue import ENTRIES
-    from facemap_gui.models.install import status
+    from facemap_gui.models.status import status
 
     def describe(path: Path) -> dict[str, Any]:
         return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}

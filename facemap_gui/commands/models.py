@@ -14,21 +14,11 @@ from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.models.download import Downloader, Progress, format_size
-from facemap_gui.models.install import (
-    EntryStatus,
-    Installed,
-    download,
-    entries_present,
-    expected_sha256,
-    install_path,
-    missing,
-    remove,
-    status,
-    trust_path,
-    verify,
-)
-from facemap_gui.models.standin import MODEL_FILE, STAND_IN_NOTE, write_stand_in
+from facemap_gui.models.install import download, install_path, missing
+from facemap_gui.models.records import Installed, expected_sha256, trust_path
+from facemap_gui.models.status import EntryStatus, entries_present, remove, status, verify
 from facemap_gui.runtime import PRECISIONS
+from facemap_gui.standins import MODEL_FILE, STAND_IN_NOTE, write_stand_in
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -204,7 +194,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_stand_in(args: argparse.Namespace) -> int:
     if args.as_release:
-        from facemap_gui.models.replica import write_release
+        from facemap_gui.standins.replica import write_release
 
         path = write_release(args.directory, args.precision, arch=args.arch, seed=args.seed)
         print(f"wrote {path} ({STAND_IN_NOTE})")

@@ -36,7 +36,8 @@ class SelftestRow:
 
 
 def run_selftest(allow_simulator: bool = False) -> list[SelftestRow]:
-    """One row per installed precision and available runtime; with --strict sessions, so a row is what it says."""
+    """One row per installed precision and available runtime, on strict sessions (as --strict: no fallback),
+    so a row is what it says."""
     case = load_reference(ENTRIES["reference"].install_dir())
     basis = FoldedBasis.load(store.basis_dir())
     runtimes = [key for key, reason in available_runtimes(allow_simulator).items() if reason is None]
@@ -80,7 +81,8 @@ def format_rows(rows: list[SelftestRow], stand_in: bool) -> str:
 def run(allow_simulator: bool) -> int:
     """Download the reference case if it is not installed, print the rows; 0 only when every row passes."""
     from facemap_gui.models.download import Downloader
-    from facemap_gui.models.install import download, missing, status
+    from facemap_gui.models.install import download, missing
+    from facemap_gui.models.status import status
 
     if missing(["reference"]):
         log.warning("the self-test's reference files are not installed: downloading them")

@@ -1,5 +1,5 @@
 """`facemap-gui track`: run a camera (or a file, or the demo) without a window and stream the tracking to avatar
-apps; what a streamer puts in autostart. Ctrl+C stops it cleanly."""
+apps; what someone streaming live puts in autostart. Ctrl+C stops it cleanly."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ from facemap_gui import store
 from facemap_gui.errors import FacemapError
 from facemap_gui.models.catalogue import resolve
 from facemap_gui.models.download import DownloadCancelled, Downloader, DownloadError, Progress
-from facemap_gui.models.install import Installed, download, missing
+from facemap_gui.models.install import download, missing
+from facemap_gui.models.records import Installed
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Model catalogue, download/verify/install, and the generated stand-in models."""
+"""Model catalogue, download, safe unzip, install / verify / remove, and Qualcomm's self-test reference case."""

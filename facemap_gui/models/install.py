@@ -1,70 +1,53 @@
-"""Puts models into the data directory (from a download, a zip, a folder or single files) and reports,
-verifies and removes them.
+"""Puts models into the data directory: from a download, a zip, a folder or single files.
 
 Every file is checked before it is put in place (ONNX inputs/outputs, .npy shapes without unpickling,
 checksums) and put in place atomically: copied under a temporary name in the destination folder, then
-renamed. `installed.json` records what was installed from where with its sha256 (for `verify`);
-`trusted.json` holds the checksums first seen for files Qualcomm publishes none for (trust on first use).
+renamed, and recorded (records.py). Downloads go through the same checks.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import onnx
 
 from facemap_gui import store
-from facemap_gui.atomic import replacing, write_atomic
+from facemap_gui.atomic import replacing
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models.archive import unpack_zip
-from facemap_gui.models.catalogue import (
-    DEFAULT_NAMES,
-    ENTRIES,
-    Entry,
-    RemoteFile,
-    entry_for_download,
-    resolve,
-)
+from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, entry_for_download, resolve
 from facemap_gui.models.download import Downloader
+from facemap_gui.models.records import (
+    FileRecord,
+    Installed,
+    check_origin,
+    expected_sha256,
+    read_json,
+    read_records,
+    record_installed,
+    record_path,
+    trust_path,
+    write_json,
+)
 from facemap_gui.models.reference import REFERENCE_FILES
 from facemap_gui.runtime.base import PRECISIONS
 from facemap_gui.runtime.session import check_model_runs
 
 log = logging.getLogger(__name__)
 
-RECORD_FILE = "installed.json"
-TRUST_FILE = "trusted.json"
 # Operators of a quantised (QDQ or integer) graph: their presence makes an ONNX file the w8a8 variant.
 QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
                            "MatMulInteger"})
 KNOWN_FILES = ("a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, a BlazeFace .tflite, or the "
                "self-test's face_img.jpg/face_img_fbox.txt/face_img_lmk.txt")
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    path: Path
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Installed:
-    entry: Entry
-    files: tuple[FileRecord, ...]
-    stand_in: bool
-    source: str
-    check: str  # how the source was vouched for: a checksum, trust on first use, or its content only
 
 
 @dataclass
@@ -75,92 +58,6 @@ class _Plan:
     copies: list[tuple[Path, Path]]
     stand_in: bool
 
-
-# --- records -------------------------------------------------------------------------------------------
-
-def _read_json(path: Path) -> dict:
-    """A JSON object of objects (installed.json, trusted.json, a manifest's top level), or ModelError."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError(f"a JSON {type(data).__name__}, not an object")
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ModelError(f"{path}: damaged ({exc}); delete it and install the models again") from exc
-    return data
-
-
-def _read_records(path: Path) -> dict[str, dict]:
-    records = _read_json(path)
-    wrong = next((name for name, value in records.items() if not isinstance(value, dict)), None)
-    if wrong is not None:
-        raise ModelError(f"{path}: damaged (its entry {wrong!r} is not an object); delete it and install the "
-                         "models again")
-    return records
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def trust_path() -> Path:
-    return store.models_dir() / TRUST_FILE
-
-
-def record_path() -> Path:
-    return store.models_dir() / RECORD_FILE
-
-
-def expected_sha256(remote: RemoteFile) -> str | None:
-    """The sha256 a copy of `remote` must have: published in the catalogue, or recorded at first use."""
-    return remote.sha256 or _read_records(trust_path()).get(remote.filename, {}).get("sha256")
-
-
-def _check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
-    """Compare a file named like a catalogue download with its known checksum (raises ModelError if it
-    differs). Returns how it was vouched for, and the trust record to keep if this is its first use."""
-    remote = entry_for_download(path.name)[1]
-    digest = file_sha256(path)
-    expected = expected_sha256(remote)
-    if expected is None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        return (f"{path.name}: no published checksum, trusted on first use",
-                {remote.filename: {"sha256": digest, "size": path.stat().st_size, "first_seen": now,
-                                   "source": source}})
-    origin = "published" if remote.sha256 else "first-use"
-    if digest != expected:
-        fix = "" if remote.sha256 else (f" If the publisher really replaced the file, delete its entry from "
-                                         f"{trust_path()} and install again.")
-        raise ModelError(f"{path}: sha256 {digest} differs from the {origin} checksum {expected} of "
-                         f"{remote.filename}: damaged or not the original file, nothing installed.{fix}")
-    return f"{path.name}: sha256 matches the {origin} checksum", {}
-
-
-def _record(installed: Installed) -> None:
-    records = _read_records(record_path())
-    files = {f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256}
-             for f in installed.files}
-    previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind == "basis" else {}
-    records[installed.entry.name] = {
-        "source": installed.source, "check": installed.check, "stand_in": installed.stand_in,
-        "installed": datetime.now(UTC).isoformat(timespec="seconds"), "files": {**previous, **files},
-    }
-    _write_json(record_path(), records)
-
-
-def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
-    files = _read_records(record_path()).get(entry.name, {}).get("files", {})
-    try:
-        return {store.models_dir() / rel: FileRecord(store.models_dir() / rel, int(f["size"]), str(f["sha256"]))
-                for rel, f in files.items()}
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{record_path()}: damaged (the files of {entry.name}: {exc!r}); delete it and install "
-                         "the models again") from exc
-
-
-# --- checking files before they are installed ------------------------------------------------------------
 
 def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
     """Every tensor a graph holds, including those in node attributes and subgraphs."""
@@ -218,11 +115,11 @@ def _plan_basis(paths: list[Path]) -> _Plan:
         raise ModelError(f"{paths[0].parent}: more than one copy of a basis file ({', '.join(sorted(names))})")
     for path in paths:
         load_npy(path, BASIS_SHAPES[path.stem])
-    # Stand-in basis files are synthetic: standin.py marks each file's header (and older ones their folder's
+    # Stand-in basis files are synthetic: standins/builder.py marks each file's header (and older ones their folder's
     # manifest). One stand-in file makes the whole set a stand-in.
     manifest = paths[0].parent / "manifest.json"
     stand_in = any(npy_has_stand_in_mark(p) for p in paths) or (
-        manifest.is_file() and bool(_read_json(manifest).get("stand_in")))
+        manifest.is_file() and bool(read_json(manifest).get("stand_in")))
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
@@ -230,7 +127,7 @@ def _plan_reference(paths: list[Path]) -> _Plan:
     """Qualcomm's self-test files; replicas made from a stand-in say so in a manifest beside them."""
     entry = ENTRIES["reference"]
     manifest = paths[0].parent / "manifest.json"
-    stand_in = manifest.is_file() and bool(_read_json(manifest).get("stand_in"))
+    stand_in = manifest.is_file() and bool(read_json(manifest).get("stand_in"))
     return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)
 
 
@@ -321,7 +218,7 @@ def install_path(path: Path, precision: str | None = None) -> list[Installed]:
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             return _install(_plan(files, precision, False, source), source)
         if path.suffix.lower() == ".zip":
-            origin = _check_origin(path, source) if entry_for_download(path.name) else None
+            origin = check_origin(path, source) if entry_for_download(path.name) else None
             store.cache_dir().mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="unpack-", dir=store.cache_dir()) as tmp:
                 return _install(_plan(unpack_zip(path, Path(tmp)), precision, False, source), source, origin)
@@ -334,11 +231,11 @@ def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[st
              ) -> list[Installed]:
     """Check every file named like a catalogue download against its checksum first, then put each plan in
     place and record it; first-use checksums are kept only once their files are installed."""
-    _read_records(record_path())  # damaged records are refused before anything is replaced
+    read_records(record_path())  # damaged records are refused before anything is replaced
     origins = [[archive_origin] if archive_origin else [] for _ in plans]
     for plan, checked in zip(plans, origins, strict=True):
-        checked += [_check_origin(src, source) for src, _ in plan.copies if entry_for_download(src.name)]
-    results, trusted = [], _read_records(trust_path())
+        checked += [check_origin(src, source) for src, _ in plan.copies if entry_for_download(src.name)]
+    results, trusted = [], read_records(trust_path())
     for plan, checked in zip(plans, origins, strict=True):
         notes = []
         for note, first_use in checked:
@@ -351,10 +248,10 @@ def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[st
             notes.append(note)
         check = "; ".join(dict.fromkeys(notes)) or "not a catalogue download: checked by content only"
         installed = Installed(plan.entry, tuple(_place(plan)), plan.stand_in, source, check)
-        _record(installed)
+        record_installed(installed)
         results.append(installed)
-    if trusted != _read_records(trust_path()):
-        _write_json(trust_path(), trusted)
+    if trusted != read_records(trust_path()):
+        write_json(trust_path(), trusted)
     return results
 
 
@@ -383,96 +280,3 @@ def download(names: Iterable[str], downloader: Downloader) -> list[Installed]:
                 raise ModelError(f"{url}: holds no {entry.name} ({KNOWN_FILES} expected)")
             results += installed
     return results
-
-
-# --- reporting ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EntryStatus:
-    entry: Entry
-    files: tuple[FileRecord, ...]  # the entry's files found on disk, measured now
-    missing: tuple[Path, ...]
-    record: dict  # empty when the files were not installed by this app
-    stand_in: bool
-    problem: str = ""  # why the installed files cannot be used, if they cannot
-
-    @property
-    def installed(self) -> bool:
-        return bool(self.files) and not self.missing
-
-
-def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
-    """Check one installed file by content; returns (problem or "", stand_in)."""
-    try:
-        if entry.kind == "landmark" and path == entry.paths()[0]:
-            return "", inspect_model(path).stand_in
-        if entry.kind == "basis":
-            load_npy(path, BASIS_SHAPES[path.stem])
-            return "", npy_has_stand_in_mark(path)
-    except ModelError as exc:
-        return str(exc), False
-    return "", False
-
-
-def status(entry: Entry) -> EntryStatus:
-    record = _read_records(record_path()).get(entry.name, {})
-    expected = list(dict.fromkeys([*entry.paths(), *recorded_files(entry)]))
-    present = tuple(FileRecord(p, p.stat().st_size, file_sha256(p)) for p in expected if p.is_file())
-    problems, stand_in = [], False
-    for f in present:
-        problem, flagged = _content_problem(entry, f.path)
-        stand_in |= flagged
-        problems += [problem] if problem else []
-    if entry.kind == "basis":
-        stand_in |= bool(record.get("stand_in"))
-    return EntryStatus(entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in,
-                       "; ".join(problems))
-
-
-def verify(entry: Entry) -> list[str]:
-    """What is wrong with an entry's installed files (empty when all is well): changed since they were
-    installed, not the published file, or unusable."""
-    current = status(entry)
-    if not (current.files or current.record or entry.bundled_path()):
-        return ["not installed"]
-    problems = [f"{p}: missing" for p in current.missing if current.files or current.record]
-    recorded = recorded_files(entry)
-    for f in current.files:
-        if f.path in recorded and recorded[f.path].sha256 != f.sha256:
-            problems.append(f"{f.path}: changed since it was installed (sha256 {f.sha256}, "
-                            f"recorded {recorded[f.path].sha256})")
-        published = entry.files[0].sha256 if entry.kind == "detector" else None
-        if published and f.sha256 != published:
-            problems.append(f"{f.path}: sha256 {f.sha256} is not the published {published}")
-    bundled = entry.bundled_path()
-    if bundled and file_sha256(bundled) != entry.files[0].sha256:
-        problems.append(f"{bundled}: the bundled copy is damaged (sha256 differs from the published one); "
-                        "reinstall facemap-gui")
-    if entry.kind == "landmark" and entry.paths()[0].is_file() and not current.problem:
-        try:
-            check_model_runs(inspect_model(entry.paths()[0]))
-        except ModelError as exc:
-            problems.append(str(exc))
-    return problems + ([current.problem] if current.problem else [])
-
-
-def entries_present() -> list[Entry]:
-    """Entries with something to verify: files on disk, a record, or a bundled copy."""
-    records = _read_records(record_path())
-    return [e for e in ENTRIES.values()
-            if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
-
-
-def remove(entry: Entry) -> list[Path]:
-    """Delete an entry's installed files and its record; returns what was deleted."""
-    current = status(entry)
-    records = _read_records(record_path())  # a damaged record stops the removal before any file goes
-    removed = [f.path for f in current.files]
-    if entry.kind == "landmark":
-        shutil.rmtree(entry.install_dir(), ignore_errors=True)
-    else:
-        for path in removed:
-            path.unlink()
-    if records.pop(entry.name, None) is not None:
-        _write_json(record_path(), records)
-    return removed

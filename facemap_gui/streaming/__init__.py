@@ -50,7 +50,7 @@ class StreamStatus:
     error: str | None  # the last send problem, while it keeps happening
 
     def line(self) -> str:
-        """'streaming to 127.0.0.1:11573 · 30 pkt/s', for a status bar."""
+        """'streaming to osf://127.0.0.1:11573 · 30 pkt/s' (and the last error, if any), for a status bar."""
         text = f"streaming to {self.target} · {self.packets_per_s:.0f} pkt/s"
         return text if self.error is None else f"{text} · {self.error}"
 

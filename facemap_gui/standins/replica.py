@@ -26,9 +26,9 @@ from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.landmarks.model import IO_TYPES, inspect_model
 from facemap_gui.landmarks.release import STAND_IN_FIELD
 from facemap_gui.models.reference import REFERENCE_FILES, ReferenceCase, landmarks_on
-from facemap_gui.models.standin import MANIFEST_FILE, STAND_IN_NOTE, write_stand_in
 from facemap_gui.sources.demo import demo_photo_path
 from facemap_gui.sources.files import read_image_rgb
+from facemap_gui.standins.builder import MANIFEST_FILE, STAND_IN_NOTE, write_stand_in
 
 MODEL_NAME = "facemap_3dmm"
 # The bundled detector's box on the demo photo (x0, y0, x1, y1): the replica reference case's face box.

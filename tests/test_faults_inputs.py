@@ -1,0 +1,173 @@
+"""Faults in what the user feeds in, through the public interfaces: videos, images, FIFOs and devices,
+cameras, boxes, and an error nobody foresaw; each is one clear line or a warning, never a crash.
+docs/faults.md lists each fault, what the user sees and the test that covers it."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from facemap_gui.cli import build_parser, main
+from facemap_gui.errors import InputError
+from facemap_gui.sources import Frame, FrameSource, register_scheme
+from facemap_gui.sources.demo import DemoSource
+from tests.conftest import PHOTO, constant_model, write_video
+from tests.helpers import assert_one_line, cli_main
+from tests.test_process import _one_line_error, read_jsonl, run_cli
+from tests.test_recording import decode
+
+
+def demo_frames(count: int, size: tuple[int, int] = (320, 180)) -> list:
+    source = DemoSource("", photo=PHOTO, size=size)
+    return [source.read().rgb for _ in range(count)]
+
+
+def test_video_truncated_mid_stream_keeps_the_frames_that_decoded_and_warns(tmp_path, tiny_model):
+    video = write_video(tmp_path / "clip.mkv", demo_frames(30))
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])  # as a copy or a recording cut off half way
+    out = tmp_path / "out.jsonl"
+    result = run_cli("process", str(video), "--model", str(tiny_model), "--output", str(out))
+    records = read_jsonl(out.read_text())
+    frames = [r for r in records if r["type"] == "frame"]
+    assert 0 < len(frames) < 30
+    assert records[-1]["type"] == "summary" and records[-1]["frames"] == len(frames)
+    assert "clip.mkv" in result.stderr and "looks truncated" in result.stderr
+    assert f"kept the {len(frames)} frames" in result.stderr
+
+
+def test_complete_video_gives_no_truncation_warning(tmp_path, tiny_model):
+    video = write_video(tmp_path / "clip.mkv", demo_frames(10))
+    result = run_cli("process", str(video), "--model", str(tiny_model), "--output", str(tmp_path / "o.jsonl"))
+    assert "truncated" not in result.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    # FFmpeg would happily render a .txt as a video of its text.
+    ("notes.txt", b"shopping list\n" * 50, "a text file, not a video or an image"),
+    ("report.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 8, "not a readable video"),
+])
+def test_non_image_file_as_input_is_one_line(tmp_path, tiny_model, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    _one_line_error(run_cli("process", str(tmp_path / name), "--model", str(tiny_model), check=False), name,
+                    message)
+
+
+class UnpluggedCamera(FrameSource):
+    """A webcam that delivers `FRAMES` frames and is then pulled out, failing as CameraSource does."""
+
+    FRAMES = 8
+    live = True
+    fps = 30.0
+
+    def __init__(self, arg: str) -> None:
+        self.name = f"unplugged:{arg}"
+        self._demo = DemoSource("", photo=PHOTO, size=(320, 180))
+        self.size = self._demo.size
+
+    def read(self) -> Frame | None:
+        frame = self._demo.read()
+        if frame.index >= self.FRAMES:
+            raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
+        return Frame(frame.index, time.monotonic() * 1000.0, frame.rgb)
+
+
+register_scheme("unplugged", UnpluggedCamera)
+
+
+def test_camera_unplugged_during_process_record_keeps_what_was_captured(tmp_path, tiny_model):
+    """Headless, a vanished camera ends the run with its one-line error (the window retries instead, see
+    test_gui_worker.py); every frame captured before is in the JSON Lines and in a finished recording."""
+    out, video = tmp_path / "out.jsonl", tmp_path / "cam.mkv"
+    args = build_parser().parse_args(["process", "unplugged:0", "--model", str(tiny_model), "--output", str(out),
+                                      "--record", str(video)])
+    with pytest.raises(InputError, match=r"^unplugged:0: camera stopped delivering frames"):
+        args.run(args)
+    records = read_jsonl(out.read_text())  # every line complete
+    assert [r["type"] for r in records] == ["header"] + ["frame"] * UnpluggedCamera.FRAMES
+    landmarks = read_jsonl(video.with_suffix(".jsonl").read_text())
+    assert landmarks[-1]["type"] == "summary" and landmarks[-1]["frames"] == UnpluggedCamera.FRAMES
+    assert len(decode(video).frames) == UnpluggedCamera.FRAMES  # encoder flushed, container finished
+
+
+def test_fifos_and_devices_are_refused_as_inputs_and_skipped_in_folders(tmp_path, tiny_model, capsys):
+    os.mkfifo(tmp_path / "pipe.mp4")
+    code, err = cli_main(capsys, "process", str(tmp_path / "pipe.mp4"))
+    assert_one_line(code, err, "pipe.mp4: a named pipe (FIFO), not an image or video file")
+    code, err = cli_main(capsys, "process", "/dev/zero")
+    assert_one_line(code, err, "/dev/zero: a device, not an image or video file")
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(PHOTO.read_bytes())
+    os.mkfifo(folder / "b.jpg")  # reading it would block for ever
+    out = tmp_path / "out.jsonl"
+    assert main(["process", str(folder), "--model", str(tiny_model), "-o", str(out)]) == 0
+    assert read_jsonl(out.read_text())[-1]["frames"] == 1
+    assert "b.jpg: skipped, a named pipe (FIFO)" in capsys.readouterr().err
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes whose header promises width x height pixels (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(1000)))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [10_500, 30_000])  # above this app's limit; also above Pillow's own
+def test_an_image_promising_more_pixels_than_memory_holds_is_refused_before_decoding(tmp_path, capsys, side):
+    (tmp_path / "bomb.png").write_bytes(png_header_only(side, side))
+    code, err = cli_main(capsys, "process", str(tmp_path / "bomb.png"))
+    assert_one_line(code, err, "bomb.png: the image claims more than 100 megapixels", "scale it down")
+
+
+@pytest.mark.parametrize("spec", ["camera:-1", "camera:99999999999999", "camera:x", "camera:²"])
+def test_camera_specs_are_checked_before_opencv_sees_them(capsys, spec):
+    code, err = cli_main(capsys, "process", spec)  # camera:-1 crashed OpenCV with SIGSEGV
+    assert_one_line(code, err, f"{spec}: camera index must be a whole number from 0 to 63")
+
+
+def test_a_missing_camera_is_one_line_without_opencv_warnings(capfd):
+    assert main(["process", "camera:0"]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines == ["facemap-gui: error: camera:0: cannot open the camera (not connected, or in use by another "
+                     "app)"]
+
+
+@pytest.mark.parametrize(("box", "message"), [
+    ("5000,5000,6000,6000", "outside the 512x600 image"),
+    ("0,0,99999999,9", "from 0 to 100000"),
+])
+def test_boxes_outside_the_image_or_absurd_are_one_line(tmp_path, tiny_model, capsys, box, message):
+    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
+    code, err = cli_main(capsys, "process", str(PHOTO), "--model", str(model), "--basis-dir",
+                         str(tiny_model.parent), f"--box={box}", "--no-expand-box")
+    assert_one_line(code, err, "--box", message)
+
+
+def test_a_box_reaching_past_the_image_is_clamped(tmp_path, tiny_model, capsys):
+    assert main(["process", str(PHOTO), "--model", str(tiny_model), "--box", "400,500,5000,5000",
+                 "--no-expand-box", "-o", str(tmp_path / "o.jsonl")]) == 0
+    (face,) = read_jsonl((tmp_path / "o.jsonl").read_text())[1]["faces"]
+    assert face["crop_box"] == [400, 500, 511, 599]
+
+
+def explode(_arg: str) -> FrameSource:
+    raise RuntimeError("boom: a case nobody foresaw")
+
+
+register_scheme("explode", explode)
+
+
+def test_an_unexpected_exception_is_one_line_and_its_traceback_comes_with_vv(capsys):
+    code, err = cli_main(capsys, "process", "explode:0")
+    assert_one_line(code, err, "unexpected RuntimeError: boom: a case nobody foresaw", "-vv")
+    code, err = cli_main(capsys, "-vv", "process", "explode:0")
+    assert code == 2 and "Traceback" in err and 'raise RuntimeError("boom' in err

@@ -1,0 +1,122 @@
+"""Faults on the way out: unwritable, clashing or unusual outputs, a failed run, a reader that goes away,
+settings and a data folder that are not what they should be; nothing already saved is lost.
+docs/faults.md lists each fault, what the user sees and the test that covers it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facemap_gui.cli import build_parser, main
+from facemap_gui.errors import InputError
+from facemap_gui.live.settings import Settings, load_settings, settings_path
+from tests.conftest import PHOTO, constant_model
+from tests.helpers import assert_one_line, cli_main, cli_process
+from tests.test_faults_inputs import UnpluggedCamera
+from tests.test_process import _one_line_error, read_jsonl, run_cli
+
+
+def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, tiny_model):
+    # A regular file where the folder should be: refused even for root, unlike a read-only folder.
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
+    result = run_cli("process", str(PHOTO), "--model", str(model), "--basis-dir", str(tiny_model.parent),
+                     "--output", str(blocker / "out.jsonl"), check=False)
+    _one_line_error(result, "results/out.jsonl", "cannot write the output", "choose another folder")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_failed_run_leaves_the_old_output_and_keeps_the_partial_beside_it(tmp_path, tiny_model):
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"type":"summary","frames":99}\n')
+    args = build_parser().parse_args(["process", "unplugged:0", "--model", str(tiny_model), "--output", str(out)])
+    with pytest.raises(InputError, match="camera stopped delivering frames"):
+        args.run(args)
+    assert out.read_text() == '{"type":"summary","frames":99}\n'
+    partial = read_jsonl((tmp_path / "results.jsonl.partial").read_text())
+    assert [r["type"] for r in partial] == ["header"] + ["frame"] * UnpluggedCamera.FRAMES
+    assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.parametrize("clash", ["input", "input-symlink", "record", "record-landmarks", "record-csv", "model"])
+def test_an_output_that_is_an_input_or_another_output_is_refused_before_anything_runs(tmp_path, tiny_model,
+                                                                                      capsys, clash):
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(PHOTO.read_bytes())
+    video = tmp_path / "take.mkv"
+    (tmp_path / "link.jpg").symlink_to(photo)
+    output = {"input": photo, "input-symlink": tmp_path / "link.jpg", "record": video,
+              "record-landmarks": tmp_path / "take.jsonl", "record-csv": tmp_path / "take.csv",
+              "model": tiny_model}[clash]
+    before = {p: p.read_bytes() for p in (photo, tiny_model)}
+    code, err = cli_main(capsys, "process", str(photo), "--model", str(tiny_model), "--record", str(video),
+                         "--csv", "-o", str(output))
+    assert_one_line(code, err, f"--output {output}: is also", "choose another --output")
+    assert {p: p.read_bytes() for p in before} == before
+    assert not video.exists() and not (tmp_path / "take.jsonl").exists()
+
+
+def test_outputs_that_are_not_regular_files_are_written_through(tmp_path, tiny_model, capsys):
+    target = tmp_path / "real.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    for output in (link, fifo, Path(os.devnull)):
+        assert main(["process", str(PHOTO), "--model", str(tiny_model), "-o", str(output)]) == 0
+    reader.join(60)
+    assert link.is_symlink() and read_jsonl(target.read_text())[-1]["type"] == "summary"
+    assert fifo.is_fifo() and read_jsonl(received[0])[-1]["type"] == "summary"
+    assert Path(os.devnull).is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "pipe", "real.jsonl"]
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tiny_model):
+    process = cli_process("process", "demo:0", "--model", str(tiny_model))  # endless, to stdout
+    assert json.loads(process.stdout.readline())["type"] == "header"
+    process.stdout.close()  # as `| head -1` does
+    stderr = process.stderr.read()
+    assert process.wait(60) == 128 + signal.SIGPIPE
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def test_closed_stdout_is_one_line(tiny_model):
+    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--model",
+                             str(tiny_model)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.close(1), timeout=300)
+    _one_line_error(result, "standard output is closed", "--output FILE")
+
+
+@pytest.mark.parametrize("content", [
+    '{"version": 1, "smoothing_strength": NaN}',  # Python's json reads NaN/Infinity: the slider could not show it
+    '{"version": 1, "smoothing_strength": 1e400}',
+    '{"version": 1, "smoothing_strength": 1e300}',  # finite, but the window's slider overflowed and it never started
+    "[]",
+    "[" * 100_000,  # nested past Python's recursion limit
+])
+def test_settings_garbage_that_parses_still_gives_defaults_and_a_warning(content):
+    # Unparsable and wrongly typed files: tests/test_gui_settings.py.
+    settings_path().write_text(content)
+    settings, warning = load_settings()
+    assert settings == Settings()
+    assert str(settings_path()) in warning and "using defaults" in warning
+
+
+def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "home").write_text("not a folder")
+    monkeypatch.setenv("FACEMAP_GUI_HOME", str(tmp_path / "home" / "sub"))
+    code, err = cli_main(capsys, "models", "list")
+    assert_one_line(code, err, "FACEMAP_GUI_HOME=", "is not a folder")

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import IO
 
 from facemap_gui.atomic import is_special, replacing
+from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
 from facemap_gui.errors import FacemapError
 from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
@@ -31,11 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
-    parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
+    parser.add_argument("--record", type=Path, nargs="?", const=RECORD_BESIDE, metavar="OUT.mkv|OUT.mp4",
                         help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
     parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
     add_stream_option(parser)
     add_run_options(parser)
+    add_batch_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -130,6 +132,10 @@ def stop_between_frames() -> Iterator[StopFlag]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output_dir is not None:
+        return run_batch_args(args)
+    if args.more_inputs or args.record == RECORD_BESIDE:
+        raise FacemapError("more than one input, or --record without a file name: needs --output-dir OUT")
     options = options_from_args(args, args.input)
     check_destinations(args)
     source = open_source(args.input)

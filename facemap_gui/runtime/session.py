@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -43,6 +44,9 @@ class LandmarkSession:
         return model_out.from_model(raw)
 
 
+THREADS_ENV = "FACEMAP_GUI_THREADS"  # ONNX Runtime intra-op threads per session
+
+
 def graph_assignment(session: ort.InferenceSession) -> dict[str, list[str]]:
     """Op types of the nodes each execution provider runs (needs `base_session_options`)."""
     ops: dict[str, list[str]] = defaultdict(list)
@@ -57,6 +61,8 @@ def nodes_by_ep(session: ort.InferenceSession) -> dict[str, int]:
 
 def base_session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
+    # Batch workers set this so that workers x threads ≈ cores (facemap_gui/batch); unset: ORT's default.
+    options.intra_op_num_threads = int(os.environ.get(THREADS_ENV, "0"))
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     # ORT's worker threads spin-wait for work: between operators of a run that saves a wake-up each, but by
     # default they go on spinning after the run, taking the cores the decoding thread and the detector need.

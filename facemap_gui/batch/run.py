@@ -136,11 +136,15 @@ def _in_workers(jobs: list[FileJob], workers: int, progress: Progress) -> Iterat
         pool.join()
 
 
-def _on_ray(jobs: list[FileJob], cluster: str) -> Iterator[FileResult]:
+def _import_ray(cluster: str) -> Any:
     try:
         import ray
     except ImportError:
         raise FacemapError(f"--cluster {cluster}: {RAY_HINT}") from None
+    return ray
+
+
+def _on_ray(ray: Any, jobs: list[FileJob], cluster: str) -> Iterator[FileResult]:
     try:
         ray.init(address=None if cluster == "ray" else cluster, logging_level=logging.WARNING,
                  log_to_driver=False, configure_logging=False)
@@ -177,6 +181,7 @@ def _table(results: list[FileResult], complete: int, not_media: int, seconds: fl
 def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -> int:
     """0 when every file is done or skipped as complete, 1 when some failed (each said in the table and in
     OUT/failures.jsonl); Ctrl+C or SIGTERM stop the running files (their part files removed) and raise."""
+    ray = _import_ray(settings.cluster) if settings.cluster else None  # before any work: says how to get it
     found = discover(inputs, settings.out_dir)
     for path, why in found.skipped:
         log.warning("%s: skipped, %s", path, why)
@@ -195,7 +200,7 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
     results: list[FileResult] = []
     try:
         if settings.cluster:
-            stream = _on_ray(todo, settings.cluster)
+            stream = _on_ray(ray, todo, settings.cluster)
         elif workers == 1:
             stream = _in_process(todo, progress)
         else:

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemap_gui.batch.run import plan_workers
+from facemap_gui.batch.discover import discover
+from facemap_gui.batch.run import Progress, plan_workers
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import write_video
 from tests.test_process import run_cli
@@ -177,3 +178,21 @@ def test_workers_times_threads_fill_the_cores():
     assert plan_workers(files=3, jobs=0, cores=8) == (3, 2)
     assert plan_workers(files=20, jobs=2, cores=8) == (2, 4)
     assert plan_workers(files=0, jobs=0, cores=2) == (1, 2)
+
+
+def test_globs_are_named_from_their_folder_and_fifos_are_skipped(archive, tmp_path):
+    found = discover([f"{archive}/**/*.mp4"], tmp_path / "out")
+    assert found.jobs == {name: archive / name for name in ("a.mp4", "corrupt.mp4", "sub/c.mp4", "sub/deeper/d.mp4")}
+    fifo = tmp_path / "live.mp4"
+    os.mkfifo(fifo)
+    found = discover([str(fifo), str(archive / "stills")], tmp_path / "out")
+    assert found.jobs == {"stills": archive / "stills"}
+    assert found.skipped == [(str(fifo), "a named pipe (FIFO), not an image or video file")]
+
+
+def test_progress_line_counts_files_frames_and_the_time_left():
+    progress = Progress(4)  # stderr is not a terminal here: nothing is drawn
+    progress.done, progress.frames = 1, 30
+    progress.start = time.monotonic() - 10.0
+    assert progress.line() == "1/4 files, 30 frames, 3.0 fps, ETA 30 s"
+    progress.close()

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from facemap_gui.errors import FacemapError, reason
 from facemap_gui.output import RunStats, frame_record, header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.recording import Recorder
 from facemap_gui.recording.landmarks import LandmarkFiles
-from facemap_gui.runtime.session import THREADS_ENV
+from facemap_gui.runtime.session import set_intra_op_threads
 from facemap_gui.sources import open_source
 from facemap_gui.sources.files import IMAGE_SUFFIXES, ImageSource
 from facemap_gui.sources.readahead import ReadAhead
@@ -34,7 +36,7 @@ class FileJob:
     csv: bool = False
     record: bool = False
     frames: int = 0  # stop after this many frames (0 = all)
-    threads: int = 0  # ONNX Runtime and OpenCV threads in this job (0 = their defaults)
+    threads: int = 0  # ONNX Runtime and OpenCV threads of the process running it (0: leave them as they are)
 
     def output(self, suffix: str) -> Path:
         return self.out_dir / f"{self.relative}{suffix}"
@@ -102,9 +104,7 @@ def staged(job: FileJob) -> Iterator[Path]:
 
 def _set_threads(threads: int) -> None:
     if threads:
-        import cv2
-
-        os.environ[THREADS_ENV] = str(threads)
+        set_intra_op_threads(threads)
         cv2.setNumThreads(threads)
 
 

@@ -26,6 +26,29 @@ from facemap_gui.pipeline_builder import RunOptions
 log = logging.getLogger(__name__)
 
 RAY_HINT = 'Ray is not installed; pip install "facemap-gui[cluster]"'
+LOG_FORMAT = "facemap-gui: %(levelname)s: %(message)s"  # as cli.py's, in worker processes too
+
+
+class Once(logging.Filter):
+    """Each distinct message once: every file's pipeline says the same (a stand-in model, a fallback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def _say_once() -> Once:
+    once = Once()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(once)
+    return once
 
 
 @dataclass(frozen=True)
@@ -92,9 +115,11 @@ _frames: Any = None  # a worker's shared frame counter
 _in_job = False  # a worker's SIGTERM while idle just ends it
 
 
-def _worker_init(counter: Any) -> None:
+def _worker_init(counter: Any, level: int) -> None:
     global _frames
     _frames = counter
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    _say_once()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the parent decides
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -125,7 +150,8 @@ def _in_workers(jobs: list[FileJob], workers: int, progress: Progress) -> Iterat
     context = multiprocessing.get_context("spawn")  # no forked copies of the parent's native libraries' state
     counter = context.Value("q", 0)
     progress.live_frames = lambda: counter.value
-    pool = context.Pool(workers, initializer=_worker_init, initargs=(counter,), maxtasksperchild=None)
+    level = logging.getLogger().getEffectiveLevel()
+    pool = context.Pool(workers, initializer=_worker_init, initargs=(counter, level))
     try:
         yield from pool.imap_unordered(_worker_job, jobs)
     except BaseException:
@@ -182,6 +208,7 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
     """0 when every file is done or skipped as complete, 1 when some failed (each said in the table and in
     OUT/failures.jsonl); Ctrl+C or SIGTERM stop the running files (their part files removed) and raise."""
     ray = _import_ray(settings.cluster) if settings.cluster else None  # before any work: says how to get it
+    once = _say_once()
     found = discover(inputs, settings.out_dir)
     for path, why in found.skipped:
         log.warning("%s: skipped, %s", path, why)
@@ -194,7 +221,8 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
                     record=settings.record, frames=settings.frames) for relative, source in found.jobs.items()]
     todo = jobs if settings.force else [job for job in jobs if not is_complete(job)]
     workers, threads = (1, 1) if settings.cluster else plan_workers(len(todo), settings.jobs)
-    todo = [replace(job, threads=threads) for job in todo]
+    if workers > 1 or settings.cluster:  # a process of its own: this one's threads are left as they are
+        todo = [replace(job, threads=threads) for job in todo]
     start = time.monotonic()
     progress = Progress(len(todo))
     results: list[FileResult] = []
@@ -210,6 +238,8 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
             progress.done += 1
             progress.frames += result.frames
     finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(once)
         progress.close()
         failures = "".join(json.dumps({"input": r.relative, "error": r.error}) + "\n"
                            for r in results if r.status == "failed")

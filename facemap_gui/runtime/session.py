@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -44,7 +43,13 @@ class LandmarkSession:
         return model_out.from_model(raw)
 
 
-THREADS_ENV = "FACEMAP_GUI_THREADS"  # ONNX Runtime intra-op threads per session
+_intra_op_threads = 0  # ONNX Runtime's default (one a physical core)
+
+
+def set_intra_op_threads(threads: int) -> None:
+    """Threads of each session created from now on in this process; batch workers share the cores this way."""
+    global _intra_op_threads
+    _intra_op_threads = threads
 
 
 def graph_assignment(session: ort.InferenceSession) -> dict[str, list[str]]:
@@ -61,8 +66,7 @@ def nodes_by_ep(session: ort.InferenceSession) -> dict[str, int]:
 
 def base_session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
-    # Batch workers set this so that workers x threads ≈ cores (facemap_gui/batch); unset: ORT's default.
-    options.intra_op_num_threads = int(os.environ.get(THREADS_ENV, "0"))
+    options.intra_op_num_threads = _intra_op_threads
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     # ORT's worker threads spin-wait for work: between operators of a run that saves a wake-up each, but by
     # default they go on spinning after the run, taking the cores the decoding thread and the detector need.

@@ -137,11 +137,12 @@ def test_record_writes_the_video_beside_each_output(archive, tmp_path, tiny_mode
     assert code == 0 and table_value(err, "skipped (complete)") == "2"
 
 
-def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp_path, tiny_model):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp_path, tiny_model, jobs):
     archive = make_archive(tmp_path / "archive", [f"clip{i}.mp4" for i in range(8)], frames=60)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "facemap_gui.cli", "process", str(archive), "--output-dir", str(out),
-               "--model", str(tiny_model), "--jobs", "1"]
+               "--model", str(tiny_model), "--jobs", jobs]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240  # a bound on a hung run, not what the test measures
     while len(list(out.glob("*.jsonl"))) < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -154,7 +155,7 @@ def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp
     for records in outputs(out).values():
         assert records[-1]["type"] == "summary" and records[-1]["frames"] == 60
     assert not list(out.glob(".*"))  # no part folder left behind
-    code, err = batch(archive, out, tiny_model, "--jobs", "1")
+    code, err = batch(archive, out, tiny_model, "--jobs", jobs)
     assert code == 0, err
     assert table_value(err, "skipped (complete)") == str(len(complete))
     assert table_value(err, "files done") == str(8 - len(complete))

@@ -21,6 +21,7 @@ from tests.conftest import write_video
 from tests.test_process import run_cli
 
 CLIPS = ["a.mp4", "b.mkv", "sub/c.mp4", "sub/deeper/d.mp4"]
+RAY_MISSING = 'Ray is not installed: pip install -e ".[cluster]" (.ci/run installs it)'
 OUTPUTS = {f"{name}.jsonl" for name in CLIPS} | {"stills.jsonl"}
 
 
@@ -92,7 +93,7 @@ def test_workers_and_ray_write_the_same_outputs_and_report_the_corrupt_file(arch
     assert {p.relative_to(tmp_path / "two").as_posix(): p.read_text() for p in (tmp_path / "two").rglob("*.csv")} \
         == csv
 
-    pytest.importorskip("ray", reason='Ray is not installed: pip install -e ".[cluster]" (CI installs it)')
+    pytest.importorskip("ray", reason=RAY_MISSING)
     code, err = batch(archive, tmp_path / "ray", tiny_model, "--cluster", "ray")
     assert code == 1, err
     ray = outputs(tmp_path / "ray")
@@ -137,12 +138,14 @@ def test_record_writes_the_video_beside_each_output(archive, tmp_path, tiny_mode
     assert code == 0 and table_value(err, "skipped (complete)") == "2"
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp_path, tiny_model, jobs):
+@pytest.mark.parametrize("how", [["--jobs", "1"], ["--jobs", "2"], ["--cluster", "ray"]], ids=["1", "2", "ray"])
+def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp_path, tiny_model, how):
+    if how[0] == "--cluster":
+        pytest.importorskip("ray", reason=RAY_MISSING)
     archive = make_archive(tmp_path / "archive", [f"clip{i}.mp4" for i in range(8)], frames=60)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "facemap_gui.cli", "process", str(archive), "--output-dir", str(out),
-               "--model", str(tiny_model), "--jobs", jobs]
+               "--model", str(tiny_model), *how]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240  # a bound on a hung run, not what the test measures
     while len(list(out.glob("*.jsonl"))) < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -155,7 +158,7 @@ def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp
     for records in outputs(out).values():
         assert records[-1]["type"] == "summary" and records[-1]["frames"] == 60
     assert not list(out.glob(".*"))  # no part folder left behind
-    code, err = batch(archive, out, tiny_model, "--jobs", jobs)
+    code, err = batch(archive, out, tiny_model, "--jobs", "1")
     assert code == 0, err
     assert table_value(err, "skipped (complete)") == str(len(complete))
     assert table_value(err, "files done") == str(8 - len(complete))

@@ -82,15 +82,27 @@ def is_complete(job: FileJob) -> bool:
         return False
 
 
+def _stage(job: FileJob, pid: int | str) -> Path:
+    final = job.output(".jsonl")
+    return final.with_name(f".{final.name}.{pid}.part")
+
+
+def remove_parts(job: FileJob) -> None:
+    """Remove the part folders of `job` that processes ended before their clean-up left behind."""
+    for stage in _stage(job, "*").parent.glob(_stage(job, "*").name):
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged(job: FileJob) -> Iterator[Path]:
     """A hidden folder beside the outputs to write them in under their own names (the recorder needs the real
     suffixes); when the block completes they are moved into place, the JSON Lines last. On any exception, or
     a signal, the folder goes and the outputs already there stay as they were."""
     final = job.output(".jsonl")
-    stage = final.with_name(f".{final.name}.{os.getpid()}.part")
+    stage = _stage(job, os.getpid())
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process that had this pid
     try:
-        stage.mkdir(parents=True, exist_ok=True)
+        stage.mkdir(parents=True)
     except OSError as exc:
         raise FacemapError(f"{final.parent}: cannot create the output folder ({reason(exc)}); "
                            "choose another --output-dir") from exc
@@ -110,8 +122,8 @@ def _set_threads(threads: int) -> None:
 
 def _run(job: FileJob, base: Path, on_frame: Callable[[], None] | None) -> tuple[int, int]:
     """Write the outputs of `job` under `base` (no suffix): returns its frames and faces."""
+    source = open_source(str(job.source))  # first: a missing or unreadable input fails with its one line
     stamp = input_stamp(job.source)
-    source = open_source(str(job.source))
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
         pipeline = build_pipeline(job.options, video=not isinstance(source, ImageSource))

@@ -19,7 +19,7 @@ from typing import Any
 
 from facemap_gui.atomic import write_atomic
 from facemap_gui.batch.discover import discover
-from facemap_gui.batch.job import FileJob, FileResult, is_complete, process_file
+from facemap_gui.batch.job import FileJob, FileResult, is_complete, process_file, remove_parts
 from facemap_gui.errors import FacemapError, reason
 from facemap_gui.pipeline_builder import RunOptions
 
@@ -177,18 +177,21 @@ def _on_ray(ray: Any, jobs: list[FileJob], cluster: str) -> Iterator[FileResult]
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError...: all mean "no cluster there"
         raise FacemapError(f"--cluster {cluster}: cannot connect ({' '.join(reason(exc).split())[:200]}); "
                            "check the address and that the cluster is running") from exc
+    unfinished: dict[Any, FileJob] = {}
     try:
         task = ray.remote(num_cpus=1)(process_file)
         pending = [task.remote(job) for job in jobs]
-        try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(ready[0])
-        finally:
-            for ref in pending:
-                ray.cancel(ref)  # not forced: the task gets KeyboardInterrupt and removes its part files
+        unfinished.update(zip(pending, jobs, strict=True))
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            unfinished.pop(ready[0])
+            yield ray.get(ready[0])
     finally:
+        # On Ctrl+C the driver's shutdown ends its tasks (ray.cancel first can abort Ray 2.60's core worker:
+        # "Tried to complete task that was not pending"); their part folders are removed here.
         ray.shutdown()
+        for job in unfinished.values():
+            remove_parts(job)
 
 
 def _table(results: list[FileResult], complete: int, not_media: int, seconds: float) -> str:

@@ -17,7 +17,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--output-dir", type=Path, metavar="OUT",
                        help="process every video and folder of images under the inputs (folders, globs, files) "
                             "into OUT/<relative path>.jsonl; complete outputs are skipped")
-    group.add_argument("--jobs", "-j", type=in_range(int, 1, 256), default=0, metavar="N",
+    group.add_argument("--jobs", type=in_range(int, 1, 256), default=0, metavar="N",
                        help="worker processes (default: one per core, at most one per file)")
     group.add_argument("--force", action="store_true", help="redo files whose outputs are complete")
     group.add_argument("--cluster", metavar="ray|ray://HOST:PORT",

@@ -111,7 +111,7 @@ def test_resume_skips_complete_outputs_and_redoes_changed_or_half_written_ones(a
     stat = (archive / "a.mp4").stat()
     os.utime(archive / "a.mp4", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     try:
-        code, err = batch(archive, out, tiny_model)
+        code, err = batch(archive, out, tiny_model, "--jobs", "1")
     finally:
         os.utime(archive / "a.mp4", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert code == 1 and table_value(err, "skipped (complete)") == "3" and table_value(err, "files done") == "2"
@@ -120,7 +120,7 @@ def test_resume_skips_complete_outputs_and_redoes_changed_or_half_written_ones(a
     assert outputs(out)["sub/c.mp4.jsonl"][-1]["type"] == "summary"
 
     before = {p: p.stat().st_mtime_ns for p in written}
-    code, err = batch(archive, out, tiny_model, "--force")
+    code, err = batch(archive, out, tiny_model, "--force", "--jobs", "1")
     assert table_value(err, "files done") == "5" and table_value(err, "skipped (complete)") == "0"
     assert all(p.stat().st_mtime_ns != ns for p, ns in before.items())
 

@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument("--record", type=Path, nargs="?", const=RECORD_BESIDE, metavar="OUT.mkv|OUT.mp4",
-                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
-    parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
+                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it "
+                             "(with --output-dir: no name, each video goes beside its .jsonl)")
+    parser.add_argument("--csv", action="store_true", help="with --record or --output-dir: also write a .csv")
     add_stream_option(parser)
     add_run_options(parser)
     add_batch_options(parser)

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import IO
 
 from facemap_gui.atomic import is_special, replacing
+from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
 from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
@@ -33,14 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
-    parser.add_argument("--record", type=Path, metavar="OUT.mkv|OUT.mp4",
-                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it")
-    parser.add_argument("--csv", action="store_true", help="with --record: also write the landmarks to OUT.csv")
+    parser.add_argument("--record", type=Path, nargs="?", const=RECORD_BESIDE, metavar="OUT.mkv|OUT.mp4",
+                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it "
+                             "(with --output-dir: no name, each video goes beside its .jsonl)")
+    parser.add_argument("--csv", action="store_true", help="with --record or --output-dir: also write a .csv")
     parser.add_argument("--stand-in", action="store_true",
                         help="without the real model: use the generated STAND-IN (random weights, labelled as "
                              "such in the output; made once, as `demo` does)")
     add_stream_option(parser)
     add_run_options(parser)
+    add_batch_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -145,6 +148,10 @@ def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
 
 def run(args: argparse.Namespace) -> int:
     options = with_stand_in(options_from_args(args, args.input), args.stand_in)
+    if args.output_dir is not None:
+        return run_batch_args(args, options)
+    if args.more_inputs or args.record == RECORD_BESIDE:
+        raise FacemapError("more than one input, or --record without a file name: needs --output-dir OUT")
     check_destinations(args)
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:

@@ -43,6 +43,15 @@ class LandmarkSession:
         return model_out.from_model(raw)
 
 
+_intra_op_threads = 0  # ONNX Runtime's default (one a physical core)
+
+
+def set_intra_op_threads(threads: int) -> None:
+    """Threads of each session created from now on in this process; batch workers share the cores this way."""
+    global _intra_op_threads
+    _intra_op_threads = threads
+
+
 def graph_assignment(session: ort.InferenceSession) -> dict[str, list[str]]:
     """Op types of the nodes each execution provider runs (needs `base_session_options`)."""
     ops: dict[str, list[str]] = defaultdict(list)
@@ -57,6 +66,7 @@ def nodes_by_ep(session: ort.InferenceSession) -> dict[str, int]:
 
 def base_session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
+    options.intra_op_num_threads = _intra_op_threads
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     # ORT's worker threads spin-wait for work: between operators of a run that saves a wake-up each, but by
     # default they go on spinning after the run, taking the cores the decoding thread and the detector need.

@@ -120,3 +120,11 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("FACEMAP_GUI_HOME", str(tmp_path / "home" / "sub"))
     code, err = cli_main(capsys, "models", "list")
     assert_one_line(code, err, "FACEMAP_GUI_HOME=", "is not a folder")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc: a folder nobody, root included, can create in")
+def test_a_data_folder_that_cannot_be_created_is_one_line_naming_it(monkeypatch, capsys):
+    monkeypatch.setenv("FACEMAP_GUI_HOME", "/proc/facemap-gui-test")
+    code, err = cli_main(capsys, "models", "stand-in", "/proc/facemap-gui-test/stand-in", "--arch", "tiny")
+    assert_one_line(code, err, "/proc/facemap-gui-test", "writable")
+    assert "unexpected" not in err

@@ -122,7 +122,8 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys)
     assert_one_line(code, err, "FACEMAP_GUI_HOME=", "is not a folder")
 
 
-@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc: a folder nobody, root included, can create in")
+@pytest.mark.skipif(not Path("/proc/self").is_dir(),
+                    reason="needs Linux's /proc: a folder nobody, root included, can create in")
 def test_a_data_folder_that_cannot_be_created_is_one_line_naming_it(monkeypatch, capsys):
     monkeypatch.setenv("FACEMAP_GUI_HOME", "/proc/facemap-gui-test")
     code, err = cli_main(capsys, "models", "stand-in", "/proc/facemap-gui-test/stand-in", "--arch", "tiny")

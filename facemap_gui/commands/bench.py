@@ -14,19 +14,15 @@ import os
 import platform
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from facemap_gui.bench.baseline import baseline_available, run_baseline
-from facemap_gui.bench.clip import SCENES, bench_clip
-from facemap_gui.bench.measure import RunFigures, configurations, run_pipeline
-from facemap_gui.bench.report import load_average, print_run, print_summary, summarise, write_json
+from facemap_gui.bench import SCENES
 from facemap_gui.commands.common import MAX_FRAMES, MAX_MINUTES, add_run_options, in_range, options_from_args
 from facemap_gui.errors import FacemapError, InputError
-from facemap_gui.pipeline_builder import RunOptions, demo_options
-from facemap_gui.soak import SOURCE as SOAK_SOURCE
-from facemap_gui.soak import run_soak
-from facemap_gui.sources import open_source
-from facemap_gui.sources.files import VideoSource
+
+if TYPE_CHECKING:
+    from facemap_gui.bench.measure import RunFigures
+    from facemap_gui.pipeline_builder import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
     """The user's options; without --model the installed model, else the full-architecture stand-in."""
+    from facemap_gui.pipeline_builder import demo_options
+
     options = options_from_args(args, str(clip))
     if options.model is None:
         options = replace(options, model=demo_options().model)
@@ -66,6 +64,10 @@ def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
 
 
 def input_clip(args: argparse.Namespace) -> Path:
+    from facemap_gui.bench.clip import bench_clip
+    from facemap_gui.sources import open_source
+    from facemap_gui.sources.files import VideoSource
+
     if args.input is None:
         return bench_clip(args.scene, args.frames)
     with open_source(str(args.input)) as source:
@@ -75,6 +77,11 @@ def input_clip(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
+    from facemap_gui.bench.baseline import baseline_available, run_baseline
+    from facemap_gui.bench.measure import configurations, run_pipeline
+    from facemap_gui.bench.report import load_average, print_run, print_summary, summarise, write_json
+
     if args.soak is not None:
         return run_soak_command(args)
     clip = input_clip(args)
@@ -114,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_soak_command(args: argparse.Namespace) -> int:
+    from facemap_gui.bench.report import write_json
+    from facemap_gui.soak import SOURCE as SOAK_SOURCE
+    from facemap_gui.soak import run_soak
+
     report = run_soak(bench_options(args, Path(SOAK_SOURCE)), args.soak)
     print("\n".join(report.lines()))
     if args.json:

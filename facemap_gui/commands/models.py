@@ -6,29 +6,17 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from facemap_gui import store
+from facemap_gui.choices import PRECISIONS
 from facemap_gui.commands.common import in_range
-from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
-from facemap_gui.models.download import Downloader, Progress, format_size, offline_hint
-from facemap_gui.models.install import (
-    EntryStatus,
-    Installed,
-    download,
-    entries_present,
-    expected_sha256,
-    install_path,
-    missing,
-    remove,
-    status,
-    trust_path,
-    verify,
-)
-from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
-from facemap_gui.runtime import PRECISIONS
+
+# Each action imports what it uses (installing reads models with onnx, ~0.6 s): the parser builds without them.
+if TYPE_CHECKING:
+    from facemap_gui.models.download import Progress
+    from facemap_gui.models.install import EntryStatus, Installed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -106,6 +94,9 @@ def _report(installed: Installed) -> str:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from facemap_gui.models.download import Downloader
+    from facemap_gui.models.install import download, expected_sha256, missing, trust_path
+
     entries = resolve(args.names or DEFAULT_NAMES)
     todo = [e for e in entries if args.force or missing([e.name])]
     for entry in entries:
@@ -121,6 +112,8 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_install(args: argparse.Namespace) -> int:
+    from facemap_gui.models.install import install_path
+
     for path in args.paths:
         for installed in install_path(path, args.precision):
             print(_report(installed))
@@ -128,6 +121,8 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def _describe(current: EntryStatus) -> str:
+    from facemap_gui.models.download import offline_hint
+
     entry = current.entry
     if current.problem:
         return f"UNUSABLE: {current.problem}"
@@ -145,6 +140,9 @@ def _describe(current: EntryStatus) -> str:
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
+    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.models.download import format_size
+
     files = list(current.files)
     bundled = current.entry.bundled_path()
     lines = [f"    {f.path}  {format_size(f.size)}  sha256 {f.sha256}" for f in files]
@@ -155,6 +153,8 @@ def _file_lines(current: EntryStatus) -> list[str]:
 
 def _release_lines(current: EntryStatus) -> list[str]:
     """The tool versions a release model was built with, from the metadata file installed beside it."""
+    from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
+
     folder = current.entry.install_dir()
     metadata = find_metadata(folder) if current.entry.kind == "landmark" and not current.problem else None
     versions = read_metadata(metadata).tool_versions if metadata else {}
@@ -162,6 +162,8 @@ def _release_lines(current: EntryStatus) -> list[str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from facemap_gui.models.install import status
+
     print(f"data directory: {store.home()} (set FACEMAP_GUI_HOME to use another)")
     for entry in ENTRIES.values():
         current = status(entry)
@@ -172,6 +174,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from facemap_gui.models.install import entries_present, verify
+
     failed = False
     for entry in resolve(args.names) if args.names else entries_present():
         problems = verify(entry)
@@ -183,6 +187,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from facemap_gui.models.install import remove
+
     for entry in resolve(args.names):
         removed = remove(entry)
         kept = " (the copy bundled with the app stays)" if entry.bundled_path() else ""
@@ -192,6 +198,8 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_stand_in(args: argparse.Namespace) -> int:
+    from facemap_gui.models.standin import STAND_IN_NOTE, write_stand_in
+
     if args.as_release:
         from facemap_gui.models.replica import write_release
 

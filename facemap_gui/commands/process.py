@@ -16,13 +16,6 @@ from typing import IO
 from facemap_gui.atomic import is_special, replacing
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
 from facemap_gui.errors import FacemapError
-from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
-from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline_builder import build_pipeline
-from facemap_gui.recording import Recorder, landmark_paths
-from facemap_gui.sources import ImageSource, open_source
-from facemap_gui.sources.readahead import ReadAhead
-from facemap_gui.streaming import Streamer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +82,8 @@ def check_destinations(args: argparse.Namespace) -> None:
         inputs |= {f"--basis-dir's {p.name}": p for p in args.basis_dir.glob("*.npy")}
     outputs = {"--output": args.output}
     if args.record is not None:
+        from facemap_gui.recording import landmark_paths
+
         jsonl, csv = landmark_paths(args.record)
         outputs |= {"--record": args.record, "--record's landmarks": jsonl} | ({"--record's CSV": csv} if args.csv
                                                                                else {})
@@ -130,6 +125,15 @@ def stop_between_frames() -> Iterator[StopFlag]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
+    from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
+    from facemap_gui.overlay import draw_overlay
+    from facemap_gui.pipeline_builder import build_pipeline
+    from facemap_gui.recording import Recorder
+    from facemap_gui.sources import ImageSource, open_source
+    from facemap_gui.sources.readahead import ReadAhead
+    from facemap_gui.streaming import Streamer
+
     options = options_from_args(args, args.input)
     check_destinations(args)
     source = open_source(args.input)

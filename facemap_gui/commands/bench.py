@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also run the straight-line script on the clip and print the ratio")
     parser.add_argument("--record", type=Path, metavar="OUT.mkv",
                         help="also record the annotated video (adds the recorder's hand-over and encoding)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also measure CPU ms a frame of `process` and of the window (child processes, 60+N "
+                             "frames minus 60; the window offscreen without a display; INPUT needs 60+N frames)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
     parser.add_argument("--soak", type=in_range(float, 0, MAX_MINUTES, above=True), metavar="MINUTES",
                         help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
@@ -115,9 +118,26 @@ def run(args: argparse.Namespace) -> int:
     summary = summarise(results, report["baseline"])
     report["summary"] = summary
     print_summary(summary, report["load_average_end"])
+    if args.cpu:
+        report["cpu_ms_per_frame"] = run_cpu(args, clip, options)
     if args.json:
         write_json(args.json, report)
     return 0
+
+
+def run_cpu(args: argparse.Namespace, clip: Path, options: RunOptions) -> dict[str, Any]:
+    from facemap_gui.bench.clip import bench_clip
+    from facemap_gui.bench.cpu import WARM_FRAMES, measure_paths
+    from facemap_gui.bench.report import load_average
+    from facemap_gui.gui.app import has_display
+
+    clip = clip if args.input else bench_clip(args.scene, WARM_FRAMES + args.frames)
+    print(f"\nCPU (user + system) a frame, ({WARM_FRAMES}+{args.frames} frames minus {WARM_FRAMES}), median of "
+          f"{args.repeat} · load average {load_average()}")
+    figures = measure_paths(clip, options, args.frames, args.repeat, offscreen=not has_display())
+    for path, values in figures.items():
+        print(f"  {path}: {values['median']:.2f} ms ({values['low']:.2f}-{values['high']:.2f})")
+    return figures
 
 
 def run_soak_command(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ from facemap_gui import store
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.models.standin import MODEL_FILE, write_stand_in
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 from facemap_gui.tracking import REDETECT_EVERY
@@ -98,8 +97,10 @@ def demo_options() -> RunOptions:
     """The real model when installed, else the full-architecture stand-in (generated once: ~5 s on 2 cores)."""
     if store.landmark_model_path("float").is_file():
         return RunOptions(source="demo:0")
-    model = store.stand_in_dir("full") / MODEL_FILE
+    model = store.stand_in_dir("full") / store.landmark_model_path("float").name
     if not model.is_file():
+        from facemap_gui.models.standin import write_stand_in  # writing one needs onnx (~0.6 s to import)
+
         log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
                     "(run `facemap-gui models download` for the real one)")
         write_stand_in(model.parent, arch="full")

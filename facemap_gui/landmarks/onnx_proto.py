@@ -4,6 +4,7 @@ helpers load with it), while checking a model's inputs, outputs and I/O quantisa
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 from functools import cache
@@ -17,13 +18,14 @@ import numpy as np
 @cache
 def messages() -> ModuleType:
     """onnx's `onnx_ml_pb2` (ModelProto, TensorProto, ...), from the installed onnx without its package."""
-    if "onnx" in sys.modules:  # already paid for: the very same module
-        return sys.modules["onnx"].onnx_ml_pb2
-    package = importlib.util.find_spec("onnx")
-    assert package is not None and package.submodule_search_locations, "onnx is a dependency"
-    spec = importlib.util.spec_from_file_location(
-        f"{__name__}._onnx_ml_pb2", Path(package.submodule_search_locations[0]) / "onnx_ml_pb2.py")
-    assert spec is not None and spec.loader is not None
+    package = None if "onnx" in sys.modules else importlib.util.find_spec("onnx")
+    # Found in onnx's folder by the import system's own finders (a file in a venv, PyInstaller's archive in
+    # the app), without running onnx/__init__.py: the generated module imports only google.protobuf.
+    spec = package and importlib.machinery.PathFinder.find_spec("onnx_ml_pb2", package.submodule_search_locations)
+    if spec is None or spec.loader is None:  # onnx already imported (the very same module), or not found so
+        import onnx
+
+        return onnx.onnx_ml_pb2
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -13,7 +13,6 @@ from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 from facemap_gui.sources.demo import DEMO_LOOP
-from facemap_gui.standins import MODEL_FILE, write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,9 @@ def demo_options() -> RunOptions:
 
 def stand_in_model() -> Path:
     """The full-architecture stand-in in the data directory, generated the first time (~5 s on 2 cores)."""
-    model = store.stand_in_dir("full") / MODEL_FILE
+    model = store.stand_in_dir("full") / store.landmark_model_path("float").name
     if not model.is_file():
+        from facemap_gui.standins import write_stand_in  # writing one needs onnx (~0.6 s to import)
+
         write_stand_in(model.parent, arch="full")
     return model

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
+from facemap_gui.choices import DEFAULT_STRENGTH
 from facemap_gui.detection.base import box_iou
 from facemap_gui.pipeline import FaceResult, FrameResult
 
-DEFAULT_STRENGTH = 0.5
 BETA = 0.02  # cutoff gain per unit of speed (pixels or degrees per second)
 DERIVATIVE_CUTOFF_HZ = 1.0
 MIN_IOU = 0.3  # a face overlapping its previous box less than this is a new face

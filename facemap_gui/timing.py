@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
+import psutil
 
 
 class StageTimes:
@@ -50,3 +52,8 @@ class StageTimes:
 
         return {"mean": round(self._sums[stage] / count, 3), "median": round(percentile(0.5), 3),
                 "p95": round(percentile(0.95), 3), "count": count}
+
+
+def seconds_since_launch() -> float:
+    """Wall time since this process started, as the OS recorded it (so the interpreter's start-up counts)."""
+    return time.time() - psutil.Process().create_time()

@@ -28,11 +28,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from facemap_gui.choices import REDETECT_EVERY
 from facemap_gui.detection.base import Detection, box_iou, clamp_box
 
-# Frames between full-frame detections while faces are tracked: a face coming into the picture is found within
-# about a second at 30 fps, while each pass's CPU time stays a small share of the stream's.
-REDETECT_EVERY = 30
 THUMBNAIL = 31  # side of the face thumbnail, px: enough detail to tell a face from its background
 MIN_SIMILARITY = 0.6  # correlation below which the face counts as lost (a face matches itself at 0.85-1)
 SLACK = 2  # thumbnail px (~6% of the face) the face may sit off its landmark box and still match: landmarks

@@ -13,15 +13,12 @@ import cv2
 
 from facemap_gui import store
 from facemap_gui.atomic import replacing
+from facemap_gui.bench import SCENES
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 
 log = logging.getLogger(__name__)
-
-# Photo magnification per scene: "far" is exactly the demo clip (face 80-135 px tall in 720p), "near" puts the
-# face 200-340 px tall, as in front of a laptop camera.
-SCENES = {"far": 1.0, "near": 2.5}
 
 
 def bench_clip(scene: str, frames: int) -> Path:

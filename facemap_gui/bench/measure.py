@@ -4,6 +4,7 @@ read files), smoothing and drawing, optionally recording, timed stage by stage w
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from facemap_gui.bench.clip import decoded_frames
+from facemap_gui.bench.cpu import ThreadCpu, per_frame_ms
 from facemap_gui.bench.memory import peak_rss_mb, rss_mb
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
@@ -27,6 +29,7 @@ from facemap_gui.timing import StageTimes
 
 RSS_WARM_FRAMES = 100  # the start RSS is taken after this many frames, once models and buffers have settled
 RSS_EVERY_S = 30.0
+CPU_SAMPLE_EVERY = 30  # frames between per-thread CPU readings (a thread that ends keeps its last one)
 # Stages in the order a frame meets them; "detect" and "track" are the frames with and without the full-frame
 # detector on the frame's own path, "detect (background)" the periodic pass on its own thread, "overhead" is
 # every per-frame step except the models and video decoding (the 1.5 ms budget), and "wait for frame" the
@@ -54,6 +57,7 @@ class RunFigures:
     stages: StageTimes = field(default_factory=lambda: StageTimes(STAGES))
     decode_alone_us: dict[int, float] = field(default_factory=dict)  # faces per call -> microseconds a face
     recording: dict[str, Any] | None = None
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms a frame by thread, and "process" in total
 
     @property
     def fps(self) -> float:
@@ -70,7 +74,7 @@ class RunFigures:
                 "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "stages_ms": self.stages.summary(),
                 "decode_alone_us_per_face": {str(n): round(us, 1) for n, us in self.decode_alone_us.items()},
-                "recording": self.recording}
+                "recording": self.recording, "cpu_ms_per_frame": {k: round(v, 3) for k, v in self.cpu_ms.items()}}
 
 
 def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, record: Path | None,
@@ -96,6 +100,9 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
         until = time.monotonic() + minutes * 60.0 if minutes else None
         reader = stack.enter_context(ReadAhead(lambda: decoded_frames(clip, None if minutes else frames, until),
                                                name="bench-decode"))
+        threads = ThreadCpu()
+        threads.sample()
+        cpu_before, cpu_start = threads.by_name(), os.times()
         start = time.perf_counter()
         next_rss = start + RSS_EVERY_S
         waited = time.perf_counter()
@@ -134,11 +141,18 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             figures.frames_with_face += bool(result.faces)
             figures.detector_calls += result.detector_looked
             figures.background_detections += result.background_detection
+            if figures.frames % CPU_SAMPLE_EVERY == 0:
+                threads.sample()
             if figures.frames == min(RSS_WARM_FRAMES, max(frames // 2, 1)) or t4 >= next_rss:
                 figures.rss_mb.append((t4 - start, rss_mb()))
                 next_rss = t4 + RSS_EVERY_S
             waited = time.perf_counter()
         figures.seconds = time.perf_counter() - start
+        threads.sample()
+        cpu_end = os.times()
+        figures.cpu_ms = per_frame_ms(cpu_before, threads.by_name(), figures.frames)
+        figures.cpu_ms["process"] = ((cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) * 1000.0
+                                     / max(figures.frames, 1))
         figures.rss_mb.append((figures.seconds, rss_mb()))
         if recorder is not None:
             figures.recording = recorder.close().summary()

@@ -46,6 +46,8 @@ def print_run(figures: RunFigures, repeat: int) -> None:
     print(f"  decoding the 265 parameters alone, warm caches: {alone}")
     print(f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
           f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB")
+    threads = ", ".join(f"{name} {ms:.2f}" for name, ms in figures.cpu_ms.items() if name != "process")
+    print(f"  CPU a frame: {figures.cpu_ms['process']:.2f} ms in all · by thread: {threads}")
     if figures.recording:
         print(f"  recorded {figures.recording['frames']} frames with {figures.recording['codec']} "
               f"({figures.recording['dropped']} dropped) to {figures.recording['video']}")

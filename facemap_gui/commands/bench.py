@@ -14,19 +14,15 @@ import os
 import platform
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from facemap_gui.bench.baseline import baseline_available, run_baseline
-from facemap_gui.bench.clip import SCENES, bench_clip
-from facemap_gui.bench.measure import RunFigures, configurations, run_pipeline
-from facemap_gui.bench.report import load_average, print_run, print_summary, summarise, write_json
+from facemap_gui.bench import SCENES
 from facemap_gui.commands.common import MAX_FRAMES, MAX_MINUTES, add_run_options, in_range, options_from_args
 from facemap_gui.errors import FacemapError, InputError
-from facemap_gui.pipeline_builder import RunOptions, demo_options
-from facemap_gui.soak import SOURCE as SOAK_SOURCE
-from facemap_gui.soak import run_soak
-from facemap_gui.sources import open_source
-from facemap_gui.sources.files import VideoSource
+
+if TYPE_CHECKING:
+    from facemap_gui.bench.measure import RunFigures
+    from facemap_gui.pipeline_builder import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also run the straight-line script on the clip and print the ratio")
     parser.add_argument("--record", type=Path, metavar="OUT.mkv",
                         help="also record the annotated video (adds the recorder's hand-over and encoding)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also measure CPU ms a frame of `process` and of the window (child processes, 60+N "
+                             "frames minus 60; the window offscreen without a display; INPUT needs 60+N frames)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
     parser.add_argument("--soak", type=in_range(float, 0, MAX_MINUTES, above=True), metavar="MINUTES",
                         help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
@@ -59,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
     """The user's options; without --model the installed model, else the full-architecture stand-in."""
+    from facemap_gui.pipeline_builder import demo_options
+
     options = options_from_args(args, str(clip))
     if options.model is None:
         options = replace(options, model=demo_options().model)
@@ -66,6 +67,10 @@ def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
 
 
 def input_clip(args: argparse.Namespace) -> Path:
+    from facemap_gui.bench.clip import bench_clip
+    from facemap_gui.sources import open_source
+    from facemap_gui.sources.files import VideoSource
+
     if args.input is None:
         return bench_clip(args.scene, args.frames)
     with open_source(str(args.input)) as source:
@@ -75,6 +80,11 @@ def input_clip(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
+    from facemap_gui.bench.baseline import baseline_available, run_baseline
+    from facemap_gui.bench.measure import configurations, run_pipeline
+    from facemap_gui.bench.report import load_average, print_run, print_summary, summarise, write_json
+
     if args.soak is not None:
         return run_soak_command(args)
     clip = input_clip(args)
@@ -108,12 +118,33 @@ def run(args: argparse.Namespace) -> int:
     summary = summarise(results, report["baseline"])
     report["summary"] = summary
     print_summary(summary, report["load_average_end"])
+    if args.cpu:
+        report["cpu_ms_per_frame"] = run_cpu(args, clip, options)
     if args.json:
         write_json(args.json, report)
     return 0
 
 
+def run_cpu(args: argparse.Namespace, clip: Path, options: RunOptions) -> dict[str, Any]:
+    from facemap_gui.bench.clip import bench_clip
+    from facemap_gui.bench.cpu import WARM_FRAMES, measure_paths
+    from facemap_gui.bench.report import load_average
+    from facemap_gui.gui.app import has_display
+
+    clip = clip if args.input else bench_clip(args.scene, WARM_FRAMES + args.frames)
+    print(f"\nCPU (user + system) a frame, ({WARM_FRAMES}+{args.frames} frames minus {WARM_FRAMES}), median of "
+          f"{args.repeat} · load average {load_average()}")
+    figures = measure_paths(clip, options, args.frames, args.repeat, offscreen=not has_display())
+    for path, values in figures.items():
+        print(f"  {path}: {values['median']:.2f} ms ({values['low']:.2f}-{values['high']:.2f})")
+    return figures
+
+
 def run_soak_command(args: argparse.Namespace) -> int:
+    from facemap_gui.bench.report import write_json
+    from facemap_gui.soak import SOURCE as SOAK_SOURCE
+    from facemap_gui.soak import run_soak
+
     report = run_soak(bench_options(args, Path(SOAK_SOURCE)), args.soak)
     print("\n".join(report.lines()))
     if args.json:

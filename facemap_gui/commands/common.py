@@ -6,12 +6,14 @@ import argparse
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from facemap_gui.choices import PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
 from facemap_gui.errors import FacemapError
-from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
-from facemap_gui.streaming import StreamTarget
-from facemap_gui.tracking import REDETECT_EVERY
+
+if TYPE_CHECKING:  # the parsers build without the pipeline's imports (numpy, OpenCV, ONNX): see choices.py
+    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.streaming import StreamTarget
 
 MAX_PIXELS = 100_000  # a coordinate beyond any image's side; the pipeline checks the box against the image
 MAX_FRAMES = 10**9
@@ -95,6 +97,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def stream_target(text: str) -> StreamTarget:
+    from facemap_gui.streaming import StreamTarget
+
     try:
         return StreamTarget.parse(text)
     except FacemapError as exc:
@@ -108,6 +112,8 @@ def add_stream_option(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
+    from facemap_gui.pipeline_builder import RunOptions
+
     return RunOptions(source=source, model=args.model, basis_dir=args.basis_dir, detector=args.detector,
                       detector_range=args.detector_range, detector_backend=args.detector_backend, box=args.box,
                       max_faces=args.max_faces, min_score=args.min_score, expand_box=args.expand_box,

@@ -6,14 +6,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from facemap_gui.commands.common import MAX_FRAMES, in_range
-from facemap_gui.gui.app import has_display
-from facemap_gui.output import RunStats
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline, demo_options
-from facemap_gui.sources import open_source
-from facemap_gui.sources.demo import DEMO_LOOP
-from facemap_gui.sources.readahead import ReadAhead
+
+if TYPE_CHECKING:
+    from facemap_gui.pipeline_builder import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_headless(options: RunOptions, frames: int) -> int:
+    from facemap_gui.output import RunStats  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.pipeline_builder import build_pipeline
+    from facemap_gui.sources import open_source
+    from facemap_gui.sources.readahead import ReadAhead
+
     stats = RunStats()
     with open_source(f"demo:{frames}") as source:
         pipeline = build_pipeline(options)
@@ -45,6 +48,10 @@ def run_headless(options: RunOptions, frames: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from facemap_gui.gui.app import has_display
+    from facemap_gui.pipeline_builder import RunOptions, demo_options
+    from facemap_gui.sources.demo import DEMO_LOOP
+
     if args.headless or not has_display():
         if not args.headless:
             print("facemap-gui: no display found, running the demo headless", file=sys.stderr)

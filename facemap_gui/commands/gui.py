@@ -8,7 +8,6 @@ from pathlib import Path
 
 from facemap_gui.commands.common import add_run_options, frame_count, options_from_args
 from facemap_gui.errors import FacemapError
-from facemap_gui.live.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.screenshot and args.quit_after_frames < 1:
         raise FacemapError("--screenshot needs --quit-after-frames N (N >= 1): the screenshot is taken then")
+    from facemap_gui.live.settings import load_settings  # the engine loads when it runs (see process.run)
+
     settings, warning = load_settings()
     options = options_from_args(args, args.source or settings.source)
     options = dataclasses.replace(options, runtime=args.runtime or settings.runtime,

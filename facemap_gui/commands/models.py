@@ -6,19 +6,18 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from facemap_gui import store
+from facemap_gui.choices import PRECISIONS
 from facemap_gui.commands.common import in_range
-from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
-from facemap_gui.models.download import Downloader, Progress, format_size
-from facemap_gui.models.install import download, install_path, missing
-from facemap_gui.models.records import Installed, expected_sha256, trust_path
-from facemap_gui.models.status import EntryStatus, entries_present, remove, status, verify
-from facemap_gui.runtime import PRECISIONS
-from facemap_gui.standins import MODEL_FILE, STAND_IN_NOTE, write_stand_in
+
+# Each action imports what it uses (installing reads models with onnx, ~0.6 s): the parser builds without them.
+if TYPE_CHECKING:
+    from facemap_gui.models.download import Progress
+    from facemap_gui.models.records import Installed
+    from facemap_gui.models.status import EntryStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,6 +95,10 @@ def _report(installed: Installed) -> str:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from facemap_gui.models.download import Downloader
+    from facemap_gui.models.install import download, missing
+    from facemap_gui.models.records import expected_sha256, trust_path
+
     entries = resolve(args.names or DEFAULT_NAMES)
     todo = [e for e in entries if args.force or missing([e.name])]
     for entry in entries:
@@ -111,6 +114,8 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_install(args: argparse.Namespace) -> int:
+    from facemap_gui.models.install import install_path
+
     for path in args.paths:
         for installed in install_path(path, args.precision):
             print(_report(installed))
@@ -137,6 +142,9 @@ def _describe(current: EntryStatus) -> list[str]:
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
+    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.models.download import format_size
+
     bundled = current.entry.bundled_path()
     files = [(f.path, f.size, f.sha256) for f in current.files] or (
         [(bundled, bundled.stat().st_size, file_sha256(bundled))] if bundled else [])
@@ -145,6 +153,9 @@ def _file_lines(current: EntryStatus) -> list[str]:
 
 def _stand_in_lines() -> list[str]:
     """The stand-in `demo` and `process --stand-in` generate: not in the catalogue, but on disk all the same."""
+    from facemap_gui.models.download import format_size
+    from facemap_gui.standins import MODEL_FILE
+
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
         return ["not generated yet", "made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
@@ -154,6 +165,8 @@ def _stand_in_lines() -> list[str]:
 
 def _release_lines(current: EntryStatus) -> list[str]:
     """The tool versions a release model was built with, from the metadata file installed beside it."""
+    from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
+
     folder = current.entry.install_dir()
     metadata = find_metadata(folder) if current.entry.kind == "landmark" and not current.problem else None
     versions = read_metadata(metadata).tool_versions if metadata else {}
@@ -161,6 +174,8 @@ def _release_lines(current: EntryStatus) -> list[str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from facemap_gui.models.status import status
+
     print(f"data directory: {store.home()}")
     print("  (set FACEMAP_GUI_HOME to use another)")
     rows = [(entry.name, [*_describe(current), *_release_lines(current), *_file_lines(current)])
@@ -173,6 +188,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from facemap_gui.models.status import entries_present, verify
+
     failed = False
     for entry in resolve(args.names) if args.names else entries_present():
         problems = verify(entry)
@@ -184,6 +201,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from facemap_gui.models.status import remove
+
     for entry in resolve(args.names):
         removed = remove(entry)
         kept = " (the copy bundled with the app stays)" if entry.bundled_path() else ""
@@ -193,6 +212,8 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_stand_in(args: argparse.Namespace) -> int:
+    from facemap_gui.standins import STAND_IN_NOTE, write_stand_in
+
     if args.as_release:
         from facemap_gui.standins.replica import write_release
 

@@ -12,20 +12,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from facemap_gui.atomic import is_special, replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
 from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
-from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
-from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline, stand_in_model
-from facemap_gui.recording import Recorder, landmark_paths
-from facemap_gui.sources import ImageSource, open_source
-from facemap_gui.sources.readahead import ReadAhead
-from facemap_gui.streaming import Streamer
+
+if TYPE_CHECKING:
+    from facemap_gui.pipeline_builder import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,6 +93,8 @@ def check_destinations(args: argparse.Namespace) -> None:
         inputs |= {f"--basis-dir's {p.name}": p for p in args.basis_dir.glob("*.npy")}
     outputs = {"--output": args.output}
     if args.record is not None:
+        from facemap_gui.recording import landmark_paths
+
         jsonl, csv = landmark_paths(args.record)
         outputs |= {"--record": args.record, "--record's landmarks": jsonl} | ({"--record's CSV": csv} if args.csv
                                                                                else {})
@@ -143,10 +141,21 @@ def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
         return options
     if options.model is not None:
         raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
+    from facemap_gui.pipeline_builder import stand_in_model
+
     return dataclasses.replace(options, model=stand_in_model(), precision="float")
 
 
 def run(args: argparse.Namespace) -> int:
+    # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
+    from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
+    from facemap_gui.overlay import draw_overlay
+    from facemap_gui.pipeline_builder import build_pipeline
+    from facemap_gui.recording import Recorder
+    from facemap_gui.sources import ImageSource, open_source
+    from facemap_gui.sources.readahead import ReadAhead
+    from facemap_gui.streaming import Streamer
+
     options = with_stand_in(options_from_args(args, args.input), args.stand_in)
     if args.output_dir is not None:
         return run_batch_args(args, options)

@@ -7,13 +7,10 @@ import argparse
 import contextlib
 import sys
 
+from facemap_gui.choices import DEFAULT_STRENGTH
 from facemap_gui.commands.common import add_run_options, add_stream_option, in_range, options_from_args
 from facemap_gui.commands.process import stop_between_frames
 from facemap_gui.errors import FacemapError
-from facemap_gui.pipeline_builder import build_pipeline
-from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
-from facemap_gui.sources import ImageSource, open_source
-from facemap_gui.streaming import Streamer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.stream:
         raise FacemapError("track: nothing to send to; add --stream osf://127.0.0.1:11573 or "
                            "--stream vmc://127.0.0.1:39539")
+    from facemap_gui.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.smoothing import LandmarkSmoother
+    from facemap_gui.sources import ImageSource, open_source
+    from facemap_gui.streaming import Streamer
+
     options = options_from_args(args, args.source)
     source = open_source(args.source)
     smoother = LandmarkSmoother(args.smoothing) if args.smoothing > 0 else None

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from facemap_gui.detection.base import Detection, FaceDetector, clamp_box
-from facemap_gui.detection.tflite_to_onnx import converted_path
 from facemap_gui.errors import ModelError, RuntimeUnavailable
 from facemap_gui.runtime.base import RuntimeSettings
 from facemap_gui.runtime.registry import log_fallback, open_on_runtime
@@ -145,6 +144,9 @@ class OnnxBlazeFaceDetector(FaceDetector):
         self.model_path = Path(model_path)
         self.min_score = min_score
         self.max_faces = max_faces
+        # The converter pulls in onnx (~0.6 s to import): only a run with --detector-backend onnx pays for it.
+        from facemap_gui.detection.tflite_to_onnx import converted_path
+
         onnx_path = converted_path(self.model_path)
         try:
             self._session, self.info = open_on_runtime(onnx_path, runtime, "float", settings or RuntimeSettings())

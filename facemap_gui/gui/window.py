@@ -41,6 +41,7 @@ from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
 from facemap_gui.sources import list_cameras
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.files import IMAGE_SUFFIXES
+from facemap_gui.timing import seconds_since_launch
 
 log = logging.getLogger(__name__)
 
@@ -496,6 +497,7 @@ class MainWindow(QMainWindow):
         self.latest = live
         if first:
             self._refresh_hud()
+            log.info("first frame on screen %.2f s after launch", seconds_since_launch())
         if self.quit_after_frames and live.processed >= self.quit_after_frames:
             self._finish_script(0)
 

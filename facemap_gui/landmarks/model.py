@@ -5,21 +5,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
-from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
 
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS
+from facemap_gui.landmarks.onnx_proto import load_graph, messages, small_array
 from facemap_gui.landmarks.release import ReleaseMetadata, TensorSpec, check_scale, find_metadata, read_metadata
 
 STAND_IN_KEY = "facemap_gui.stand_in"
 # ONNX element type → numpy dtype name, for the I/O types the app converts to and from.
-IO_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.UINT8: "uint8",
-            onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT16: "uint16"}
+_T = messages().TensorProto
+IO_TYPES = {_T.FLOAT: "float32", _T.FLOAT16: "float16", _T.UINT8: "uint8", _T.INT8: "int8", _T.UINT16: "uint16"}
 
 
 @dataclass(frozen=True)
@@ -71,29 +70,27 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
+def _dims(value_info: Any) -> list[int | str]:
     shape = value_info.type.tensor_type.shape
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
 
 
-def _constant(model: onnx.ModelProto, name: str, folder: Path) -> np.ndarray | None:
+def _constant(model: Any, name: str, folder: Path) -> np.ndarray | None:
     """The value of an initializer or Constant node output (scales and zero points), or None."""
     for tensor in model.graph.initializer:
         if tensor.name == name:
             try:
-                if uses_external_data(tensor):
-                    load_external_data_for_tensor(tensor, str(folder))
-                return numpy_helper.to_array(tensor)
+                return small_array(tensor, folder)
             except (OSError, ValueError) as exc:
                 raise ModelError(f"{folder}: cannot read the model's tensor '{name}' ({type(exc).__name__}); "
                                  "install the whole release zip again") from exc
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output[0] == name and node.attribute[0].HasField("t"):
-            return numpy_helper.to_array(node.attribute[0].t)
+            return small_array(node.attribute[0].t, folder)
     return None
 
 
-def _quantisation(model: onnx.ModelProto, path: Path, name: str, is_input: bool) -> tuple[float, int] | None:
+def _quantisation(model: Any, path: Path, name: str, is_input: bool) -> tuple[float, int] | None:
     """(scale, zero point) of the DequantizeLinear that consumes input `name` or the QuantizeLinear that
     produces output `name`, or None when the graph has none."""
     op = "DequantizeLinear" if is_input else "QuantizeLinear"
@@ -108,13 +105,13 @@ def _quantisation(model: onnx.ModelProto, path: Path, name: str, is_input: bool)
     return None
 
 
-def _tensor_io(model: onnx.ModelProto, path: Path, value: onnx.ValueInfoProto, is_input: bool,
+def _tensor_io(model: Any, path: Path, value: Any, is_input: bool,
                metadata: ReleaseMetadata | None) -> TensorIO:
     """The I/O type of one tensor, with its quantisation from the graph, cross-checked against the metadata."""
     kind = "input" if is_input else "output"
     elem = value.type.tensor_type.elem_type
     if elem not in IO_TYPES:
-        raise ModelError(f"{path}: {kind} '{value.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
+        raise ModelError(f"{path}: {kind} '{value.name}' has element type {_T.DataType.Name(elem)}; "
                          f"this app runs models with {', '.join(IO_TYPES.values())} I/O")
     dtype = IO_TYPES[elem]
     spec = metadata.tensors.get(value.name, TensorSpec()) if metadata else TensorSpec()
@@ -147,7 +144,7 @@ def inspect_model(path: Path) -> ModelInfo:
     if not path.is_file():
         raise ModelError(f"{path}: landmark model not found ({fix})")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = load_graph(path)
     except (DecodeError, ValueError, OSError) as exc:
         raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}); {fix}") from exc
     initializers = {init.name for init in model.graph.initializer}

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from facemap_gui import store
 from facemap_gui.errors import ModelError
-from facemap_gui.models.reference import REFERENCE_FILES
 
 QAIHUB = "https://qaihub-public-assets.s3.us-west-2.amazonaws.com/qai-hub-models/models/facemap_3dmm"
 MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets"
 QUALCOMM_LICENCE = ("Qualcomm AI Hub model licence: see https://huggingface.co/qualcomm/Facial-Landmark-Detection "
                     "before redistributing")
 BASIS_FILES = ("meanFace.npy", "shapeBasis.npy", "blendShape.npy")
+# Published beside the basis files: Qualcomm's reference case (models/reference.py reads it).
+REFERENCE_FILES = ("face_img.jpg", "face_img_fbox.txt", "face_img_lmk.txt")
 # Set to a URL prefix (e.g. an internal mirror holding the same file names) to fetch every file from there
 # instead; checksums are checked exactly as for the original URLs.
 MIRROR_ENV = "FACEMAP_GUI_MIRROR"

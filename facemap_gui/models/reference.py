@@ -11,10 +11,9 @@ import numpy as np
 
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis, decode, preprocess
+from facemap_gui.models.catalogue import REFERENCE_FILES  # the box file's order is x0, x1, y0, y1
 from facemap_gui.sources.files import read_image_rgb
 
-# Published beside the basis files; the box file's order is x0, x1, y0, y1.
-REFERENCE_FILES = ("face_img.jpg", "face_img_fbox.txt", "face_img_lmk.txt")
 PASS_PERCENT = 1.0  # Qualcomm's test passes below 1% of the box width, mean over the 68 points
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-PRECISIONS = ("float", "w8a8")  # the float model and its 8-bit quantised variant
+from facemap_gui.choices import PRECISIONS  # noqa: F401  (re-exported: runtime.PRECISIONS)
 
 
 @dataclass(frozen=True)

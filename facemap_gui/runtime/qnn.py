@@ -15,11 +15,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
 import onnxruntime as ort
 
 from facemap_gui.errors import RuntimeUnavailable
 from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.landmarks.onnx_proto import load_graph
 from facemap_gui.native import captured_native_output
 from facemap_gui.runtime import cache
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
@@ -195,7 +195,7 @@ class QnnRuntime(Runtime):
 
 def symbolic_dims(path: Path) -> set[str]:
     """Names of the symbolic dimensions of the model's inputs (the landmark stand-ins' batch)."""
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = load_graph(path).graph
     initializers = {init.name for init in graph.initializer}
     return {dim.dim_param for value in graph.input if value.name not in initializers
             for dim in value.type.tensor_type.shape.dim if dim.dim_param}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from facemap_gui.choices import RUNTIME_NAMES
 from facemap_gui.errors import FacemapError, ModelError, RuntimeUnavailable
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
@@ -20,7 +21,7 @@ from facemap_gui.runtime.session import CpuRuntime, LandmarkSession, landmark_se
 log = logging.getLogger(__name__)
 
 RUNTIMES: dict[str, Runtime] = {runtime.key: runtime for runtime in (NPU, GPU, CpuRuntime())}
-RUNTIME_NAMES = tuple(RUNTIMES)  # "npu", "gpu", "cpu": the only runtime names, in menu order
+assert tuple(RUNTIMES) == RUNTIME_NAMES, "choices.RUNTIME_NAMES names these runtimes, in this order"
 
 
 def available_runtimes(allow_simulator: bool = False) -> dict[str, str | None]:

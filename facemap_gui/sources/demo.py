@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import cv2
-import matplotlib
 import numpy as np
 
 from facemap_gui.errors import InputError
@@ -24,6 +23,8 @@ DEMO_LOOP = "demo:0"  # the clip looped for ever, as every window shows it (`dem
 
 
 def demo_photo_path() -> Path:
+    import matplotlib  # ~0.1 s to import, for one data path: only when the demo runs
+
     return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 

@@ -1,0 +1,9 @@
+"""The names and defaults that command-line options and settings accept, in a module that imports nothing, so
+every command's parser builds without loading numpy, OpenCV, ONNX or ONNX Runtime (`facemap-gui --help`)."""
+
+PRECISIONS = ("float", "w8a8")  # the float model and its 8-bit quantised variant
+RUNTIME_NAMES = ("npu", "gpu", "cpu")  # the only runtime names, in menu order (runtime.registry's keys)
+# Frames between full-frame detections while faces are tracked: a face coming into the picture is found within
+# about a second at 30 fps, while each pass's CPU time stays a small share of the stream's.
+REDETECT_EVERY = 30
+DEFAULT_STRENGTH = 0.5  # One Euro smoothing strength

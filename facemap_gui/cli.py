@@ -75,9 +75,22 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is logged, not the stream it was when set up: a caller
+    that swaps stderr (a test capturing it, a frozen app without a console) never leaves logs on a closed one."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("facemap-gui: %(levelname)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 

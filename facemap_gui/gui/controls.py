@@ -83,6 +83,7 @@ class Controls:
         self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         self._action("Leave full screen", "Esc", self._leave_fullscreen)
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self._show_shortcuts)
+        self._build_stream_actions()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -113,6 +114,7 @@ class Controls:
         view_menu.addSeparator()
         view_menu.addAction(self.hud_action)
         view_menu.addAction(self.fullscreen_action)
+        self._build_stream_menu(bar)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         self._fill_recent_menu()
@@ -140,6 +142,8 @@ class Controls:
         self.strength_slider.setValue(round(self.settings.smoothing_strength * 100))
         self.strength_slider.valueChanged.connect(self._view_changed)
         bar.addWidget(self.strength_slider)
+        bar.addSeparator()
+        bar.addAction(self.stream_action)
         self.addToolBar(bar)
         # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
         more = bar.findChild(QToolButton, "qt_toolbar_ext_button")

@@ -36,6 +36,9 @@ class StatusBar:
         self.recording_label = QLabel(objectName="recordingLabel")
         self.recording_label.hide()
         status.addPermanentWidget(self.recording_label)
+        self.stream_label = QLabel(objectName="streamLabel")
+        self.stream_label.hide()
+        status.addPermanentWidget(self.stream_label)
         self.state_label = QLabel(objectName="stateLabel")
         status.addPermanentWidget(self.state_label)
 

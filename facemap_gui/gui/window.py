@@ -28,6 +28,7 @@ from facemap_gui.gui.choice import RuntimeChoice
 from facemap_gui.gui.controls import Controls
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.status import StatusBar
+from facemap_gui.gui.stream import StreamMenu
 from facemap_gui.gui.view import ViewStack
 from facemap_gui.live.settings import Settings, save_settings
 from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
@@ -61,7 +62,7 @@ class _Bridge(QObject):
         self.note.emit(event)
 
 
-class MainWindow(Controls, RuntimeChoice, StatusBar, QMainWindow):
+class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
     def __init__(self, options: RunOptions, settings: Settings, *, settings_warning: str | None = None,
                  quit_after_frames: int = 0, screenshot: Path | None = None) -> None:
         """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
@@ -88,6 +89,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, QMainWindow):
         self._check_choice(self.options.runtime, self.options.precision)
         self._build_body()
         self._build_status_bar()
+        self._apply_stream()
         self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
         self._hud_timer.start()
         self._message_timer = QTimer(self, singleShot=True, timeout=self.clear_status)
@@ -152,6 +154,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, QMainWindow):
         self._bridge.state.connect(self._on_state)
         self._bridge.note.connect(self._on_note)
         self.worker = LiveWorker(self.options, self._bridge, self._view_options())
+        self.worker.set_stream(self.stream_targets())
         self.worker.start()
 
     def _stop_worker(self) -> None:
@@ -308,6 +311,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, QMainWindow):
     def _refresh_hud(self) -> None:
         self._draining = [w for w in self._draining if w.alive]
         self._refresh_recording()
+        self._refresh_stream()
         live = self.latest
         if live is None:
             return

@@ -102,10 +102,15 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
             float(z * MODEL_UNIT_M))
 
 
-def hud_line(signals: FaceSignals) -> str:
-    """One line for the window's HUD, for the first face."""
-    return (f"eyes L {signals.eye_open_left:.2f} R {signals.eye_open_right:.2f} · mouth open "
-            f"{signals.mouth_open:.2f} wide {signals.mouth_wide:.2f} · brows L {signals.brow_raise_left:.2f} "
-            f"R {signals.brow_raise_right:.2f} · yaw {signals.yaw:+.0f}° pitch {signals.pitch:+.0f}° roll "
-            f"{signals.roll:+.0f}° · {signals.head_z:.2f} m" + (" · blink" if signals.blink else ""))
+def hud_rows(signals: FaceSignals) -> dict[str, str]:
+    """The window's HUD rows for the first face: always the same rows, so the panel never changes height."""
+    s = signals
+    return {"Eyes": f"L {s.eye_open_left:.2f} · R {s.eye_open_right:.2f}",
+            "Mouth": f"open {s.mouth_open:.2f} · wide {s.mouth_wide:.2f}",
+            "Brows": f"L {s.brow_raise_left:.2f} · R {s.brow_raise_right:.2f}",
+            "Head": f"{s.yaw:+.0f}° / {s.pitch:+.0f}° / {s.roll:+.0f}°",  # yaw / pitch / roll
+            "Distance": f"{s.head_z:.2f} m",
+            "Blink": "yes" if s.blink else "no"}
 
+
+HUD_ROWS = tuple(hud_rows(FaceSignals(*[0.0] * 12, blink=False)))  # the row names, in order

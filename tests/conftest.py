@@ -1,5 +1,5 @@
 """Shared fixtures: stand-in models the tests generate, the real photo (matplotlib's sample) and the bundled
-detectors, videos. Everything comes from the repository or installed packages."""
+detectors, videos, windows opened on them. Everything comes from the repository or installed packages."""
 
 from __future__ import annotations
 
@@ -45,6 +45,30 @@ def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_w8a8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny stand-in's w8a8 variant (QDQ, calibrated on demo-photo face crops), with the float model beside it."""
     return write_stand_in(tmp_path_factory.mktemp("tiny_w8a8"), arch="tiny", precision="w8a8")
+
+
+@pytest.fixture
+def open_window(qtbot, tiny_model):
+    """Opens MainWindows on the tiny stand-in (CPU unless asked) and closes them after the test."""
+    from facemap_gui.gui.window import MainWindow  # Qt only for the tests that open a window
+    from facemap_gui.live.settings import Settings
+    from facemap_gui.pipeline_builder import RunOptions
+
+    windows: list[MainWindow] = []
+
+    def open_window(source: str, settings: Settings | None = None, **kwargs: object) -> MainWindow:
+        options = RunOptions(source=source, model=kwargs.pop("model", tiny_model),
+                             allow_simulator=bool(kwargs.pop("allow_simulator", False)),
+                             runtime=str(kwargs.pop("runtime", "cpu")))
+        window = MainWindow(options, settings or Settings(), **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield open_window
+    for window in windows:
+        window.close()
 
 
 def constant_model(path: Path, params: np.ndarray, batch: str | int = "batch") -> Path:

@@ -43,25 +43,6 @@ def w8a8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "facemap_3dmm.onnx"
 
 
-@pytest.fixture
-def open_window(qtbot, tiny_model):
-    windows: list[MainWindow] = []
-
-    def open_window(source: str, settings: Settings | None = None, **kwargs: object) -> MainWindow:
-        options = RunOptions(source=source, model=kwargs.pop("model", tiny_model),
-                             allow_simulator=bool(kwargs.pop("allow_simulator", False)),
-                             runtime=str(kwargs.pop("runtime", "cpu")))
-        window = MainWindow(options, settings or Settings(), **kwargs)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield open_window
-    for window in windows:
-        window.close()
-
-
 def wait_frames(qtbot, window: MainWindow, condition=lambda live: True) -> None:
     qtbot.waitUntil(lambda: window.latest is not None and condition(window.latest), timeout=WAIT_MS)
 

@@ -10,7 +10,7 @@ import pytest
 from facemap_gui.output import frame_record
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.recording.landmarks import CSV_COLUMNS, csv_rows
-from facemap_gui.signals import face_signals, hud_line
+from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
 from facemap_gui.smoothing import LandmarkSmoother
 from facemap_gui.sources import Frame
 
@@ -110,10 +110,11 @@ def test_head_position_from_the_crop_box_and_focal_length():
     assert signals(drawn_face(), focal=1000.0).head_z == pytest.approx(0.32)
 
 
-def test_hud_line_shows_the_first_face():
-    line = hud_line(signals(drawn_face(eye_gap=(0.0, 0.0), mouth_gap=0.5)))
-    assert "eyes L 0.00 R 0.00" in line and "mouth open 1.00" in line and "yaw +10°" in line
-    assert line.endswith("0.64 m · blink")
+def test_hud_rows_show_the_first_face():
+    rows = hud_rows(signals(drawn_face(eye_gap=(0.0, 0.0), mouth_gap=0.5)))
+    assert tuple(rows) == HUD_ROWS
+    assert rows["Eyes"] == "L 0.00 · R 0.00" and rows["Mouth"].startswith("open 1.00 · ")
+    assert rows["Head"].startswith("+10° / ") and rows["Distance"] == "0.64 m" and rows["Blink"] == "yes"
 
 
 def test_jsonl_and_csv_carry_the_same_signals():

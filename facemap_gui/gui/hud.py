@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from facemap_gui.live.worker import LiveFrame
 from facemap_gui.pipeline import STAGES
+from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
 
 STAGE_ROWS = (*STAGES, "overlay")
 
@@ -67,6 +68,9 @@ class HudPanel(QFrame):
         self.detector = self._value("Detector", "frames on which the full-frame face detector ran")
         self.tracking = self._value("Tracking", "between full-frame detections, each face is cropped where its "
                                                 "landmarks were on the previous frame")
+        self._section("Face signals")  # the first face's, as streamed
+        tips = {"Head": "yaw / pitch / roll, degrees", "Distance": "from the camera, estimated from the face's size"}
+        self.signals = {name: self._value(name, tips.get(name, "")) for name in HUD_ROWS}
         self._section("Source")
         self.source = self._value("Input")
         self.resolution = self._value("Size")
@@ -113,6 +117,10 @@ class HudPanel(QFrame):
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
+        faces = live.result.faces
+        rows = hud_rows(face_signals(faces[0], live.result.frame.size)) if faces else {}
+        for name, label in self.signals.items():
+            label.setText(rows.get(name, "–"))
         self.source.setText(source_name)
         self.source.setToolTip(source_name)
         h, w = live.annotated.shape[:2]

@@ -18,9 +18,11 @@ import platformdirs
 
 from facemap_gui import store
 from facemap_gui.atomic import write_atomic
+from facemap_gui.errors import FacemapError
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
 from facemap_gui.smoothing import DEFAULT_STRENGTH
+from facemap_gui.streaming import PROTOCOLS, StreamTarget
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,17 @@ class Settings:
     geometry: str = ""  # QWidget.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)
     ask_download: bool = True  # offer the model download at start-up while the real model is missing
+    stream: bool = False  # send the tracking to `stream_protocol`'s target
+    stream_protocol: str = "osf"  # "osf" or "vmc"
+    stream_osf: str = "osf://127.0.0.1:11573"  # each protocol's target, kept while the other is chosen
+    stream_vmc: str = "vmc://127.0.0.1:39539"
 
     def add_recent(self, path: str) -> None:
         self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
+
+    def stream_target(self, protocol: str | None = None) -> StreamTarget:
+        """The target of `protocol` (default: the chosen one)."""
+        return StreamTarget.parse(getattr(self, f"stream_{protocol or self.stream_protocol}"))
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -63,6 +73,16 @@ class Settings:
             raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")
         if not 0.0 <= settings.smoothing_strength <= 1.0:  # the slider holds 0-100 %: 1e300 overflowed it
             raise ValueError(f"smoothing_strength {settings.smoothing_strength!r}, expected 0 to 1")
+        if settings.stream_protocol not in PROTOCOLS:
+            raise ValueError(f"stream_protocol {settings.stream_protocol!r}, expected one of {', '.join(PROTOCOLS)}")
+        for protocol in PROTOCOLS:
+            text = getattr(settings, f"stream_{protocol}")
+            try:
+                usable = StreamTarget.parse(text).protocol == protocol
+            except FacemapError:
+                usable = False
+            if not usable:
+                raise ValueError(f"stream_{protocol} {text!r}, expected {protocol}://HOST:PORT")
         settings.recent_files = settings.recent_files[:MAX_RECENT]
         return settings
 

@@ -33,6 +33,7 @@ from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.smoothing import DEFAULT_STRENGTH, LandmarkSmoother
 from facemap_gui.sources import Frame, FrameSource, ImageSource, lower_reader_priority, open_source
+from facemap_gui.streaming import Streamer, StreamStatus, StreamTarget
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ class LiveWorker:
         self._shown_view: ViewOptions | None = None
         self._recorder_lock = threading.Lock()
         self._recorder: Recorder | None = None
+        self._stream_targets: list[StreamTarget] = []
+        self._streamer: Streamer | None = None
 
     # -- control, from the GUI thread ------------------------------------------------------------------------
 
@@ -222,6 +225,14 @@ class LiveWorker:
     def recorder(self) -> Recorder | None:
         return self._recorder
 
+    def set_stream(self, targets: list[StreamTarget]) -> None:
+        """Send every processed frame to `targets` (none: stop); the Streamer is replaced between frames."""
+        self._stream_targets = list(targets)
+
+    def stream_status(self) -> list[StreamStatus]:
+        streamer = self._streamer
+        return streamer.status() if streamer is not None else []
+
     # -- threads ------------------------------------------------------------------------------------------
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
@@ -266,6 +277,7 @@ class LiveWorker:
         self._set_state(WorkerState.FAILED, message)
 
     def _close(self) -> None:
+        self._replace_streamer([])
         if self.pipeline is not None:
             self.pipeline.close()
 
@@ -330,9 +342,24 @@ class LiveWorker:
         if not view.smoothing:
             self._smoother.reset()
         self._publish(shown, captured.captured_at)
+        self._stream(shown)
         for stage, ms in result.timings_ms.items():
             self._average(stage, ms)
         self._pipeline_ms = self._average("total", (time.perf_counter() - start) * 1000.0)
+
+    # -- streaming: on the inference thread, after the frame is published --------------------------------
+
+    def _stream(self, shown: FrameResult) -> None:
+        targets = self._stream_targets
+        if targets != (self._streamer.targets if self._streamer is not None else []):
+            self._replace_streamer(targets)
+        if self._streamer is not None:
+            self._streamer.send(shown)
+
+    def _replace_streamer(self, targets: list[StreamTarget]) -> None:
+        previous, self._streamer = self._streamer, Streamer(targets) if targets else None
+        if previous is not None:
+            previous.close()
 
     def _average(self, stage: str, ms: float) -> float:
         previous = self._stage_ms.get(stage)

@@ -1,0 +1,159 @@
+"""Streaming from the window (pytest-qt, offscreen): the Stream menu and its target dialog send OpenSeeFace packets
+to a real UDP receiver on 127.0.0.1 while frames flow, the choice survives a restart of the window, switching to VMC
+replaces the sender, and a receiver that is not running is told once while the frames go on."""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialog
+
+from facemap_gui.gui.stream import TargetDialog
+from facemap_gui.live.settings import Settings, load_settings
+from facemap_gui.sources.demo import DEMO_LOOP
+from facemap_gui.streaming import StreamTarget
+
+WAIT_MS = 20_000
+# OpenSeeFace's facetracker packet, one per face (little-endian): time, id, width, height, eye open right/left,
+# success, PnP error, quaternion, Euler angles, translation, 68 confidences, 68 (y, x), 70 3D points, 14 features.
+OSF_FACE = struct.Struct("<d i 2f 2f B f 4f 3f 3f 68f 136f 210f 14f")
+
+
+class Receiver:
+    """A UDP socket on 127.0.0.1 that the test polls for what has arrived."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.datagrams: list[bytes] = []
+
+    def count(self) -> int:
+        while True:
+            try:
+                self.datagrams.append(self.sock.recv(65536))
+            except BlockingIOError:
+                return len(self.datagrams)
+
+
+@pytest.fixture
+def receivers():
+    made: list[Receiver] = []
+
+    def receiver() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield receiver
+    for r in made:
+        r.sock.close()
+
+
+def fill_target_dialog(host: str, port: int) -> None:
+    """Answers the modal Target… dialog once it is open (exec() blocks the test until it closes)."""
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, TargetDialog):
+            QTimer.singleShot(20, answer)
+            return
+        dialog.host.setText(host)
+        dialog.port.setValue(port)
+        dialog.accept()
+    QTimer.singleShot(0, answer)
+
+
+def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, open_window, receivers):
+    osf, vmc = receivers(), receivers()
+    window = open_window(DEMO_LOOP, Settings())
+    assert not window.stream_action.isChecked() and window.stream_actions["off"].isChecked()
+    assert not window.stream_label.isVisible()
+    fill_target_dialog("127.0.0.1", osf.port)
+    window.stream_target_action.trigger()  # Stream › Target…, for OpenSeeFace (the default protocol)
+    window.stream_actions["osf"].trigger()
+    qtbot.waitUntil(lambda: osf.count() >= 20, timeout=WAIT_MS)
+    frame = window.latest.result.frame
+    for datagram in osf.datagrams:
+        assert len(datagram) % OSF_FACE.size == 0 and OSF_FACE.size == 1785
+        face = OSF_FACE.unpack_from(datagram)
+        assert abs(face[0] - time.time()) < 60 and face[1] == 0 and face[2:4] == frame.size and face[6] == 1
+        assert all(0.0 <= c <= 1.0 for c in face[18:86]) and all(math.isfinite(v) for v in face[86:222])
+    processed = window.latest.processed
+    qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)  # frames go on
+    line = f"streaming to osf://127.0.0.1:{osf.port} · "
+    qtbot.waitUntil(lambda: window.stream_label.text().startswith(line)
+                    and window.stream_label.text() != f"{line}0 pkt/s", timeout=WAIT_MS)
+    assert window.stream_label.isVisible() and window.stream_action.isChecked()
+    signals = {name: label.text() for name, label in window.hud.signals.items()}  # the first face's, in the HUD
+    assert signals["Distance"].endswith(" m") and signals["Blink"] in ("yes", "no")
+    assert all(0.0 <= float(v.split()[1]) <= 1.0 for v in signals["Eyes"].split(" · "))
+
+    # VMC replaces the OpenSeeFace sender between frames: OSC bundles to its own target, nothing more to OSF.
+    window.settings.stream_vmc = f"vmc://127.0.0.1:{vmc.port}"
+    window.stream_actions["vmc"].trigger()
+    qtbot.waitUntil(lambda: vmc.count() >= 5, timeout=WAIT_MS)
+    osf_sent = osf.count()  # the OpenSeeFace sender is gone once VMC bundles arrive
+    qtbot.waitUntil(lambda: vmc.count() >= 10, timeout=WAIT_MS)
+    assert osf.count() == osf_sent and all(d.startswith(b"#bundle\0") for d in vmc.datagrams)
+    window.stream_actions["osf"].trigger()
+    qtbot.waitUntil(lambda: osf.count() > osf_sent, timeout=WAIT_MS)
+
+    window.close()  # saves the settings
+    settings, warning = load_settings()
+    assert warning is None and settings.stream and settings.stream_protocol == "osf"
+    assert settings.stream_target() == StreamTarget("osf", "127.0.0.1", osf.port)
+    before = osf.count()
+    again = open_window(DEMO_LOOP, settings)
+    assert again.stream_action.isChecked() and again.stream_actions["osf"].isChecked()
+    qtbot.waitUntil(lambda: osf.count() >= before + 10, timeout=WAIT_MS)
+
+
+def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, open_window, receivers):
+    osf = receivers()
+    window = open_window(DEMO_LOOP, Settings(stream=True, stream_osf=f"osf://127.0.0.1:{osf.port}"))
+    qtbot.waitUntil(lambda: osf.count() >= 5, timeout=WAIT_MS)
+    assert window.stream_action.shortcut().toString() == "Ctrl+T"
+    window.stream_action.trigger()
+    assert not window.settings.stream and window.stream_actions["off"].isChecked()
+    qtbot.waitUntil(lambda: window.worker.stream_status() == [], timeout=WAIT_MS)  # the sender is closed
+    sent = osf.count()
+    processed = window.latest.processed
+    qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)
+    assert osf.count() == sent and not window.stream_label.isVisible()
+    window.stream_action.trigger()
+    qtbot.waitUntil(lambda: osf.count() > sent, timeout=WAIT_MS)
+
+
+def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window, caplog):
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: each send draws an ICMP port unreachable
+    window = open_window(DEMO_LOOP, Settings(stream=True, stream_osf=f"osf://127.0.0.1:{port}"))
+    problem = f"osf://127.0.0.1:{port}: nothing is listening there (is the receiving app running?); streaming goes on"
+    qtbot.waitUntil(lambda: window.status_text.text() == problem, timeout=WAIT_MS)
+    assert window.status_text.property("error")
+    processed = window.latest.processed
+    qtbot.waitUntil(lambda: window.latest.processed > processed + 30, timeout=WAIT_MS)  # a second of frames more
+    told = [r for r in caplog.records if r.name == "facemap_gui.gui.status" and r.getMessage() == problem]
+    assert len(told) == 1 and window.status_text.text() == problem
+    assert window.stream_label.text().startswith(f"streaming to osf://127.0.0.1:{port}")
+
+
+def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):
+    dialog = TargetDialog(StreamTarget("vmc", "127.0.0.1", 39539))
+    qtbot.addWidget(dialog)
+    dialog.host.setText("no/such")
+    dialog.accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted and not dialog.problem.isHidden()
+    assert dialog.target == StreamTarget("vmc", "127.0.0.1", 39539)
+    dialog.host.setText("::1")
+    dialog.port.setValue(39540)
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted and dialog.target == StreamTarget("vmc", "::1", 39540)
+

@@ -32,8 +32,11 @@ def encode_ms(folder: Path, codec: str, frames: list[np.ndarray], fps: float) ->
         times.append((time.perf_counter() - start) * 1000)
     writer.close()
     steady = times[10:]  # the first frames include encoder start-up
-    return {"mean": round(float(np.mean(steady)), 2), "p95": round(float(np.percentile(steady, 95)), 2),
-            "mb": round((folder / f"{codec}.mkv").stat().st_size / 1e6, 2)}
+    return {
+        "mean": round(float(np.mean(steady)), 2),
+        "p95": round(float(np.percentile(steady, 95)), 2),
+        "mb": round((folder / f"{codec}.mkv").stat().st_size / 1e6, 2),
+    }
 
 
 def drops_at(folder: Path, rate: float, frames: list[np.ndarray]) -> dict[str, float]:
@@ -44,8 +47,12 @@ def drops_at(folder: Path, rate: float, frames: list[np.ndarray]) -> dict[str, f
         recorder.submit(FrameResult(Frame(index, index * 1000 / rate, rgb), []), rgb)
         time.sleep(max(0.0, start + (index + 1) / rate - time.perf_counter()))
     status = recorder.close()
-    return {"submitted": len(frames), "written": status.frames_written, "dropped": status.frames_dropped,
-            "codec": status.codec}
+    return {
+        "submitted": len(frames),
+        "written": status.frames_written,
+        "dropped": status.frames_dropped,
+        "codec": status.codec,
+    }
 
 
 def main() -> None:

@@ -25,8 +25,14 @@ WARM_UP = 200
 
 def send_ms(protocol: str, listening: bool, frames: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    face = FaceResult(box=(200, 100, 400, 300), crop_box=(180, 80, 420, 320), score=0.9,
-                      landmarks=rng.uniform(200, 400, (68, 2)), pose=(5.0, -3.0, 1.0), focal=460.0)
+    face = FaceResult(
+        box=(200, 100, 400, 300),
+        crop_box=(180, 80, 420, 320),
+        score=0.9,
+        landmarks=rng.uniform(200, 400, (68, 2)),
+        pose=(5.0, -3.0, 1.0),
+        focal=460.0,
+    )
     result = FrameResult(frame=Frame(0, 0.0, np.zeros((720, 1280, 3), np.uint8)), faces=[face])
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
@@ -57,9 +63,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3000)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the refused sends' one warning each
-    print(json.dumps({f"{protocol}_{'receiver' if listening else 'no_receiver'}_ms":
-                      send_ms(protocol, listening, args.frames)
-                      for protocol in ("osf", "vmc") for listening in (True, False)}))
+    print(
+        json.dumps(
+            {
+                f"{protocol}_{'receiver' if listening else 'no_receiver'}_ms": send_ms(protocol, listening, args.frames)
+                for protocol in ("osf", "vmc")
+                for listening in (True, False)
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

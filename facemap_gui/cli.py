@@ -137,8 +137,11 @@ def _run(argv: list[str] | None) -> int:
         # A file or folder the app could not create or use (an unwritable FACEMAP_GUI_HOME, a vanished folder):
         # name it, since the fix is the user's.
         log.debug("traceback", exc_info=True)
-        print(f"facemap-gui: error: {exc.filename}: {one_line(reason(exc))}; check that the folder exists and "
-              "is writable (or point FACEMAP_GUI_HOME or the option that names it elsewhere)", file=sys.stderr)
+        print(
+            f"facemap-gui: error: {exc.filename}: {one_line(reason(exc))}; check that the folder exists and "
+            "is writable (or point FACEMAP_GUI_HOME or the option that names it elsewhere)",
+            file=sys.stderr,
+        )
         return 2
     except Exception as exc:
         return _unexpected(exc)
@@ -147,8 +150,11 @@ def _run(argv: list[str] | None) -> int:
 def _unexpected(exc: Exception) -> int:
     """A bug or a case not foreseen: still one line, the traceback with -vv."""
     log.debug("unexpected error", exc_info=True)
-    print(f"facemap-gui: error: unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the "
-          "traceback and please report it)", file=sys.stderr)
+    print(
+        f"facemap-gui: error: unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the "
+        "traceback and please report it)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -26,13 +26,22 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
     return {
         "type": "header",
         "version": __version__,
-        "input": {"name": source.name, "size": list(getattr(source, "size", (0, 0))), "fps": source.fps,
-                  "frames": source.frame_count},
+        "input": {
+            "name": source.name,
+            "size": list(getattr(source, "size", (0, 0))),
+            "fps": source.fps,
+            "frames": source.frame_count,
+        },
         "model": {"path": str(model.path), "sha256": model.sha256, "stand_in": model.stand_in},
-        "detector": None if detector is None else {
-            "path": str(options.detector_path()), "backend": detector.name,
-            "runtime": detector.info.__dict__ if hasattr(detector, "info") else {"runtime": "cpu",
-                                                                                 "device": "MediaPipe (LiteRT)"}},
+        "detector": None
+        if detector is None
+        else {
+            "path": str(options.detector_path()),
+            "backend": detector.name,
+            "runtime": detector.info.__dict__
+            if hasattr(detector, "info")
+            else {"runtime": "cpu", "device": "MediaPipe (LiteRT)"},
+        },
         "fixed_box": list(options.box) if options.box else None,
         "tracking": {"enabled": pipeline.tracker is not None, "redetect_every": options.redetect_every},
         "runtime": pipeline.session.info.__dict__,
@@ -50,8 +59,11 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
                 "crop_box": list(face.crop_box),
                 "score": round(face.score, 4),
                 "landmarks": np.round(face.landmarks, 3).tolist(),
-                "pose": {"yaw": round(face.pose[0], 3), "pitch": round(face.pose[1], 3),
-                         "roll": round(face.pose[2], 3)},
+                "pose": {
+                    "yaw": round(face.pose[0], 3),
+                    "pitch": round(face.pose[1], 3),
+                    "roll": round(face.pose[2], 3),
+                },
                 "signals": face_signals(face, result.frame.size).record(),
             }
             for face in result.faces
@@ -82,8 +94,15 @@ class RunStats:
             self.timings.add(stage, ms)
 
     def record(self, **extra: Any) -> dict[str, Any]:
-        return {"type": "summary", "frames": self.frames, "faces": self.faces, "failed_faces": self.failed_faces,
-                "frames_with_face": self.frames_with_face, "timings_ms": self.timings.summary(), **extra}
+        return {
+            "type": "summary",
+            "frames": self.frames,
+            "faces": self.faces,
+            "failed_faces": self.failed_faces,
+            "frames_with_face": self.frames_with_face,
+            "timings_ms": self.timings.summary(),
+            **extra,
+        }
 
 
 class JsonlWriter:

@@ -14,10 +14,14 @@ from facemap_gui.pipeline import FrameResult
 # iBUG-68 contours: (first, last, closed)
 CONTOURS = (
     (0, 16, False),  # jaw
-    (17, 21, False), (22, 26, False),  # brows
-    (27, 30, False), (31, 35, False),  # nose bridge, nostrils
-    (36, 41, True), (42, 47, True),  # eyes
-    (48, 59, True), (60, 67, True),  # lips
+    (17, 21, False),
+    (22, 26, False),  # brows
+    (27, 30, False),
+    (31, 35, False),  # nose bridge, nostrils
+    (36, 41, True),
+    (42, 47, True),  # eyes
+    (48, 59, True),
+    (60, 67, True),  # lips
 )
 BOX_COLOUR = (80, 200, 255)
 POINT_COLOUR = (255, 255, 255)
@@ -38,8 +42,9 @@ def _thickness(frame_height: int) -> int:
     return max(1, round(frame_height / 480))
 
 
-def draw_overlay(rgb: np.ndarray, result: FrameResult, options: OverlayOptions = OverlayOptions(),
-                 stand_in: bool = False) -> np.ndarray:
+def draw_overlay(
+    rgb: np.ndarray, result: FrameResult, options: OverlayOptions = OverlayOptions(), stand_in: bool = False
+) -> np.ndarray:
     """Draw in place on `rgb` (H, W, 3 uint8, RGB) and return it."""
     t = _thickness(rgb.shape[0])
     for face in result.faces:
@@ -48,10 +53,17 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult, options: OverlayOptions =
             cv2.rectangle(rgb, (x0, y0), (x1, y1), BOX_COLOUR, t, cv2.LINE_AA)
         points = np.round(face.landmarks).astype(np.int32)
         if options.contours:
-            cv2.polylines(rgb, [points[a : b + 1] for a, b, closed in CONTOURS if not closed], False,
-                          CONTOUR_COLOUR, t, cv2.LINE_AA)
-            cv2.polylines(rgb, [points[a : b + 1] for a, b, closed in CONTOURS if closed], True,
-                          CONTOUR_COLOUR, t, cv2.LINE_AA)
+            cv2.polylines(
+                rgb,
+                [points[a : b + 1] for a, b, closed in CONTOURS if not closed],
+                False,
+                CONTOUR_COLOUR,
+                t,
+                cv2.LINE_AA,
+            )
+            cv2.polylines(
+                rgb, [points[a : b + 1] for a, b, closed in CONTOURS if closed], True, CONTOUR_COLOUR, t, cv2.LINE_AA
+            )
         if options.points:
             for x, y in points.tolist():  # Python ints: iterating the array's rows costs a third of the time
                 cv2.circle(rgb, (x, y), t + 1, POINT_COLOUR, -1, cv2.LINE_AA)
@@ -59,13 +71,20 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult, options: OverlayOptions =
             _draw_axes(rgb, face.landmarks[30], face.pose, (face.box[2] - face.box[0]) * 0.5, t)
     if stand_in:
         scale = rgb.shape[0] / 720
-        cv2.putText(rgb, STAND_IN_LABEL, (int(12 * scale), rgb.shape[0] - int(16 * scale)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 80, 80), max(1, round(2 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            rgb,
+            STAND_IN_LABEL,
+            (int(12 * scale), rgb.shape[0] - int(16 * scale)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8 * scale,
+            (255, 80, 80),
+            max(1, round(2 * scale)),
+            cv2.LINE_AA,
+        )
     return rgb
 
 
-def _draw_axes(rgb: np.ndarray, origin: np.ndarray, pose: tuple[float, float, float], length: float,
-               t: int) -> None:
+def _draw_axes(rgb: np.ndarray, origin: np.ndarray, pose: tuple[float, float, float], length: float, t: int) -> None:
     yaw, pitch, roll = (math.radians(a) for a in pose)
     rotation = rotations(np.array([pitch]), np.array([yaw]), np.array([roll]))[0]
     start = (int(origin[0]), int(origin[1]))

@@ -126,8 +126,13 @@ class Pipeline:
     on its own thread beside the landmark model (DetectorThread); what it found joins BACKGROUND_LAG frames later.
     """
 
-    def __init__(self, detector: FaceDetector | None, session: LandmarkSession, basis: FoldedBasis,
-                 config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector | None,
+        session: LandmarkSession,
+        basis: FoldedBasis,
+        config: PipelineConfig | None = None,
+    ) -> None:
         self.config = config or PipelineConfig()
         if detector is None and self.config.fixed_box is None:
             raise ValueError("a detector or a fixed box is needed")
@@ -143,8 +148,7 @@ class Pipeline:
         """Track faces between detections, or detect on every frame; call between frames. A fixed box is never
         tracked, nor is anything with `redetect_every` 1. Turning tracking on starts afresh: the detector runs on
         the next frame."""
-        if not enabled or self.detector is None or self.config.fixed_box is not None or \
-                self.config.redetect_every < 2:
+        if not enabled or self.detector is None or self.config.fixed_box is not None or self.config.redetect_every < 2:
             self.tracker = None
         elif self.tracker is None:
             self.tracker = FaceTracker(self.config.redetect_every)
@@ -178,8 +182,9 @@ class Pipeline:
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
             return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings, background_detection=started,
-                           failed_faces=failed)
+        return FrameResult(
+            frame=frame, faces=faces, timings_ms=timings, background_detection=started, failed_faces=failed
+        )
 
     def _detected(self, frame: Frame, timings: dict[str, float]) -> FrameResult:
         """The frame's faces from the detector (or the fixed box), and tracking starts from them."""
@@ -191,29 +196,38 @@ class Pipeline:
             t0 = time.perf_counter()
             self.tracker.start(frame.rgb, faces)
             timings["detect"] += (time.perf_counter() - t0) * 1000.0
-        return FrameResult(frame=frame, faces=faces, timings_ms=timings, detector_ran=self.config.fixed_box is None,
-                           failed_faces=failed)
+        return FrameResult(
+            frame=frame,
+            faces=faces,
+            timings_ms=timings,
+            detector_ran=self.config.fixed_box is None,
+            failed_faces=failed,
+        )
 
     def find_faces(self, frame: Frame) -> list[Detection]:
         """The full-frame detector's faces, or the fixed box."""
         if self.config.fixed_box is not None:
             x0, y0, _, _ = self.config.fixed_box
             if x0 >= frame.size[0] or y0 >= frame.size[1]:
-                raise InputError(f"--box {','.join(map(str, self.config.fixed_box))}: outside the "
-                                 f"{frame.size[0]}x{frame.size[1]} image (frame {frame.index}); give a box "
-                                 "inside it")
+                raise InputError(
+                    f"--box {','.join(map(str, self.config.fixed_box))}: outside the "
+                    f"{frame.size[0]}x{frame.size[1]} image (frame {frame.index}); give a box "
+                    "inside it"
+                )
             return [Detection(box=self.config.fixed_box, score=1.0)]
         assert self._detection is not None
         return self._detection.detect(frame)
 
-    def landmarks(self, frame: Frame, detections: list[Detection], timings: dict[str, float]
-                  ) -> tuple[list[FaceResult], int]:
+    def landmarks(
+        self, frame: Frame, detections: list[Detection], timings: dict[str, float]
+    ) -> tuple[list[FaceResult], int]:
         """Crop, infer (one batch for all faces) and decode; adds to the three stage timings. Returns the faces
         and how many failed: their model output was not finite (such values never reach a result)."""
         t0 = time.perf_counter()
         # expand_box clamps to the image; factor 1 clamps only, so no crop reaches past the frame.
-        crops = np.array([expand_box(d.box, frame.size, 1.2 if self.config.expand_box else 1.0)
-                          for d in detections], dtype=np.int64).reshape(-1, 4)
+        crops = np.array(
+            [expand_box(d.box, frame.size, 1.2 if self.config.expand_box else 1.0) for d in detections], dtype=np.int64
+        ).reshape(-1, 4)
         inside = (crops[:, 2] >= crops[:, 0]) & (crops[:, 3] >= crops[:, 1])  # else wholly off the frame
         crops, detections = crops[inside], [d for d, ok in zip(detections, inside, strict=True) if ok]
         batch = preprocess(frame.rgb, crops)
@@ -228,12 +242,24 @@ class Pipeline:
         finite = np.isfinite(points).all(axis=(1, 2)) & np.isfinite(poses).all(axis=1)
         if not finite.all() and not self._warned_non_finite:
             self._warned_non_finite = True
-            log.warning("%s: the landmark model gave non-finite values (NaN or infinity) for a face on frame %d; "
-                        "such faces are left out and counted as failed_faces. Reinstall the model "
-                        "(`facemap-gui models verify`)", self.session.model.path, frame.index)
+            log.warning(
+                "%s: the landmark model gave non-finite values (NaN or infinity) for a face on frame %d; "
+                "such faces are left out and counted as failed_faces. Reinstall the model "
+                "(`facemap-gui models verify`)",
+                self.session.model.path,
+                frame.index,
+            )
         focals = focal_length(np.reshape(params, (-1, 265))[:, 263])
-        faces = [FaceResult(box=d.box, crop_box=tuple(int(v) for v in crop), score=d.score,
-                            landmarks=pts, pose=(float(pose[0]), float(pose[1]), float(pose[2])), focal=float(focal))
-                 for d, crop, pts, pose, focal, ok in zip(detections, crops, points, poses, focals, finite, strict=True)
-                 if ok]
+        faces = [
+            FaceResult(
+                box=d.box,
+                crop_box=tuple(int(v) for v in crop),
+                score=d.score,
+                landmarks=pts,
+                pose=(float(pose[0]), float(pose[1]), float(pose[2])),
+                focal=float(focal),
+            )
+            for d, crop, pts, pose, focal, ok in zip(detections, crops, points, poses, focals, finite, strict=True)
+            if ok
+        ]
         return faces, int((~finite).sum())

@@ -46,8 +46,10 @@ class RunOptions:
         stem = self.model.stem.removesuffix("_w8a8")
         variant = self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")
         if variant != self.model and not variant.is_file():
-            raise ModelError(f"{variant}: no {precision} variant beside {self.model.name}; pass the --precision "
-                             f"of that file, or create both with `facemap-gui models stand-in DIR --precision w8a8`")
+            raise ModelError(
+                f"{variant}: no {precision} variant beside {self.model.name}; pass the --precision "
+                f"of that file, or create both with `facemap-gui models stand-in DIR --precision w8a8`"
+            )
         return variant
 
     def basis_path(self, model_path: Path) -> Path:
@@ -68,11 +70,16 @@ def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | Non
     if options.box is not None:
         return None
     if options.detector_backend == "onnx":
-        return DETECTORS["onnx"](options.detector_path(), runtime=options.runtime,
-                                 settings=options.runtime_settings(), min_score=options.min_score,
-                                 max_faces=options.max_faces)
-    return DETECTORS["mediapipe"](options.detector_path(), video=video, min_score=options.min_score,
-                                  max_faces=options.max_faces)
+        return DETECTORS["onnx"](
+            options.detector_path(),
+            runtime=options.runtime,
+            settings=options.runtime_settings(),
+            min_score=options.min_score,
+            max_faces=options.max_faces,
+        )
+    return DETECTORS["mediapipe"](
+        options.detector_path(), video=video, min_score=options.min_score, max_faces=options.max_faces
+    )
 
 
 def open_session(options: RunOptions, runtime: str, precision: str) -> LandmarkSession:
@@ -89,8 +96,12 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
     # Still images are unrelated pictures: nothing to track from one to the next.
-    config = PipelineConfig(expand_box=options.expand_box, fixed_box=options.box, tracking=options.tracking and video,
-                            redetect_every=options.redetect_every)
+    config = PipelineConfig(
+        expand_box=options.expand_box,
+        fixed_box=options.box,
+        tracking=options.tracking and video,
+        redetect_every=options.redetect_every,
+    )
     return Pipeline(detector, session, basis, config)
 
 
@@ -98,8 +109,10 @@ def demo_options() -> RunOptions:
     """The real model when installed, else the full-architecture stand-in."""
     if store.landmark_model_path("float").is_file():
         return RunOptions(source=DEMO_LOOP)
-    log.warning("the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
-                "(run `facemap-gui models download` for the real one)")
+    log.warning(
+        "the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
+        "(run `facemap-gui models download` for the real one)"
+    )
     return RunOptions(source=DEMO_LOOP, model=stand_in_model())
 
 

@@ -41,8 +41,11 @@ class FaceSignals:
 
     def record(self) -> dict[str, float | bool]:
         """The JSON Lines `signals` of a face (the pose is in the face's `pose` already)."""
-        return {name: value if isinstance(value, bool) else round(value, 3)
-                for name, value in dataclasses.asdict(self).items() if name not in ("yaw", "pitch", "roll")}
+        return {
+            name: value if isinstance(value, bool) else round(value, 3)
+            for name, value in dataclasses.asdict(self).items()
+            if name not in ("yaw", "pitch", "roll")
+        }
 
 
 RECORD_NAMES = tuple(f.name for f in dataclasses.fields(FaceSignals) if f.name not in ("yaw", "pitch", "roll"))
@@ -72,8 +75,8 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
 
     def brow_raise(brow: int, eye: int) -> float:  # the brow's 5 points against the eye's 6, along `up`
-        dx = sum(x for x, _ in p[brow:brow + 5]) / 5 - sum(x for x, _ in p[eye:eye + 6]) / 6
-        dy = sum(y for _, y in p[brow:brow + 5]) / 5 - sum(y for _, y in p[eye:eye + 6]) / 6
+        dx = sum(x for x, _ in p[brow : brow + 5]) / 5 - sum(x for x, _ in p[eye : eye + 6]) / 6
+        dy = sum(y for _, y in p[brow : brow + 5]) / 5 - sum(y for _, y in p[eye : eye + 6]) / 6
         height = (dx * up_x + dy * up_y) / span
         return _clip01((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL))
 
@@ -82,11 +85,21 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     right, left = _eye_openness(p, 36), _eye_openness(p, 42)
     x, y, z = head_position(face, image_size)
     yaw, pitch, roll = face.pose
-    return FaceSignals(eye_open_left=left, eye_open_right=right, mouth_open=_clip01(lip_gap / MOUTH_OPEN_FULL),
-                       mouth_wide=_clip01(mouth_wide),
-                       brow_raise_left=brow_raise(22, 42), brow_raise_right=brow_raise(17, 36),
-                       yaw=yaw, pitch=pitch, roll=roll, head_x=x, head_y=y, head_z=z,
-                       blink=max(left, right) < BLINK_BELOW)
+    return FaceSignals(
+        eye_open_left=left,
+        eye_open_right=right,
+        mouth_open=_clip01(lip_gap / MOUTH_OPEN_FULL),
+        mouth_wide=_clip01(mouth_wide),
+        brow_raise_left=brow_raise(22, 42),
+        brow_raise_right=brow_raise(17, 36),
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        head_x=x,
+        head_y=y,
+        head_z=z,
+        blink=max(left, right) < BLINK_BELOW,
+    )
 
 
 def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float, float, float]:
@@ -98,19 +111,24 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
     pixels_per_unit = face.focal / MODEL_DEPTH * (x1 - x0 + 1) / INPUT_SIZE
     z = width / pixels_per_unit  # model units, for a focal length of `width` pixels
     u, v = np.asarray(face.landmarks, dtype=np.float64).mean(axis=0)
-    return (float((u - width / 2) * z / width * MODEL_UNIT_M), float(-(v - height / 2) * z / width * MODEL_UNIT_M),
-            float(z * MODEL_UNIT_M))
+    return (
+        float((u - width / 2) * z / width * MODEL_UNIT_M),
+        float(-(v - height / 2) * z / width * MODEL_UNIT_M),
+        float(z * MODEL_UNIT_M),
+    )
 
 
 def hud_rows(signals: FaceSignals) -> dict[str, str]:
     """The window's HUD rows for the first face: always the same rows, so the panel never changes height."""
     s = signals
-    return {"Eyes": f"L {s.eye_open_left:.2f} · R {s.eye_open_right:.2f}",
-            "Mouth": f"open {s.mouth_open:.2f} · wide {s.mouth_wide:.2f}",
-            "Brows": f"L {s.brow_raise_left:.2f} · R {s.brow_raise_right:.2f}",
-            "Head": f"{s.yaw:+.0f}° / {s.pitch:+.0f}° / {s.roll:+.0f}°",  # yaw / pitch / roll
-            "Distance": f"{s.head_z:.2f} m",
-            "Blink": "yes" if s.blink else "no"}
+    return {
+        "Eyes": f"L {s.eye_open_left:.2f} · R {s.eye_open_right:.2f}",
+        "Mouth": f"open {s.mouth_open:.2f} · wide {s.mouth_wide:.2f}",
+        "Brows": f"L {s.brow_raise_left:.2f} · R {s.brow_raise_right:.2f}",
+        "Head": f"{s.yaw:+.0f}° / {s.pitch:+.0f}° / {s.roll:+.0f}°",  # yaw / pitch / roll
+        "Distance": f"{s.head_z:.2f} m",
+        "Blink": "yes" if s.blink else "no",
+    }
 
 
 HUD_ROWS = tuple(hud_rows(FaceSignals(*[0.0] * 12, blink=False)))  # the row names, in order

@@ -87,9 +87,12 @@ class LandmarkSmoother:
             if best is not None and box_iou(best.box, face.box) >= MIN_IOU:
                 unmatched.remove(best)
                 smoothed = best.filter(t, state, cutoff)
-                face = dataclasses.replace(face, landmarks=smoothed[:-4].reshape(-1, 2),
-                                           pose=(float(smoothed[-4]), float(smoothed[-3]), float(smoothed[-2])),
-                                           focal=float(smoothed[-1]))
+                face = dataclasses.replace(
+                    face,
+                    landmarks=smoothed[:-4].reshape(-1, 2),
+                    pose=(float(smoothed[-4]), float(smoothed[-3]), float(smoothed[-2])),
+                    focal=float(smoothed[-1]),
+                )
                 best.box = face.box
                 tracks.append(best)
             else:

@@ -157,13 +157,20 @@ def check_recording(status: RecorderStatus) -> str | None:
     frames = sum(r["type"] == "frame" for r in records)
     last = records[-1]["type"] if records else None
     if decoded != status.frames_written or frames != status.frames_written or last != "summary":
-        return (f"{name}: {status.frames_written} frames written, {decoded} decode, {frames} landmark lines, "
-                f"last line {last}")
+        return (
+            f"{name}: {status.frames_written} frames written, {decoded} decode, {frames} landmark lines, "
+            f"last line {last}"
+        )
     return None
 
 
-def run_soak(options: RunOptions, minutes: float, folder: Path | None = None,
-             switch_every_s: float | None = None, record_every_s: float | None = None) -> SoakReport:
+def run_soak(
+    options: RunOptions,
+    minutes: float,
+    folder: Path | None = None,
+    switch_every_s: float | None = None,
+    record_every_s: float | None = None,
+) -> SoakReport:
     """Run the live worker for `minutes`; a switch every `switch_every_s` and a recording toggled every
     `record_every_s` (defaults scale with the duration: 5 s and 30 s for ten minutes)."""
     duration = minutes * 60
@@ -198,9 +205,17 @@ def run_soak(options: RunOptions, minutes: float, folder: Path | None = None,
     return report
 
 
-def _drive(worker: LiveWorker, report: SoakReport, watcher: _Watcher, plan: list[tuple[str, str]],
-           duration: float, switch_every_s: float, record_every_s: float, scratch: Path,
-           process: psutil.Process) -> None:
+def _drive(
+    worker: LiveWorker,
+    report: SoakReport,
+    watcher: _Watcher,
+    plan: list[tuple[str, str]],
+    duration: float,
+    switch_every_s: float,
+    record_every_s: float,
+    scratch: Path,
+    process: psutil.Process,
+) -> None:
     worker.start()
     start = time.monotonic()
     while worker.state is not WorkerState.RUNNING:

@@ -25,8 +25,10 @@ def _override() -> Path | None:
     path = Path(value)
     existing = next((p for p in (path, *path.parents) if p.exists()), path)
     if not existing.is_dir():
-        raise FacemapError(f"FACEMAP_GUI_HOME={value}: {existing} is not a folder; point FACEMAP_GUI_HOME at a "
-                           "folder you can write to, or unset it")
+        raise FacemapError(
+            f"FACEMAP_GUI_HOME={value}: {existing} is not a folder; point FACEMAP_GUI_HOME at a "
+            "folder you can write to, or unset it"
+        )
     return path
 
 
@@ -73,8 +75,10 @@ def bundled_detector_path(kind: str) -> Path:
 def require_landmark_model(precision: str) -> Path:
     path = landmark_model_path(precision)
     if not path.is_file():
-        raise ModelError(f"{path}: the facemap_3dmm {precision} model is not installed; run "
-                         f"`facemap-gui models download facemap_3dmm-{precision} basis` (offline: "
-                         "`facemap-gui models install FILE.zip`, `facemap-gui models list` names the files to fetch), "
-                         "or try a generated stand-in: `facemap-gui demo`, `facemap-gui process --stand-in ...`")
+        raise ModelError(
+            f"{path}: the facemap_3dmm {precision} model is not installed; run "
+            f"`facemap-gui models download facemap_3dmm-{precision} basis` (offline: "
+            "`facemap-gui models install FILE.zip`, `facemap-gui models list` names the files to fetch), "
+            "or try a generated stand-in: `facemap-gui demo`, `facemap-gui process --stand-in ...`"
+        )
     return path

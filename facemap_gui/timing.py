@@ -50,8 +50,12 @@ class StageTimes:
             index = int(np.searchsorted(cumulative, math.floor(q * (count - 1)), side="right"))
             return 0.0 if index == 0 else self.LOW_MS * self.RATIO ** (index - 0.5)
 
-        return {"mean": round(self._sums[stage] / count, 3), "median": round(percentile(0.5), 3),
-                "p95": round(percentile(0.95), 3), "count": count}
+        return {
+            "mean": round(self._sums[stage] / count, 3),
+            "median": round(percentile(0.5), 3),
+            "p95": round(percentile(0.95), 3),
+            "count": count,
+        }
 
 
 def seconds_since_launch() -> float:

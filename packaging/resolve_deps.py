@@ -26,8 +26,12 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 PYTHON_VERSION = "3.12"
-OPENCV_DISTRIBUTIONS = {"opencv-python", "opencv-contrib-python", "opencv-python-headless",
-                        "opencv-contrib-python-headless"}
+OPENCV_DISTRIBUTIONS = {
+    "opencv-python",
+    "opencv-contrib-python",
+    "opencv-python-headless",
+    "opencv-contrib-python-headless",
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,14 @@ class Target:
 
 
 def _windows(machine: str) -> dict[str, str]:
-    return {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows", "platform_machine": machine,
-            "platform_release": "11", "platform_version": "10.0.26100"}
+    return {
+        "os_name": "nt",
+        "sys_platform": "win32",
+        "platform_system": "Windows",
+        "platform_machine": machine,
+        "platform_release": "11",
+        "platform_version": "10.0.26100",
+    }
 
 
 TARGETS = {
@@ -47,15 +57,27 @@ TARGETS = {
     # pip expands only the legacy manylinux2014/2010 aliases itself, so list every glibc from 2.35 down.
     "manylinux_2_35_x86_64": Target(
         (*(f"manylinux_2_{minor}_x86_64" for minor in range(35, 16, -1)), "manylinux2014_x86_64"),
-        {"os_name": "posix", "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-         "platform_release": "6.8.0", "platform_version": "#1 SMP"}),
+        {
+            "os_name": "posix",
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": "x86_64",
+            "platform_release": "6.8.0",
+            "platform_version": "#1 SMP",
+        },
+    ),
 }
 
 
 def marker_environment(target: Target) -> dict[str, str]:
-    return {**target.markers, "python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VERSION}.10",
-            "implementation_name": "cpython", "implementation_version": f"{PYTHON_VERSION}.10",
-            "platform_python_implementation": "CPython"}
+    return {
+        **target.markers,
+        "python_version": PYTHON_VERSION,
+        "python_full_version": f"{PYTHON_VERSION}.10",
+        "implementation_name": "cpython",
+        "implementation_version": f"{PYTHON_VERSION}.10",
+        "platform_python_implementation": "CPython",
+    }
 
 
 def run_pip_as(target_name: str, pip_args: list[str]) -> int:
@@ -80,25 +102,50 @@ def resolve(target_name: str, extras: str) -> Resolution:
     target = TARGETS[target_name]
     requirement = f"{PROJECT}[{extras}]" if extras else str(PROJECT)
     with tempfile.TemporaryDirectory() as scratch:
-        pip_args = ["install", "--dry-run", "--only-binary=:all:", "--python-version", PYTHON_VERSION,
-                    *(arg for tag in target.tags for arg in ("--platform", tag)), "--target", scratch,
-                    "--ignore-installed", "--report", "-", "--quiet", "--disable-pip-version-check", requirement]
-        result = subprocess.run([sys.executable, __file__, "--pip-as", target_name, "--", *pip_args],
-                                capture_output=True, text=True, timeout=600)
+        pip_args = [
+            "install",
+            "--dry-run",
+            "--only-binary=:all:",
+            "--python-version",
+            PYTHON_VERSION,
+            *(arg for tag in target.tags for arg in ("--platform", tag)),
+            "--target",
+            scratch,
+            "--ignore-installed",
+            "--report",
+            "-",
+            "--quiet",
+            "--disable-pip-version-check",
+            requirement,
+        ]
+        result = subprocess.run(
+            [sys.executable, __file__, "--pip-as", target_name, "--", *pip_args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
         return Resolution(target_name, [], errors or [result.stderr.strip()[-2000:]])
     report = json.loads(result.stdout)
-    installs = [(item["metadata"]["name"], item["metadata"]["version"],
-                 item["download_info"]["url"].rsplit("/", 1)[-1])
-                for item in report["install"] if item["metadata"]["name"] != "facemap-gui"]
-    return Resolution(target_name, sorted(installs, key=lambda i: i[0].lower()),
-                      check(report["environment"], target, {name.lower() for name, _, _ in installs}))
+    installs = [
+        (item["metadata"]["name"], item["metadata"]["version"], item["download_info"]["url"].rsplit("/", 1)[-1])
+        for item in report["install"]
+        if item["metadata"]["name"] != "facemap-gui"
+    ]
+    return Resolution(
+        target_name,
+        sorted(installs, key=lambda i: i[0].lower()),
+        check(report["environment"], target, {name.lower() for name, _, _ in installs}),
+    )
 
 
 def check(environment: dict[str, str], target: Target, names: set[str]) -> list[str]:
-    problems = [f"pip evaluated markers for {environment.get(key)!r}, not {value!r} ({key})"
-                for key, value in target.markers.items() if environment.get(key) != value]
+    problems = [
+        f"pip evaluated markers for {environment.get(key)!r}, not {value!r} ({key})"
+        for key, value in target.markers.items()
+        if environment.get(key) != value
+    ]
     opencv = sorted(names & OPENCV_DISTRIBUTIONS)
     if opencv != ["opencv-contrib-python"]:
         problems.append(f"expected exactly one OpenCV, opencv-contrib-python (mediapipe's); got {opencv}")
@@ -114,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--pip-as"]:
         return run_pip_as(argv[1], argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--platform", action="append", choices=sorted(TARGETS),
-                        help="target to resolve (repeatable; default: all)")
+    parser.add_argument(
+        "--platform", action="append", choices=sorted(TARGETS), help="target to resolve (repeatable; default: all)"
+    )
     parser.add_argument("--extras", default="", help="optional dependency groups too, e.g. `package`")
     args = parser.parse_args(argv)
     failed = []

@@ -57,9 +57,12 @@ def open_window(qtbot, tiny_model):
     windows: list[MainWindow] = []
 
     def open_window(source: str, settings: Settings | None = None, **kwargs: object) -> MainWindow:
-        options = RunOptions(source=source, model=kwargs.pop("model", tiny_model),
-                             allow_simulator=bool(kwargs.pop("allow_simulator", False)),
-                             runtime=str(kwargs.pop("runtime", "cpu")))
+        options = RunOptions(
+            source=source,
+            model=kwargs.pop("model", tiny_model),
+            allow_simulator=bool(kwargs.pop("allow_simulator", False)),
+            runtime=str(kwargs.pop("runtime", "cpu")),
+        )
         window = MainWindow(options, settings or Settings(), **kwargs)
         qtbot.addWidget(window)
         window.show()
@@ -86,9 +89,12 @@ def constant_model(path: Path, params: np.ndarray, batch: str | int = "batch") -
         numpy_helper.from_array(np.asarray(params, np.float32).reshape(1, 265), "params"),
     ]
     graph = helper.make_graph(
-        nodes, "constant",
+        nodes,
+        "constant",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, [batch, 265])], inits)
+        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, [batch, 265])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -129,6 +135,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for detector in left_open:
         detector.close()
     if left_open:
-        session.config.get_terminal_writer().line(f"{len(left_open)} MediaPipe detector(s) left open by the tests",
-                                                 red=True)
+        session.config.get_terminal_writer().line(
+            f"{len(left_open)} MediaPipe detector(s) left open by the tests", red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

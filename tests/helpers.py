@@ -28,6 +28,7 @@ from tests.conftest import constant_model
 
 # --- the local server ---------------------------------------------------------------------------------
 
+
 @dataclass
 class FileServer:
     """Serves `files` by name; `plan[name]` lists what the next requests for it do (then "ok")."""
@@ -72,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         data = body[start:]
         if action.startswith("cut:"):  # send part of the body, then drop the connection
-            self.wfile.write(data[:int(action[4:])])
+            self.wfile.write(data[: int(action[4:])])
             self.wfile.flush()
             self.close_connection = True
         elif action == "stall":  # headers, a few bytes, then silence longer than the client's timeout
@@ -81,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.stop.wait(3)
         elif action == "drip":  # slowly, so that a test can cancel midway
             for i in range(0, len(data), 4096):
-                self.wfile.write(data[i:i + 4096])
+                self.wfile.write(data[i : i + 4096])
                 self.wfile.flush()
                 if state.stop.wait(0.02):
                     return
@@ -106,6 +107,7 @@ def file_server() -> Iterator[FileServer]:
 
 # --- generated model files ---------------------------------------------------------------------------
 
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -118,18 +120,26 @@ def real_model_bytes(tmp_path: Path, seed: int = 0) -> bytes:
 
 def quantized_model_bytes() -> bytes:
     """A QDQ graph with the real I/O: what a w8a8 export looks like."""
-    inits = [numpy_helper.from_array(np.array(1 / 255, np.float32), "scale"),
-             numpy_helper.from_array(np.array(0, np.uint8), "zp"),
-             numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
-             numpy_helper.from_array(np.zeros((1, 265), np.float32), "params")]
-    nodes = [helper.make_node("QuantizeLinear", ["image", "scale", "zp"], ["q"]),
-             helper.make_node("DequantizeLinear", ["q", "scale", "zp"], ["dq"]),
-             helper.make_node("ReduceMean", ["dq", "axes"], ["mean"], keepdims=1),
-             helper.make_node("Flatten", ["mean"], ["flat"]),
-             helper.make_node("Add", ["flat", "params"], ["parameters_3dmm"])]
+    inits = [
+        numpy_helper.from_array(np.array(1 / 255, np.float32), "scale"),
+        numpy_helper.from_array(np.array(0, np.uint8), "zp"),
+        numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+        numpy_helper.from_array(np.zeros((1, 265), np.float32), "params"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["image", "scale", "zp"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zp"], ["dq"]),
+        helper.make_node("ReduceMean", ["dq", "axes"], ["mean"], keepdims=1),
+        helper.make_node("Flatten", ["mean"], ["flat"]),
+        helper.make_node("Add", ["flat", "params"], ["parameters_3dmm"]),
+    ]
     graph = helper.make_graph(
-        nodes, "qdq", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])], inits)
+        nodes,
+        "qdq",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
+        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -150,9 +160,11 @@ def pickled_npy_bytes() -> bytes:
 
 def basis_files() -> dict[str, bytes]:
     rng = np.random.default_rng(3)
-    return {"meanFace.npy": npy_bytes(rng.normal(0, 50, 204).astype(np.float32)),
-            "shapeBasis.npy": npy_bytes(rng.normal(0, 1, (204, 219)).astype(np.float32)),
-            "blendShape.npy": npy_bytes(rng.normal(0, 1, (204, 39)).astype(np.float32))}
+    return {
+        "meanFace.npy": npy_bytes(rng.normal(0, 50, 204).astype(np.float32)),
+        "shapeBasis.npy": npy_bytes(rng.normal(0, 1, (204, 219)).astype(np.float32)),
+        "blendShape.npy": npy_bytes(rng.normal(0, 1, (204, 39)).astype(np.float32)),
+    }
 
 
 def make_zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -188,6 +200,7 @@ def installed_files() -> list[str]:
 
 # --- running the CLI ---------------------------------------------------------------------------------
 
+
 def run_models_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["models", *args])
     out, err = capsys.readouterr()
@@ -195,8 +208,9 @@ def run_models_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int,
 
 
 def cli_process(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "facemap_gui.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen[str], timeout: float = 120.0) -> None:

@@ -32,6 +32,15 @@ def test_import_contracts_hold():
     assert "Contracts: 2 kept, 0 broken." in lint.stdout
 
 
+def test_the_tree_is_ruff_clean_and_ruff_formatted():
+    """`ruff check` and `ruff format --check` as configured in pyproject.toml, so CI holds both."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff, "ruff is not beside this Python: pip install -e '.[test]'"
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([ruff, *args], cwd=PACKAGE.parent, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
 def test_the_check_sees_imports():
     # Guard against the pickle rule passing vacuously: it must see an import written in any form.
     sample = PACKAGE.parent / "tests" / "test_architecture.py"

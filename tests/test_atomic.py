@@ -9,7 +9,7 @@ from facemap_gui.atomic import replacing, write_atomic
 
 def test_writes_whole_file_and_leaves_no_part(tmp_path):
     target = tmp_path / "settings.json"
-    write_atomic(target, "{\"a\": 1}\n")
+    write_atomic(target, '{"a": 1}\n')
     write_atomic(target, b"\x00\x01")
     assert target.read_bytes() == b"\x00\x01"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]

@@ -52,8 +52,11 @@ def batch(archive: Path, out: Path, model: Path, *extra: str) -> tuple[int, str]
 
 
 def outputs(out: Path) -> dict[str, list[dict]]:
-    return {p.relative_to(out).as_posix(): [json.loads(line) for line in p.read_text().splitlines()]
-            for p in out.rglob("*.jsonl") if p.name != "failures.jsonl"}
+    return {
+        p.relative_to(out).as_posix(): [json.loads(line) for line in p.read_text().splitlines()]
+        for p in out.rglob("*.jsonl")
+        if p.name != "failures.jsonl"
+    }
 
 
 def comparable(records: list[dict]) -> list[dict]:
@@ -77,8 +80,9 @@ def test_workers_and_ray_write_the_same_outputs_and_report_the_corrupt_file(arch
         assert header["batch"]["relative"] == name.removesuffix(".jsonl") and summary["type"] == "summary"
         assert len(frames) == (2 if name == "stills.jsonl" else 6) == summary["frames"]
         assert summary["faces"] > 0 and header["model"]["stand_in"] is True
-    assert [json.loads(line)["input"] for line in (tmp_path / "one" / "failures.jsonl").read_text().splitlines()] \
-        == ["corrupt.mp4"]
+    assert [json.loads(line)["input"] for line in (tmp_path / "one" / "failures.jsonl").read_text().splitlines()] == [
+        "corrupt.mp4"
+    ]
     assert "not a readable video" in err and "notes.txt: skipped" in err
     assert table_value(err, "files done") == "5" and table_value(err, "failed") == "1"
     assert table_value(err, "skipped (not media)") == "1"
@@ -90,8 +94,7 @@ def test_workers_and_ray_write_the_same_outputs_and_report_the_corrupt_file(arch
     assert code == 1, err
     two = outputs(tmp_path / "two")
     assert {n: comparable(r) for n, r in two.items()} == {n: comparable(r) for n, r in one.items()}
-    assert {p.relative_to(tmp_path / "two").as_posix(): p.read_text() for p in (tmp_path / "two").rglob("*.csv")} \
-        == csv
+    assert {p.relative_to(tmp_path / "two").as_posix(): p.read_text() for p in (tmp_path / "two").rglob("*.csv")} == csv
 
     pytest.importorskip("ray", reason=RAY_MISSING)
     code, err = batch(archive, tmp_path / "ray", tiny_model, "--cluster", "ray")
@@ -130,8 +133,14 @@ def test_record_writes_the_video_beside_each_output(archive, tmp_path, tiny_mode
     code, err = batch(archive / "sub", out, tiny_model, "--record", "--csv")
     assert code == 0, err
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == {
-        "c.mp4.mkv", "c.mp4.jsonl", "c.mp4.csv", "deeper/d.mp4.mkv", "deeper/d.mp4.jsonl", "deeper/d.mp4.csv",
-        "failures.jsonl"}
+        "c.mp4.mkv",
+        "c.mp4.jsonl",
+        "c.mp4.csv",
+        "deeper/d.mp4.mkv",
+        "deeper/d.mp4.jsonl",
+        "deeper/d.mp4.csv",
+        "failures.jsonl",
+    }
     header, *frames, summary = outputs(out)["c.mp4.jsonl"]
     assert header["recording"]["video"] == "c.mp4.mkv" and len(frames) == 6 == summary["frames"]
     code, err = batch(archive / "sub", out, tiny_model, "--record", "--csv")
@@ -144,8 +153,18 @@ def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp
         pytest.importorskip("ray", reason=RAY_MISSING)
     archive = make_archive(tmp_path / "archive", [f"clip{i}.mp4" for i in range(8)], frames=60)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "facemap_gui.cli", "process", str(archive), "--output-dir", str(out),
-               "--model", str(tiny_model), *how]
+    command = [
+        sys.executable,
+        "-m",
+        "facemap_gui.cli",
+        "process",
+        str(archive),
+        "--output-dir",
+        str(out),
+        "--model",
+        str(tiny_model),
+        *how,
+    ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240  # a bound on a hung run, not what the test measures
     while len(list(out.glob("*.jsonl"))) < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -168,7 +187,8 @@ def test_batch_errors_are_one_line(archive, tmp_path, tiny_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as where the cluster extra is not installed
     code, err = batch(archive, tmp_path / "out", tiny_model, "--cluster", "ray")
     assert code == 2 and err.strip().splitlines() == [
-        'facemap-gui: error: --cluster ray: Ray is not installed; pip install "facemap-gui[cluster]"']
+        'facemap-gui: error: --cluster ray: Ray is not installed; pip install "facemap-gui[cluster]"'
+    ]
     result = run_cli("process", str(archive / "a.mp4"), str(archive / "b.mkv"), check=False)
     assert result.returncode == 2 and "needs --output-dir OUT" in result.stderr
     code, err = batch(archive, tmp_path / "out", tiny_model, "--output", str(tmp_path / "x.jsonl"))

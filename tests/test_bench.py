@@ -67,8 +67,9 @@ def test_all_runs_each_precision_present_and_says_why_others_are_skipped(tmp_pat
 
 def test_record_adds_the_recorder_hand_over(tmp_path, pan_video, tiny_model):
     video = tmp_path / "bench.mkv"
-    report = bench(tmp_path, str(pan_video), "--model", str(tiny_model), "--frames", "10", "--no-baseline",
-                   "--record", str(video))
+    report = bench(
+        tmp_path, str(pan_video), "--model", str(tiny_model), "--frames", "10", "--no-baseline", "--record", str(video)
+    )
     (run,) = report["runs"]
     assert run["recording"]["frames"] == 10 and run["recording"]["dropped"] == 0
     assert run["stages_ms"]["record (hand-over)"]["count"] == 10

@@ -53,8 +53,23 @@ def test_bench_cpu_reports_both_paths_and_the_run_by_thread(tmp_path, tiny_model
     source = DemoSource("", photo=PHOTO, size=(320, 180))
     clip = write_video(tmp_path / "clip.mp4", [source.read().rgb for _ in range(WARM_FRAMES + 10)])
     out = tmp_path / "bench.json"
-    assert main(["bench", str(clip), "--model", str(tiny_model), "--frames", "10", "--no-baseline", "--cpu",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(clip),
+                "--model",
+                str(tiny_model),
+                "--frames",
+                "10",
+                "--no-baseline",
+                "--cpu",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     (run,) = report["runs"]
     by_thread = run["cpu_ms_per_frame"]

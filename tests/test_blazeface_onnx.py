@@ -59,7 +59,7 @@ def close_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     short-range model finds (in the 640x360 pan clip the face is too small for it)."""
     with open_source(str(PHOTO)) as source:
         photo = source.read().rgb
-    frames = [np.ascontiguousarray(photo[8 * i:8 * i + 480, 5 * i:5 * i + 448]) for i in range(12)]
+    frames = [np.ascontiguousarray(photo[8 * i : 8 * i + 480, 5 * i : 5 * i + 448]) for i in range(12)]
     return write_video(tmp_path_factory.mktemp("close") / "close.mp4", frames)
 
 
@@ -87,8 +87,9 @@ def test_anchors_follow_mediapipe_layout():
     np.testing.assert_allclose(short[512:519], [[1 / 16, 1 / 16]] * 6 + [[3 / 16, 1 / 16]])
     full = ssd_anchors(ANCHOR_SPECS[192])
     assert full.shape == (2304, 2)
-    np.testing.assert_allclose(full[[0, 1, 48, 2303]], [[1 / 96, 1 / 96], [3 / 96, 1 / 96], [1 / 96, 3 / 96],
-                                                         [95 / 96, 95 / 96]], atol=1e-6)
+    np.testing.assert_allclose(
+        full[[0, 1, 48, 2303]], [[1 / 96, 1 / 96], [3 / 96, 1 / 96], [1 / 96, 3 / 96], [95 / 96, 95 / 96]], atol=1e-6
+    )
 
 
 def test_decoder_on_synthetic_outputs():
@@ -124,8 +125,9 @@ def test_decoder_on_synthetic_outputs():
     weight_0, weight_2 = 1 / (1 + np.exp(-2.0)), 0.5
     expected = (weight_0 * boxes[0] + weight_2 * boxes[1]) / (weight_0 + weight_2)
     np.testing.assert_allclose(merged[1][0], expected, atol=1e-6)
-    np.testing.assert_allclose(merged[2][0], [(120 - 8) / 128, (120 - 8) / 128, (120 + 8) / 128, (120 + 8) / 128],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        merged[2][0], [(120 - 8) / 128, (120 - 8) / 128, (120 + 8) / 128, (120 + 8) / 128], atol=1e-6
+    )
 
 
 def test_letterbox_and_projection_back_to_pixels():
@@ -190,9 +192,27 @@ def test_process_with_onnx_detector_on_the_htp_simulator(tiny_model):
     """The whole pipeline on the NPU path, in its own process (QNN options leak between sessions of one process).
     --strict makes any detector or landmark node placed off the HTP an error, so success proves the placement."""
     result = subprocess.run(
-        [sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--model", str(tiny_model), "--runtime", "npu",
-         "--allow-simulator", "--strict", "--detector-backend", "onnx", "--detector-range", "short"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "facemap_gui.cli",
+            "process",
+            str(PHOTO),
+            "--model",
+            str(tiny_model),
+            "--runtime",
+            "npu",
+            "--allow-simulator",
+            "--strict",
+            "--detector-backend",
+            "onnx",
+            "--detector-range",
+            "short",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     header, frame = (json.loads(line) for line in result.stdout.splitlines()[:2])
     assert set(header["runtime"]["nodes_by_ep"]) == {"QNNExecutionProvider"}

@@ -13,16 +13,19 @@ from facemap_gui.cli import build_parser, main, with_default_command
 COMMANDS = {"gui", "process", "demo", "models", "doctor", "bench"}
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    ([], ["gui"]),
-    (["-v"], ["-v", "gui"]),
-    (["-vv", "--source", "demo"], ["-vv", "gui", "--source", "demo"]),
-    (["--runtime", "npu"], ["gui", "--runtime", "npu"]),
-    (["--source", "process"], ["gui", "--source", "process"]),  # a value, not a command
-    (["-v", "process", "x.mp4"], ["-v", "process", "x.mp4"]),
-    (["--version"], ["--version"]),
-    (["-v", "-h"], ["-v", "-h"]),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["gui"]),
+        (["-v"], ["-v", "gui"]),
+        (["-vv", "--source", "demo"], ["-vv", "gui", "--source", "demo"]),
+        (["--runtime", "npu"], ["gui", "--runtime", "npu"]),
+        (["--source", "process"], ["gui", "--source", "process"]),  # a value, not a command
+        (["-v", "process", "x.mp4"], ["-v", "process", "x.mp4"]),
+        (["--version"], ["--version"]),
+        (["-v", "-h"], ["-v", "-h"]),
+    ],
+)
 def test_the_default_command_is_inserted_only_where_no_command_is_named(argv, expected):
     assert with_default_command(argv, COMMANDS) == expected
 
@@ -43,6 +46,11 @@ def test_a_wrong_option_still_names_itself(capsys):
 def test_plain_facemap_gui_with_options_starts_the_app(tiny_model):
     """Past argument parsing: without a display the app's own one-line error, not 'unrecognized arguments'."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "-v", "--source", "demo", "--model",
-                             str(tiny_model)], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "facemap_gui.cli", "-v", "--source", "demo", "--model", str(tiny_model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and result.stderr.startswith("facemap-gui: error: no display"), result.stderr

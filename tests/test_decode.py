@@ -14,6 +14,7 @@ from tests.conftest import GOLDEN
 
 def reference_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Qualcomm's reference head rotation (radians), written out literally: Ry(-yaw) Rx(-pitch) Rx(-pi) Rz(-roll)."""
+
     def rx(a):
         return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
 

@@ -15,8 +15,19 @@ from facemap_gui.cli import main
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.standins import write_stand_in
 
-TOP_LEVEL_KEYS = {"facemap_gui", "platform", "packages", "warnings", "ep_devices", "runtimes", "models",
-                  "placement", "cache", "cameras", "errors"}
+TOP_LEVEL_KEYS = {
+    "facemap_gui",
+    "platform",
+    "packages",
+    "warnings",
+    "ep_devices",
+    "runtimes",
+    "models",
+    "placement",
+    "cache",
+    "cameras",
+    "errors",
+}
 
 
 def doctor_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
@@ -29,8 +40,16 @@ def test_json_report_has_the_documented_fields(capsys):
     assert set(report) == TOP_LEVEL_KEYS
     assert report["errors"] == {}
     assert set(report["platform"]) == {"system", "release", "machine", "processor", "python", "executable"}
-    assert set(report["packages"]) == {"onnxruntime", "onnxruntime-qnn", "mediapipe", "PySide6", "cv2", "av",
-                                       "numpy", "qnn-sdk"}
+    assert set(report["packages"]) == {
+        "onnxruntime",
+        "onnxruntime-qnn",
+        "mediapipe",
+        "PySide6",
+        "cv2",
+        "av",
+        "numpy",
+        "qnn-sdk",
+    }
     assert report["packages"]["onnxruntime"] == ort.__version__
     assert set(report["runtimes"]) == {"npu", "gpu", "cpu"}
     for runtime in report["runtimes"].values():
@@ -73,13 +92,17 @@ def test_models_are_listed_from_the_catalogue_with_their_hashes(capsys, tiny_mod
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny")
     models = {m["name"]: m for m in doctor_json(capsys)["models"]}
     for model in models.values():
-        assert set(model) == {"name", "kind", "dir", "installed", "stand_in", "problem", "files", "io",
-                              "tool_versions"}
+        assert set(model) == {"name", "kind", "dir", "installed", "stand_in", "problem", "files", "io", "tool_versions"}
     installed = models["facemap_3dmm-float"]
     assert installed["io"] == "input float32, output float32" and installed["tool_versions"] == {}
     assert installed["installed"] is True and installed["stand_in"] is True and installed["problem"] is None
-    assert installed["files"] == [{"path": str(store.landmark_model_path("float")),
-                                   "bytes": tiny_model.stat().st_size, "sha256": file_sha256(tiny_model)}]
+    assert installed["files"] == [
+        {
+            "path": str(store.landmark_model_path("float")),
+            "bytes": tiny_model.stat().st_size,
+            "sha256": file_sha256(tiny_model),
+        }
+    ]
     assert models["facemap_3dmm-w8a8"]["installed"] is False and models["facemap_3dmm-w8a8"]["files"] == []
     assert models["facemap_3dmm-w8a8"]["dir"] == str(store.landmark_model_path("w8a8").parent)
     assert models["blazeface-full"]["installed"] is True  # the bundled copy
@@ -103,11 +126,17 @@ def test_placement_opens_each_model_present_on_each_available_runtime(capsys, ti
 def test_placement_on_the_simulator_shows_every_node_on_qnn():
     # In its own process: QNN options can leak between the sessions of one process.
     write_stand_in(store.stand_in_dir("tiny"), arch="tiny", precision="w8a8")
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "doctor", "--json", "--allow-simulator"],
-                            capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, "-m", "facemap_gui.cli", "doctor", "--json", "--allow-simulator"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     placement = {(p["model"], p["runtime"]): p for p in json.loads(result.stdout)["placement"]}
-    assert set(placement) == {(f"stand-in tiny {precision}", runtime)
-                              for precision in ("float", "w8a8") for runtime in ("npu", "cpu")}
+    assert set(placement) == {
+        (f"stand-in tiny {precision}", runtime) for precision in ("float", "w8a8") for runtime in ("npu", "cpu")
+    }
     for precision in ("float", "w8a8"):
         npu = placement[(f"stand-in tiny {precision}", "npu")]
         assert set(npu["nodes_by_ep"]) == {"QNNExecutionProvider"} and npu["fallback_reason"] is None
@@ -133,8 +162,16 @@ def test_a_failing_probe_is_reported_and_the_rest_still_runs(capsys, monkeypatch
 def test_text_report_is_readable(capsys):
     assert main(["doctor"]) == 0
     text = capsys.readouterr().out
-    for title in ("Platform", "Packages", "Execution provider devices", "Runtimes", "Models", "Cache", "Cameras",
-                  "Placement (each model present, opened on each available runtime)"):
+    for title in (
+        "Platform",
+        "Packages",
+        "Execution provider devices",
+        "Runtimes",
+        "Models",
+        "Cache",
+        "Cameras",
+        "Placement (each model present, opened on each available runtime)",
+    ):
         assert f"\n{title}\n" in text
     assert f"onnxruntime      {ort.__version__}" in text
     from facemap_gui.runtime import available_runtimes
@@ -162,8 +199,10 @@ def test_release_models_show_their_io_and_tool_versions_and_old_runtimes_are_war
     metadata_file.write_text(json_module.dumps(metadata))
     assert main(["doctor"]) == 0
     text = capsys.readouterr().out
-    assert (f"! {metadata_file}: the model was built with onnx_runtime 99.1 but onnxruntime {ort.__version__} is "
-            "installed; upgrade it (`pip install -U onnxruntime`)") in text
+    assert (
+        f"! {metadata_file}: the model was built with onnx_runtime 99.1 but onnxruntime {ort.__version__} is "
+        "installed; upgrade it (`pip install -U onnxruntime`)"
+    ) in text
     assert "built with qairt 2.42.0, onnx_runtime 99.1" in text
     assert main(["models", "list"]) == 0
     assert f"built with qairt 2.42.0, onnx_runtime 99.1 ({metadata_file})" in capsys.readouterr().out

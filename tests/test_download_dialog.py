@@ -97,9 +97,11 @@ def test_rows_show_each_attempt_the_retries_and_their_final_state_and_enter_clos
     dialog.show()
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
 
-    assert seen[:3] == ["meanFace.npy: connecting (attempt 1 of 2)",
-                        "meanFace.npy: server error HTTP 500 Internal Server Error; retrying in 0 s",
-                        "meanFace.npy: connecting (attempt 2 of 2)"]
+    assert seen[:3] == [
+        "meanFace.npy: connecting (attempt 1 of 2)",
+        "meanFace.npy: server error HTTP 500 Internal Server Error; retrying in 0 s",
+        "meanFace.npy: connecting (attempt 2 of 2)",
+    ]
     details = {name: detail for name, (_, detail) in dialog._rows.items()}
     assert details["meanFace.npy"].text() == "failed (see below)" and "HTTP 500" in details["meanFace.npy"].toolTip()
     assert details["shapeBasis.npy"].text() == details["blendShape.npy"].text() == "not downloaded"

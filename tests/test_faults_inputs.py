@@ -47,15 +47,17 @@ def test_complete_video_gives_no_truncation_warning(tmp_path, tiny_model):
     assert "truncated" not in result.stderr
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    # FFmpeg would happily render a .txt as a video of its text.
-    ("notes.txt", b"shopping list\n" * 50, "a text file, not a video or an image"),
-    ("report.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 8, "not a readable video"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        # FFmpeg would happily render a .txt as a video of its text.
+        ("notes.txt", b"shopping list\n" * 50, "a text file, not a video or an image"),
+        ("report.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 8, "not a readable video"),
+    ],
+)
 def test_non_image_file_as_input_is_one_line(tmp_path, tiny_model, name, content, message):
     (tmp_path / name).write_bytes(content)
-    _one_line_error(run_cli("process", str(tmp_path / name), "--model", str(tiny_model), check=False), name,
-                    message)
+    _one_line_error(run_cli("process", str(tmp_path / name), "--model", str(tiny_model), check=False), name, message)
 
 
 class UnpluggedCamera(FrameSource):
@@ -84,8 +86,9 @@ def test_camera_unplugged_during_process_record_keeps_what_was_captured(tmp_path
     """Headless, a vanished camera ends the run with its one-line error (the window retries instead, see
     test_gui_worker.py); every frame captured before is in the JSON Lines and in a finished recording."""
     out, video = tmp_path / "out.jsonl", tmp_path / "cam.mkv"
-    args = build_parser().parse_args(["process", "unplugged:0", "--model", str(tiny_model), "--output", str(out),
-                                      "--record", str(video)])
+    args = build_parser().parse_args(
+        ["process", "unplugged:0", "--model", str(tiny_model), "--output", str(out), "--record", str(video)]
+    )
     with pytest.raises(InputError, match=r"^unplugged:0: camera stopped delivering frames"):
         args.run(args)
     records = read_jsonl(out.read_text())  # every line complete
@@ -113,12 +116,14 @@ def test_fifos_and_devices_are_refused_as_inputs_and_skipped_in_folders(tmp_path
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG of a few hundred bytes whose header promises width x height pixels (a decompression bomb's shape)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(1000)))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(1000))) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("side", [10_500, 30_000])  # above this app's limit; also above Pillow's own
@@ -137,24 +142,49 @@ def test_camera_specs_are_checked_before_opencv_sees_them(capsys, spec):
 def test_a_missing_camera_is_one_line_without_opencv_warnings(capfd):
     assert main(["process", "camera:0"]) == 2
     lines = capfd.readouterr().err.strip().splitlines()
-    assert lines == ["facemap-gui: error: camera:0: cannot open the camera (not connected, or in use by another "
-                     "app)"]
+    assert lines == ["facemap-gui: error: camera:0: cannot open the camera (not connected, or in use by another app)"]
 
 
-@pytest.mark.parametrize(("box", "message"), [
-    ("5000,5000,6000,6000", "outside the 512x600 image"),
-    ("0,0,99999999,9", "from 0 to 100000"),
-])
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ("5000,5000,6000,6000", "outside the 512x600 image"),
+        ("0,0,99999999,9", "from 0 to 100000"),
+    ],
+)
 def test_boxes_outside_the_image_or_absurd_are_one_line(tmp_path, tiny_model, capsys, box, message):
     model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
-    code, err = cli_main(capsys, "process", str(PHOTO), "--model", str(model), "--basis-dir",
-                         str(tiny_model.parent), f"--box={box}", "--no-expand-box")
+    code, err = cli_main(
+        capsys,
+        "process",
+        str(PHOTO),
+        "--model",
+        str(model),
+        "--basis-dir",
+        str(tiny_model.parent),
+        f"--box={box}",
+        "--no-expand-box",
+    )
     assert_one_line(code, err, "--box", message)
 
 
 def test_a_box_reaching_past_the_image_is_clamped(tmp_path, tiny_model, capsys):
-    assert main(["process", str(PHOTO), "--model", str(tiny_model), "--box", "400,500,5000,5000",
-                 "--no-expand-box", "-o", str(tmp_path / "o.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "process",
+                str(PHOTO),
+                "--model",
+                str(tiny_model),
+                "--box",
+                "400,500,5000,5000",
+                "--no-expand-box",
+                "-o",
+                str(tmp_path / "o.jsonl"),
+            ]
+        )
+        == 0
+    )
     (face,) = read_jsonl((tmp_path / "o.jsonl").read_text())[1]["faces"]
     assert face["crop_box"] == [400, 500, 511, 599]
 

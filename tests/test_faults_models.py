@@ -71,8 +71,10 @@ def test_a_download_that_never_ends_stops_at_the_expected_size(tmp_path, monkeyp
 
 
 def test_a_download_is_refused_when_the_disk_has_no_room_for_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("facemap_gui.models.download.shutil.disk_usage",
-                        lambda _path: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
+    monkeypatch.setattr(
+        "facemap_gui.models.download.shutil.disk_usage",
+        lambda _path: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6),
+    )
     with file_server() as server:
         server.files["blob.bin"] = bytes(5000)
         with pytest.raises(DownloadError, match=r"only 1.0 MB free, the download needs 5.0 kB"):
@@ -150,8 +152,20 @@ def test_a_model_that_computes_nan_gives_failed_faces_never_nan_in_the_json(tmp_
     params[10] = np.nan
     model = constant_model(tmp_path / "nan.onnx", params)
     out = tmp_path / "out.jsonl"
-    args = build_parser().parse_args(["process", str(PHOTO), "--model", str(model), "--basis-dir",
-                                      str(tiny_model.parent), "--box", "150,120,389,371", "-o", str(out)])
+    args = build_parser().parse_args(
+        [
+            "process",
+            str(PHOTO),
+            "--model",
+            str(model),
+            "--basis-dir",
+            str(tiny_model.parent),
+            "--box",
+            "150,120,389,371",
+            "-o",
+            str(out),
+        ]
+    )
     assert args.run(args) == 0
     _, frame, summary = (json.loads(line, parse_constant=pytest.fail) for line in out.read_text().splitlines())
     assert frame["faces"] == [] and frame["failed_faces"] == 1

@@ -29,8 +29,17 @@ def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, tiny_
     blocker = tmp_path / "results"
     blocker.write_text("not a folder")
     model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
-    result = run_cli("process", str(PHOTO), "--model", str(model), "--basis-dir", str(tiny_model.parent),
-                     "--output", str(blocker / "out.jsonl"), check=False)
+    result = run_cli(
+        "process",
+        str(PHOTO),
+        "--model",
+        str(model),
+        "--basis-dir",
+        str(tiny_model.parent),
+        "--output",
+        str(blocker / "out.jsonl"),
+        check=False,
+    )
     _one_line_error(result, "results/out.jsonl", "cannot write the output", "choose another folder")
     assert blocker.read_text() == "not a folder"
 
@@ -48,18 +57,25 @@ def test_a_failed_run_leaves_the_old_output_and_keeps_the_partial_beside_it(tmp_
 
 
 @pytest.mark.parametrize("clash", ["input", "input-symlink", "record", "record-landmarks", "record-csv", "model"])
-def test_an_output_that_is_an_input_or_another_output_is_refused_before_anything_runs(tmp_path, tiny_model,
-                                                                                      capsys, clash):
+def test_an_output_that_is_an_input_or_another_output_is_refused_before_anything_runs(
+    tmp_path, tiny_model, capsys, clash
+):
     photo = tmp_path / "face.jpg"
     photo.write_bytes(PHOTO.read_bytes())
     video = tmp_path / "take.mkv"
     (tmp_path / "link.jpg").symlink_to(photo)
-    output = {"input": photo, "input-symlink": tmp_path / "link.jpg", "record": video,
-              "record-landmarks": tmp_path / "take.jsonl", "record-csv": tmp_path / "take.csv",
-              "model": tiny_model}[clash]
+    output = {
+        "input": photo,
+        "input-symlink": tmp_path / "link.jpg",
+        "record": video,
+        "record-landmarks": tmp_path / "take.jsonl",
+        "record-csv": tmp_path / "take.csv",
+        "model": tiny_model,
+    }[clash]
     before = {p: p.read_bytes() for p in (photo, tiny_model)}
-    code, err = cli_main(capsys, "process", str(photo), "--model", str(tiny_model), "--record", str(video),
-                         "--csv", "-o", str(output))
+    code, err = cli_main(
+        capsys, "process", str(photo), "--model", str(tiny_model), "--record", str(video), "--csv", "-o", str(output)
+    )
     assert_one_line(code, err, f"--output {output}: is also", "choose another --output")
     assert {p: p.read_bytes() for p in before} == before
     assert not video.exists() and not (tmp_path / "take.jsonl").exists()
@@ -94,19 +110,27 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(tiny_model):
 
 
 def test_closed_stdout_is_one_line(tiny_model):
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--model",
-                             str(tiny_model)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: os.close(1), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--model", str(tiny_model)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+        timeout=300,
+    )
     _one_line_error(result, "standard output is closed", "--output FILE")
 
 
-@pytest.mark.parametrize("content", [
-    '{"version": 1, "smoothing_strength": NaN}',  # Python's json reads NaN/Infinity: the slider could not show it
-    '{"version": 1, "smoothing_strength": 1e400}',
-    '{"version": 1, "smoothing_strength": 1e300}',  # finite, but the window's slider overflowed and it never started
-    "[]",
-    "[" * 100_000,  # nested past Python's recursion limit
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"version": 1, "smoothing_strength": NaN}',  # Python's json reads NaN/Infinity: the slider could not show it
+        '{"version": 1, "smoothing_strength": 1e400}',
+        '{"version": 1, "smoothing_strength": 1e300}',  # finite, but it overflowed the slider: no window
+        "[]",
+        "[" * 100_000,  # nested past Python's recursion limit
+    ],
+)
 def test_settings_garbage_that_parses_still_gives_defaults_and_a_warning(content):
     # Unparsable and wrongly typed files: tests/test_gui_settings.py.
     settings_path().write_text(content)
@@ -122,8 +146,9 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys)
     assert_one_line(code, err, "FACEMAP_GUI_HOME=", "is not a folder")
 
 
-@pytest.mark.skipif(not Path("/proc/self").is_dir(),
-                    reason="needs Linux's /proc: a folder nobody, root included, can create in")
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir(), reason="needs Linux's /proc: a folder nobody, root included, can create in"
+)
 def test_a_data_folder_that_cannot_be_created_is_one_line_naming_it(monkeypatch, capsys):
     monkeypatch.setenv("FACEMAP_GUI_HOME", "/proc/facemap-gui-test")
     code, err = cli_main(capsys, "models", "stand-in", "/proc/facemap-gui-test/stand-in", "--arch", "tiny")

@@ -58,8 +58,12 @@ def test_ctrl_c_during_process_record_finishes_the_recording(tmp_path, tiny_mode
 
 def test_ctrl_c_during_start_up_is_exit_130_without_a_traceback():
     # -X importtime reports each import as it completes: the signal lands while the commands are importing.
-    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "facemap_gui.cli", "process", "demo:0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "facemap_gui.cli", "process", "demo:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stderr:
         if line.rstrip().endswith("facemap_gui.commands.common"):
             break

@@ -163,8 +163,22 @@ def test_overlay_toggles_and_shortcuts_reach_the_worker(qtbot, open_window):
     window.strength_slider.setValue(80)
     assert window.worker.view.smoothing_strength == pytest.approx(0.8)
     shortcuts = {a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()}
-    assert {"Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+F", "Ctrl+8", "Ctrl+R", "Ctrl+O", "B", "P", "C", "A", "S", "T",
-            "F11"} <= shortcuts
+    assert {
+        "Ctrl+1",
+        "Ctrl+2",
+        "Ctrl+3",
+        "Ctrl+F",
+        "Ctrl+8",
+        "Ctrl+R",
+        "Ctrl+O",
+        "B",
+        "P",
+        "C",
+        "A",
+        "S",
+        "T",
+        "F11",
+    } <= shortcuts
 
 
 def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, open_window):
@@ -175,7 +189,7 @@ def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, 
 
     def frames_from_now(count: int) -> tuple[int, int]:
         """(frames, detector runs) over the next `count` frames processed (the two counters are read while the
-    worker runs, so either may be one frame ahead of the other)."""
+        worker runs, so either may be one frame ahead of the other)."""
         processed, calls = worker._processed, worker._detector_calls
         qtbot.waitUntil(lambda: worker._processed >= processed + count, timeout=WAIT_MS)
         return worker._processed - processed, worker._detector_calls - calls
@@ -227,8 +241,13 @@ def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open
 def test_no_camera_says_so_in_the_window_and_offers_a_file_or_the_demo(qtbot, open_window):
     window = open_window("camera:7")
     # Waits for what the window shows: the worker's own state changes on its thread before the window hears of it.
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message
-                    and window.stack.message.title.text() == "No camera found", timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            window.stack.currentWidget() is window.stack.message
+            and window.stack.message.title.text() == "No camera found"
+        ),
+        timeout=WAIT_MS,
+    )
     assert window.worker.state is WorkerState.FAILED
     assert "camera:7" in window.stack.message.detail.text()
     buttons = {b.text(): b for b in window.stack.message.findChildren(QPushButton)}
@@ -289,8 +308,7 @@ def test_recording_from_the_window_shows_progress_and_writes_the_files(qtbot, op
     assert len(lines) == status.frames_written + 2  # header, one line a frame, summary
 
 
-def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbot, open_window, pan_video,
-                                                                           tmp_path):
+def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbot, open_window, pan_video, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     window = open_window(str(pan_video), Settings(output_folder=str(blocker)))
@@ -332,8 +350,9 @@ class StartUpWatcher:
             self.asked.append(box.text())
             box.checkBox().setChecked(self.dont_ask_again)
             next(b for b in box.buttons() if b.text() == "Continue with the stand-in").click()
-        self.busy |= {w.labelText() for w in QApplication.topLevelWidgets()
-                      if isinstance(w, QProgressDialog) and w.isVisible()}
+        self.busy |= {
+            w.labelText() for w in QApplication.topLevelWidgets() if isinstance(w, QProgressDialog) and w.isVisible()
+        }
         for widget in QApplication.topLevelWidgets():
             if isinstance(widget, MainWindow) and widget.latest is not None:
                 self.window = widget
@@ -378,11 +397,14 @@ def test_gui_source_demo_loops_like_the_demo_button(qtbot, open_window):
     assert window.options.source == "demo:0" and window.worker.source.frame_count is None
 
 
-@pytest.mark.parametrize("env, problem", [
-    ({}, "no display"),
-    ({"QT_QPA_PLATFORM": "offscreen"}, None),
-    ({"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "wayland"}, None),
-])
+@pytest.mark.parametrize(
+    "env, problem",
+    [
+        ({}, "no display"),
+        ({"QT_QPA_PLATFORM": "offscreen"}, None),
+        ({"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "wayland"}, None),
+    ],
+)
 def test_a_missing_display_is_a_one_line_error_before_qt_starts(monkeypatch, env, problem):
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
@@ -394,16 +416,26 @@ def test_a_missing_display_is_a_one_line_error_before_qt_starts(monkeypatch, env
 
 def test_no_display_exits_with_one_line_on_stderr(tiny_model):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", "gui", "--model", str(tiny_model)], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "facemap_gui.cli", "gui", "--model", str(tiny_model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("facemap-gui: error: no display") and len(result.stderr.splitlines()) == 1
 
 
 def test_sigterm_closes_the_window_the_normal_way(tiny_model):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    app = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "-v", "gui", "--source", "demo", "--model",
-                            str(tiny_model)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "facemap_gui.cli", "-v", "gui", "--source", "demo", "--model", str(tiny_model)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in app.stderr:  # said once the window is shown and its signal handlers are in place
         if "window open" in line:
             break
@@ -504,8 +536,13 @@ def test_quitting_the_app_while_recording_exits_cleanly_every_time(tiny_model, t
     the wrong thread during interpreter exit (a crash there is `Fatal Python error`, exit code -6 or -11)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     for _ in range(3):
-        result = subprocess.run([sys.executable, "-c", QUIT_WHILE_RECORDING, str(tiny_model), "4", str(tmp_path)],
-                                env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", QUIT_WHILE_RECORDING, str(tiny_model), "4", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0 and result.stdout == "all closed\n", result.stderr
         assert "Fatal" not in result.stderr and "Traceback" not in result.stderr
     assert len(list(tmp_path.glob("*.jsonl"))) == 12

@@ -11,10 +11,21 @@ from facemap_gui.overlay import OverlayOptions
 
 
 def test_round_trip_in_the_data_directory(_isolated_home):
-    settings = Settings(source="/videos/a.mp4", runtime="npu", precision="w8a8",
-                        overlay=OverlayOptions(boxes=False, axes=False), smoothing=False, smoothing_strength=0.8,
-                        hud=False, output_folder="/rec", geometry="AdnQywADAAA=", stream=True,
-                        stream_protocol="vmc", stream_osf="osf://[::1]:5000", stream_vmc="vmc://192.168.1.20:39540")
+    settings = Settings(
+        source="/videos/a.mp4",
+        runtime="npu",
+        precision="w8a8",
+        overlay=OverlayOptions(boxes=False, axes=False),
+        smoothing=False,
+        smoothing_strength=0.8,
+        hud=False,
+        output_folder="/rec",
+        geometry="AdnQywADAAA=",
+        stream=True,
+        stream_protocol="vmc",
+        stream_osf="osf://[::1]:5000",
+        stream_vmc="vmc://192.168.1.20:39540",
+    )
     for i in range(MAX_RECENT + 3):
         settings.add_recent(f"/videos/{i}.mp4")
     settings.add_recent("/videos/3.mp4")  # again: moves to the front, no duplicate
@@ -31,19 +42,22 @@ def test_no_file_gives_defaults_without_a_warning():
     assert load_settings() == (Settings(), None)
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("{not json", "Expecting property name"),
-    (json.dumps({"version": VERSION + 1, "runtime": "cpu"}), "version"),
-    (json.dumps(["a list"]), "version"),
-    (json.dumps({"version": VERSION, "smoothing_strength": "high"}), "smoothing_strength"),
-    (json.dumps({"version": VERSION, "overlay": {"boxes": "yes"}}), "overlay.boxes"),
-    (json.dumps({"version": VERSION, "runtime": "tpu"}), "tpu"),
-    (json.dumps({"version": VERSION, "recent_files": [1, 2]}), "recent_files"),
-    (json.dumps({"version": VERSION, "stream_protocol": "udp"}), "stream_protocol 'udp'"),
-    (json.dumps({"version": VERSION, "stream_osf": "vmc://127.0.0.1:39539"}), "stream_osf"),
-    (json.dumps({"version": VERSION, "stream_vmc": "vmc://127.0.0.1:70000"}), "stream_vmc"),
-    (json.dumps({"version": VERSION, "stream": "yes"}), "stream is 'yes'"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("{not json", "Expecting property name"),
+        (json.dumps({"version": VERSION + 1, "runtime": "cpu"}), "version"),
+        (json.dumps(["a list"]), "version"),
+        (json.dumps({"version": VERSION, "smoothing_strength": "high"}), "smoothing_strength"),
+        (json.dumps({"version": VERSION, "overlay": {"boxes": "yes"}}), "overlay.boxes"),
+        (json.dumps({"version": VERSION, "runtime": "tpu"}), "tpu"),
+        (json.dumps({"version": VERSION, "recent_files": [1, 2]}), "recent_files"),
+        (json.dumps({"version": VERSION, "stream_protocol": "udp"}), "stream_protocol 'udp'"),
+        (json.dumps({"version": VERSION, "stream_osf": "vmc://127.0.0.1:39539"}), "stream_osf"),
+        (json.dumps({"version": VERSION, "stream_vmc": "vmc://127.0.0.1:70000"}), "stream_vmc"),
+        (json.dumps({"version": VERSION, "stream": "yes"}), "stream is 'yes'"),
+    ],
+)
 def test_a_broken_file_falls_back_to_defaults_with_a_warning(content, problem):
     settings_path().write_text(content)
     settings, warning = load_settings()

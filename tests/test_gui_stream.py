@@ -57,6 +57,7 @@ def receivers():
 
 def fill_target_dialog(host: str, port: int) -> None:
     """Answers the modal Target… dialog once it is open (exec() blocks the test until it closes)."""
+
     def answer() -> None:
         dialog = QApplication.activeModalWidget()
         if not isinstance(dialog, TargetDialog):
@@ -65,6 +66,7 @@ def fill_target_dialog(host: str, port: int) -> None:
         dialog.host.setText(host)
         dialog.port.setValue(port)
         dialog.accept()
+
     QTimer.singleShot(0, answer)
 
 
@@ -86,8 +88,10 @@ def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, op
     processed = window.latest.processed
     qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)  # frames go on
     line = f"streaming to osf://127.0.0.1:{osf.port} · "
-    qtbot.waitUntil(lambda: window.stream_label.text().startswith(line)
-                    and window.stream_label.text() != f"{line}0 pkt/s", timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.stream_label.text().startswith(line) and window.stream_label.text() != f"{line}0 pkt/s",
+        timeout=WAIT_MS,
+    )
     assert window.stream_label.isVisible() and window.stream_action.isChecked()
     signals = {name: label.text() for name, label in window.hud.signals.items()}  # the first face's, in the HUD
     assert signals["Distance"].endswith(" m") and signals["Blink"] in ("yes", "no")
@@ -156,4 +160,3 @@ def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):
     dialog.port.setValue(39540)
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted and dialog.target == StreamTarget("vmc", "::1", 39540)
-

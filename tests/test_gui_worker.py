@@ -143,8 +143,13 @@ register_scheme("niceprobe", NiceProbe)
 def start(tiny_model):
     workers: list[LiveWorker] = []
 
-    def start(source: str, view: ViewOptions | None = None, model: Path = tiny_model, strict: bool = False,
-              precision: str = "float") -> tuple[LiveWorker, Listener]:
+    def start(
+        source: str,
+        view: ViewOptions | None = None,
+        model: Path = tiny_model,
+        strict: bool = False,
+        precision: str = "float",
+    ) -> tuple[LiveWorker, Listener]:
         listener = Listener()
         options = RunOptions(source=source, model=model, strict=strict, precision=precision)
         worker = LiveWorker(options, listener, view)
@@ -277,8 +282,10 @@ def test_switching_precision_while_frames_flow(start, tmp_path, monkeypatch):
     frames = run_until(worker, lambda f: f.runtime.precision == "w8a8")
     during = [f for f in frames if f.runtime.precision == "float"]
     assert len(during) >= 3 and during[-1].processed > during[0].processed  # frames kept coming during the switch
-    assert any(e.kind is EventKind.SWITCHED and e.text.startswith("Now running on CPU w8a8") and not e.error
-               for e in listener.events)
+    assert any(
+        e.kind is EventKind.SWITCHED and e.text.startswith("Now running on CPU w8a8") and not e.error
+        for e in listener.events
+    )
     worker.request_switch("cpu", "float")
     run_until(worker, lambda f: f.runtime.precision == "float")
 
@@ -298,7 +305,8 @@ def test_a_fallback_at_start_is_told_too(start):
     run_until(worker, lambda f: f.runtime.precision == "float")
     listener.wait_for(lambda: any(error for _, error in listener.messages))
     assert next(text for text, error in listener.messages if error).startswith(
-        "Running on CPU float instead of cpu/w8a8")
+        "Running on CPU float instead of cpu/w8a8"
+    )
 
 
 def test_a_failed_switch_keeps_the_stream_on_the_old_session(start):
@@ -325,8 +333,10 @@ def test_stop_is_prompt_while_running(start):
     assert worker.state is WorkerState.STOPPING and not worker.alive
 
 
-LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="per-thread nice values are Linux's (Windows: SetThreadPriority, this thread)")
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="per-thread nice values are Linux's (Windows: SetThreadPriority, this thread)",
+)
 
 
 @LINUX_ONLY

@@ -21,8 +21,12 @@ def x_display() -> Iterator[str]:
     xvfb = shutil.which("Xvfb")
     assert xvfb, "Xvfb is needed for this test: apt-get install xvfb (CI does, in .ci/run)"
     # -displayfd: Xvfb picks a free display number and writes it to the pipe once it accepts connections.
-    server = subprocess.Popen([xvfb, "-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         number = server.stdout.readline().strip()
         assert number.isdigit(), "Xvfb did not start"
@@ -44,11 +48,28 @@ def test_real_window_runs_frames_and_saves_a_screenshot(x_display, tiny_model, p
         "code = main(sys.argv[1:])\n"
         "from PySide6.QtGui import QGuiApplication\n"
         "print('platform', QGuiApplication.platformName(), 'cv2' in sys.modules, 'mediapipe' in sys.modules)\n"
-        "sys.exit(code)\n")
+        "sys.exit(code)\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", run_cli_then_check, "gui", "--source", str(pan_video), "--model", str(tiny_model),
-         "--quit-after-frames", "10", "--screenshot", str(shot)],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            run_cli_then_check,
+            "gui",
+            "--source",
+            str(pan_video),
+            "--model",
+            str(tiny_model),
+            "--quit-after-frames",
+            "10",
+            "--screenshot",
+            str(shot),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "platform xcb True True" in result.stdout
     assert "Traceback" not in result.stderr

@@ -46,9 +46,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
 def test_download_installs_models_and_basis_and_trusts_first_use(server, tmp_path, capsys):
     model = external_data_model(tmp_path)
     server.files["facemap_3dmm-onnx-float.zip"] = make_zip(
-        {"facemap_3dmm-onnx-float/job_1/model.onnx": model["model.onnx"],
-         "facemap_3dmm-onnx-float/job_1/weights.bin": model["weights.bin"],
-         "facemap_3dmm-onnx-float/LICENSE.txt": b"licence text"})
+        {
+            "facemap_3dmm-onnx-float/job_1/model.onnx": model["model.onnx"],
+            "facemap_3dmm-onnx-float/job_1/weights.bin": model["weights.bin"],
+            "facemap_3dmm-onnx-float/LICENSE.txt": b"licence text",
+        }
+    )
     server.files["facemap_3dmm-onnx-w8a8.zip"] = make_zip({"model.onnx": quantized_model_bytes()})
     server.files.update(basis_files())
     assert missing() == ["facemap_3dmm-float", "facemap_3dmm-w8a8", "basis"]
@@ -57,17 +60,29 @@ def test_download_installs_models_and_basis_and_trusts_first_use(server, tmp_pat
 
     assert code == 0, err
     assert missing() == []
-    assert installed_files() == ["basis/blendShape.npy", "basis/meanFace.npy", "basis/shapeBasis.npy",
-                                 "facemap_3dmm/float/facemap_3dmm.onnx", "facemap_3dmm/float/weights.bin",
-                                 "facemap_3dmm/w8a8/facemap_3dmm.onnx", "installed.json", "trusted.json"]
+    assert installed_files() == [
+        "basis/blendShape.npy",
+        "basis/meanFace.npy",
+        "basis/shapeBasis.npy",
+        "facemap_3dmm/float/facemap_3dmm.onnx",
+        "facemap_3dmm/float/weights.bin",
+        "facemap_3dmm/w8a8/facemap_3dmm.onnx",
+        "installed.json",
+        "trusted.json",
+    ]
     # The basis files arrive unchanged; the model folder keeps the weights file under the name it refers to.
     for name, data in basis_files().items():
         assert (store.basis_dir() / name).read_bytes() == data
     assert (store.landmark_model_path("float").parent / "weights.bin").read_bytes() == model["weights.bin"]
     trusted = json.loads((store.models_dir() / "trusted.json").read_text())
     assert trusted["facemap_3dmm-onnx-float.zip"]["sha256"] == sha(server.files["facemap_3dmm-onnx-float.zip"])
-    assert sorted(trusted) == ["blendShape.npy", "facemap_3dmm-onnx-float.zip", "facemap_3dmm-onnx-w8a8.zip",
-                               "meanFace.npy", "shapeBasis.npy"]
+    assert sorted(trusted) == [
+        "blendShape.npy",
+        "facemap_3dmm-onnx-float.zip",
+        "facemap_3dmm-onnx-w8a8.zip",
+        "meanFace.npy",
+        "shapeBasis.npy",
+    ]
     assert "no published checksum for facemap_3dmm-onnx-float.zip, " in err and "trusted on first use" in out
     assert "facemap_3dmm-onnx-float.zip  [########################] 100%" in err and "/s" in err
     assert not list(store.cache_dir().rglob("*.zip")), "downloaded zips are removed once installed"
@@ -111,8 +126,9 @@ def test_detector_download_is_verified_against_the_published_checksum(server, ca
 
     assert code == 0, err
     assert "sha256 matches the published checksum" in out
-    assert (store.models_dir() / "detectors" / "face_detection_short_range.tflite").read_bytes() == \
-        SHORT_RANGE.read_bytes()
+    assert (
+        store.models_dir() / "detectors" / "face_detection_short_range.tflite"
+    ).read_bytes() == SHORT_RANGE.read_bytes()
     assert "trusted.json" not in installed_files()
 
 
@@ -122,8 +138,9 @@ def test_resume_after_a_cut_connection(server, tmp_path):
     server.plan["blob.bin"] = ["cut:100000"]
     reports: list[Progress] = []
 
-    digest = Downloader(**FAST, progress=reports.append).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin",
-                                                              sha(data), len(data))
+    digest = Downloader(**FAST, progress=reports.append).fetch(
+        f"{server.url}/blob.bin", tmp_path / "blob.bin", sha(data), len(data)
+    )
 
     assert digest == sha(data) and (tmp_path / "blob.bin").read_bytes() == data
     assert server.ranges("blob.bin") == [None, "bytes=100000-"]

@@ -34,8 +34,9 @@ from tests.helpers import (
 )
 
 
-@pytest.mark.parametrize("member", ["../evil.onnx", "models/../../evil.onnx", "/tmp/evil.onnx", "C:\\evil.onnx",
-                                    "..\\evil.onnx"])
+@pytest.mark.parametrize(
+    "member", ["../evil.onnx", "models/../../evil.onnx", "/tmp/evil.onnx", "C:\\evil.onnx", "..\\evil.onnx"]
+)
 def test_zip_members_outside_the_folder_are_rejected(tmp_path, member, capsys):
     archive = tmp_path / "facemap_3dmm-onnx-float.zip"
     archive.write_bytes(make_zip({"ok/model.onnx": real_model_bytes(tmp_path), member: b"payload"}))
@@ -48,7 +49,7 @@ def test_zip_members_outside_the_folder_are_rejected(tmp_path, member, capsys):
 
 def test_symlink_in_a_zip_is_rejected(tmp_path):
     info = zipfile.ZipInfo("model.onnx")
-    info.external_attr = (0o120777 << 16)  # a symbolic link to /etc/passwd
+    info.external_attr = 0o120777 << 16  # a symbolic link to /etc/passwd
     archive = tmp_path / "links.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(info, "/etc/passwd")
@@ -74,14 +75,24 @@ def test_zip_bomb_is_rejected_by_size(tmp_path, capsys):
 def test_model_and_external_data_are_found_in_any_folder_layout(tmp_path, folder, capsys):
     model = external_data_model(tmp_path)
     archive = tmp_path / "export.zip"
-    archive.write_bytes(make_zip({f"{folder}model.onnx": model["model.onnx"],
-                                  f"{folder}weights.bin": model["weights.bin"], "README.md": b"hello"}))
+    archive.write_bytes(
+        make_zip(
+            {
+                f"{folder}model.onnx": model["model.onnx"],
+                f"{folder}weights.bin": model["weights.bin"],
+                "README.md": b"hello",
+            }
+        )
+    )
 
     code, out, err = run_models_cli(capsys, "install", str(archive))
 
     assert code == 0, err
-    assert installed_files() == ["facemap_3dmm/float/facemap_3dmm.onnx", "facemap_3dmm/float/weights.bin",
-                                 "installed.json"]
+    assert installed_files() == [
+        "facemap_3dmm/float/facemap_3dmm.onnx",
+        "facemap_3dmm/float/weights.bin",
+        "installed.json",
+    ]
     assert "checked by content only" in out
     assert run_installed_model("float", batch=1) == pytest.approx(0.01, abs=1e-6)
 
@@ -123,7 +134,10 @@ def test_folder_files_are_checked_against_first_use_and_stand_ins_never_become_t
     code, out, _ = run_models_cli(capsys, "install", str(real))
     assert code == 0 and out.count("trusted on first use") == 3
     assert sorted(json.loads((store.models_dir() / "trusted.json").read_text())) == [
-        "blendShape.npy", "meanFace.npy", "shapeBasis.npy"]
+        "blendShape.npy",
+        "meanFace.npy",
+        "shapeBasis.npy",
+    ]
 
     (real / "shapeBasis.npy").write_bytes(npy_bytes(np.zeros((204, 219), np.float32)))
     code, _, err = run_models_cli(capsys, "install", str(real))
@@ -131,13 +145,16 @@ def test_folder_files_are_checked_against_first_use_and_stand_ins_never_become_t
     assert (store.basis_dir() / "shapeBasis.npy").read_bytes() == basis_files()["shapeBasis.npy"]
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("model.onnx", b"\x08\x07garbage", "not a readable ONNX model"),
-    ("meanFace.npy", npy_bytes(np.zeros(203, np.float32)), "expected a numeric array of shape (204,)"),
-    ("meanFace.npy", pickled_npy_bytes(), "pickled objects"),
-    ("notes.txt", b"hello", "not a file this app installs"),
-    ("detector.tflite", b"TFL3" * 100, "not one of the published BlazeFace models"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("model.onnx", b"\x08\x07garbage", "not a readable ONNX model"),
+        ("meanFace.npy", npy_bytes(np.zeros(203, np.float32)), "expected a numeric array of shape (204,)"),
+        ("meanFace.npy", pickled_npy_bytes(), "pickled objects"),
+        ("notes.txt", b"hello", "not a file this app installs"),
+        ("detector.tflite", b"TFL3" * 100, "not one of the published BlazeFace models"),
+    ],
+)
 def test_bad_files_are_rejected_with_one_line(tmp_path, capsys, name, data, message):
     path = tmp_path / name
     path.write_bytes(data)
@@ -166,8 +183,11 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     lines = out.splitlines()
     model_line = lines.index(next(line for line in lines if line.startswith("facemap_3dmm-float")))
     assert "installed, STAND-IN" in lines[model_line]
-    assert lines[model_line + 3].split() == [str(store.landmark_model_path("float")),
-                                             f"{tiny_model.stat().st_size / 1000:.1f}", "kB"]
+    assert lines[model_line + 3].split() == [
+        str(store.landmark_model_path("float")),
+        f"{tiny_model.stat().st_size / 1000:.1f}",
+        "kB",
+    ]
     assert lines[model_line + 4].split() == ["sha256", sha(tiny_model.read_bytes())]
     assert next(line for line in lines if line.startswith("basis")).split()[1:] == ["installed,", "real"]
     assert lines[model_line + 1] == "    random weights or synthetic data: results are not real"
@@ -175,15 +195,21 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     assert lines[w8a8 + 1] == "    download: facemap-gui models download facemap_3dmm-w8a8"
     assert lines[w8a8 + 3].strip().endswith("/facemap_3dmm-onnx-w8a8.zip")
     assert next(line for line in lines if line.startswith("blazeface-short")).split()[1] == "bundled"
-    assert lines[-2:] == ["stand-in             not generated yet",
-                          "    made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
+    assert lines[-2:] == [
+        "stand-in             not generated yet",
+        "    made by `facemap-gui demo` or `facemap-gui process --stand-in`",
+    ]
     # Every line fits an 80-column terminal but for the length of the path or URL it holds.
     assert [line for line in lines if len(" ".join(w for w in line.split() if "/" not in w)) > 76] == []
 
     code, out, _ = run_models_cli(capsys, "verify")
     assert code == 0
     assert [line.split() for line in out.splitlines()] == [
-        ["facemap_3dmm-float", "OK"], ["basis", "OK"], ["blazeface-short", "OK"], ["blazeface-full", "OK"]]
+        ["facemap_3dmm-float", "OK"],
+        ["basis", "OK"],
+        ["blazeface-short", "OK"],
+        ["blazeface-full", "OK"],
+    ]
 
     (store.basis_dir() / "blendShape.npy").write_bytes(npy_bytes(np.zeros((204, 39), np.float32)))
     code, out, _ = run_models_cli(capsys, "verify", "basis", "facemap_3dmm-w8a8")
@@ -194,8 +220,10 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
 
     code, out, _ = run_models_cli(capsys, "remove", "facemap_3dmm-float", "facemap_3dmm-w8a8")
     assert code == 0
-    assert out.splitlines() == [f"removed facemap_3dmm-float: {store.landmark_model_path('float')}",
-                                "facemap_3dmm-w8a8: not installed, nothing to remove"]
+    assert out.splitlines() == [
+        f"removed facemap_3dmm-float: {store.landmark_model_path('float')}",
+        "facemap_3dmm-w8a8: not installed, nothing to remove",
+    ]
     assert not store.landmark_model_path("float").parent.exists()
     assert "facemap_3dmm-float" not in json.loads((store.models_dir() / "installed.json").read_text())
     assert missing() == ["facemap_3dmm-float", "facemap_3dmm-w8a8"]
@@ -207,8 +235,11 @@ def test_list_gives_every_basis_url_and_the_generated_stand_in(tiny_model, capsy
     assert code == 0
     lines = out.splitlines()
     basis = lines.index("basis                not installed")
-    assert [line.strip().rsplit("/", 1)[-1] for line in lines[basis + 3: basis + 6]] == [
-        "meanFace.npy", "shapeBasis.npy", "blendShape.npy"]
+    assert [line.strip().rsplit("/", 1)[-1] for line in lines[basis + 3 : basis + 6]] == [
+        "meanFace.npy",
+        "shapeBasis.npy",
+        "blendShape.npy",
+    ]
     assert lines[-3:-1] == ["stand-in             generated, STAND-IN", "    random weights: results are not real"]
     assert lines[-1].split()[0] == str(store.stand_in_dir("full") / "facemap_3dmm.onnx")
 

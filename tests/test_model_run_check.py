@@ -26,9 +26,11 @@ def lying_model(path: Path, width: int) -> Path:
 
 def unknown_operator_model(path: Path) -> Path:
     graph = helper.make_graph(
-        [helper.make_node("FacemapNoSuchOp", ["image"], ["parameters_3dmm"])], "unknown",
+        [helper.make_node("FacemapNoSuchOp", ["image"], ["parameters_3dmm"])],
+        "unknown",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])])
+        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.save(model, str(path))

@@ -14,8 +14,9 @@ from facemap_gui.cli import build_parser, main
 BAD_VALUES = ["nan", "inf", "-inf", "-1", "1e400", "9" * 30, "many", "", "0x10"]
 
 
-def numeric_options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-                    ) -> Iterator[tuple[tuple[str, ...], argparse.Action]]:
+def numeric_options(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.Action]]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
@@ -29,9 +30,16 @@ OPTIONS = [(path, action.option_strings[-1], action.type) for path, action in nu
 
 def test_the_sweep_finds_the_options_of_every_command():
     found = {(path, option) for path, option, _ in OPTIONS}
-    assert {(("process",), "--frames"), (("bench",), "--minutes"), (("bench",), "--soak"), (("gui",), "--box"),
-            (("models", "download"), "--timeout"), (("models", "stand-in"), "--seed"), (("demo",), "--frames"),
-            (("process",), "--min-score")} <= found
+    assert {
+        (("process",), "--frames"),
+        (("bench",), "--minutes"),
+        (("bench",), "--soak"),
+        (("gui",), "--box"),
+        (("models", "download"), "--timeout"),
+        (("models", "stand-in"), "--seed"),
+        (("demo",), "--frames"),
+        (("process",), "--min-score"),
+    } <= found
     assert len(found) >= 20
 
 

@@ -31,13 +31,19 @@ def pypi_reachable() -> bool:
 
 def test_win_arm64_resolves_from_wheels_with_one_opencv_and_the_qnn_runtime():
     if not pypi_reachable():
-        pytest.skip("PyPI is not reachable from here: run `python packaging/resolve_deps.py --platform win_arm64` "
-                    "on a machine with internet access (CI does when the network allows)")
-    result = subprocess.run([sys.executable, str(SCRIPT), "--platform", "win_arm64"], capture_output=True,
-                            text=True, timeout=600)
+        pytest.skip(
+            "PyPI is not reachable from here: run `python packaging/resolve_deps.py --platform win_arm64` "
+            "on a machine with internet access (CI does when the network allows)"
+        )
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--platform", "win_arm64"], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    wheels = {line.split()[0].lower(): line.split()[2] for line in result.stdout.splitlines()
-              if line.startswith("  ") and not line.strip().startswith("problem:")}
+    wheels = {
+        line.split()[0].lower(): line.split()[2]
+        for line in result.stdout.splitlines()
+        if line.startswith("  ") and not line.strip().startswith("problem:")
+    }
     assert wheels["onnxruntime-qnn"].endswith("win_arm64.whl")
     assert wheels["opencv-contrib-python"].endswith("win_arm64.whl")
     assert wheels["pyside6_essentials"].endswith("win_arm64.whl")
@@ -52,8 +58,11 @@ def test_checks_catch_a_second_opencv_a_missing_qnn_runtime_and_wrong_markers():
     target = script.TARGETS["win_arm64"]
     good = {"opencv-contrib-python", "onnxruntime-qnn", "pyside6-essentials"}
     assert script.check(script.marker_environment(target), target, good) == []
-    problems = script.check({**script.marker_environment(target), "platform_machine": "x86_64"}, target,
-                            {"opencv-python", "opencv-contrib-python", "pyside6"})
+    problems = script.check(
+        {**script.marker_environment(target), "platform_machine": "x86_64"},
+        target,
+        {"opencv-python", "opencv-contrib-python", "pyside6"},
+    )
     assert len(problems) == 4
     assert "platform_machine" in problems[0] and "OpenCV" in problems[1]
     assert "onnxruntime-qnn" in problems[2] and "PySide6-Essentials" in problems[3]

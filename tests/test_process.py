@@ -38,8 +38,9 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "facemap_gui.cli", *args], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "facemap_gui.cli", *args], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -53,12 +54,24 @@ def test_box_mode_on_real_photo_equals_hand_computed_landmarks(tmp_path, tiny_mo
     model = constant_model(tmp_path / "constant.onnx", params)
     box = (150, 120, 389, 371)  # non-square, well inside the 512x600 photo
     out = tmp_path / "out.jsonl"
-    run_cli("process", str(PHOTO), "--model", str(model), "--basis-dir", str(tiny_model.parent),
-            "--box", ",".join(map(str, box)), "--no-expand-box", "--output", str(out))
+    run_cli(
+        "process",
+        str(PHOTO),
+        "--model",
+        str(model),
+        "--basis-dir",
+        str(tiny_model.parent),
+        "--box",
+        ",".join(map(str, box)),
+        "--no-expand-box",
+        "--output",
+        str(out),
+    )
     header, frame, summary = read_jsonl(out.read_text())
     basis = {k: v.astype(np.float64) for k, v in stand_in_basis().items()}
-    expected = reference_decode(params.astype(np.float64), box, basis["meanFace"], basis["shapeBasis"],
-                                basis["blendShape"])
+    expected = reference_decode(
+        params.astype(np.float64), box, basis["meanFace"], basis["shapeBasis"], basis["blendShape"]
+    )
     face = frame["faces"][0]
     assert face["box"] == list(box) and face["crop_box"] == list(box)
     np.testing.assert_allclose(np.array(face["landmarks"]), expected, atol=1e-3)
@@ -111,8 +124,10 @@ def test_batched_inference_equals_single(tiny_model):
     from facemap_gui.pipeline_builder import RunOptions, open_session
 
     session = open_session(RunOptions(model=tiny_model), "cpu", "float")
-    crops = preprocess(np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8),
-                       np.array([[0, 0, 127, 127], [50, 60, 250, 280], [10, 10, 299, 299]]))
+    crops = preprocess(
+        np.random.default_rng(0).integers(0, 255, (300, 300, 3), np.uint8),
+        np.array([[0, 0, 127, 127], [50, 60, 250, 280], [10, 10, 299, 299]]),
+    )
     batched = session.run(crops)
     singles = np.concatenate([session.run(c[None]) for c in crops])
     np.testing.assert_allclose(batched, singles, atol=1e-6)
@@ -132,13 +147,17 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -
 def test_unreadable_image(tmp_path, tiny_model):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    _one_line_error(run_cli("process", str(bad), "--model", str(tiny_model), check=False), "broken.jpg",
-                    "not a readable image")
+    _one_line_error(
+        run_cli("process", str(bad), "--model", str(tiny_model), check=False), "broken.jpg", "not a readable image"
+    )
 
 
 def test_missing_input(tmp_path, tiny_model):
-    _one_line_error(run_cli("process", str(tmp_path / "nope.mp4"), "--model", str(tiny_model), check=False),
-                    "nope.mp4", "no such file")
+    _one_line_error(
+        run_cli("process", str(tmp_path / "nope.mp4"), "--model", str(tiny_model), check=False),
+        "nope.mp4",
+        "no such file",
+    )
 
 
 def test_corrupt_model(tmp_path):
@@ -161,29 +180,43 @@ def _opset_99(model: onnx.ModelProto) -> None:
     model.opset_import[0].version = 99
 
 
-@pytest.mark.parametrize(("damage", "name", "message"), [
-    (_output_width_10, "wrong.onnx", "expected [N, 265]"),
-    (_opset_99, "opset99.onnx", "ONNX Runtime cannot load"),
-])
+@pytest.mark.parametrize(
+    ("damage", "name", "message"),
+    [
+        (_output_width_10, "wrong.onnx", "expected [N, 265]"),
+        (_opset_99, "opset99.onnx", "ONNX Runtime cannot load"),
+    ],
+)
 def test_model_with_wrong_output_or_opset(tmp_path, tiny_model, damage, name, message):
     model = onnx.load(tiny_model)
     damage(model)
     onnx.save(model, tmp_path / name)
-    _one_line_error(run_cli("process", str(PHOTO), "--model", str(tmp_path / name), "--basis-dir",
-                            str(tiny_model.parent), check=False), name, message)
+    _one_line_error(
+        run_cli(
+            "process", str(PHOTO), "--model", str(tmp_path / name), "--basis-dir", str(tiny_model.parent), check=False
+        ),
+        name,
+        message,
+    )
 
 
 def test_basis_with_wrong_shape(tmp_path, tiny_model):
     for name in ("meanFace", "shapeBasis", "blendShape"):
         (tmp_path / f"{name}.npy").write_bytes((tiny_model.parent / f"{name}.npy").read_bytes())
     np.save(tmp_path / "blendShape.npy", np.zeros((204, 38), np.float32))
-    _one_line_error(run_cli("process", str(PHOTO), "--model", str(tiny_model), "--basis-dir", str(tmp_path),
-                            check=False), "blendShape.npy", "(204, 39)")
+    _one_line_error(
+        run_cli("process", str(PHOTO), "--model", str(tiny_model), "--basis-dir", str(tmp_path), check=False),
+        "blendShape.npy",
+        "(204, 39)",
+    )
 
 
 def test_missing_basis(tmp_path, tiny_model):
-    _one_line_error(run_cli("process", str(PHOTO), "--model", str(tiny_model), "--basis-dir", str(tmp_path),
-                            check=False), "meanFace.npy", "not found")
+    _one_line_error(
+        run_cli("process", str(PHOTO), "--model", str(tiny_model), "--basis-dir", str(tmp_path), check=False),
+        "meanFace.npy",
+        "not found",
+    )
 
 
 def test_empty_video(tmp_path, tiny_model):

@@ -18,8 +18,12 @@ from tests.test_process import run_cli
 def run_on_a_terminal(*args: str) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal; its exit code and everything written there."""
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", *args], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=slave)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "facemap_gui.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -35,13 +39,15 @@ def run_on_a_terminal(*args: str) -> tuple[int, str]:
 
 
 def test_progress_and_a_summary_on_a_terminal(tmp_path, tiny_model, pan_video):
-    code, terminal = run_on_a_terminal("process", str(pan_video), "--model", str(tiny_model),
-                                       "--output", str(tmp_path / "out.jsonl"))
+    code, terminal = run_on_a_terminal(
+        "process", str(pan_video), "--model", str(tiny_model), "--output", str(tmp_path / "out.jsonl")
+    )
     assert code == 0, terminal
     assert "\r\x1b[Kframe 1/30 · " in terminal and " left" in terminal  # the first frame, then every half second
     summary = terminal.rstrip().rsplit("\r\x1b[K", 1)[-1]
     assert summary.startswith("process: 30 frames in ") and summary.endswith(
-        "a face on 30 (STAND-IN model: landmarks are not real)")
+        "a face on 30 (STAND-IN model: landmarks are not real)"
+    )
 
 
 def test_nothing_extra_on_stderr_when_it_is_not_a_terminal(tmp_path, tiny_model, pan_video):
@@ -64,4 +70,5 @@ def test_stand_in_option_runs_the_generated_stand_in_labelled(tiny_model, tmp_pa
 def test_stand_in_and_model_together_are_refused(tiny_model):
     result = run_cli("process", str(PHOTO), "--stand-in", "--model", str(tiny_model), check=False)
     assert result.returncode == 2 and result.stderr.strip() == (
-        "facemap-gui: error: --stand-in: not with --model (the stand-in is the model)")
+        "facemap-gui: error: --stand-in: not with --model (the stand-in is the model)"
+    )

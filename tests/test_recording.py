@@ -61,8 +61,9 @@ def decode(path: Path, crashed: bool = False) -> Decoded:
             for frame in decoded:
                 frames.append(frame.to_ndarray(format="rgb24"))
                 pts.append(float(frame.pts * frame.time_base * 1000))
-        return Decoded(frames, pts, keys, (stream.codec_context.width, stream.codec_context.height),
-                       stream.codec_context.name)
+        return Decoded(
+            frames, pts, keys, (stream.codec_context.width, stream.codec_context.height), stream.codec_context.name
+        )
 
 
 def photo_frames(count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
@@ -89,11 +90,14 @@ def overlay_contrast(recorded: np.ndarray, plain: np.ndarray, landmarks: np.ndar
     return float(diff[points[:, 1], points[:, 0]].mean()), float(np.median(diff))
 
 
-@pytest.mark.parametrize(("suffix", "codecs", "codec"), [
-    (".mkv", ("libx264", "mpeg4"), "h264"),
-    (".mp4", ("libx264", "mpeg4"), "h264"),
-    (".mkv", ("no-such-encoder", "mpeg4"), "mpeg4"),
-])
+@pytest.mark.parametrize(
+    ("suffix", "codecs", "codec"),
+    [
+        (".mkv", ("libx264", "mpeg4"), "h264"),
+        (".mp4", ("libx264", "mpeg4"), "h264"),
+        (".mkv", ("no-such-encoder", "mpeg4"), "mpeg4"),
+    ],
+)
 def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix, codecs, codec, caplog):
     plain = photo_frames(40)
     # A camera clock that does not start at 0, 25 fps, with a gap where frames 10-14 were lost upstream.
@@ -126,8 +130,12 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     assert summary["type"] == "summary" and summary["frames"] == 40 and summary["frames_dropped"] == 0
     assert summary["stand_in"] is True
     # The writer's own time a frame sits beside the pipeline's stages, and in the status.
-    assert summary["timings_ms"]["detect"] == {"mean": 1.0, "median": pytest.approx(1.0, rel=0.001),
-                                               "p95": pytest.approx(1.0, rel=0.001), "count": 40}
+    assert summary["timings_ms"]["detect"] == {
+        "mean": 1.0,
+        "median": pytest.approx(1.0, rel=0.001),
+        "p95": pytest.approx(1.0, rel=0.001),
+        "count": 40,
+    }
     assert summary["timings_ms"]["encode"]["count"] == 40 and summary["timings_ms"]["encode"]["median"] > 0
     assert status.encode_ms == summary["timings_ms"]["encode"]
     with path.with_suffix(".csv").open(newline="") as stream:
@@ -211,8 +219,11 @@ def test_a_writer_failure_stops_the_recording_and_keeps_what_was_written(tmp_pat
         time.sleep(0.01)
     status = recorder.status
     assert not status.running and status.frames_written == 45
-    assert status.error == ("recording stopped after 45 frames: " + str(tmp_path / "cam.mkv") +
-                            ": the source changed size from 320x240 to 400x240; start a new recording")
+    assert status.error == (
+        "recording stopped after 45 frames: "
+        + str(tmp_path / "cam.mkv")
+        + ": the source changed size from 320x240 to 400x240; start a new recording"
+    )
     assert not recorder.submit(FrameResult(Frame(46, 1533.0, rgb), []), rgb)
     assert recorder.close().error == status.error
     # Frames up to the last finished cluster decode; the landmark file has every written frame, no summary.
@@ -246,23 +257,31 @@ def test_default_recording_path_is_timestamped_and_new(tmp_path):
 
 # --- the command line -------------------------------------------------------------------------------------------
 
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "facemap_gui.cli", *args]
 
 
 def test_process_record_writes_video_jsonl_and_csv(tmp_path, pan_video, tiny_model):
     out, video = tmp_path / "out.jsonl", tmp_path / "rec.mkv"
-    result = subprocess.run(cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out),
-                                "--record", str(video), "--csv"), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        cli(
+            "process", str(pan_video), "--model", str(tiny_model), "--output", str(out), "--record", str(video), "--csv"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     *frames, summary = read_jsonl(out.read_text())[1:]
     encode = summary["recording"].pop("encode_ms")
-    assert summary["recording"] == {"video": str(video), "codec": "libx264", "frames": 30, "dropped": 0,
-                                    "error": None}
+    assert summary["recording"] == {"video": str(video), "codec": "libx264", "frames": 30, "dropped": 0, "error": None}
     assert encode["count"] == 30 and 0 < encode["median"] <= encode["p95"]
     recorded = read_jsonl(video.with_suffix(".jsonl").read_text())
-    assert recorded[0]["recording"]["video"] == "rec.mkv" and recorded[0]["model"] == read_jsonl(
-        out.read_text())[0]["model"]
+    assert (
+        recorded[0]["recording"]["video"] == "rec.mkv"
+        and recorded[0]["model"] == read_jsonl(out.read_text())[0]["model"]
+    )
     assert recorded[1:-1] == frames  # the same schema and the same numbers as --output
     assert recorded[-1]["frames"] == 30 and recorded[-1]["frames_dropped"] == 0
 
@@ -270,8 +289,9 @@ def test_process_record_writes_video_jsonl_and_csv(tmp_path, pan_video, tiny_mod
     assert decoded.size == (640, 360) and len(decoded.frames) == 30
     np.testing.assert_allclose(decoded.pts_ms, [f["timestamp_ms"] for f in frames], atol=1.0)
     for i in (0, 15, 29):
-        at_points, overall = overlay_contrast(decoded.frames[i], plain.frames[i],
-                                              np.array(frames[i]["faces"][0]["landmarks"]))
+        at_points, overall = overlay_contrast(
+            decoded.frames[i], plain.frames[i], np.array(frames[i]["faces"][0]["landmarks"])
+        )
         assert at_points > 60 and overall < 8, (i, at_points, overall)
     # The stand-in label, bottom left (overlay.py draws it at y = height - 16 * height / 720).
     label = np.abs(decoded.frames[0][336:356, 6:200].astype(int) - plain.frames[0][336:356, 6:200]).max(axis=2)
@@ -287,12 +307,25 @@ def test_process_record_writes_video_jsonl_and_csv(tmp_path, pan_video, tiny_mod
 def test_process_refuses_an_existing_recording_and_leaves_no_output(tmp_path, pan_video, tiny_model):
     video = tmp_path / "rec.mp4"
     video.write_bytes(b"precious")
-    result = subprocess.run(cli("process", str(pan_video), "--model", str(tiny_model), "--output",
-                                str(tmp_path / "out.jsonl"), "--record", str(video)),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        cli(
+            "process",
+            str(pan_video),
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--record",
+            str(video),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (f"facemap-gui: error: {video}: already exists; choose another "
-                                                      "name (recordings never overwrite)")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"facemap-gui: error: {video}: already exists; choose another name (recordings never overwrite)"
+    )
     assert video.read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
 
 
@@ -304,9 +337,24 @@ def _limit_file_size(limit: int) -> None:
 def test_a_write_error_mid_recording_stops_it_and_processing_goes_on(tmp_path, tiny_model):
     out, video = tmp_path / "out.jsonl", tmp_path / "rec.mkv"
     # 3 s of 720p demo; the first second of video is ~0.5 MB, so the file limit is hit in the second cluster.
-    result = subprocess.run(cli("process", "demo:90", "--model", str(tiny_model), "--box", "500,200,780,520",
-                                "--output", str(out), "--record", str(video)),
-                            capture_output=True, text=True, timeout=120, preexec_fn=lambda: _limit_file_size(800_000))
+    result = subprocess.run(
+        cli(
+            "process",
+            "demo:90",
+            "--model",
+            str(tiny_model),
+            "--box",
+            "500,200,780,520",
+            "--output",
+            str(out),
+            "--record",
+            str(video),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: _limit_file_size(800_000),
+    )
     assert result.returncode == 1, result.stderr
     records = read_jsonl(out.read_text())
     assert [r["type"] for r in records].count("frame") == 90  # the run itself went on to the end
@@ -314,22 +362,38 @@ def test_a_write_error_mid_recording_stops_it_and_processing_goes_on(tmp_path, t
     written = recording["frames"]
     assert 30 <= written < 90 and recording["error"] == (
         f"recording stopped after {written} frames: {video}: cannot write (File too large); "
-        "free disk space or record to another folder (frames before this are saved)")
+        "free disk space or record to another folder (frames before this are saved)"
+    )
     assert f"WARNING: {recording['error']}" in result.stderr and "Traceback" not in result.stderr
     lines = read_jsonl(video.with_suffix(".jsonl").read_text())
     assert [r["type"] for r in lines] == ["header"] + ["frame"] * written
     decoded = decode(video, crashed=True)
     assert 30 <= len(decoded.frames) <= written
-    np.testing.assert_allclose(decoded.pts_ms, [r["timestamp_ms"] for r in lines[1:len(decoded.frames) + 1]],
-                               atol=1.0)
+    np.testing.assert_allclose(
+        decoded.pts_ms, [r["timestamp_ms"] for r in lines[1 : len(decoded.frames) + 1]], atol=1.0
+    )
 
 
 def _record_demo_until(tmp_path: Path, tiny_model: Path, video: Path, frames: int) -> subprocess.Popen[str]:
     """Start `process demo:0 --record VIDEO` (endless) and return once its landmark file has `frames` frames."""
     sidecar = video.with_suffix(".jsonl")
-    proc = subprocess.Popen(cli("process", "demo:0", "--model", str(tiny_model), "--box", "500,200,780,520",
-                                "--output", str(tmp_path / "out.jsonl"), "--record", str(video)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli(
+            "process",
+            "demo:0",
+            "--model",
+            str(tiny_model),
+            "--box",
+            "500,200,780,520",
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--record",
+            str(video),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if sidecar.exists() and sidecar.read_text().count('"type":"frame"') >= frames:
@@ -352,8 +416,9 @@ def test_kill_9_leaves_a_playable_video_and_whole_landmark_lines(tmp_path, tiny_
     # Lost at most the open cluster/fragment: one second, 30 frames at the demo's 30 fps (x264 has no delay).
     assert captured - 31 <= len(decoded.frames) <= captured, (captured, len(decoded.frames))
     assert decoded.size == (1280, 720)
-    np.testing.assert_allclose(decoded.pts_ms, [r["timestamp_ms"] for r in records[1:len(decoded.frames) + 1]],
-                               atol=1.0)
+    np.testing.assert_allclose(
+        decoded.pts_ms, [r["timestamp_ms"] for r in records[1 : len(decoded.frames) + 1]], atol=1.0
+    )
 
 
 def test_sigterm_finishes_the_recording_properly(tmp_path, tiny_model):

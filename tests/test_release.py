@@ -64,8 +64,22 @@ def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def process_landmarks(tmp_path: Path, precision: str) -> tuple[dict, np.ndarray]:
     out = tmp_path / f"{precision}.jsonl"
-    assert main(["process", str(PHOTO), "--box", ",".join(map(str, FACE_BOX)), "--precision", precision,
-                 "--strict", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "process",
+                str(PHOTO),
+                "--box",
+                ",".join(map(str, FACE_BOX)),
+                "--precision",
+                precision,
+                "--strict",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     header, frame, _ = [json.loads(line) for line in out.read_text().splitlines()]
     return header, np.array(frame["faces"][0]["landmarks"])
 
@@ -104,10 +118,12 @@ def test_a_float16_io_model_gives_the_float_model_s_parameters(tmp_path):
 def test_replicas_are_laid_out_as_published_and_labelled_stand_ins(releases, tmp_path):
     float_zip, w8a8_zip = releases["float"], releases["w8a8"]
     assert float_zip.name == "facemap_3dmm-onnx-float.zip" and w8a8_zip.name == "facemap_3dmm-onnx-w8a8.zip"
-    assert zipfile.ZipFile(float_zip).namelist() == [f"{release_folder('float')}/{name}" for name in
-                                                     ("facemap_3dmm.data", "facemap_3dmm.onnx", "metadata.yaml")]
-    assert zipfile.ZipFile(w8a8_zip).namelist() == [f"{release_folder('w8a8')}/{name}" for name in
-                                                    ("facemap_3dmm.onnx", "metadata.json")]
+    assert zipfile.ZipFile(float_zip).namelist() == [
+        f"{release_folder('float')}/{name}" for name in ("facemap_3dmm.data", "facemap_3dmm.onnx", "metadata.yaml")
+    ]
+    assert zipfile.ZipFile(w8a8_zip).namelist() == [
+        f"{release_folder('w8a8')}/{name}" for name in ("facemap_3dmm.onnx", "metadata.json")
+    ]
     w8a8 = inspect_model(unpacked(w8a8_zip, tmp_path) / "facemap_3dmm.onnx")
     assert w8a8.stand_in and w8a8.metadata.stand_in and not w8a8.dynamic_batch
     assert (w8a8.input.dtype, w8a8.output.dtype) == ("uint8", "uint8")
@@ -115,13 +131,13 @@ def test_replicas_are_laid_out_as_published_and_labelled_stand_ins(releases, tmp
     assert w8a8.metadata.tensors["parameters_3dmm"].scale == pytest.approx(w8a8.output.scale)
     graph = onnx.load(str(w8a8.path), load_external_data=False).graph
     assert graph.node[0].op_type == "DequantizeLinear" or any(
-        n.op_type == "DequantizeLinear" and n.input[0] == "image" for n in graph.node)
+        n.op_type == "DequantizeLinear" and n.input[0] == "image" for n in graph.node
+    )
     float_model = inspect_model(unpacked(float_zip, tmp_path) / "facemap_3dmm.onnx")
     assert float_model.input.dtype == "float32" and float_model.metadata.tool_versions["qairt"] == "2.42.0"
 
 
-def test_both_replica_zips_install_and_process_within_the_quantisation_error(capsys, releases, basis_files,
-                                                                             tmp_path):
+def test_both_replica_zips_install_and_process_within_the_quantisation_error(capsys, releases, basis_files, tmp_path):
     assert main(["models", "install", *map(str, basis_files)]) == 0
     for precision in ("float", "w8a8"):
         assert main(["models", "install", str(releases[precision])]) == 0
@@ -161,7 +177,10 @@ def test_models_download_installs_the_release_zips_as_published(monkeypatch, rel
         monkeypatch.setenv(MIRROR_ENV, server.url)
         assert main(["models", "download", "facemap_3dmm-float", "facemap_3dmm-w8a8"]) == 0
     assert sorted(p.name for p in store.landmark_model_path("float").parent.iterdir()) == [
-        "facemap_3dmm.data", "facemap_3dmm.onnx", "metadata.yaml"]
+        "facemap_3dmm.data",
+        "facemap_3dmm.onnx",
+        "metadata.yaml",
+    ]
     w8a8 = inspect_model(store.landmark_model_path("w8a8"))
     assert w8a8.input.dtype == "uint8" and w8a8.metadata.precision == "w8a8" and w8a8.stand_in
 
@@ -209,13 +228,18 @@ def set_input_scale(value: float):
         dequantise = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "image")
         scale = next(i for i in model.graph.initializer if i.name == dequantise.input[1])
         scale.CopyFrom(numpy_helper.from_array(np.array(value, np.float32), scale.name))
+
     return edit
 
 
 @pytest.mark.parametrize("scale", [0.0, -0.5, float("nan")])
 def test_a_scale_that_is_not_positive_is_refused(capsys, releases, tmp_path, scale):
-    line = refused(capsys, "models", "install",
-                   str(edited_w8a8(releases, tmp_path, set_input_scale(scale), lambda m: m.pop("inputs"))))
+    line = refused(
+        capsys,
+        "models",
+        "install",
+        str(edited_w8a8(releases, tmp_path, set_input_scale(scale), lambda m: m.pop("inputs"))),
+    )
     assert "facemap_3dmm.onnx" in line and "tensor 'image' has quantisation scale" in line
     assert "download it again" in line
 
@@ -268,5 +292,8 @@ def test_metadata_yaml_and_json_give_the_same_reading(releases, tmp_path):
     (folder / "metadata.yaml").write_text(yaml.safe_dump(json.loads((folder / "metadata.json").read_text())))
     from_yaml = read_metadata(folder / "metadata.yaml")
     assert (from_yaml.tensors, from_yaml.tool_versions, from_yaml.precision) == (
-        from_json.tensors, from_json.tool_versions, "w8a8")
+        from_json.tensors,
+        from_json.tool_versions,
+        "w8a8",
+    )
     shutil.rmtree(folder)

@@ -24,8 +24,9 @@ def test_the_window_switches_between_the_installed_precisions_while_it_runs(qtbo
         for precision, io in (("w8a8", "input uint8 (scale 0.00392157, zero point 0)"), ("float", "input float32")):
             seen = window.latest.processed
             window.precision_actions[precision].trigger()
-            wait_frames(qtbot, window,
-                        lambda live, p=precision, s=seen: live.runtime.precision == p and live.processed > s)
+            wait_frames(
+                qtbot, window, lambda live, p=precision, s=seen: live.runtime.precision == p and live.processed > s
+            )
             qtbot.waitUntil(lambda p=precision: window.hud.runtime.text() == f"CPU · {p}", timeout=WAIT_MS)
             assert io in window.hud.runtime.toolTip()
             assert window.latest.result.faces  # the fake camera's face is still found and tracked

@@ -18,9 +18,12 @@ from tests.conftest import PHOTO
 from tests.test_release import basis_files, releases, unpacked  # noqa: F401 - shared session fixtures
 from tests.test_runtime_simulator import FACE_BOX, QNN, landmarks
 
-pytestmark = [pytest.mark.simulator,
-              pytest.mark.skipif(not any(is_simulator(d) for d in qnn_devices()),
-                                 reason="needs the x86 HTP simulator of onnxruntime-qnn")]
+pytestmark = [
+    pytest.mark.simulator,
+    pytest.mark.skipif(
+        not any(is_simulator(d) for d in qnn_devices()), reason="needs the x86 HTP simulator of onnxruntime-qnn"
+    ),
+]
 
 # Opens the model on the simulator with the app's HTP options but the given offload setting; prints where the
 # nodes went and the raw uint8 outputs for the crop in the .npy file, as JSON.
@@ -52,8 +55,12 @@ def test_uint8_io_replica_runs_every_node_on_the_htp(releases, tmp_path, offload
     boxes = np.array([expand_box(FACE_BOX, read_image_rgb(PHOTO).shape[1::-1])])
     crop = np.rint(preprocess(read_image_rgb(PHOTO), boxes) * 255).astype(np.uint8)
     np.save(tmp_path / "crop.npy", crop)
-    result = subprocess.run([sys.executable, "-c", PLACEMENT_SCRIPT, str(model), offload, str(tmp_path / "crop.npy")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PLACEMENT_SCRIPT, str(model), offload, str(tmp_path / "crop.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert set(report["nodes"]) == {QNN} and report["nodes"][QNN] > 10
@@ -72,9 +79,25 @@ def test_process_runs_the_installed_w8a8_replica_on_the_npu(releases, basis_file
     for path in [*basis_files, releases["w8a8"]]:
         assert main(["models", "install", str(path)]) == 0
     result = subprocess.run(  # the data directory the autouse fixture made, through the environment
-        [sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--box", ",".join(map(str, FACE_BOX)),
-         "--runtime", "npu", "--precision", "w8a8", "--allow-simulator", "--strict"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "facemap_gui.cli",
+            "process",
+            str(PHOTO),
+            "--box",
+            ",".join(map(str, FACE_BOX)),
+            "--runtime",
+            "npu",
+            "--precision",
+            "w8a8",
+            "--allow-simulator",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     runtime = records[0]["runtime"]

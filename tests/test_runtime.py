@@ -78,8 +78,9 @@ def test_strict_refuses_an_unavailable_runtime(tiny_model, runtime):
 
 
 def test_process_strict_is_one_error_line_and_exit_2(tiny_model, capsys):
-    code = main(["process", str(PHOTO), "--model", str(tiny_model), "--box", "171,146,364,339",
-                 "--runtime", "npu", "--strict"])
+    code = main(
+        ["process", str(PHOTO), "--model", str(tiny_model), "--box", "171,146,364,339", "--runtime", "npu", "--strict"]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("facemap-gui: error: --runtime npu: ") and err.count("\n") == 1
@@ -117,8 +118,10 @@ def test_w8a8_stand_in_is_a_static_qdq_model_close_to_float_on_faces(tiny_w8a8, 
 
     session = open_session(run_options(tiny_w8a8.with_name(MODEL_FILE)), "cpu", "w8a8")
     assert session.model.path == tiny_w8a8 and session.info.fallback_reason is None
-    quantised, reference = session.run(face_crop), open_session(
-        run_options(tiny_w8a8.with_name(MODEL_FILE)), "cpu", "float").run(face_crop)
+    quantised, reference = (
+        session.run(face_crop),
+        open_session(run_options(tiny_w8a8.with_name(MODEL_FILE)), "cpu", "float").run(face_crop),
+    )
     # Calibrated on face crops, the 8-bit model puts the face where the float one does, give or take 1/8 of its
     # size (a random network's features are noisy under 8 bits: about 8% here, 4% for the full architecture).
     crop = np.array([expand_box(FACE_BOX, read_image_rgb(PHOTO).shape[1::-1])])
@@ -149,12 +152,14 @@ def test_cache_key_changes_with_everything_a_compiled_model_depends_on(tiny_mode
     entry = entry_for(model.path, model.sha256, "float", context)
     assert entry.parent.parent == store.cache_dir() and entry.name.startswith("facemap_3dmm-float-")
     assert entry_for(model.path, model.sha256, "float", dict(context)) == entry
-    others = [entry_for(model.path, model.sha256, "w8a8", context),
-              entry_for(model.path, "0" * 64, "float", context),
-              entry_for(model.path, model.sha256, "float", {**context, "soc_model": "57"}),
-              entry_for(model.path, model.sha256, "float", {**context, "onnxruntime-qnn": "2.8.0"}),
-              entry_for(model.path, model.sha256, "float", {**context, "device": "NPU:other"}),
-              entry_for(model.path, model.sha256, "float", {**context, "enable_htp_fp16_precision": "0"})]
+    others = [
+        entry_for(model.path, model.sha256, "w8a8", context),
+        entry_for(model.path, "0" * 64, "float", context),
+        entry_for(model.path, model.sha256, "float", {**context, "soc_model": "57"}),
+        entry_for(model.path, model.sha256, "float", {**context, "onnxruntime-qnn": "2.8.0"}),
+        entry_for(model.path, model.sha256, "float", {**context, "device": "NPU:other"}),
+        entry_for(model.path, model.sha256, "float", {**context, "enable_htp_fp16_precision": "0"}),
+    ]
     assert len({entry, *others}) == len(others) + 1
 
 

@@ -29,13 +29,28 @@ FACE_BOX = (171, 146, 364, 339)
 QNN = "QNNExecutionProvider"
 
 
-def process_on_npu(model: Path, *args: str, env: dict[str, str] | None = None
-                   ) -> tuple[list[dict], str, int]:
+def process_on_npu(model: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[dict], str, int]:
     """Run `facemap-gui process PHOTO --runtime npu` in a fresh process: JSON records, stderr, exit code."""
     result = subprocess.run(
-        [sys.executable, "-m", "facemap_gui.cli", "process", str(PHOTO), "--box", ",".join(map(str, FACE_BOX)),
-         "--model", str(model), "--runtime", "npu", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+        [
+            sys.executable,
+            "-m",
+            "facemap_gui.cli",
+            "process",
+            str(PHOTO),
+            "--box",
+            ",".join(map(str, FACE_BOX)),
+            "--model",
+            str(model),
+            "--runtime",
+            "npu",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     # Every stdout line must be JSON: libQnnHtp's "# LIBNATIVE" prints are kept off it.
     return [json.loads(line) for line in result.stdout.splitlines()], result.stderr, result.returncode
 
@@ -105,8 +120,9 @@ def test_forcing_fp32_compiles_its_own_cache_entry(tiny_model):
 
 def test_w8a8_model_runs_wholly_on_the_htp(tiny_w8a8):
     # Allowed through the environment this time, as CI jobs do.
-    records, stderr, code = process_on_npu(tiny_w8a8.with_name(MODEL_FILE), "--precision", "w8a8",
-                                           env={"FACEMAP_GUI_ALLOW_SIMULATOR": "1"})
+    records, stderr, code = process_on_npu(
+        tiny_w8a8.with_name(MODEL_FILE), "--precision", "w8a8", env={"FACEMAP_GUI_ALLOW_SIMULATOR": "1"}
+    )
     assert code == 0, stderr
     runtime = records[0]["runtime"]
     assert (runtime["runtime"], runtime["precision"]) == ("npu", "w8a8")
@@ -119,18 +135,26 @@ def test_w8a8_model_runs_wholly_on_the_htp(tiny_w8a8):
 
 def model_with_an_op_the_htp_lacks(directory: Path) -> Path:
     """The real I/O around a Sinh, which the QNN EP does not support, so that node must run elsewhere."""
-    nodes = [helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=0),
-             helper.make_node("Sinh", ["mean"], ["sinh"]),
-             helper.make_node("Unsqueeze", ["sinh", "one"], ["column"]),
-             helper.make_node("Mul", ["column", "zero"], ["zeros"]),
-             helper.make_node("Add", ["zeros", "params"], ["parameters_3dmm"])]
-    inits = [numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
-             numpy_helper.from_array(np.array([1], np.int64), "one"),
-             numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"),
-             numpy_helper.from_array(np.zeros((1, 265), np.float32), "params")]
+    nodes = [
+        helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=0),
+        helper.make_node("Sinh", ["mean"], ["sinh"]),
+        helper.make_node("Unsqueeze", ["sinh", "one"], ["column"]),
+        helper.make_node("Mul", ["column", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "params"], ["parameters_3dmm"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"),
+        numpy_helper.from_array(np.zeros((1, 265), np.float32), "params"),
+    ]
     graph = helper.make_graph(
-        nodes, "sinh", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])], inits)
+        nodes,
+        "sinh",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
+        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.save(model, directory / "sinh.onnx")

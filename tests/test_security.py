@@ -27,15 +27,19 @@ def called_names(path: Path) -> set[str]:
 
 
 def test_only_the_downloader_and_the_stream_sender_touch_the_network():
-    users = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                   if {m.split(".")[0] for m in imported_modules(path)} & NETWORK_MODULES)
+    users = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if {m.split(".")[0] for m in imported_modules(path)} & NETWORK_MODULES
+    )
     assert users == ["models/download.py", "streaming/udp.py"]
 
 
 def test_no_shell_and_no_dynamic_code():
     forbidden = {"eval", "exec", "os.system", "os.popen", "compile", "__import__"}
-    offenders = {str(path.relative_to(PACKAGE)): sorted(called_names(path) & forbidden)
-                 for path in PACKAGE.rglob("*.py")}
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(called_names(path) & forbidden) for path in PACKAGE.rglob("*.py")
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
     # The check must see a call written either way.
     assert {"ast.walk", "sorted"} <= called_names(Path(__file__))

@@ -18,9 +18,15 @@ SIZE = (640, 360)
 EYE_SPAN = 90.0  # outer eye corners (36, 45) apart, in the unrotated unit face below
 
 
-def drawn_face(eye_gap: tuple[float, float] = (0.28, 0.28), mouth_gap: float = 0.0, mouth_width: float = 0.55,
-               brows: tuple[float, float] = (0.24, 0.24), roll_deg: float = 0.0, scale: float = 1.0,
-               centre: tuple[float, float] = (320.0, 180.0)) -> np.ndarray:
+def drawn_face(
+    eye_gap: tuple[float, float] = (0.28, 0.28),
+    mouth_gap: float = 0.0,
+    mouth_width: float = 0.55,
+    brows: tuple[float, float] = (0.24, 0.24),
+    roll_deg: float = 0.0,
+    scale: float = 1.0,
+    centre: tuple[float, float] = (320.0, 180.0),
+) -> np.ndarray:
     """68 iBUG points of a frontal face. eye_gap: lid gap / eye width (right, left eye: the subject's); mouth_gap
     and mouth_width, brows (height above the eye centre): fractions of the outer eye-corner span."""
     p = np.zeros((68, 2))
@@ -33,8 +39,9 @@ def drawn_face(eye_gap: tuple[float, float] = (0.28, 0.28), mouth_gap: float = 0
         p[first_lid + 3], p[first_lid + 4] = (x0 + 20, half), (x0 + 10, half)  # lower lid
     p[17:22] = np.stack([np.linspace(-50, -10, 5), np.full(5, -brows[0] * EYE_SPAN)], axis=1)
     p[22:27] = np.stack([np.linspace(10, 50, 5), np.full(5, -brows[1] * EYE_SPAN)], axis=1)
-    p[27:36] = np.stack([np.r_[np.zeros(4), np.linspace(-10, 10, 5)], np.r_[np.linspace(5, 30, 4), np.full(5, 35)]],
-                        axis=1)
+    p[27:36] = np.stack(
+        [np.r_[np.zeros(4), np.linspace(-10, 10, 5)], np.r_[np.linspace(5, 30, 4), np.full(5, 35)]], axis=1
+    )
     half_width, half_gap = mouth_width * EYE_SPAN / 2, mouth_gap * EYE_SPAN / 2
     p[48], p[54] = (-half_width, 60), (half_width, 60)
     p[49:54] = np.stack([np.linspace(-20, 20, 5), np.full(5, 60 - half_gap - 5)], axis=1)
@@ -48,8 +55,7 @@ def drawn_face(eye_gap: tuple[float, float] = (0.28, 0.28), mouth_gap: float = 0
     return p @ rotation.T * scale + np.array(centre)
 
 
-def face(points: np.ndarray, crop_box=(256, 116, 383, 243), focal: float = 500.0,
-         pose=(10.0, -5.0, 2.0)) -> FaceResult:
+def face(points: np.ndarray, crop_box=(256, 116, 383, 243), focal: float = 500.0, pose=(10.0, -5.0, 2.0)) -> FaceResult:
     return FaceResult(box=crop_box, crop_box=crop_box, score=0.9, landmarks=points, pose=pose, focal=focal)
 
 
@@ -92,8 +98,7 @@ def test_signals_do_not_change_with_roll_size_or_place_in_the_image():
     expression = {"eye_gap": (0.1, 0.2), "mouth_gap": 0.2, "mouth_width": 0.6, "brows": (0.3, 0.26)}
     upright = signals(drawn_face(**expression))
     turned = signals(drawn_face(**expression, roll_deg=35.0, scale=1.7, centre=(200.0, 150.0)))
-    for name in ("eye_open_left", "eye_open_right", "mouth_open", "mouth_wide", "brow_raise_left",
-                 "brow_raise_right"):
+    for name in ("eye_open_left", "eye_open_right", "mouth_open", "mouth_wide", "brow_raise_left", "brow_raise_right"):
         assert getattr(turned, name) == pytest.approx(getattr(upright, name), abs=1e-9), name
     assert 0 < upright.eye_open_right < upright.eye_open_left < 1  # and the values are not clipped ends
 
@@ -118,13 +123,23 @@ def test_hud_rows_show_the_first_face():
 
 
 def test_jsonl_and_csv_carry_the_same_signals():
-    result = FrameResult(frame=Frame(0, 0.0, np.zeros((SIZE[1], SIZE[0], 3), np.uint8)),
-                         faces=[face(drawn_face(eye_gap=(0.0, 0.28), mouth_gap=0.25))])
+    result = FrameResult(
+        frame=Frame(0, 0.0, np.zeros((SIZE[1], SIZE[0], 3), np.uint8)),
+        faces=[face(drawn_face(eye_gap=(0.0, 0.28), mouth_gap=0.25))],
+    )
     record = frame_record(result)
     assert record["faces"][0]["signals"] == {
-        "eye_open_left": 1.0, "eye_open_right": 0.0, "mouth_open": 0.5, "mouth_wide": 0.0, "brow_raise_left": 0.0,
-        "brow_raise_right": 0.0, "head_x": 0.0, "head_y": 0.0, "head_z": 0.64,
-        "blink": False}
+        "eye_open_left": 1.0,
+        "eye_open_right": 0.0,
+        "mouth_open": 0.5,
+        "mouth_wide": 0.0,
+        "brow_raise_left": 0.0,
+        "brow_raise_right": 0.0,
+        "head_x": 0.0,
+        "head_y": 0.0,
+        "head_z": 0.64,
+        "blink": False,
+    }
     row = dict(zip(CSV_COLUMNS, csv_rows(record)[0], strict=True))
     assert {name: row[name] for name in record["faces"][0]["signals"]} == record["faces"][0]["signals"]
 
@@ -135,8 +150,10 @@ def test_smoothing_applies_to_the_signals():
     openness = []
     for index in range(20):
         gap = 0.28 if index < 10 else 0.0
-        result = FrameResult(frame=Frame(index, index * 1000 / 30, np.zeros((4, 4, 3), np.uint8)),
-                             faces=[face(drawn_face(eye_gap=(gap, gap)))])
+        result = FrameResult(
+            frame=Frame(index, index * 1000 / 30, np.zeros((4, 4, 3), np.uint8)),
+            faces=[face(drawn_face(eye_gap=(gap, gap)))],
+        )
         openness.append(face_signals(smoother.apply(result).faces[0], SIZE).eye_open_left)
     assert openness[9] == pytest.approx(1.0)
     assert 0.05 < openness[10] < 0.95 and openness[10] > openness[12] > openness[19]

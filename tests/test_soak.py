@@ -17,8 +17,7 @@ from facemap_gui.standins import write_stand_in
 
 def test_short_soak_switches_and_records_with_no_exception(tmp_path):
     model = write_stand_in(tmp_path / "model", arch="tiny", precision="w8a8").with_name("facemap_3dmm.onnx")
-    report = run_soak(RunOptions(model=model), minutes=10 / 60, folder=tmp_path, switch_every_s=1.0,
-                      record_every_s=2.0)
+    report = run_soak(RunOptions(model=model), minutes=10 / 60, folder=tmp_path, switch_every_s=1.0, record_every_s=2.0)
     assert report.exceptions == [] and report.recording_problems == []
     assert report.plan == ["cpu/float", "cpu/w8a8"]
     # How much happens in the 10 s depends on the machine's speed; that every switch lands and every recording
@@ -34,8 +33,7 @@ def test_short_soak_switches_and_records_with_no_exception(tmp_path):
 def test_a_variant_that_cannot_load_fails_the_soak_and_says_why(tmp_path):
     model = write_stand_in(tmp_path / "model", arch="tiny")
     (model.parent / "facemap_3dmm_w8a8.onnx").write_bytes(b"not onnx")
-    report = run_soak(RunOptions(model=model), minutes=4 / 60, folder=tmp_path, switch_every_s=1.0,
-                      record_every_s=60.0)
+    report = run_soak(RunOptions(model=model), minutes=4 / 60, folder=tmp_path, switch_every_s=1.0, record_every_s=60.0)
     assert report.switches_failed >= 1 and not report.passed
     assert any("facemap_3dmm_w8a8.onnx" in text for text in report.exceptions)
     # The stream went on on the session it had: the worker never failed and frames kept coming.

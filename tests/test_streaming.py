@@ -28,9 +28,22 @@ from tests.test_process import read_jsonl, run_cli
 # double time; int id; float width, height, eye right, eye left; byte success; float PnP error, quaternion x y z w,
 # Euler x y z, translation x y z, 68 confidences, 68 points (x, y), 70 3D points (x, y, z), 14 features.
 OSF_FACE = struct.Struct("<d i f f f f B f 4f 3f 3f 68f 136f 210f 14f")
-OSF_FEATURES = ["eye_l", "eye_r", "eyebrow_steepness_l", "eyebrow_updown_l", "eyebrow_quirk_l",
-                "eyebrow_steepness_r", "eyebrow_updown_r", "eyebrow_quirk_r", "mouth_corner_updown_l",
-                "mouth_corner_inout_l", "mouth_corner_updown_r", "mouth_corner_inout_r", "mouth_open", "mouth_wide"]
+OSF_FEATURES = [
+    "eye_l",
+    "eye_r",
+    "eyebrow_steepness_l",
+    "eyebrow_updown_l",
+    "eyebrow_quirk_l",
+    "eyebrow_steepness_r",
+    "eyebrow_updown_r",
+    "eyebrow_quirk_r",
+    "mouth_corner_updown_l",
+    "mouth_corner_inout_l",
+    "mouth_corner_updown_r",
+    "mouth_corner_inout_r",
+    "mouth_open",
+    "mouth_wide",
+]
 # OpenSeeFace's points 0-65: iBUG-68 without 49 and 53 (its feature code uses 58/62 as the inner mouth corners,
 # 50/55 as the outer lip middles); 66, 67: pupils.
 OSF_POINT_FROM_IBUG = [*range(49), 50, 51, 52, *range(54, 68)]
@@ -41,10 +54,24 @@ def decode_osf(datagram: bytes) -> list[dict]:
     faces = []
     for offset in range(0, len(datagram), OSF_FACE.size):
         v = OSF_FACE.unpack_from(datagram, offset)
-        faces.append({"time": v[0], "id": v[1], "size": v[2:4], "eye_right": v[4], "eye_left": v[5],
-                      "success": v[6], "pnp_error": v[7], "quaternion": np.array(v[8:12]), "euler": v[12:15],
-                      "translation": v[15:18], "confidence": v[18:86], "points": np.reshape(v[86:222], (68, 2)),
-                      "points3d": v[222:432], "features": dict(zip(OSF_FEATURES, v[432:446], strict=True))})
+        faces.append(
+            {
+                "time": v[0],
+                "id": v[1],
+                "size": v[2:4],
+                "eye_right": v[4],
+                "eye_left": v[5],
+                "success": v[6],
+                "pnp_error": v[7],
+                "quaternion": np.array(v[8:12]),
+                "euler": v[12:15],
+                "translation": v[15:18],
+                "confidence": v[18:86],
+                "points": np.reshape(v[86:222], (68, 2)),
+                "points3d": v[222:432],
+                "features": dict(zip(OSF_FEATURES, v[432:446], strict=True)),
+            }
+        )
     return faces
 
 
@@ -69,16 +96,28 @@ def drain(sock: socket.socket) -> list[bytes]:
 
 
 def quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_model, tmp_path, receiver):
     out = tmp_path / "run.jsonl"
     port = receiver.getsockname()[1]
-    run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out),
-            "--stream", f"osf://127.0.0.1:{port}")
+    run_cli(
+        "process",
+        str(pan_video),
+        "--model",
+        str(tiny_model),
+        "--output",
+        str(out),
+        "--stream",
+        f"osf://127.0.0.1:{port}",
+    )
     frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
     datagrams = drain(receiver)
     assert len(frames) == 30 and len(datagrams) == 30  # one datagram a frame, every frame has the face
@@ -89,22 +128,28 @@ def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_m
         assert packet["id"] == 0 and packet["size"] == (640.0, 360.0) and packet["success"] == 1
         assert packet["pnp_error"] == 0.0 and not any(packet["points3d"])  # what OpenSeeFace sends without a fit
         assert (packet["eye_right"], packet["eye_left"]) == pytest.approx(
-            (signals["eye_open_right"], signals["eye_open_left"]), abs=1e-3)
+            (signals["eye_open_right"], signals["eye_open_left"]), abs=1e-3
+        )
         np.testing.assert_allclose(packet["points"][:66], landmarks[OSF_POINT_FROM_IBUG], atol=1e-3)
-        np.testing.assert_allclose(packet["points"][66:], [landmarks[36:42].mean(0), landmarks[42:48].mean(0)],
-                                   atol=1e-3)
+        np.testing.assert_allclose(
+            packet["points"][66:], [landmarks[36:42].mean(0), landmarks[42:48].mean(0)], atol=1e-3
+        )
         assert packet["confidence"] == pytest.approx([face["score"]] * 68, abs=1e-4)
         assert packet["euler"] == pytest.approx((pose["pitch"], pose["yaw"], pose["roll"]), abs=1e-3)
-        np.testing.assert_allclose(quaternion_matrix(*packet["quaternion"]),
-                                   reference_rotation(*(math.radians(pose[a]) for a in ("yaw", "pitch", "roll"))),
-                                   atol=1e-4)
-        assert packet["translation"] == pytest.approx((signals["head_x"], -signals["head_y"], signals["head_z"]),
-                                                      abs=1e-3)
+        np.testing.assert_allclose(
+            quaternion_matrix(*packet["quaternion"]),
+            reference_rotation(*(math.radians(pose[a]) for a in ("yaw", "pitch", "roll"))),
+            atol=1e-4,
+        )
+        assert packet["translation"] == pytest.approx(
+            (signals["head_x"], -signals["head_y"], signals["head_z"]), abs=1e-3
+        )
         features = packet["features"]
         assert features["eye_l"] == pytest.approx(signals["eye_open_left"] - 1, abs=1e-3)
         assert features["eyebrow_updown_r"] == pytest.approx(signals["brow_raise_right"], abs=1e-3)
         assert (features["mouth_open"], features["mouth_wide"]) == pytest.approx(
-            (signals["mouth_open"], signals["mouth_wide"]), abs=1e-3)
+            (signals["mouth_open"], signals["mouth_wide"]), abs=1e-3
+        )
         assert features["eyebrow_quirk_l"] == 0.0 and features["mouth_corner_inout_r"] == 0.0
     times = [decode_osf(d)[0]["time"] for d in datagrams]
     assert times == sorted(times)
@@ -112,6 +157,7 @@ def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_m
 
 def unity_euler_quaternion(pitch: float, yaw: float, roll: float) -> np.ndarray:
     """Unity's Quaternion.Euler(x, y, z) = qy * qx * qz, by quaternion products."""
+
     def axis(ax: int, degrees: float) -> np.ndarray:
         q = np.zeros(4)
         q[ax], q[3] = math.sin(math.radians(degrees) / 2), math.cos(math.radians(degrees) / 2)
@@ -133,8 +179,18 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
     thread.start()
     out = tmp_path / "run.jsonl"
     try:
-        run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out), "--frames", "10",
-                "--stream", f"vmc://127.0.0.1:{server.server_address[1]}")
+        run_cli(
+            "process",
+            str(pan_video),
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(out),
+            "--frames",
+            "10",
+            "--stream",
+            f"vmc://127.0.0.1:{server.server_address[1]}",
+        )
         frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
         expected = 10 * 6  # bone, four blendshapes, apply
         # The server handles each bundle on a thread of its own: wait until all have been dispatched.
@@ -156,10 +212,15 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
     for frame in frames:
         face = frame["faces"][0]
         pose, signals = face["pose"], face["signals"]
-        expected_bones.append(("Head", 0.0, 0.0, 0.0, *unity_euler_quaternion(pose["pitch"], pose["yaw"],
-                                                                                pose["roll"])))
-        for name, value in (("Blink_L", 1 - signals["eye_open_left"]), ("Blink_R", 1 - signals["eye_open_right"]),
-                            ("A", signals["mouth_open"]), ("I", signals["mouth_wide"])):
+        expected_bones.append(
+            ("Head", 0.0, 0.0, 0.0, *unity_euler_quaternion(pose["pitch"], pose["yaw"], pose["roll"]))
+        )
+        for name, value in (
+            ("Blink_L", 1 - signals["eye_open_left"]),
+            ("Blink_R", 1 - signals["eye_open_right"]),
+            ("A", signals["mouth_open"]),
+            ("I", signals["mouth_wide"]),
+        ):
             assert any(n == name and v == pytest.approx(value, abs=2e-3) for n, v in blends), name
     expected_bones.sort(key=lambda a: a[4:])
     for got, want in zip(bones, expected_bones, strict=True):
@@ -172,8 +233,18 @@ def test_a_receiver_that_is_not_running_does_not_stop_the_run(pan_video, tiny_mo
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there now: every send is answered with ICMP port unreachable
     out = tmp_path / "run.jsonl"
-    result = run_cli("process", str(pan_video), "--model", str(tiny_model), "--output", str(out),
-                     "--stream", f"osf://127.0.0.1:{port}", "--stream", "vmc://nowhere.invalid:39539")
+    result = run_cli(
+        "process",
+        str(pan_video),
+        "--model",
+        str(tiny_model),
+        "--output",
+        str(out),
+        "--stream",
+        f"osf://127.0.0.1:{port}",
+        "--stream",
+        "vmc://nowhere.invalid:39539",
+    )
     records = read_jsonl(out.read_text())
     assert records[-1]["type"] == "summary" and records[-1]["frames"] == 30
     warnings = [line for line in result.stderr.splitlines() if "the tracking goes on" in line]
@@ -188,12 +259,14 @@ def test_status_reports_a_refused_receiver_and_sending_goes_on():
     target = StreamTarget("osf", "127.0.0.1", closed.getsockname()[1])
     closed.close()
     points = np.stack([np.linspace(100, 200, 68), np.linspace(50, 150, 68)], axis=1)
-    face = FaceResult(box=(90, 40, 210, 160), crop_box=(90, 40, 210, 160), score=0.9, landmarks=points,
-                      pose=(0.0, 0.0, 0.0))
+    face = FaceResult(
+        box=(90, 40, 210, 160), crop_box=(90, 40, 210, 160), score=0.9, landmarks=points, pose=(0.0, 0.0, 0.0)
+    )
     with Streamer([target]) as streamer:
         for index in range(100):  # the refusal comes back on the send after the one refused
-            streamer.send(FrameResult(frame=Frame(index, index * 33.3, np.zeros((240, 320, 3), np.uint8)),
-                                      faces=[face]))
+            streamer.send(
+                FrameResult(frame=Frame(index, index * 33.3, np.zeros((240, 320, 3), np.uint8)), faces=[face])
+            )
             if streamer.status()[0].error:
                 break
         (status,) = streamer.status()
@@ -201,12 +274,15 @@ def test_status_reports_a_refused_receiver_and_sending_goes_on():
     assert status.line().startswith(f"streaming to osf://127.0.0.1:{target.port} · ")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("osf", StreamTarget("osf", "127.0.0.1", 11573)),
-    ("vmc://", StreamTarget("vmc", "127.0.0.1", 39539)),
-    ("vmc://192.168.1.20:39540", StreamTarget("vmc", "192.168.1.20", 39540)),
-    ("osf://[::1]:5000", StreamTarget("osf", "::1", 5000)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("osf", StreamTarget("osf", "127.0.0.1", 11573)),
+        ("vmc://", StreamTarget("vmc", "127.0.0.1", 39539)),
+        ("vmc://192.168.1.20:39540", StreamTarget("vmc", "192.168.1.20", 39540)),
+        ("osf://[::1]:5000", StreamTarget("osf", "::1", 5000)),
+    ],
+)
 def test_stream_targets_default_to_loopback_and_the_protocols_port(text, expected):
     assert StreamTarget.parse(text) == expected
 
@@ -222,9 +298,24 @@ def test_a_bad_stream_target_is_one_line_exit_2(text, tiny_model):
 def test_track_streams_without_a_window_and_ctrl_c_stops_it_cleanly(tiny_model, receiver):
     receiver.settimeout(120)
     port = receiver.getsockname()[1]
-    track = subprocess.Popen([sys.executable, "-m", "facemap_gui.cli", "track", "--source", "demo", "--model",
-                              str(tiny_model), "--detector", str(FULL_RANGE), "--stream", f"osf://127.0.0.1:{port}"],
-                             stderr=subprocess.PIPE, text=True)
+    track = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facemap_gui.cli",
+            "track",
+            "--source",
+            "demo",
+            "--model",
+            str(tiny_model),
+            "--detector",
+            str(FULL_RANGE),
+            "--stream",
+            f"osf://127.0.0.1:{port}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         packets = [decode_osf(receiver.recv(65536)) for _ in range(5)]
         track.send_signal(signal.SIGINT)

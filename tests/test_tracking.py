@@ -68,8 +68,9 @@ def pipeline_factory(tiny_model):
     made = []
 
     def make(redetect_every: int, model=tiny_model) -> Pipeline:
-        pipeline = build_pipeline(RunOptions(source="demo", model=model, detector=FULL_RANGE,
-                                             redetect_every=redetect_every))
+        pipeline = build_pipeline(
+            RunOptions(source="demo", model=model, detector=FULL_RANGE, redetect_every=redetect_every)
+        )
         made.append(pipeline)
         return pipeline
 
@@ -89,8 +90,10 @@ def test_crops_come_from_the_previous_frames_landmarks_and_the_detector_runs_eve
     # On the first frame's own path; then every 10 frames in the background, merged BACKGROUND_LAG frames later.
     assert [i for i, r in enumerate(results) if r.detector_ran] == [0]
     assert [i for i, r in enumerate(results) if r.background_detection] == [10, 20]
-    assert [i for i, r in enumerate(results) if "background detect" in r.timings_ms] == [10 + BACKGROUND_LAG,
-                                                                                          20 + BACKGROUND_LAG]
+    assert [i for i, r in enumerate(results) if "background detect" in r.timings_ms] == [
+        10 + BACKGROUND_LAG,
+        20 + BACKGROUND_LAG,
+    ]
     tracker = pipeline.tracker
     assert (sum(r.detector_looked for r in results), tracker.tracked_faces, tracker.lost) == (3, 27, 0)
     for previous, result in itertools.pairwise(results):
@@ -126,15 +129,15 @@ def test_detector_runs_on_the_frame_the_face_leaves_and_finds_it_again(photo, pi
     assert [len(r.faces) for r in results] == [1] * 5 + [0] * 3 + [1] * 3
     # Tracked while present; the check fails on the empty frame, so the detector runs on it at once, keeps
     # looking while nothing is tracked, and tracking resumes after the face is found again.
-    assert [r.detector_ran for r in results] == [True, False, False, False, False, True, True, True, True, False,
-                                                 False]
+    assert [r.detector_ran for r in results] == [True, False, False, False, False, True, True, True, True, False, False]
     tracker = pipeline.tracker  # tracked: frames 1-4, 9-10
     assert (sum(r.detector_looked for r in results), tracker.tracked_faces, tracker.lost) == (5, 6, 1)
     assert abs(landmarks_centre_x(results[-1]) - face_centre_x(300)) < 8
 
 
 def test_landmarks_that_do_not_follow_the_face_fail_the_check_and_the_detector_recovers_it(
-        photo, pipeline_factory, tmp_path, tiny_model):
+    photo, pipeline_factory, tmp_path, tiny_model
+):
     # A model that always puts the mean face exactly on the box its crop came from: the crop never moves, so
     # as the face moves on, the correlation check fails and the detector runs on that very frame.
     params = np.zeros(265)

@@ -11,8 +11,25 @@ from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.sources.files import IMAGE_SUFFIXES, VideoSource, not_a_file
 
 # Tried as videos without looking inside: one that does not open is a failure, not a file to pass over.
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
-                            ".ts", ".mts", ".m2ts", ".3gp", ".ogv"})
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".mkv",
+        ".avi",
+        ".mov",
+        ".webm",
+        ".m4v",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".flv",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".ogv",
+    }
+)
 
 
 @dataclass
@@ -22,8 +39,10 @@ class Found:
 
     def add(self, relative: str, source: Path) -> None:
         if (other := self.jobs.setdefault(relative, source)) != source:
-            raise FacemapError(f"{source} and {other}: both would be written as {relative}.jsonl; "
-                               "give them to separate runs or --output-dir folders")
+            raise FacemapError(
+                f"{source} and {other}: both would be written as {relative}.jsonl; "
+                "give them to separate runs or --output-dir folders"
+            )
 
     def consider(self, path: Path, relative: str) -> None:
         """A file by its extension, else by its content (as `process` opens it)."""

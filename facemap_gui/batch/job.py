@@ -76,8 +76,11 @@ def is_complete(job: FileJob) -> bool:
             header = json.loads(stream.readline())
             stream.seek(max(0, stream.seek(0, os.SEEK_END) - 65536))
             last = json.loads(stream.read().splitlines()[-1])
-        return (header.get("batch", {}).get("input") == input_stamp(job.source) and last.get("type") == "summary"
-                and not last.get("interrupted"))
+        return (
+            header.get("batch", {}).get("input") == input_stamp(job.source)
+            and last.get("type") == "summary"
+            and not last.get("interrupted")
+        )
     except (OSError, ValueError, IndexError, AttributeError):
         return False
 
@@ -104,8 +107,9 @@ def staged(job: FileJob) -> Iterator[Path]:
     try:
         stage.mkdir(parents=True)
     except OSError as exc:
-        raise FacemapError(f"{final.parent}: cannot create the output folder ({reason(exc)}); "
-                           "choose another --output-dir") from exc
+        raise FacemapError(
+            f"{final.parent}: cannot create the output folder ({reason(exc)}); choose another --output-dir"
+        ) from exc
     try:
         yield stage / Path(job.relative).name
         for path in job.outputs:
@@ -128,14 +132,17 @@ def _run(job: FileJob, base: Path, on_frame: Callable[[], None] | None) -> tuple
         stack.callback(source.close)
         pipeline = build_pipeline(job.options, video=not isinstance(source, ImageSource))
         stack.callback(pipeline.close)
-        header: dict[str, Any] = {**header_record(job.options, source, pipeline),
-                                  "batch": {"relative": job.relative, "input": stamp}}
+        header: dict[str, Any] = {
+            **header_record(job.options, source, pipeline),
+            "batch": {"relative": job.relative, "input": stamp},
+        }
         stand_in = pipeline.session.model.stand_in
         stats = RunStats()
         recorder = files = None
         if job.record:  # the recorder writes the JSON Lines (and CSV) beside its video
-            recorder = Recorder(Path(f"{base}.mkv"), fps=source.fps or 1.0, size=source.size,
-                                header=header, csv=job.csv)
+            recorder = Recorder(
+                Path(f"{base}.mkv"), fps=source.fps or 1.0, size=source.size, header=header, csv=job.csv
+            )
             stack.callback(recorder.close)
         else:
             files = LandmarkFiles(Path(f"{base}.jsonl"), Path(f"{base}.csv") if job.csv else None)
@@ -172,6 +179,10 @@ def process_file(job: FileJob, on_frame: Callable[[], None] | None = None) -> Fi
     except FacemapError as exc:
         return FileResult(job.relative, "failed", seconds=time.perf_counter() - start, error=" ".join(str(exc).split()))
     except Exception as exc:  # a bug or an unforeseen case still stays this file's failure, in one line
-        return FileResult(job.relative, "failed", seconds=time.perf_counter() - start,
-                          error=f"unexpected {type(exc).__name__}: {' '.join(reason(exc).split())}")
+        return FileResult(
+            job.relative,
+            "failed",
+            seconds=time.perf_counter() - start,
+            error=f"unexpected {type(exc).__name__}: {' '.join(reason(exc).split())}",
+        )
     return FileResult(job.relative, "done", frames, faces, time.perf_counter() - start)

@@ -86,8 +86,7 @@ class Progress:
         elapsed = time.monotonic() - self.start
         frames = max(self.frames, self.live_frames())
         eta = f"{elapsed / self.done * (self.files - self.done):.0f} s" if self.done else "?"
-        return (f"{self.done}/{self.files} files, {frames} frames, {frames / max(elapsed, 1e-9):.1f} fps, "
-                f"ETA {eta}")
+        return f"{self.done}/{self.files} files, {frames} frames, {frames / max(elapsed, 1e-9):.1f} fps, ETA {eta}"
 
     def _draw_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -172,11 +171,17 @@ def _import_ray(cluster: str) -> Any:
 
 def _on_ray(ray: Any, jobs: list[FileJob], cluster: str) -> Iterator[FileResult]:
     try:
-        ray.init(address=None if cluster == "ray" else cluster, logging_level=logging.WARNING,
-                 log_to_driver=False, configure_logging=False)
+        ray.init(
+            address=None if cluster == "ray" else cluster,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError...: all mean "no cluster there"
-        raise FacemapError(f"--cluster {cluster}: cannot connect ({' '.join(reason(exc).split())[:200]}); "
-                           "check the address and that the cluster is running") from exc
+        raise FacemapError(
+            f"--cluster {cluster}: cannot connect ({' '.join(reason(exc).split())[:200]}); "
+            "check the address and that the cluster is running"
+        ) from exc
     unfinished: dict[Any, FileJob] = {}
     try:
         task = ray.remote(num_cpus=1)(process_file)
@@ -198,10 +203,17 @@ def _table(results: list[FileResult], complete: int, not_media: int, seconds: fl
     done = [r for r in results if r.status == "done"]
     failed = [r for r in results if r.status == "failed"]
     frames = sum(r.frames for r in done)
-    rows = [("files done", len(done)), ("skipped (complete)", complete), ("skipped (not media)", not_media),
-            ("failed", len(failed)), ("frames", frames), ("faces", sum(r.faces for r in done)),
-            ("wall time s", f"{seconds:.1f}"), ("frames/s", f"{frames / max(seconds, 1e-9):.1f}"),
-            ("files/hour", f"{len(done) * 3600 / max(seconds, 1e-9):.0f}")]
+    rows = [
+        ("files done", len(done)),
+        ("skipped (complete)", complete),
+        ("skipped (not media)", not_media),
+        ("failed", len(failed)),
+        ("frames", frames),
+        ("faces", sum(r.faces for r in done)),
+        ("wall time s", f"{seconds:.1f}"),
+        ("frames/s", f"{frames / max(seconds, 1e-9):.1f}"),
+        ("files/hour", f"{len(done) * 3600 / max(seconds, 1e-9):.0f}"),
+    ]
     lines = [f"  {name:<20}{value:>10}" for name, value in rows]
     lines += [f"  failed: {r.error}" for r in failed]
     return "\n".join(["facemap-gui: batch", *lines])
@@ -218,10 +230,21 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
     try:
         settings.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FacemapError(f"--output-dir {settings.out_dir}: cannot create it ({reason(exc)}); "
-                           "choose another folder") from exc
-    jobs = [FileJob(source, relative, settings.out_dir, replace(options, source=str(source)), csv=settings.csv,
-                    record=settings.record, frames=settings.frames) for relative, source in found.jobs.items()]
+        raise FacemapError(
+            f"--output-dir {settings.out_dir}: cannot create it ({reason(exc)}); choose another folder"
+        ) from exc
+    jobs = [
+        FileJob(
+            source,
+            relative,
+            settings.out_dir,
+            replace(options, source=str(source)),
+            csv=settings.csv,
+            record=settings.record,
+            frames=settings.frames,
+        )
+        for relative, source in found.jobs.items()
+    ]
     todo = jobs if settings.force else [job for job in jobs if not is_complete(job)]
     workers, threads = (1, 1) if settings.cluster else plan_workers(len(todo), settings.jobs)
     if workers > 1 or settings.cluster:  # a process of its own: this one's threads are left as they are
@@ -244,9 +267,9 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
         for handler in logging.getLogger().handlers:
             handler.removeFilter(once)
         progress.close()
-        failures = "".join(json.dumps({"input": r.relative, "error": r.error}) + "\n"
-                           for r in results if r.status == "failed")
+        failures = "".join(
+            json.dumps({"input": r.relative, "error": r.error}) + "\n" for r in results if r.status == "failed"
+        )
         write_atomic(settings.out_dir / "failures.jsonl", failures)
-        print(_table(results, len(jobs) - len(todo), len(found.skipped), time.monotonic() - start),
-              file=sys.stderr)
+        print(_table(results, len(jobs) - len(todo), len(found.skipped), time.monotonic() - start), file=sys.stderr)
     return 1 if any(r.status == "failed" for r in results) else 0

@@ -23,9 +23,19 @@ def baseline_available() -> bool:
 def run_baseline(clip: Path, options: RunOptions, frames: int) -> dict[str, Any]:
     """The straight-line script on the same clip, in its own process (its own warm-up and memory)."""
     model = options.model_path("float")
-    command = [sys.executable, str(BASELINE_SCRIPT), str(clip), "--model", str(model), "--basis-dir",
-               str(options.basis_path(model)), "--detector", str(store.bundled_detector_path("full")),
-               "--frames", str(frames)]
+    command = [
+        sys.executable,
+        str(BASELINE_SCRIPT),
+        str(clip),
+        "--model",
+        str(model),
+        "--basis-dir",
+        str(options.basis_path(model)),
+        "--detector",
+        str(store.bundled_detector_path("full")),
+        "--frames",
+        str(frames),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:

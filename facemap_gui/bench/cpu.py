@@ -57,24 +57,33 @@ def per_frame_ms(before: dict[str, float], after: dict[str, float], frames: int)
 def child_cpu_s(command: list[str], env: dict[str, str]) -> float:
     """User + system CPU seconds of one child process run to its end (its own threads, not its children)."""
     with tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                                 env=env)
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env)
         _pid, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             errors.seek(0)
             lines = errors.read().decode(errors="replace").strip().splitlines()
-            raise FacemapError(f"{' '.join(command[3:5])}: exit {child.returncode}"
-                               f"{': ' + lines[-1] if lines else ''}")
+            raise FacemapError(f"{' '.join(command[3:5])}: exit {child.returncode}{': ' + lines[-1] if lines else ''}")
     return usage.ru_utime + usage.ru_stime
 
 
 def _model_args(options: RunOptions) -> list[str]:
-    args = ["--runtime", options.runtime, "--precision", options.precision, "--detector-range",
-            options.detector_range, "--detector-backend", options.detector_backend,
-            "--tracking" if options.tracking else "--no-tracking"]
-    for flag, path in (("--model", options.model), ("--basis-dir", options.basis_dir),
-                       ("--detector", options.detector)):
+    args = [
+        "--runtime",
+        options.runtime,
+        "--precision",
+        options.precision,
+        "--detector-range",
+        options.detector_range,
+        "--detector-backend",
+        options.detector_backend,
+        "--tracking" if options.tracking else "--no-tracking",
+    ]
+    for flag, path in (
+        ("--model", options.model),
+        ("--basis-dir", options.basis_dir),
+        ("--detector", options.detector),
+    ):
         if path is not None:
             args += [flag, str(path)]
     return args + (["--allow-simulator"] if options.allow_simulator else [])
@@ -86,23 +95,36 @@ def path_commands(clip: Path, options: RunOptions, offscreen: bool) -> dict[str,
     env = dict(os.environ)
     window_env = env | {"QT_QPA_PLATFORM": "offscreen"} if offscreen else env
     return {
-        "headless (process)": ([*app, "process", str(clip), "--output", os.devnull, *_model_args(options),
-                                "--frames"], env),
-        "window (gui)" + (", offscreen" if offscreen else ""):
-            ([*app, "gui", "--source", str(clip), *_model_args(options), "--quit-after-frames"], window_env),
+        "headless (process)": (
+            [*app, "process", str(clip), "--output", os.devnull, *_model_args(options), "--frames"],
+            env,
+        ),
+        "window (gui)" + (", offscreen" if offscreen else ""): (
+            [*app, "gui", "--source", str(clip), *_model_args(options), "--quit-after-frames"],
+            window_env,
+        ),
     }
 
 
-def measure_paths(clip: Path, options: RunOptions, frames: int, repeat: int,
-                  offscreen: bool) -> dict[str, dict[str, float]]:
+def measure_paths(
+    clip: Path, options: RunOptions, frames: int, repeat: int, offscreen: bool
+) -> dict[str, dict[str, float]]:
     """Per path, the median and the range over `repeat` pairs of runs of CPU ms a frame (`offscreen`: the
     window on Qt's offscreen platform, where there is no display)."""
     if not hasattr(os, "wait4"):
         raise FacemapError("--cpu: reading a child process's CPU time needs os.wait4 (Linux, macOS)")
     figures = {}
     for path, (command, env) in path_commands(clip, options, offscreen).items():
-        values = [(child_cpu_s([*command, str(WARM_FRAMES + frames)], env)
-                   - child_cpu_s([*command, str(WARM_FRAMES)], env)) * 1000.0 / frames for _ in range(repeat)]
-        figures[path] = {"median": round(statistics.median(values), 2), "low": round(min(values), 2),
-                         "high": round(max(values), 2), "runs": repeat}
+        values = [
+            (child_cpu_s([*command, str(WARM_FRAMES + frames)], env) - child_cpu_s([*command, str(WARM_FRAMES)], env))
+            * 1000.0
+            / frames
+            for _ in range(repeat)
+        ]
+        figures[path] = {
+            "median": round(statistics.median(values), 2),
+            "low": round(min(values), 2),
+            "high": round(max(values), 2),
+            "runs": repeat,
+        }
     return figures

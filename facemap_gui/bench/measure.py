@@ -34,8 +34,21 @@ CPU_SAMPLE_EVERY = 30  # frames between per-thread CPU readings (a thread that e
 # detector on the frame's own path, "detect (background)" the periodic pass on its own thread, "overhead" is
 # every per-frame step except the models and video decoding (the 1.5 ms budget), and "wait for frame" the
 # hand-over from the decoding thread (plus any wait for the decoder when it is slower).
-STAGES = ("video decode", "wait for frame", "detect", "detect (background)", "track", "preprocess", "inference",
-          "decode 265 params", "smoothing", "draw", "record (hand-over)", "overhead", "frame total")
+STAGES = (
+    "video decode",
+    "wait for frame",
+    "detect",
+    "detect (background)",
+    "track",
+    "preprocess",
+    "inference",
+    "decode 265 params",
+    "smoothing",
+    "draw",
+    "record (hand-over)",
+    "overhead",
+    "frame total",
+)
 
 
 @dataclass
@@ -64,21 +77,33 @@ class RunFigures:
         return self.frames / self.seconds if self.seconds else 0.0
 
     def record(self) -> dict[str, Any]:
-        return {"label": self.label, "frames": self.frames, "frames_with_face": self.frames_with_face,
-                "recall": round(self.frames_with_face / max(self.frames, 1), 4), "fps": round(self.fps, 2),
-                "seconds": round(self.seconds, 3), "detector_calls": self.detector_calls,
-                "background_detections": self.background_detections,
-                "tracked_faces": self.tracked_faces, "lost_tracks": self.lost_tracks,
-                "session_ms": round(self.session_ms, 1),
-                "build_ms": round(self.build_ms, 1), "runtime": self.runtime, "stand_in": self.stand_in,
-                "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
-                "peak_rss_mb": round(self.peak_rss_mb, 1), "stages_ms": self.stages.summary(),
-                "decode_alone_us_per_face": {str(n): round(us, 1) for n, us in self.decode_alone_us.items()},
-                "recording": self.recording, "cpu_ms_per_frame": {k: round(v, 3) for k, v in self.cpu_ms.items()}}
+        return {
+            "label": self.label,
+            "frames": self.frames,
+            "frames_with_face": self.frames_with_face,
+            "recall": round(self.frames_with_face / max(self.frames, 1), 4),
+            "fps": round(self.fps, 2),
+            "seconds": round(self.seconds, 3),
+            "detector_calls": self.detector_calls,
+            "background_detections": self.background_detections,
+            "tracked_faces": self.tracked_faces,
+            "lost_tracks": self.lost_tracks,
+            "session_ms": round(self.session_ms, 1),
+            "build_ms": round(self.build_ms, 1),
+            "runtime": self.runtime,
+            "stand_in": self.stand_in,
+            "rss_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.rss_mb],
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "stages_ms": self.stages.summary(),
+            "decode_alone_us_per_face": {str(n): round(us, 1) for n, us in self.decode_alone_us.items()},
+            "recording": self.recording,
+            "cpu_ms_per_frame": {k: round(v, 3) for k, v in self.cpu_ms.items()},
+        }
 
 
-def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, record: Path | None,
-                 label: str) -> RunFigures:
+def run_pipeline(
+    options: RunOptions, clip: Path, frames: int, minutes: float, record: Path | None, label: str
+) -> RunFigures:
     """Run the clip through the app's pipeline once and measure it."""
     figures = RunFigures(label)
     start = time.perf_counter()
@@ -98,8 +123,9 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             recorder = Recorder(record, fps=source.fps, size=source.size, header=header)
             stack.callback(recorder.close)
         until = time.monotonic() + minutes * 60.0 if minutes else None
-        reader = stack.enter_context(ReadAhead(lambda: decoded_frames(clip, None if minutes else frames, until),
-                                               name="bench-decode"))
+        reader = stack.enter_context(
+            ReadAhead(lambda: decoded_frames(clip, None if minutes else frames, until), name="bench-decode")
+        )
         threads = ThreadCpu()
         threads.sample()
         cpu_before, cpu_start = threads.by_name(), os.times()
@@ -133,8 +159,9 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
             # The overhead budget: all the per-frame work except the models (detector, landmarks, or the wait
             # for the detector's background pass) and decoding; following tracked faces is not a model, so it
             # counts.
-            models_ms = stage["inference"] + (stage["detect"] if result.detector_ran
-                                              else stage.get("background wait", 0.0))
+            models_ms = stage["inference"] + (
+                stage["detect"] if result.detector_ran else stage.get("background wait", 0.0)
+            )
             times.add("overhead", (t3 - t0) * 1000.0 - models_ms)
             times.add("frame total", (t4 - waited) * 1000.0)
             figures.frames += 1
@@ -151,8 +178,9 @@ def run_pipeline(options: RunOptions, clip: Path, frames: int, minutes: float, r
         threads.sample()
         cpu_end = os.times()
         figures.cpu_ms = per_frame_ms(cpu_before, threads.by_name(), figures.frames)
-        figures.cpu_ms["process"] = ((cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) * 1000.0
-                                     / max(figures.frames, 1))
+        figures.cpu_ms["process"] = (
+            (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) * 1000.0 / max(figures.frames, 1)
+        )
         figures.rss_mb.append((figures.seconds, rss_mb()))
         if recorder is not None:
             figures.recording = recorder.close().summary()

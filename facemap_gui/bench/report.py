@@ -22,8 +22,11 @@ def summarise(results: dict[str, list[RunFigures]], baseline: list[dict[str, Any
     out: dict[str, Any] = {"baseline_fps_median": base_fps}
     for label, runs in results.items():
         fps = statistics.median(r.fps for r in runs)
-        out[label] = {"fps_median": round(fps, 2), "fps_best": round(max(r.fps for r in runs), 2),
-                      "ratio": round(fps / base_fps, 2) if base_fps else None}
+        out[label] = {
+            "fps_median": round(fps, 2),
+            "fps_best": round(max(r.fps for r in runs), 2),
+            "ratio": round(fps / base_fps, 2) if base_fps else None,
+        }
     return out
 
 
@@ -35,22 +38,29 @@ def print_run(figures: RunFigures, repeat: int) -> None:
     if figures.recording and figures.recording["encode_ms"]:
         stages["encode (recorder)"] = figures.recording["encode_ms"]
     for stage, values in stages.items():
-        print(f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['mean']:>10.3f}"
-              f"{values['count']:>8}")
+        print(
+            f"  {stage:<20}{values['median']:>10.3f}{values['p95']:>10.3f}{values['mean']:>10.3f}{values['count']:>8}"
+        )
     start_mb, end_mb = figures.rss_mb[0][1], figures.rss_mb[-1][1]
-    print(f"  {figures.fps:.1f} fps end to end · face on {figures.frames_with_face}/{figures.frames} frames · "
-          f"full-frame detector on {figures.detector_calls} frames ({figures.background_detections} of them in "
-          f"the background), {figures.tracked_faces} faces tracked "
-          f"({figures.lost_tracks} lost)")
+    print(
+        f"  {figures.fps:.1f} fps end to end · face on {figures.frames_with_face}/{figures.frames} frames · "
+        f"full-frame detector on {figures.detector_calls} frames ({figures.background_detections} of them in "
+        f"the background), {figures.tracked_faces} faces tracked "
+        f"({figures.lost_tracks} lost)"
+    )
     alone = ", ".join(f"{us:.0f} µs a face for {n}" for n, us in figures.decode_alone_us.items())
     print(f"  decoding the 265 parameters alone, warm caches: {alone}")
-    print(f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
-          f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB")
+    print(
+        f"  session {figures.session_ms:.0f} ms (pipeline {figures.build_ms:.0f} ms) · RSS {start_mb:.0f} MB "
+        f"after warm-up → {end_mb:.0f} MB at the end ({figures.seconds:.0f} s) · peak {figures.peak_rss_mb:.0f} MB"
+    )
     threads = ", ".join(f"{name} {ms:.2f}" for name, ms in figures.cpu_ms.items() if name != "process")
     print(f"  CPU a frame: {figures.cpu_ms['process']:.2f} ms in all · by thread: {threads}")
     if figures.recording:
-        print(f"  recorded {figures.recording['frames']} frames with {figures.recording['codec']} "
-              f"({figures.recording['dropped']} dropped) to {figures.recording['video']}")
+        print(
+            f"  recorded {figures.recording['frames']} frames with {figures.recording['codec']} "
+            f"({figures.recording['dropped']} dropped) to {figures.recording['video']}"
+        )
 
 
 def print_summary(summary: dict[str, Any], load: list[float] | None) -> None:

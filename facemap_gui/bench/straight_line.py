@@ -55,8 +55,11 @@ def landmarks(p: np.ndarray, box: tuple[int, int, int, int], basis: dict[str, np
 def run(clip: Path, model: Path, basis_dir: Path, detector_path: Path, frames: int) -> dict[str, float]:
     basis = {name: np.load(basis_dir / f"{name}.npy") for name in ("meanFace", "shapeBasis", "blendShape")}
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    detector = vision.FaceDetector.create_from_options(vision.FaceDetectorOptions(
-        base_options=BaseOptions(model_asset_path=str(detector_path)), running_mode=vision.RunningMode.VIDEO))
+    detector = vision.FaceDetector.create_from_options(
+        vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(detector_path)), running_mode=vision.RunningMode.VIDEO
+        )
+    )
     # Warm both models up before the clock starts, as the app does when it opens them.
     session.run(None, {"image": np.zeros((1, 3, 128, 128), np.float32)})
     detector.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)), 0)
@@ -72,10 +75,18 @@ def run(clip: Path, model: Path, basis_dir: Path, detector_path: Path, frames: i
             if found:
                 b = max(found, key=lambda d: d.categories[0].score).bounding_box
                 h, w = rgb.shape[:2]
-                cx, cy, half_w, half_h = (b.origin_x + b.width / 2, b.origin_y + b.height / 2, b.width * 0.6,
-                                          b.height * 0.6)
-                box = (max(0, int(cx - half_w)), max(0, int(cy - half_h)), min(w - 1, int(cx + half_w)),
-                       min(h - 1, int(cy + half_h)))
+                cx, cy, half_w, half_h = (
+                    b.origin_x + b.width / 2,
+                    b.origin_y + b.height / 2,
+                    b.width * 0.6,
+                    b.height * 0.6,
+                )
+                box = (
+                    max(0, int(cx - half_w)),
+                    max(0, int(cy - half_h)),
+                    min(w - 1, int(cx + half_w)),
+                    min(h - 1, int(cy + half_h)),
+                )
                 crop = cv2.resize(rgb[box[1] : box[3] + 1, box[0] : box[2] + 1], (128, 128))
                 tensor = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
                 params = session.run(None, {"image": tensor})[0][0].astype(np.float64)
@@ -88,8 +99,12 @@ def run(clip: Path, model: Path, basis_dir: Path, detector_path: Path, frames: i
                 break
     seconds = time.perf_counter() - start
     detector.close()
-    return {"frames": count, "frames_with_face": with_face, "seconds": round(seconds, 4),
-            "fps": round(count / seconds, 2)}
+    return {
+        "frames": count,
+        "frames_with_face": with_face,
+        "seconds": round(seconds, 4),
+        "fps": round(count / seconds, 2),
+    }
 
 
 def main() -> int:

@@ -18,28 +18,51 @@ RECORD_BESIDE = Path()  # `--record` without a name: with --output-dir, the vide
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("more_inputs", nargs="*", metavar="INPUT", help="with --output-dir: more inputs")
     group = parser.add_argument_group("batch (many files: see docs/batch.md)")
-    group.add_argument("--output-dir", type=Path, metavar="OUT",
-                       help="process every video and folder of images under the inputs (folders, globs, files) "
-                            "into OUT/<relative path>.jsonl; complete outputs are skipped")
-    group.add_argument("--jobs", type=in_range(int, 1, 256), default=0, metavar="N",
-                       help="worker processes (default: one per core, at most one per file)")
+    group.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="OUT",
+        help="process every video and folder of images under the inputs (folders, globs, files) "
+        "into OUT/<relative path>.jsonl; complete outputs are skipped",
+    )
+    group.add_argument(
+        "--jobs",
+        type=in_range(int, 1, 256),
+        default=0,
+        metavar="N",
+        help="worker processes (default: one per core, at most one per file)",
+    )
     group.add_argument("--force", action="store_true", help="redo files whose outputs are complete")
-    group.add_argument("--cluster", metavar="ray|ray://HOST:PORT",
-                       help='run the files as Ray tasks, on a local Ray instance or a cluster '
-                            '(pip install "facemap-gui[cluster]")')
+    group.add_argument(
+        "--cluster",
+        metavar="ray|ray://HOST:PORT",
+        help='run the files as Ray tasks, on a local Ray instance or a cluster (pip install "facemap-gui[cluster]")',
+    )
 
 
 def run_batch_args(args: argparse.Namespace, options: RunOptions) -> int:
     from facemap_gui.batch import BatchSettings, run_batch
 
-    refused = {"--output": args.output, "--stream": args.stream,
-               "--record FILE": args.record not in (None, RECORD_BESIDE)}
+    refused = {
+        "--output": args.output,
+        "--stream": args.stream,
+        "--record FILE": args.record not in (None, RECORD_BESIDE),
+    }
     for option, value in refused.items():
         if value:
-            raise FacemapError(f"{option}: not with --output-dir (each input gets OUT/<relative path>.jsonl; "
-                               "--record alone records beside it)")
+            raise FacemapError(
+                f"{option}: not with --output-dir (each input gets OUT/<relative path>.jsonl; "
+                "--record alone records beside it)"
+            )
     if args.cluster is not None and not (args.cluster == "ray" or args.cluster.startswith("ray://")):
         raise FacemapError(f"--cluster {args.cluster}: expected ray (a local Ray instance) or ray://HOST:PORT")
-    settings = BatchSettings(out_dir=args.output_dir, jobs=args.jobs, csv=args.csv, record=args.record is not None,
-                             force=args.force, frames=args.frames, cluster=args.cluster)
+    settings = BatchSettings(
+        out_dir=args.output_dir,
+        jobs=args.jobs,
+        csv=args.csv,
+        record=args.record is not None,
+        force=args.force,
+        frames=args.frames,
+        cluster=args.cluster,
+    )
     return run_batch([args.input, *args.more_inputs], options, settings)

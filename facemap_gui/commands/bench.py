@@ -26,32 +26,64 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure the pipeline's speed here, stage by stage",
-                            description="Per-stage median/p95/mean ms, FPS, face recall, detector calls, session time "
-                                        "and memory, with a straight-line script on the same clip for the ratio.")
-    parser.add_argument("input", nargs="?", type=Path,
-                        help="a video file (default: a generated 720p clip of the demo photo, see --scene)")
-    parser.add_argument("--scene", choices=tuple(SCENES), default="far",
-                        help="generated clip: far (face 80-135 px tall, the demo clip) or near (200-340 px)")
-    parser.add_argument("--frames", type=in_range(int, 1, MAX_FRAMES), default=300,
-                        help="frames per run (default 300)")
-    parser.add_argument("--minutes", type=in_range(float, 0, MAX_MINUTES), default=0.0,
-                        help="loop the clip for this long instead (memory-growth check: RSS sampled every 30 s; "
-                             "no baseline)")
-    parser.add_argument("--repeat", type=in_range(int, 1, 1000), default=1,
-                        help="alternate pipeline and baseline runs this many times; FPS is the median")
+    parser = sub.add_parser(
+        "bench",
+        help="measure the pipeline's speed here, stage by stage",
+        description="Per-stage median/p95/mean ms, FPS, face recall, detector calls, session time "
+        "and memory, with a straight-line script on the same clip for the ratio.",
+    )
+    parser.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        help="a video file (default: a generated 720p clip of the demo photo, see --scene)",
+    )
+    parser.add_argument(
+        "--scene",
+        choices=tuple(SCENES),
+        default="far",
+        help="generated clip: far (face 80-135 px tall, the demo clip) or near (200-340 px)",
+    )
+    parser.add_argument("--frames", type=in_range(int, 1, MAX_FRAMES), default=300, help="frames per run (default 300)")
+    parser.add_argument(
+        "--minutes",
+        type=in_range(float, 0, MAX_MINUTES),
+        default=0.0,
+        help="loop the clip for this long instead (memory-growth check: RSS sampled every 30 s; no baseline)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=in_range(int, 1, 1000),
+        default=1,
+        help="alternate pipeline and baseline runs this many times; FPS is the median",
+    )
     parser.add_argument("--all", action="store_true", help="every runtime and precision that can run here")
-    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run the straight-line script on the clip and print the ratio")
-    parser.add_argument("--record", type=Path, metavar="OUT.mkv",
-                        help="also record the annotated video (adds the recorder's hand-over and encoding)")
-    parser.add_argument("--cpu", action="store_true",
-                        help="also measure CPU ms a frame of `process` and of the window (child processes, 60+N "
-                             "frames minus 60; the window offscreen without a display; INPUT needs 60+N frames)")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the straight-line script on the clip and print the ratio",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="OUT.mkv",
+        help="also record the annotated video (adds the recorder's hand-over and encoding)",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="also measure CPU ms a frame of `process` and of the window (child processes, 60+N "
+        "frames minus 60; the window offscreen without a display; INPUT needs 60+N frames)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
-    parser.add_argument("--soak", type=in_range(float, 0, MAX_MINUTES, above=True), metavar="MINUTES",
-                        help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
-                             "precision and starting/stopping recordings; exit 1 on any exception")
+    parser.add_argument(
+        "--soak",
+        type=in_range(float, 0, MAX_MINUTES, above=True),
+        metavar="MINUTES",
+        help="soak test instead: the live worker on the demo clip for MINUTES, switching runtime/"
+        "precision and starting/stopping recordings; exit 1 on any exception",
+    )
     add_run_options(parser)
     parser.set_defaults(run=run)
 
@@ -89,15 +121,23 @@ def run(args: argparse.Namespace) -> int:
         return run_soak_command(args)
     clip = input_clip(args)
     options = bench_options(args, clip)
-    print(f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
-          f"{platform.machine()}, {os.cpu_count()} CPUs · load average {load_average()}")
+    print(
+        f"facemap-gui bench: {clip} · {args.frames if not args.minutes else f'{args.minutes:g} min of'} frames · "
+        f"{platform.machine()}, {os.cpu_count()} CPUs · load average {load_average()}"
+    )
     runs = configurations(options, args.all)
     baseline = args.baseline and not args.minutes
     if baseline and not baseline_available():
         print("baseline skipped: a packaged app cannot run the straight-line script (a pip install can)")
         baseline = False
-    report: dict[str, Any] = {"input": str(clip), "machine": platform.platform(), "cpus": os.cpu_count(),
-                              "load_average_start": load_average(), "runs": [], "baseline": []}
+    report: dict[str, Any] = {
+        "input": str(clip),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_start": load_average(),
+        "runs": [],
+        "baseline": [],
+    }
     results: dict[str, list[RunFigures]] = {}
     for repeat in range(args.repeat):
         for run_options, label in runs:
@@ -112,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
         if baseline:
             figures = run_baseline(clip, options, args.frames)
             report["baseline"].append(figures)
-            print(f"  baseline (straight-line script, full-range detector on every frame): {figures['fps']:.1f} fps, "
-                  f"face on {figures['frames_with_face']}/{figures['frames']} frames")
+            print(
+                f"  baseline (straight-line script, full-range detector on every frame): {figures['fps']:.1f} fps, "
+                f"face on {figures['frames_with_face']}/{figures['frames']} frames"
+            )
     report["load_average_end"] = load_average()
     summary = summarise(results, report["baseline"])
     report["summary"] = summary
@@ -132,8 +174,10 @@ def run_cpu(args: argparse.Namespace, clip: Path, options: RunOptions) -> dict[s
     from facemap_gui.gui.app import has_display
 
     clip = clip if args.input else bench_clip(args.scene, WARM_FRAMES + args.frames)
-    print(f"\nCPU (user + system) a frame, ({WARM_FRAMES}+{args.frames} frames minus {WARM_FRAMES}), median of "
-          f"{args.repeat} · load average {load_average()}")
+    print(
+        f"\nCPU (user + system) a frame, ({WARM_FRAMES}+{args.frames} frames minus {WARM_FRAMES}), median of "
+        f"{args.repeat} · load average {load_average()}"
+    )
     figures = measure_paths(clip, options, args.frames, args.repeat, offscreen=not has_display())
     for path, values in figures.items():
         print(f"  {path}: {values['median']:.2f} ms ({values['low']:.2f}-{values['high']:.2f})")

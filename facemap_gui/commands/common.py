@@ -27,8 +27,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def in_range(kind: type[int] | type[float], low: float, high: float, *, above: bool = False
-             ) -> Callable[[str], float]:
+def in_range(kind: type[int] | type[float], low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
     """An argparse `type=` for a finite `kind` from `low` (exclusive with `above`) to `high`: every numeric
     option of every command is one of these, so NaN, infinities and absurd sizes stop at the parser."""
     wanted = f"{'above' if above else 'from'} {kind(low)} {'and at most' if above else 'to'} {kind(high)}"
@@ -38,7 +37,8 @@ def in_range(kind: type[int] | type[float], low: float, high: float, *, above: b
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{text[:40]!r}: expected {'a whole number' if kind is int else 'a number'} {wanted}") from None
+                f"{text[:40]!r}: expected {'a whole number' if kind is int else 'a number'} {wanted}"
+            ) from None
         if not (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
             raise argparse.ArgumentTypeError(f"{text[:40]!r}: must be {wanted}")
         return value
@@ -69,31 +69,60 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", type=Path, help="facemap_3dmm ONNX file (default: the installed model)")
     group.add_argument("--basis-dir", type=Path, help="folder with meanFace.npy, shapeBasis.npy, blendShape.npy")
     group.add_argument("--detector", type=Path, help="BlazeFace .tflite (default: the bundled model)")
-    group.add_argument("--detector-range", choices=("short", "full"), default="full",
-                       help="bundled BlazeFace model: short (faces close to the camera) or full (default)")
-    group.add_argument("--detector-backend", choices=("mediapipe", "onnx"), default="mediapipe",
-                       help="run BlazeFace through MediaPipe (default) or through ONNX Runtime on --runtime, "
-                            "so detection can use the NPU too")
-    group.add_argument("--box", type=parse_box, metavar="X0,Y0,X1,Y1",
-                       help="skip the detector and use this inclusive face box on every frame")
-    group.add_argument("--max-faces", type=in_range(int, 1, 64), default=4,
-                       help="most faces per frame (default 4)")
-    group.add_argument("--min-score", type=in_range(float, 0, 1), default=0.5,
-                       help="detector score threshold (default 0.5)")
-    group.add_argument("--expand-box", action=argparse.BooleanOptionalAction, default=True,
-                       help="grow the face box 1.2x before cropping, as Qualcomm's evaluation does")
-    group.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
-                       help="follow faces from frame to frame and run the detector only when one is lost or "
-                            "every --redetect-every frames (default on; off: detect on every frame)")
-    group.add_argument("--redetect-every", type=in_range(int, 1, MAX_FRAMES), default=REDETECT_EVERY, metavar="N",
-                       help=f"while tracking, run the full-frame detector at least every N frames to find new "
-                            f"faces (default {REDETECT_EVERY})")
+    group.add_argument(
+        "--detector-range",
+        choices=("short", "full"),
+        default="full",
+        help="bundled BlazeFace model: short (faces close to the camera) or full (default)",
+    )
+    group.add_argument(
+        "--detector-backend",
+        choices=("mediapipe", "onnx"),
+        default="mediapipe",
+        help="run BlazeFace through MediaPipe (default) or through ONNX Runtime on --runtime, "
+        "so detection can use the NPU too",
+    )
+    group.add_argument(
+        "--box",
+        type=parse_box,
+        metavar="X0,Y0,X1,Y1",
+        help="skip the detector and use this inclusive face box on every frame",
+    )
+    group.add_argument("--max-faces", type=in_range(int, 1, 64), default=4, help="most faces per frame (default 4)")
+    group.add_argument(
+        "--min-score", type=in_range(float, 0, 1), default=0.5, help="detector score threshold (default 0.5)"
+    )
+    group.add_argument(
+        "--expand-box",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="grow the face box 1.2x before cropping, as Qualcomm's evaluation does",
+    )
+    group.add_argument(
+        "--tracking",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow faces from frame to frame and run the detector only when one is lost or "
+        "every --redetect-every frames (default on; off: detect on every frame)",
+    )
+    group.add_argument(
+        "--redetect-every",
+        type=in_range(int, 1, MAX_FRAMES),
+        default=REDETECT_EVERY,
+        metavar="N",
+        help=f"while tracking, run the full-frame detector at least every N frames to find new "
+        f"faces (default {REDETECT_EVERY})",
+    )
     group.add_argument("--runtime", choices=RUNTIME_NAMES, default="cpu", help="where the model runs")
     group.add_argument("--precision", choices=PRECISIONS, default="float", help="model variant")
-    group.add_argument("--allow-simulator", action="store_true",
-                       help="let --runtime npu use the x86 HTP simulator (for tests; 100x slower than CPU)")
-    group.add_argument("--strict", action="store_true",
-                       help="fail instead of falling back or running part of the model off the NPU")
+    group.add_argument(
+        "--allow-simulator",
+        action="store_true",
+        help="let --runtime npu use the x86 HTP simulator (for tests; 100x slower than CPU)",
+    )
+    group.add_argument(
+        "--strict", action="store_true", help="fail instead of falling back or running part of the model off the NPU"
+    )
 
 
 def stream_target(text: str) -> StreamTarget:
@@ -106,16 +135,35 @@ def stream_target(text: str) -> StreamTarget:
 
 
 def add_stream_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stream", type=stream_target, action="append", default=[], metavar="osf|vmc://HOST:PORT",
-                        help="send the tracking live to an avatar app, as OpenSeeFace UDP (osf://, default "
-                             "127.0.0.1:11573) or VMC (vmc://, default 127.0.0.1:39539); repeatable")
+    parser.add_argument(
+        "--stream",
+        type=stream_target,
+        action="append",
+        default=[],
+        metavar="osf|vmc://HOST:PORT",
+        help="send the tracking live to an avatar app, as OpenSeeFace UDP (osf://, default "
+        "127.0.0.1:11573) or VMC (vmc://, default 127.0.0.1:39539); repeatable",
+    )
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
     from facemap_gui.pipeline_builder import RunOptions
 
-    return RunOptions(source=source, model=args.model, basis_dir=args.basis_dir, detector=args.detector,
-                      detector_range=args.detector_range, detector_backend=args.detector_backend, box=args.box,
-                      max_faces=args.max_faces, min_score=args.min_score, expand_box=args.expand_box,
-                      runtime=args.runtime, precision=args.precision, allow_simulator=args.allow_simulator,
-                      strict=args.strict, tracking=args.tracking, redetect_every=args.redetect_every)
+    return RunOptions(
+        source=source,
+        model=args.model,
+        basis_dir=args.basis_dir,
+        detector=args.detector,
+        detector_range=args.detector_range,
+        detector_backend=args.detector_backend,
+        box=args.box,
+        max_faces=args.max_faces,
+        min_score=args.min_score,
+        expand_box=args.expand_box,
+        runtime=args.runtime,
+        precision=args.precision,
+        allow_simulator=args.allow_simulator,
+        strict=args.strict,
+        tracking=args.tracking,
+        redetect_every=args.redetect_every,
+    )

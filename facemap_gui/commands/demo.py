@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run on the built-in demo clip (no webcam or download needed)")
     parser.add_argument("--headless", action="store_true", help="no window: process the clip and print figures")
-    parser.add_argument("--frames", type=in_range(int, 1, MAX_FRAMES), default=300,
-                        help="frames to process when headless (default 300)")
+    parser.add_argument(
+        "--frames", type=in_range(int, 1, MAX_FRAMES), default=300, help="frames to process when headless (default 300)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,4 +61,3 @@ def run(args: argparse.Namespace) -> int:
 
     # The window's start-up path, as for `gui`: the stand-in, if needed, is made under its busy dialog.
     return run_gui(RunOptions(source=DEMO_LOOP), offer_download=False)
-

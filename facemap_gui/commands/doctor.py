@@ -34,15 +34,24 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("doctor", help="report runtimes, devices, models and cameras, and what is missing",
-                            description="Check what this machine offers facemap-gui and why a runtime is not "
-                                        "available. Paste the output into bug reports.")
+    parser = sub.add_parser(
+        "doctor",
+        help="report runtimes, devices, models and cameras, and what is missing",
+        description="Check what this machine offers facemap-gui and why a runtime is not "
+        "available. Paste the output into bug reports.",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
-    parser.add_argument("--allow-simulator", action="store_true",
-                        help="count the x86 HTP simulator as an NPU, as `process --allow-simulator` does")
-    parser.add_argument("--selftest", action="store_true",
-                        help="run the installed model on Qualcomm's reference case on every runtime and precision "
-                             "here; exit 0 only when each is within 1%% of the box width")
+    parser.add_argument(
+        "--allow-simulator",
+        action="store_true",
+        help="count the x86 HTP simulator as an NPU, as `process --allow-simulator` does",
+    )
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="run the installed model on Qualcomm's reference case on every runtime and precision "
+        "here; exit 0 only when each is within 1%% of the box width",
+    )
     parser.set_defaults(run=run)
 
 
@@ -56,9 +65,14 @@ def _distribution_version(names: tuple[str, ...]) -> str | None:
 
 
 def probe_platform() -> dict[str, Any]:
-    return {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
-            "processor": platform.processor(), "python": platform.python_version(),
-            "executable": sys.executable}
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "executable": sys.executable,
+    }
 
 
 def probe_packages() -> dict[str, Any]:
@@ -77,8 +91,10 @@ def probe_warnings() -> list[str]:
     warnings = []
     opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
     if len(opencv) > 1:
-        warnings.append(f"{len(opencv)} OpenCV distributions are installed ({', '.join(opencv)}): they overwrite "
-                        "each other's cv2; uninstall all of them, then `pip install opencv-contrib-python`")
+        warnings.append(
+            f"{len(opencv)} OpenCV distributions are installed ({', '.join(opencv)}): they overwrite "
+            "each other's cv2; uninstall all of them, then `pip install opencv-contrib-python`"
+        )
     packages = probe_packages()
     for info in installed_landmark_models():
         warnings += tool_version_warnings(info.metadata, packages) if info.metadata else []
@@ -107,17 +123,26 @@ def probe_ep_devices() -> list[dict[str, Any]]:
     from facemap_gui.runtime.qnn import is_simulator, register_plugin
 
     register_plugin()  # so that the QNN devices are listed too
-    return [{"ep": d.ep_name, "type": d.device.type.name, "vendor": d.device.vendor,
-             "vendor_id": d.device.vendor_id, "device_id": d.device.device_id,
-             "simulator": d.ep_name == "QNNExecutionProvider" and is_simulator(d)}
-            for d in ort.get_ep_devices()]
+    return [
+        {
+            "ep": d.ep_name,
+            "type": d.device.type.name,
+            "vendor": d.device.vendor,
+            "vendor_id": d.device.vendor_id,
+            "device_id": d.device.device_id,
+            "simulator": d.ep_name == "QNNExecutionProvider" and is_simulator(d),
+        }
+        for d in ort.get_ep_devices()
+    ]
 
 
 def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
     from facemap_gui.runtime import RUNTIMES, available_runtimes
 
-    return {key: {"label": RUNTIMES[key].label, "available": reason is None, "reason": reason}
-            for key, reason in available_runtimes(allow_simulator).items()}
+    return {
+        key: {"label": RUNTIMES[key].label, "available": reason is None, "reason": reason}
+        for key, reason in available_runtimes(allow_simulator).items()
+    }
 
 
 def stand_in_models() -> list[tuple[str, Path, str]]:
@@ -125,8 +150,11 @@ def stand_in_models() -> list[tuple[str, Path, str]]:
     from facemap_gui import store
     from facemap_gui.standins import MODEL_FILE, W8A8_FILE
 
-    candidates = [(f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
-                  for arch in ("full", "tiny") for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))]
+    candidates = [
+        (f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
+        for arch in ("full", "tiny")
+        for precision, file in (("float", MODEL_FILE), ("w8a8", W8A8_FILE))
+    ]
     return [candidate for candidate in candidates if candidate[1].is_file()]
 
 
@@ -155,14 +183,33 @@ def probe_models() -> list[dict[str, Any]]:
         bundled = entry.bundled_path()
         files = [describe(f.path) for f in current.files] + ([describe(bundled)] if bundled else [])
         info = landmark.get(entry.paths()[0])
-        models.append({"name": entry.name, "kind": entry.kind, "dir": str(entry.install_dir()),
-                       "installed": current.installed or bool(bundled), "stand_in": current.stand_in,
-                       "problem": current.problem or None, "files": files,
-                       "io": info.io_summary() if info else None,
-                       "tool_versions": info.metadata.tool_versions if info and info.metadata else {}})
-    models += [{"name": name, "kind": "stand-in", "dir": str(path.parent), "installed": True, "stand_in": True,
-                "problem": None, "files": [describe(path)], "io": None, "tool_versions": {}}
-               for name, path, _ in stand_in_models()]
+        models.append(
+            {
+                "name": entry.name,
+                "kind": entry.kind,
+                "dir": str(entry.install_dir()),
+                "installed": current.installed or bool(bundled),
+                "stand_in": current.stand_in,
+                "problem": current.problem or None,
+                "files": files,
+                "io": info.io_summary() if info else None,
+                "tool_versions": info.metadata.tool_versions if info and info.metadata else {},
+            }
+        )
+    models += [
+        {
+            "name": name,
+            "kind": "stand-in",
+            "dir": str(path.parent),
+            "installed": True,
+            "stand_in": True,
+            "problem": None,
+            "files": [describe(path)],
+            "io": None,
+            "tool_versions": {},
+        }
+        for name, path, _ in stand_in_models()
+    ]
     return models
 
 
@@ -183,8 +230,14 @@ def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
             except FacemapError as exc:
                 result["error"] = str(exc)
             else:
-                result.update(device=info.device, nodes_by_ep=info.nodes_by_ep, fallback_reason=info.fallback_reason,
-                              session_ms=round(info.session_ms, 1), cache=info.cache, error=None)
+                result.update(
+                    device=info.device,
+                    nodes_by_ep=info.nodes_by_ep,
+                    fallback_reason=info.fallback_reason,
+                    session_ms=round(info.session_ms, 1),
+                    cache=info.cache,
+                    error=None,
+                )
             results.append(result)
     return results
 
@@ -194,8 +247,11 @@ def probe_cache() -> dict[str, Any]:
     from facemap_gui.runtime.cache import cache_root
 
     compiled = sorted(cache_root().glob("*.onnx")) if cache_root().is_dir() else []
-    return {"dir": str(store.cache_dir()), "data_dir": str(store.home()),
-            "compiled_models": [{"file": p.name, "bytes": p.stat().st_size} for p in compiled]}
+    return {
+        "dir": str(store.cache_dir()),
+        "data_dir": str(store.home()),
+        "compiled_models": [{"file": p.name, "bytes": p.stat().st_size} for p in compiled],
+    }
 
 
 def probe_cameras() -> list[dict[str, Any]]:
@@ -240,32 +296,62 @@ def format_text(report: dict[str, Any]) -> str:
         else:
             lines.extend(render(report[key]) or ["  (none)"])
 
-    section("Platform", "platform", lambda p: [
-        f"  {p['system']} {p['release']} {p['machine']} {p['processor']}".rstrip(),
-        f"  Python {p['python']} ({p['executable']})"])
-    section("Packages", "packages", lambda packages: [
-        f"  {name:<16} {version or 'NOT INSTALLED'}" for name, version in packages.items()])
+    section(
+        "Platform",
+        "platform",
+        lambda p: [
+            f"  {p['system']} {p['release']} {p['machine']} {p['processor']}".rstrip(),
+            f"  Python {p['python']} ({p['executable']})",
+        ],
+    )
+    section(
+        "Packages",
+        "packages",
+        lambda packages: [f"  {name:<16} {version or 'NOT INSTALLED'}" for name, version in packages.items()],
+    )
     if report["warnings"]:
         section("Warnings", "warnings", lambda warnings: [f"  ! {w}" for w in warnings])
-    section("Execution provider devices", "ep_devices", lambda devices: [
-        f"  {d['ep'].removesuffix('ExecutionProvider'):<6} {d['type']:<4} {d['vendor']}"
-        + ("  (HTP simulator)" if d["simulator"] else "") for d in devices])
-    section("Runtimes", "runtimes", lambda runtimes: [
-        f"  {key:<4} {'available' if r['available'] else 'unavailable':<12} {r['label']}"
-        + ("" if r["available"] else f"\n         why: {r['reason']}") for key, r in runtimes.items()])
+    section(
+        "Execution provider devices",
+        "ep_devices",
+        lambda devices: [
+            f"  {d['ep'].removesuffix('ExecutionProvider'):<6} {d['type']:<4} {d['vendor']}"
+            + ("  (HTP simulator)" if d["simulator"] else "")
+            for d in devices
+        ],
+    )
+    section(
+        "Runtimes",
+        "runtimes",
+        lambda runtimes: [
+            f"  {key:<4} {'available' if r['available'] else 'unavailable':<12} {r['label']}"
+            + ("" if r["available"] else f"\n         why: {r['reason']}")
+            for key, r in runtimes.items()
+        ],
+    )
     section("Models", "models", lambda models: [line for m in models for line in _model_lines(m)])
-    section("Placement (each model present, opened on each available runtime)", "placement",
-            lambda placements: [_placement_line(p) for p in placements])
-    section("Cache", "cache", lambda cache: [
-        f"  data dir   {cache['data_dir']}", f"  cache dir  {cache['dir']}",
-        *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]]])
+    section(
+        "Placement (each model present, opened on each available runtime)",
+        "placement",
+        lambda placements: [_placement_line(p) for p in placements],
+    )
+    section(
+        "Cache",
+        "cache",
+        lambda cache: [
+            f"  data dir   {cache['data_dir']}",
+            f"  cache dir  {cache['dir']}",
+            *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]],
+        ],
+    )
     section("Cameras", "cameras", lambda cameras: [f"  {c['spec']:<9} {c['name']}" for c in cameras])
     return "\n".join(lines)
 
 
 def _model_lines(model: dict[str, Any]) -> list[str]:
-    state = ("STAND-IN " if model["stand_in"] else "") + ("installed" if model["installed"]
-                                                           else f"not installed (goes to {model['dir']})")
+    state = ("STAND-IN " if model["stand_in"] else "") + (
+        "installed" if model["installed"] else f"not installed (goes to {model['dir']})"
+    )
     lines = [f"  {model['name']:<20} {state}" + (f" — PROBLEM: {model['problem']}" if model["problem"] else "")]
     if model["io"]:
         lines.append(f"      I/O: {model['io']}")
@@ -280,10 +366,12 @@ def _placement_line(placement: dict[str, Any]) -> str:
     line = f"  {placement['model']:<24} {placement['runtime']:<4} "
     if placement["error"]:
         return f"{line}FAILED: {placement['error']}"
-    line += "nodes: " + ", ".join(f"{count} on {ep.removesuffix('ExecutionProvider')}"
-                      for ep, count in placement["nodes_by_ep"].items())
-    line += f", session {placement['session_ms']:.0f} ms" + (f", cache {placement['cache']}" if placement["cache"]
-                                                              else "")
+    line += "nodes: " + ", ".join(
+        f"{count} on {ep.removesuffix('ExecutionProvider')}" for ep, count in placement["nodes_by_ep"].items()
+    )
+    line += f", session {placement['session_ms']:.0f} ms" + (
+        f", cache {placement['cache']}" if placement["cache"] else ""
+    )
     return line + (f"\n         ! {placement['fallback_reason']}" if placement["fallback_reason"] else "")
 
 

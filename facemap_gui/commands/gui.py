@@ -11,14 +11,25 @@ from facemap_gui.errors import FacemapError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("gui", help="the desktop app (the default command)",
-                            description="Live view with landmarks, runtime/precision menus, recording.")
+    parser = sub.add_parser(
+        "gui",
+        help="the desktop app (the default command)",
+        description="Live view with landmarks, runtime/precision menus, recording.",
+    )
     parser.add_argument("--source", help="camera:N, a video or image file, or demo (default: the last one used)")
-    parser.add_argument("--quit-after-frames", type=frame_count, default=0, metavar="N",
-                        help="run unattended: after N processed frames (or the end of the source) save "
-                             "--screenshot and exit")
-    parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="where --quit-after-frames saves "
-                        "a picture of the whole window")
+    parser.add_argument(
+        "--quit-after-frames",
+        type=frame_count,
+        default=0,
+        metavar="N",
+        help="run unattended: after N processed frames (or the end of the source) save --screenshot and exit",
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="FILE.png",
+        help="where --quit-after-frames saves a picture of the whole window",
+    )
     add_run_options(parser)
     # Unset runtime/precision fall back to the saved settings instead of add_run_options' defaults.
     parser.set_defaults(run=run, runtime=None, precision=None)
@@ -31,9 +42,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings, warning = load_settings()
     options = options_from_args(args, args.source or settings.source)
-    options = dataclasses.replace(options, runtime=args.runtime or settings.runtime,
-                                  precision=args.precision or settings.precision)
+    options = dataclasses.replace(
+        options, runtime=args.runtime or settings.runtime, precision=args.precision or settings.precision
+    )
     from facemap_gui.gui.app import run_gui  # Qt loads only when a window is wanted
 
-    return run_gui(options, quit_after_frames=args.quit_after_frames, screenshot=args.screenshot,
-                   loaded_settings=(settings, warning))
+    return run_gui(
+        options,
+        quit_after_frames=args.quit_after_frames,
+        screenshot=args.screenshot,
+        loaded_settings=(settings, warning),
+    )

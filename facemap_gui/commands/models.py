@@ -28,19 +28,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch = models_sub.add_parser("download", help=f"download models (default: {' '.join(DEFAULT_NAMES)})")
     fetch.add_argument("names", nargs="*", metavar="NAME", help=names_help)
     fetch.add_argument("--force", action="store_true", help="download again what is already installed")
-    fetch.add_argument("--timeout", type=in_range(float, 0, 3600, above=True), default=30.0, metavar="S",
-                       help="seconds to wait for the server before retrying (default 30)")
+    fetch.add_argument(
+        "--timeout",
+        type=in_range(float, 0, 3600, above=True),
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the server before retrying (default 30)",
+    )
     fetch.set_defaults(run=run_download)
 
     install = models_sub.add_parser(
-        "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)")
+        "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)"
+    )
     install.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    install.add_argument("--precision", choices=PRECISIONS,
-                         help="install the .onnx as this variant (default: w8a8 if its graph is quantised)")
+    install.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="install the .onnx as this variant (default: w8a8 if its graph is quantised)",
+    )
     install.set_defaults(run=run_install)
 
     models_sub.add_parser("list", help="what is installed: where, size, sha256, stand-in or real").set_defaults(
-        run=run_list)
+        run=run_list
+    )
 
     check = models_sub.add_parser("verify", help="check installed files against their checksums and content")
     check.add_argument("names", nargs="*", metavar="NAME", help=f"{names_help} (default: everything installed)")
@@ -51,16 +61,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete.set_defaults(run=run_remove)
 
     stand_in = models_sub.add_parser(
-        "stand-in", help="write a stand-in model with the real I/O and random weights (for tests/benchmarks)")
+        "stand-in", help="write a stand-in model with the real I/O and random weights (for tests/benchmarks)"
+    )
     stand_in.add_argument("directory", type=Path)
-    stand_in.add_argument("--arch", choices=("full", "tiny"), default="full",
-                          help="full: the real architecture, ~5.42M random parameters; tiny: for fast tests")
-    stand_in.add_argument("--precision", choices=PRECISIONS, default="float",
-                          help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip")
+    stand_in.add_argument(
+        "--arch",
+        choices=("full", "tiny"),
+        default="full",
+        help="full: the real architecture, ~5.42M random parameters; tiny: for fast tests",
+    )
+    stand_in.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float",
+        help="w8a8: also write facemap_3dmm_w8a8.onnx, quantised on face crops from the demo clip",
+    )
     stand_in.add_argument("--seed", type=in_range(int, 0, 2**32 - 1), default=0)
-    stand_in.add_argument("--as-release", action="store_true",
-                          help="write facemap_3dmm-onnx-<precision>.zip laid out as Qualcomm's release zips "
-                               "(w8a8 with uint8 I/O), labelled as a stand-in inside")
+    stand_in.add_argument(
+        "--as-release",
+        action="store_true",
+        help="write facemap_3dmm-onnx-<precision>.zip laid out as Qualcomm's release zips "
+        "(w8a8 with uint8 I/O), labelled as a stand-in inside",
+    )
     stand_in.set_defaults(run=run_stand_in)
 
 
@@ -106,8 +128,11 @@ def run_download(args: argparse.Namespace) -> int:
             print(f"{entry.name}: already installed in {entry.install_dir()} (--force downloads it again)")
     unverified = [r.filename for e in todo for r in e.files if expected_sha256(r) is None]
     if unverified:
-        print(f"facemap-gui: no published checksum for {', '.join(unverified)}: trusting the first download, its "
-              f"sha256 is recorded in {trust_path()} and every later copy must match it", file=sys.stderr)
+        print(
+            f"facemap-gui: no published checksum for {', '.join(unverified)}: trusting the first download, its "
+            f"sha256 is recorded in {trust_path()} and every later copy must match it",
+            file=sys.stderr,
+        )
     for installed in download([e.name for e in todo], Downloader(timeout_s=args.timeout, progress=ProgressBar())):
         print(_report(installed))
     return 0
@@ -136,9 +161,12 @@ def _describe(current: EntryStatus) -> list[str]:
         return ["INCOMPLETE: missing " + ", ".join(p.name for p in current.missing)]
     if entry.bundled_path():
         return ["bundled with the app", f"a download would go to {entry.paths()[0]}"]
-    return ["not installed", f"download: facemap-gui models download {entry.name}",
-            "offline: fetch these elsewhere, then `facemap-gui models install FILE` here:",
-            *(f"  {r.source_url()}" for r in entry.files)]
+    return [
+        "not installed",
+        f"download: facemap-gui models download {entry.name}",
+        "offline: fetch these elsewhere, then `facemap-gui models install FILE` here:",
+        *(f"  {r.source_url()}" for r in entry.files),
+    ]
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
@@ -147,7 +175,8 @@ def _file_lines(current: EntryStatus) -> list[str]:
 
     bundled = current.entry.bundled_path()
     files = [(f.path, f.size, f.sha256) for f in current.files] or (
-        [(bundled, bundled.stat().st_size, file_sha256(bundled))] if bundled else [])
+        [(bundled, bundled.stat().st_size, file_sha256(bundled))] if bundled else []
+    )
     return [line for path, size, sha256 in files for line in (f"{path}  {format_size(size)}", f"  sha256 {sha256}")]
 
 
@@ -159,8 +188,11 @@ def _stand_in_lines() -> list[str]:
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
         return ["not generated yet", "made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
-    return ["generated, STAND-IN", "random weights: results are not real",
-            f"{model}  {format_size(model.stat().st_size)}"]
+    return [
+        "generated, STAND-IN",
+        "random weights: results are not real",
+        f"{model}  {format_size(model.stat().st_size)}",
+    ]
 
 
 def _release_lines(current: EntryStatus) -> list[str]:
@@ -178,8 +210,10 @@ def run_list(args: argparse.Namespace) -> int:
 
     print(f"data directory: {store.home()}")
     print("  (set FACEMAP_GUI_HOME to use another)")
-    rows = [(entry.name, [*_describe(current), *_release_lines(current), *_file_lines(current)])
-            for entry, current in ((e, status(e)) for e in ENTRIES.values())]
+    rows = [
+        (entry.name, [*_describe(current), *_release_lines(current), *_file_lines(current)])
+        for entry, current in ((e, status(e)) for e in ENTRIES.values())
+    ]
     for name, (first, *details) in [*rows, ("stand-in", _stand_in_lines())]:
         print(f"{name:<20} {first}")
         for line in details:
@@ -206,8 +240,11 @@ def run_remove(args: argparse.Namespace) -> int:
     for entry in resolve(args.names):
         removed = remove(entry)
         kept = " (the copy bundled with the app stays)" if entry.bundled_path() else ""
-        print(f"removed {entry.name}: {', '.join(map(str, removed))}{kept}" if removed
-              else f"{entry.name}: not installed, nothing to remove{kept}")
+        print(
+            f"removed {entry.name}: {', '.join(map(str, removed))}{kept}"
+            if removed
+            else f"{entry.name}: not installed, nothing to remove{kept}"
+        )
     return 0
 
 

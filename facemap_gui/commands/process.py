@@ -25,18 +25,30 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("process", help="run the pipeline headless on an image, video or camera",
-                            description="Detect faces and 68 landmarks on every frame; write JSON Lines.")
+    parser = sub.add_parser(
+        "process",
+        help="run the pipeline headless on an image, video or camera",
+        description="Detect faces and 68 landmarks on every frame; write JSON Lines.",
+    )
     parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
     parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
-    parser.add_argument("--record", type=Path, nargs="?", const=RECORD_BESIDE, metavar="OUT.mkv|OUT.mp4",
-                        help="also record the annotated video, with its landmarks in OUT.jsonl beside it "
-                             "(with --output-dir: no name, each video goes beside its .jsonl)")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        nargs="?",
+        const=RECORD_BESIDE,
+        metavar="OUT.mkv|OUT.mp4",
+        help="also record the annotated video, with its landmarks in OUT.jsonl beside it "
+        "(with --output-dir: no name, each video goes beside its .jsonl)",
+    )
     parser.add_argument("--csv", action="store_true", help="with --record or --output-dir: also write a .csv")
-    parser.add_argument("--stand-in", action="store_true",
-                        help="without the real model: use the generated STAND-IN (random weights, labelled as "
-                             "such in the output; made once, as `demo` does)")
+    parser.add_argument(
+        "--stand-in",
+        action="store_true",
+        help="without the real model: use the generated STAND-IN (random weights, labelled as "
+        "such in the output; made once, as `demo` does)",
+    )
     add_stream_option(parser)
     add_run_options(parser)
     add_batch_options(parser)
@@ -96,8 +108,9 @@ def check_destinations(args: argparse.Namespace) -> None:
         from facemap_gui.recording import landmark_paths
 
         jsonl, csv = landmark_paths(args.record)
-        outputs |= {"--record": args.record, "--record's landmarks": jsonl} | ({"--record's CSV": csv} if args.csv
-                                                                               else {})
+        outputs |= {"--record": args.record, "--record's landmarks": jsonl} | (
+            {"--record's CSV": csv} if args.csv else {}
+        )
     named = [(what, path) for what, path in (inputs | outputs).items() if path is not None]
     for option, path in ((o, p) for o, p in outputs.items() if p is not None):
         if is_special(path):
@@ -191,9 +204,11 @@ def run(args: argparse.Namespace) -> int:
                 progress.update(stats.frames)
                 if recorder is not None:
                     # A file waits for the encoder rather than lose frames; a live camera drops them.
-                    recorder.submit(result, draw_overlay(frame.rgb.copy(), result,
-                                                         stand_in=pipeline.session.model.stand_in),
-                                    wait=not source.live)
+                    recorder.submit(
+                        result,
+                        draw_overlay(frame.rgb.copy(), result, stand_in=pipeline.session.model.stand_in),
+                        wait=not source.live,
+                    )
                 if stop.is_set() or (args.frames and stats.frames >= args.frames):
                     break
         except KeyboardInterrupt:  # a second signal: stop now, still closing every file
@@ -203,8 +218,11 @@ def run(args: argparse.Namespace) -> int:
         recording = None if recorder is None else recorder.close()
         extra = {} if recording is None else {"recording": recording.summary()}
         writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
-        progress.finish(stats.frames, stats.frames_with_face,
-                        " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else "")
+        progress.finish(
+            stats.frames,
+            stats.frames_with_face,
+            " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else "",
+        )
     if interrupted:
         raise KeyboardInterrupt(signal.Signals(stop.signum).name)
     return 1 if recording is not None and recording.error else 0

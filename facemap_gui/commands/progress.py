@@ -36,6 +36,8 @@ class TerminalProgress:
         if not self.enabled:
             return
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        self.stream.write(f"\r\033[Kprocess: {frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} fps), "
-                          f"a face on {frames_with_face}{note}\n")
+        self.stream.write(
+            f"\r\033[Kprocess: {frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} fps), "
+            f"a face on {frames_with_face}{note}\n"
+        )
         self.stream.flush()

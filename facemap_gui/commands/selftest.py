@@ -73,8 +73,10 @@ def format_rows(rows: list[SelftestRow], stand_in: bool) -> str:
         if row.problem:
             lines.append(f"{name} FAILED: {row.problem}")
         else:
-            lines.append(f"{name} {'PASS' if row.passed else 'FAIL'}  error {row.error_percent:.3f}%  "
-                         f"inference {row.inference_ms:.2f} ms")
+            lines.append(
+                f"{name} {'PASS' if row.passed else 'FAIL'}  error {row.error_percent:.3f}%  "
+                f"inference {row.inference_ms:.2f} ms"
+            )
     return "\n".join(lines)
 
 

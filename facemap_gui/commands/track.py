@@ -14,21 +14,30 @@ from facemap_gui.errors import FacemapError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("track", help="track a camera without a window and stream it to avatar apps",
-                            description="Track faces on a camera without a window and send them live to "
-                                        "OpenSeeFace or VMC receivers (VSeeFace, Warudo, VNyan, ...).")
+    parser = sub.add_parser(
+        "track",
+        help="track a camera without a window and stream it to avatar apps",
+        description="Track faces on a camera without a window and send them live to "
+        "OpenSeeFace or VMC receivers (VSeeFace, Warudo, VNyan, ...).",
+    )
     parser.add_argument("--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo")
     add_stream_option(parser)
-    parser.add_argument("--smoothing", type=in_range(float, 0, 1), default=DEFAULT_STRENGTH, metavar="0..1",
-                        help=f"One Euro smoothing strength of what is sent (default {DEFAULT_STRENGTH}; 0 = off)")
+    parser.add_argument(
+        "--smoothing",
+        type=in_range(float, 0, 1),
+        default=DEFAULT_STRENGTH,
+        metavar="0..1",
+        help=f"One Euro smoothing strength of what is sent (default {DEFAULT_STRENGTH}; 0 = off)",
+    )
     add_run_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.stream:
-        raise FacemapError("track: nothing to send to; add --stream osf://127.0.0.1:11573 or "
-                           "--stream vmc://127.0.0.1:39539")
+        raise FacemapError(
+            "track: nothing to send to; add --stream osf://127.0.0.1:11573 or --stream vmc://127.0.0.1:39539"
+        )
     from facemap_gui.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
     from facemap_gui.smoothing import LandmarkSmoother
     from facemap_gui.sources import ImageSource, open_source
@@ -43,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(pipeline.close)
         streamer = stack.enter_context(Streamer(args.stream))
         stop = stack.enter_context(stop_between_frames())
-        print(f"facemap-gui: tracking {source.name}, streaming to {', '.join(map(str, streamer.targets))}"
-              " (Ctrl+C stops)", file=sys.stderr, flush=True)
+        print(
+            f"facemap-gui: tracking {source.name}, streaming to {', '.join(map(str, streamer.targets))} (Ctrl+C stops)",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             for frame in source:
                 result = pipeline.process(frame)

@@ -7,5 +7,12 @@ from facemap_gui.detection.mediapipe_blazeface import MediaPipeFaceDetector
 register_detector("mediapipe", MediaPipeFaceDetector)
 register_detector("onnx", OnnxBlazeFaceDetector)
 
-__all__ = ["DETECTORS", "Detection", "FaceDetector", "MediaPipeFaceDetector", "OnnxBlazeFaceDetector", "clamp_box",
-           "register_detector"]
+__all__ = [
+    "DETECTORS",
+    "Detection",
+    "FaceDetector",
+    "MediaPipeFaceDetector",
+    "OnnxBlazeFaceDetector",
+    "clamp_box",
+    "register_detector",
+]

@@ -56,5 +56,9 @@ def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 def clamp_box(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """Round a box to inclusive integer corners inside an image of size (width, height)."""
     w, h = size
-    return (min(max(round(x0), 0), w - 1), min(max(round(y0), 0), h - 1),
-            min(max(round(x1), 0), w - 1), min(max(round(y1), 0), h - 1))
+    return (
+        min(max(round(x0), 0), w - 1),
+        min(max(round(y0), 0), h - 1),
+        min(max(round(x1), 0), w - 1),
+        min(max(round(y1), 0), h - 1),
+    )

@@ -63,8 +63,9 @@ def ssd_anchors(spec: AnchorSpec) -> np.ndarray:
     return np.concatenate(centres).astype(np.float32)
 
 
-def decode_boxes(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, scale: float,
-                 min_score: float) -> tuple[np.ndarray, np.ndarray]:
+def decode_boxes(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, scale: float, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (M, 4) as (xmin, ymin, xmax, ymax) relative to the model input, and their scores (M,), for the
     anchors scoring at least `min_score`. raw_boxes (N, 16): x, y, w, h in input pixels (then 6 keypoints,
     unused), relative to the anchor centre; raw_scores (N,) logits."""
@@ -89,8 +90,9 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.divide(intersection, union, out=np.zeros_like(union), where=union > 0)
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float = SUPPRESSION_IOU
-                 ) -> list[tuple[np.ndarray, float]]:
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float = SUPPRESSION_IOU
+) -> list[tuple[np.ndarray, float]]:
     """MediaPipe's WEIGHTED non-maximum suppression: the best remaining box and every box overlapping it by
     more than `threshold` IoU merge into their score-weighted mean box, which keeps the best box's score."""
     remaining = np.argsort(-scores, kind="stable")
@@ -116,8 +118,9 @@ def letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
     side = max(width, height)
     scale = size / side
     matrix = np.array([[scale, 0.0, (side - width) / 2 * scale], [0.0, scale, (side - height) / 2 * scale]])
-    warped = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=0)
+    warped = cv2.warpAffine(
+        rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return (warped.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(2.0 / 255.0)) - np.float32(1.0)
 
 
@@ -139,8 +142,15 @@ class OnnxBlazeFaceDetector(FaceDetector):
 
     name = "onnx"
 
-    def __init__(self, model_path: Path, *, runtime: str = "cpu", settings: RuntimeSettings | None = None,
-                 min_score: float = 0.5, max_faces: int = 4) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        runtime: str = "cpu",
+        settings: RuntimeSettings | None = None,
+        min_score: float = 0.5,
+        max_faces: int = 4,
+    ) -> None:
         self.model_path = Path(model_path)
         self.min_score = min_score
         self.max_faces = max_faces
@@ -157,19 +167,22 @@ class OnnxBlazeFaceDetector(FaceDetector):
         outputs = {tuple(o.shape[-1:]): o for o in self._session.get_outputs()}
         spec = ANCHOR_SPECS.get(image.shape[-1])
         if spec is None or len(outputs) != 2 or (16,) not in outputs or (1,) not in outputs:
-            raise ModelError(f"{self.model_path}: not a BlazeFace face detector (input {image.shape}, outputs "
-                             f"{[o.shape for o in self._session.get_outputs()]}); use a MediaPipe BlazeFace model")
+            raise ModelError(
+                f"{self.model_path}: not a BlazeFace face detector (input {image.shape}, outputs "
+                f"{[o.shape for o in self._session.get_outputs()]}); use a MediaPipe BlazeFace model"
+            )
         self.input_size = spec.input_size
         self._anchors = ssd_anchors(spec)
         self._input = image.name
         self._outputs = [outputs[(16,)].name, outputs[(1,)].name]
         if outputs[(16,)].shape[1] != len(self._anchors):
-            raise ModelError(f"{self.model_path}: {outputs[(16,)].shape[1]} boxes, but MediaPipe's anchors for a "
-                             f"{spec.input_size}x{spec.input_size} BlazeFace are {len(self._anchors)}")
+            raise ModelError(
+                f"{self.model_path}: {outputs[(16,)].shape[1]} boxes, but MediaPipe's anchors for a "
+                f"{spec.input_size}x{spec.input_size} BlazeFace are {len(self._anchors)}"
+            )
 
     def detect(self, frame: Frame) -> list[Detection]:
         raw_boxes, raw_scores = self._session.run(self._outputs, {self._input: letterbox(frame.rgb, self.input_size)})
-        boxes, scores = decode_boxes(raw_boxes[0], raw_scores[0, :, 0], self._anchors, self.input_size,
-                                     self.min_score)
+        boxes, scores = decode_boxes(raw_boxes[0], raw_scores[0, :, 0], self._anchors, self.input_size, self.min_score)
         merged = weighted_nms(boxes, scores)[: self.max_faces]  # best first
         return [Detection(box=to_image_box(box, frame.size), score=score) for box, score in merged]

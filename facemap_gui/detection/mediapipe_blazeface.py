@@ -23,8 +23,7 @@ class MediaPipeFaceDetector(FaceDetector):
 
     name = "mediapipe"
 
-    def __init__(self, model_path: Path, *, video: bool = True, min_score: float = 0.5,
-                 max_faces: int = 4) -> None:
+    def __init__(self, model_path: Path, *, video: bool = True, min_score: float = 0.5, max_faces: int = 4) -> None:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -38,8 +37,10 @@ class MediaPipeFaceDetector(FaceDetector):
         self.max_faces = max_faces
         self.video = video
         if not self.model_path.is_file():
-            raise ModelError(f"{self.model_path}: detector model not found "
-                             "(run `facemap-gui models download` or pass --detector FILE.tflite)")
+            raise ModelError(
+                f"{self.model_path}: detector model not found "
+                "(run `facemap-gui models download` or pass --detector FILE.tflite)"
+            )
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=self.model_path.read_bytes()),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
@@ -51,8 +52,9 @@ class MediaPipeFaceDetector(FaceDetector):
                 # The first call logs LiteRT set-up lines; make it here, quietly, on a blank image.
                 self._warm_up()
         except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"{self.model_path}: not a usable BlazeFace .tflite model "
-                             f"({str(exc).splitlines()[0]})") from exc
+            raise ModelError(
+                f"{self.model_path}: not a usable BlazeFace .tflite model ({str(exc).splitlines()[0]})"
+            ) from exc
         self._last_ms = 0
 
     def _warm_up(self) -> None:
@@ -73,8 +75,7 @@ class MediaPipeFaceDetector(FaceDetector):
         detections = []
         for d in found:
             b = d.bounding_box
-            box = clamp_box(b.origin_x, b.origin_y, b.origin_x + b.width - 1, b.origin_y + b.height - 1,
-                            frame.size)
+            box = clamp_box(b.origin_x, b.origin_y, b.origin_x + b.width - 1, b.origin_y + b.height - 1, frame.size)
             detections.append(Detection(box=box, score=float(d.categories[0].score)))
         detections.sort(key=lambda d: d.score, reverse=True)
         return detections[: self.max_faces]

@@ -38,8 +38,11 @@ OPSET = 17
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NUMPY_TYPES = {TensorType.FLOAT32: np.float32, TensorType.FLOAT16: np.float16, TensorType.INT32: np.int32}
-INDEX_VECTORS = {SparseIndexVector.Int32Vector: tflite.Int32Vector, SparseIndexVector.Uint16Vector: tflite.Uint16Vector,
-                 SparseIndexVector.Uint8Vector: tflite.Uint8Vector}
+INDEX_VECTORS = {
+    SparseIndexVector.Int32Vector: tflite.Int32Vector,
+    SparseIndexVector.Uint16Vector: tflite.Uint16Vector,
+    SparseIndexVector.Uint8Vector: tflite.Uint8Vector,
+}
 OP_NAMES = {code: name for name, code in vars(BuiltinOperator).items() if not name.startswith("_")}
 
 
@@ -67,8 +70,13 @@ def densify(shape: tuple[int, ...], values: np.ndarray, sparsity: tflite.Sparsit
             positions = positions[parents] * size + children
             coord = children
         else:
-            segments, indices = (_index_vector(kind, table) for kind, table in (
-                (meta.ArraySegmentsType(), meta.ArraySegments()), (meta.ArrayIndicesType(), meta.ArrayIndices())))
+            segments, indices = (
+                _index_vector(kind, table)
+                for kind, table in (
+                    (meta.ArraySegmentsType(), meta.ArraySegments()),
+                    (meta.ArrayIndicesType(), meta.ArrayIndices()),
+                )
+            )
             counts = segments[positions + 1] - segments[positions]
             parents = np.repeat(np.arange(len(positions)), counts)
             positions = np.concatenate([np.arange(segments[p], segments[p + 1]) for p in positions])
@@ -126,8 +134,9 @@ class _Graph:
             raise ConversionError(f"tensor {tensor.Name().decode()!r} has unsupported type {tensor.Type()}")
         values = data.view(NUMPY_TYPES[tensor.Type()])
         sparsity = tensor.Sparsity()
-        self.constants[index] = (values.reshape(self.shape(index)) if sparsity is None
-                                 else densify(self.shape(index), values, sparsity))
+        self.constants[index] = (
+            values.reshape(self.shape(index)) if sparsity is None else densify(self.shape(index), values, sparsity)
+        )
         return self.constants[index]
 
     def required_constant(self, index: int) -> np.ndarray:
@@ -143,13 +152,15 @@ class _Graph:
     def activation(self, index: int) -> str:
         """The ONNX name of a TFLite tensor an op reads as data; these models never feed constants there."""
         if self.constant(index) is not None:
-            raise ConversionError(f"tensor {self.subgraph.Tensors(index).Name().decode()!r} is a constant "
-                                  "where an activation is expected")
+            raise ConversionError(
+                f"tensor {self.subgraph.Tensors(index).Name().decode()!r} is a constant where an activation is expected"
+            )
         return f"t{index}"
 
     def add(self, op_type: str, inputs: list[str], output: str, **attributes: object) -> str:
-        self.nodes.append(helper.make_node(op_type, inputs, [output], name=f"{op_type}_{len(self.nodes)}",
-                                           **attributes))
+        self.nodes.append(
+            helper.make_node(op_type, inputs, [output], name=f"{op_type}_{len(self.nodes)}", **attributes)
+        )
         return output
 
     def add_activated(self, fused: int, op_type: str, inputs: list[str], output: int, **attributes: object) -> None:
@@ -181,14 +192,23 @@ def _conv(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int, de
     names = [graph.activation(inputs[0]), graph.initializer(weights, f"w{output}")]
     if len(inputs) > 2 and inputs[2] >= 0:
         names.append(graph.initializer(graph.required_constant(inputs[2]).astype(np.float32), f"b{output}"))
-    graph.add_activated(options.FusedActivationFunction(), "Conv", names, output, strides=strides,
-                        dilations=dilations, pads=pads, group=channels if depthwise else 1,
-                        kernel_shape=list(weights.shape[2:]))
+    graph.add_activated(
+        options.FusedActivationFunction(),
+        "Conv",
+        names,
+        output,
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        group=channels if depthwise else 1,
+        kernel_shape=list(weights.shape[2:]),
+    )
 
 
 def _add(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
-    graph.add_activated(_options(op, tflite.AddOptions).FusedActivationFunction(), "Add",
-                        [graph.activation(i) for i in inputs], output)
+    graph.add_activated(
+        _options(op, tflite.AddOptions).FusedActivationFunction(), "Add", [graph.activation(i) for i in inputs], output
+    )
 
 
 def _pad(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
@@ -208,8 +228,15 @@ def _max_pool(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int
     if options.Padding() == Padding.SAME:
         (top, bottom), (left, right) = same_pads(height, kernel[0], strides[0]), same_pads(width, kernel[1], strides[1])
         pads = [top, left, bottom, right]
-    graph.add_activated(options.FusedActivationFunction(), "MaxPool", [graph.activation(inputs[0])], output,
-                        kernel_shape=kernel, strides=strides, pads=pads)
+    graph.add_activated(
+        options.FusedActivationFunction(),
+        "MaxPool",
+        [graph.activation(inputs[0])],
+        output,
+        kernel_shape=kernel,
+        strides=strides,
+        pads=pads,
+    )
 
 
 def _reshape(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
@@ -226,24 +253,34 @@ def _concatenation(graph: _Graph, op: tflite.Operator, inputs: list[int], output
     axis = options.Axis() % rank
     if rank == 4:
         axis = NHWC_TO_NCHW.index(axis)
-    graph.add_activated(options.FusedActivationFunction(), "Concat", [graph.activation(i) for i in inputs],
-                        output, axis=axis)
+    graph.add_activated(
+        options.FusedActivationFunction(), "Concat", [graph.activation(i) for i in inputs], output, axis=axis
+    )
 
 
 def _resize_bilinear(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
     options = _options(op, tflite.ResizeBilinearOptions)
-    mode = ("align_corners" if options.AlignCorners() else
-            "half_pixel" if options.HalfPixelCenters() else "asymmetric")
+    mode = "align_corners" if options.AlignCorners() else "half_pixel" if options.HalfPixelCenters() else "asymmetric"
     n, height, width, channels = graph.shape(output)
     sizes = graph.initializer(np.array([n, channels, height, width], np.int64), f"size{output}")
-    graph.add("Resize", [graph.activation(inputs[0]), "", "", sizes], f"t{output}", mode="linear",
-              coordinate_transformation_mode=mode)
+    graph.add(
+        "Resize",
+        [graph.activation(inputs[0]), "", "", sizes],
+        f"t{output}",
+        mode="linear",
+        coordinate_transformation_mode=mode,
+    )
 
 
 def _depth_to_space(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
     # TensorFlow's depth-to-space channel order is ONNX's DCR mode.
-    graph.add("DepthToSpace", [graph.activation(inputs[0])], f"t{output}", mode="DCR",
-              blocksize=_options(op, tflite.DepthToSpaceOptions).BlockSize())
+    graph.add(
+        "DepthToSpace",
+        [graph.activation(inputs[0])],
+        f"t{output}",
+        mode="DCR",
+        blocksize=_options(op, tflite.DepthToSpaceOptions).BlockSize(),
+    )
 
 
 def _relu(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) -> None:
@@ -257,7 +294,8 @@ def _fold(graph: _Graph, op: tflite.Operator, inputs: list[int], output: int) ->
     if quantization is not None and quantization.ScaleLength():
         raise ConversionError(f"tensor {tensor.Name().decode()!r} is integer-quantised; only fp16 is supported")
     graph.constants[output] = graph.required_constant(inputs[0]).astype(
-        NUMPY_TYPES[graph.subgraph.Tensors(output).Type()])
+        NUMPY_TYPES[graph.subgraph.Tensors(output).Type()]
+    )
 
 
 CONVERTERS: dict[int, Converter] = {
@@ -302,11 +340,17 @@ def convert(data: bytes) -> onnx.ModelProto:
         node.input[:] = [names.get(value, value) for value in node.input]
         node.output[:] = [names.get(value, value) for value in node.output]
     inputs = [helper.make_tensor_value_info(names[f"t{image}"], TensorProto.FLOAT, [n, channels, height, width])]
-    outputs = [helper.make_tensor_value_info(names[f"t{o}"], TensorProto.FLOAT, list(graph.shape(o)))
-               for o in subgraph.OutputsAsNumpy()]
+    outputs = [
+        helper.make_tensor_value_info(names[f"t{o}"], TensorProto.FLOAT, list(graph.shape(o)))
+        for o in subgraph.OutputsAsNumpy()
+    ]
     onnx_graph = helper.make_graph(graph.nodes, "blazeface", inputs, outputs, graph.initializers)
-    onnx_model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                   producer_name="facemap-gui", producer_version=CONVERTER_VERSION)
+    onnx_model = helper.make_model(
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="facemap-gui",
+        producer_version=CONVERTER_VERSION,
+    )
     onnx_model.ir_version = 8  # readable by every onnxruntime the app supports
     onnx.checker.check_model(onnx_model)
     return onnx_model
@@ -318,8 +362,10 @@ def converted_path(tflite_path: Path) -> Path:
     try:
         data = Path(tflite_path).read_bytes()
     except OSError as exc:
-        raise ModelError(f"{tflite_path}: cannot read the detector model ({exc.strerror}); "
-                         "pass --detector FILE.tflite with a BlazeFace model") from exc
+        raise ModelError(
+            f"{tflite_path}: cannot read the detector model ({exc.strerror}); "
+            "pass --detector FILE.tflite with a BlazeFace model"
+        ) from exc
     digest = hashlib.sha256(data).hexdigest()
     target = store.cache_dir() / "detectors" / f"{Path(tflite_path).stem}-{digest[:16]}-c{CONVERTER_VERSION}.onnx"
     if target.is_file():
@@ -327,18 +373,23 @@ def converted_path(tflite_path: Path) -> Path:
     try:
         model = convert(data)
     except ConversionError as exc:
-        raise ModelError(f"{tflite_path}: cannot convert the detector to ONNX ({exc}); "
-                         "use a MediaPipe BlazeFace .tflite model") from exc
+        raise ModelError(
+            f"{tflite_path}: cannot convert the detector to ONNX ({exc}); use a MediaPipe BlazeFace .tflite model"
+        ) from exc
     except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated accessors
-        raise ModelError(f"{tflite_path}: not a readable .tflite model ({type(exc).__name__}: {exc}); "
-                         "use a MediaPipe BlazeFace .tflite model") from exc
+        raise ModelError(
+            f"{tflite_path}: not a readable .tflite model ({type(exc).__name__}: {exc}); "
+            "use a MediaPipe BlazeFace .tflite model"
+        ) from exc
     model.metadata_props.add(key="facemap_gui.source_sha256", value=digest)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with replacing(target) as part:
             onnx.save(model, part)
     except OSError as exc:
-        raise ModelError(f"{target.parent}: cannot write the converted detector ({exc.strerror}); free some space "
-                         "or point FACEMAP_GUI_HOME at a writable folder") from exc
+        raise ModelError(
+            f"{target.parent}: cannot write the converted detector ({exc.strerror}); free some space "
+            "or point FACEMAP_GUI_HOME at a writable folder"
+        ) from exc
     log.info("converted %s to %s", tflite_path, target)
     return target

@@ -28,25 +28,36 @@ def has_display() -> bool:
     """Whether Qt has somewhere to show a window: a desktop session, or a platform that needs none."""
     if sys.platform != "linux":
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.environ.get("QT_QPA_PLATFORM", "").startswith(WINDOWLESS_PLATFORMS))
+    return bool(
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM", "").startswith(WINDOWLESS_PLATFORMS)
+    )
 
 
 def display_problem() -> str | None:
     """Why Qt would abort before any window can show (it cannot be caught once Qt tries), or None."""
     if not has_display():
-        return ("no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop "
-                "session, or use `facemap-gui process` or `facemap-gui demo --headless`")
+        return (
+            "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop "
+            "session, or use `facemap-gui process` or `facemap-gui demo --headless`"
+        )
     platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if (sys.platform == "linux" and not platform.startswith(("wayland", *WINDOWLESS_PLATFORMS))
-            and ctypes.util.find_library("xcb-cursor") is None):
-        return ("Qt's X11 platform needs libxcb-cursor0, which is not installed; "
-                "run `sudo apt-get install libxcb-cursor0` (or your distribution's xcb-util-cursor)")
+    if (
+        sys.platform == "linux"
+        and not platform.startswith(("wayland", *WINDOWLESS_PLATFORMS))
+        and ctypes.util.find_library("xcb-cursor") is None
+    ):
+        return (
+            "Qt's X11 platform needs libxcb-cursor0, which is not installed; "
+            "run `sudo apt-get install libxcb-cursor0` (or your distribution's xcb-util-cursor)"
+        )
     return None
 
 
-def with_landmark_model(options: RunOptions, settings: Settings, interactive: bool, offer_download: bool = True
-                        ) -> RunOptions:
+def with_landmark_model(
+    options: RunOptions, settings: Settings, interactive: bool, offer_download: bool = True
+) -> RunOptions:
     """The options as given when a model is named or the real one is installed. On a first run, offer the
     download (interactive starts that want it, until "don't ask again") and otherwise use the generated
     stand-in, with a busy dialog while it is made. `gui` and `demo` both start this way."""
@@ -54,8 +65,9 @@ def with_landmark_model(options: RunOptions, settings: Settings, interactive: bo
         return options
     if interactive and offer_download and settings.ask_download and _download_accepted(settings):
         return options
-    model = _while_busy(lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…",
-                        interactive)
+    model = _while_busy(
+        lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…", interactive
+    )
     return dataclasses.replace(options, model=model, precision="float")
 
 
@@ -69,8 +81,9 @@ def _while_busy(work: Callable[[], T], text: str, show: bool) -> T:
         future = pool.submit(work)
         concurrent.futures.wait([future], timeout=0.3)
         if show and not future.done():
-            dialog = QProgressDialog(text, None, 0, 0, windowTitle="facemap-gui",
-                                     windowModality=Qt.WindowModality.ApplicationModal)
+            dialog = QProgressDialog(
+                text, None, 0, 0, windowTitle="facemap-gui", windowModality=Qt.WindowModality.ApplicationModal
+            )
             dialog.show()
             while not future.done():
                 QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
@@ -85,9 +98,12 @@ def _download_accepted(settings: Settings) -> bool:
 
     from facemap_gui.gui.download_dialog import DownloadDialog
 
-    question = QMessageBox(QMessageBox.Icon.Question, "facemap-gui: landmark model not installed",
-                           "Qualcomm's facemap_3dmm landmark model is not installed yet.\n\nDownload it now, or "
-                           "try the app with a generated stand-in model (its landmarks are not real)?")
+    question = QMessageBox(
+        QMessageBox.Icon.Question,
+        "facemap-gui: landmark model not installed",
+        "Qualcomm's facemap_3dmm landmark model is not installed yet.\n\nDownload it now, or "
+        "try the app with a generated stand-in model (its landmarks are not real)?",
+    )
     download = question.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
     question.addButton("Continue with the stand-in", QMessageBox.ButtonRole.RejectRole)
     dont_ask = QCheckBox("Don't ask again (download later with `facemap-gui models download`)")
@@ -97,8 +113,14 @@ def _download_accepted(settings: Settings) -> bool:
     return question.clickedButton() is download and DownloadDialog().exec() == QDialog.DialogCode.Accepted
 
 
-def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path | None = None,
-            loaded_settings: tuple[Settings, str | None] | None = None, offer_download: bool = True) -> int:
+def run_gui(
+    options: RunOptions,
+    *,
+    quit_after_frames: int = 0,
+    screenshot: Path | None = None,
+    loaded_settings: tuple[Settings, str | None] | None = None,
+    offer_download: bool = True,
+) -> int:
     """Run the app until its window closes; returns the exit code.
 
     With `quit_after_frames`, save a `screenshot` of the window after that many processed frames (or at the
@@ -124,14 +146,19 @@ def run_gui(options: RunOptions, *, quit_after_frames: int = 0, screenshot: Path
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))
     apply_style(app)
     try:
-        options = with_landmark_model(options, settings, interactive=not quit_after_frames,
-                                      offer_download=offer_download)
-        window = MainWindow(options, settings, settings_warning=warning, quit_after_frames=quit_after_frames,
-                            screenshot=screenshot)
+        options = with_landmark_model(
+            options, settings, interactive=not quit_after_frames, offer_download=offer_download
+        )
+        window = MainWindow(
+            options, settings, settings_warning=warning, quit_after_frames=quit_after_frames, screenshot=screenshot
+        )
     except Exception as exc:  # fatal at start-up: a dialog (unless unattended) and one line on stderr
         log.debug("start-up failed", exc_info=True)
-        message = str(exc) if isinstance(exc, FacemapError) else (
-            f"the window could not be created ({type(exc).__name__}: {exc})")
+        message = (
+            str(exc)
+            if isinstance(exc, FacemapError)
+            else (f"the window could not be created ({type(exc).__name__}: {exc})")
+        )
         if not quit_after_frames:
             QMessageBox.critical(None, "facemap-gui cannot start", message)
         raise FacemapError(message) from exc

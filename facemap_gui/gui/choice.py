@@ -25,7 +25,6 @@ def precision_availability(options: RunOptions) -> dict[str, str | None]:
     return reasons
 
 
-
 class RuntimeChoice:
     """MainWindow's runtime and precision menus and toolbar buttons, greyed with the reason where they cannot run."""
 
@@ -45,8 +44,10 @@ class RuntimeChoice:
         """Unavailable runtimes and precisions stay clickable (greyed, the reason as tooltip), so that choosing
         one can say why it is not there."""
         self._unavailable = {}
-        for actions, reasons in ((self.runtime_actions, available_runtimes(self.options.allow_simulator)),
-                                 (self.precision_actions, precision_availability(self.options))):
+        for actions, reasons in (
+            (self.runtime_actions, available_runtimes(self.options.allow_simulator)),
+            (self.precision_actions, precision_availability(self.options)),
+        ):
             for key, action in actions.items():
                 reason = reasons.get(key, "not available")
                 if reason:
@@ -76,8 +77,11 @@ class RuntimeChoice:
         running = self._choice()
         for key, instead in ((runtime, running[0]), (precision, running[1])):
             if key in self._unavailable and key != instead:
-                self.show_status(f"{RUNTIMES.get(key, key)} is not available, using "
-                                 f"{RUNTIMES.get(instead, instead)}: {self._unavailable[key]}", error=True)
+                self.show_status(
+                    f"{RUNTIMES.get(key, key)} is not available, using "
+                    f"{RUNTIMES.get(instead, instead)}: {self._unavailable[key]}",
+                    error=True,
+                )
 
     def download_models(self) -> None:
         from facemap_gui.gui.download_dialog import DownloadDialog

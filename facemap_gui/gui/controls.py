@@ -20,16 +20,26 @@ from facemap_gui.sources.demo import DEMO_LOOP
 RUNTIMES = {name: name.upper() for name in RUNTIME_NAMES}
 RUNTIME_KEYS = {name: f"Ctrl+{number}" for number, name in enumerate(RUNTIME_NAMES, 1)}
 PRECISION_KEYS = {"float": "Ctrl+F", "w8a8": "Ctrl+8"}
-OVERLAY_TOGGLES = {"boxes": ("Face &boxes", "B"), "points": ("Land&mark points", "P"),
-                   "contours": ("&Contours", "C"), "axes": ("Head-pose &axes", "A")}
+OVERLAY_TOGGLES = {
+    "boxes": ("Face &boxes", "B"),
+    "points": ("Land&mark points", "P"),
+    "contours": ("&Contours", "C"),
+    "axes": ("Head-pose &axes", "A"),
+}
 
 
 class Controls:
     """MainWindow's actions and where they appear; the slots they call are the window's."""
 
-    def _action(self, text: str, shortcut: str | None = None,
-                slot: Callable[[], object] | None = None, checkable: bool = False, checked: bool = False,
-                tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        shortcut: str | None = None,
+        slot: Callable[[], object] | None = None,
+        checkable: bool = False,
+        checked: bool = False,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self, checkable=checkable)
         if checkable:
             action.setChecked(checked)
@@ -46,12 +56,21 @@ class Controls:
         s = self.settings
         self.open_action = self._action("&Open video or image…", "Ctrl+O", self.open_file)
         self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_LOOP))
-        self.record_action = self._action("&Record", "Ctrl+R", self.toggle_recording, checkable=True,
-                                          tip="Record the annotated view and its landmarks")
+        self.record_action = self._action(
+            "&Record",
+            "Ctrl+R",
+            self.toggle_recording,
+            checkable=True,
+            tip="Record the annotated view and its landmarks",
+        )
         self.record_action.setIcon(dot_icon(QColor("#ff5252")))
         self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
-        self.download_action = self._action("Download &models…", None, self.download_models,
-                                            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)")
+        self.download_action = self._action(
+            "Download &models…",
+            None,
+            self.download_models,
+            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)",
+        )
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
         self.runtime_group = QActionGroup(self, exclusive=True)
@@ -72,13 +91,25 @@ class Controls:
         self.precision_group.triggered.connect(self._choice_triggered)
         self.overlay_actions = {
             name: self._action(text, key, self._view_changed, checkable=True, checked=getattr(s.overlay, name))
-            for name, (text, key) in OVERLAY_TOGGLES.items()}
-        self.smoothing_action = self._action("&Smoothing", "S", self._view_changed, checkable=True,
-                                             checked=s.smoothing, tip="One Euro filter on landmarks and pose")
+            for name, (text, key) in OVERLAY_TOGGLES.items()
+        }
+        self.smoothing_action = self._action(
+            "&Smoothing",
+            "S",
+            self._view_changed,
+            checkable=True,
+            checked=s.smoothing,
+            tip="One Euro filter on landmarks and pose",
+        )
         self.tracking_action = self._action(
-            "&Tracking", "T", self._view_changed, checkable=True, checked=s.tracking and self.options.tracking,
+            "&Tracking",
+            "T",
+            self._view_changed,
+            checkable=True,
+            checked=s.tracking and self.options.tracking,
             tip="Crop each face where its landmarks were on the previous frame, and run the full-frame detector "
-                "only when a face is lost or every few frames (off: detect on every frame)")
+            "only when a face is lost or every few frames (off: detect on every frame)",
+        )
         self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
         self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         self._action("Leave full screen", "Esc", self._leave_fullscreen)
@@ -137,8 +168,13 @@ class Controls:
         bar.addActions(list(self.precision_actions.values()))
         bar.addSeparator()
         bar.addAction(self.smoothing_action)
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, fixedWidth=110,
-                                       toolTip="Smoothing strength: stronger is steadier but lags more")
+        self.strength_slider = QSlider(
+            Qt.Orientation.Horizontal,
+            minimum=0,
+            maximum=100,
+            fixedWidth=110,
+            toolTip="Smoothing strength: stronger is steadier but lags more",
+        )
         self.strength_slider.setValue(round(self.settings.smoothing_strength * 100))
         self.strength_slider.valueChanged.connect(self._view_changed)
         bar.addWidget(self.strength_slider)

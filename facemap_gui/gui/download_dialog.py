@@ -56,8 +56,9 @@ class _Relay(QObject):
 
 
 class DownloadDialog(QDialog):
-    def __init__(self, names: Sequence[str] | None = None, parent: QWidget | None = None,
-                 downloader: Downloader | None = None) -> None:
+    def __init__(
+        self, names: Sequence[str] | None = None, parent: QWidget | None = None, downloader: Downloader | None = None
+    ) -> None:
         super().__init__(parent)
         self.entries = resolve(missing() if names is None else names)
         self.downloader = downloader or Downloader()
@@ -73,9 +74,13 @@ class DownloadDialog(QDialog):
         self.setWindowTitle("Download models")
         self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(
-            "facemap-gui needs Qualcomm's facemap_3dmm landmark model and its 3DMM basis. They are downloaded "
-            f"once into {store.models_dir()} and checked before they are installed.", wordWrap=True))
+        layout.addWidget(
+            QLabel(
+                "facemap-gui needs Qualcomm's facemap_3dmm landmark model and its 3DMM basis. They are downloaded "
+                f"once into {store.models_dir()} and checked before they are installed.",
+                wordWrap=True,
+            )
+        )
         grid = QGridLayout()
         self._rows: dict[str, tuple[QProgressBar, QLabel]] = {}
         self._finished: set[str] = set()
@@ -148,7 +153,8 @@ class DownloadDialog(QDialog):
             f"<b>The download failed:</b> {html.escape(reason)}<br><br>"
             "<b>To install without this computer's network:</b> download these files on a computer that has "
             f"internet access:{urls}<br>then copy them here and run, once per file:<br>"
-            "<tt>facemap-gui models install FILE.zip</tt> (or <tt>FILE.npy</tt>)")
+            "<tt>facemap-gui models install FILE.zip</tt> (or <tt>FILE.npy</tt>)"
+        )
         self.message.show()
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
         close = self.buttons.button(QDialogButtonBox.StandardButton.Close)
@@ -165,4 +171,3 @@ class DownloadDialog(QDialog):
         self.buttons.setEnabled(False)
         self.message.setText("Cancelling… (what has arrived is kept: the next download resumes from there)")
         self.message.show()
-

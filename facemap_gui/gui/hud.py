@@ -55,8 +55,11 @@ class HudPanel(QFrame):
         self.display_fps = self._value("Display")
         self.pipeline_fps = self._value("Pipeline")
         self.latency = self._value("Latency", "capture → on screen")
-        self.dropped = self._value("Dropped", "frames skipped because a newer one arrived before inference was "
-                                              "free: the view shows the newest frame instead of lagging")
+        self.dropped = self._value(
+            "Dropped",
+            "frames skipped because a newer one arrived before inference was "
+            "free: the view shows the newest frame instead of lagging",
+        )
         self._section("Stage times")
         self.stages = {stage: self._value(stage.capitalize()) for stage in STAGE_ROWS}
         self._section("Runtime")
@@ -66,8 +69,10 @@ class HudPanel(QFrame):
         self._section("Faces")
         self.faces = self._value("Faces")
         self.detector = self._value("Detector", "frames on which the full-frame face detector ran")
-        self.tracking = self._value("Tracking", "between full-frame detections, each face is cropped where its "
-                                                "landmarks were on the previous frame")
+        self.tracking = self._value(
+            "Tracking",
+            "between full-frame detections, each face is cropped where its landmarks were on the previous frame",
+        )
         self._section("Face signals")  # the first face's, as streamed
         tips = {"Head": "yaw / pitch / roll, degrees", "Distance": "from the camera, estimated from the face's size"}
         self.signals = {name: self._value(name, tips.get(name, "")) for name in HUD_ROWS}
@@ -109,11 +114,14 @@ class HudPanel(QFrame):
             label.setText("–" if ms is None else f"{ms:.2f} ms")
         info = live.runtime
         self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
-        self.runtime.setToolTip(f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason
-                                else info.summary())
+        self.runtime.setToolTip(
+            f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason else info.summary()
+        )
         self.device.setText(info.device)
-        self.nodes.setText(", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}"
-                                     for ep, n in sorted(info.nodes_by_ep.items())) or "–")
+        self.nodes.setText(
+            ", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}" for ep, n in sorted(info.nodes_by_ep.items()))
+            or "–"
+        )
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)

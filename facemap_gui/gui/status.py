@@ -42,7 +42,6 @@ class StatusBar:
         self.state_label = QLabel(objectName="stateLabel")
         status.addPermanentWidget(self.state_label)
 
-
     def show_status(self, text: str, error: bool = False, fix: QAction | None = None) -> None:
         """Replace the message; errors (also logged) stay until replaced, others for MESSAGE_MS. `fix`: an
         action that remedies the error, offered beside it."""
@@ -63,7 +62,6 @@ class StatusBar:
     def clear_status(self) -> None:
         self.show_status("")
         self._message_timer.stop()
-
 
     def toggle_recording(self) -> None:
         if self.record_action.isChecked():
@@ -96,8 +94,10 @@ class StatusBar:
         if status.error:
             self.show_status(status.error, error=True)
         else:
-            self.show_status(f"Saved {status.frames_written} frames to {status.video_path} "
-                             f"({status.bytes_written / 1e6:.1f} MB, {status.frames_dropped} dropped)")
+            self.show_status(
+                f"Saved {status.frames_written} frames to {status.video_path} "
+                f"({status.bytes_written / 1e6:.1f} MB, {status.frames_dropped} dropped)"
+            )
 
     def _refresh_recording(self) -> None:
         recorder = self.worker.recorder if self.worker is not None else None
@@ -108,8 +108,9 @@ class StatusBar:
             self.stop_recording()
             return
         minutes, seconds = divmod(int(status.elapsed_s), 60)
-        self.recording_label.setText(f"● REC {minutes:02d}:{seconds:02d} · {status.bytes_written / 1e6:.1f} MB · "
-                                     f"{status.frames_dropped} dropped")
+        self.recording_label.setText(
+            f"● REC {minutes:02d}:{seconds:02d} · {status.bytes_written / 1e6:.1f} MB · {status.frames_dropped} dropped"
+        )
         self.recording_label.setToolTip(str(status.video_path))
 
     def choose_output_folder(self) -> None:

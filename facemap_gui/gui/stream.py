@@ -12,8 +12,10 @@ from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
 PROTOCOL_NAMES = {"osf": "&OpenSeeFace UDP", "vmc": "&VMC (OSC)"}
-TARGET_HINT = ("Default 127.0.0.1:11573 for OpenSeeFace, 127.0.0.1:39539 for VMC (39540 for a VMC performer such "
-               "as Virtual Motion Capture). Only this computer receives unless you name another host.")
+TARGET_HINT = (
+    "Default 127.0.0.1:11573 for OpenSeeFace, 127.0.0.1:39539 for VMC (39540 for a VMC performer such "
+    "as Virtual Motion Capture). Only this computer receives unless you name another host."
+)
 
 
 class TargetDialog(QDialog):
@@ -53,8 +55,13 @@ class StreamMenu:
     """MainWindow's Stream menu, toolbar toggle and status label; the choice lives in its settings."""
 
     def _build_stream_actions(self) -> None:
-        self.stream_action = self._action("&Stream", STREAM_KEY, self._stream_toggled, checkable=True,
-                                          tip="Send the tracking to an avatar app (the Stream menu sets where)")
+        self.stream_action = self._action(
+            "&Stream",
+            STREAM_KEY,
+            self._stream_toggled,
+            checkable=True,
+            tip="Send the tracking to an avatar app (the Stream menu sets where)",
+        )
         self.stream_group = QActionGroup(self, exclusive=True)
         self.stream_actions = {"off": self._action("&Off", checkable=True)}
         self.stream_actions.update({p: self._action(PROTOCOL_NAMES[p], checkable=True) for p in PROTOCOLS})
@@ -62,8 +69,9 @@ class StreamMenu:
             action.setData(key)
             self.stream_group.addAction(action)
         self.stream_group.triggered.connect(self._stream_chosen)
-        self.stream_target_action = self._action("&Target…", None, self.edit_stream_target,
-                                                 tip="Host and port the tracking is sent to")
+        self.stream_target_action = self._action(
+            "&Target…", None, self.edit_stream_target, tip="Host and port the tracking is sent to"
+        )
         self._stream_told: str | None = None  # the send problem last put in the status bar
 
     def _build_stream_menu(self, bar: QMenuBar) -> None:
@@ -106,7 +114,8 @@ class StreamMenu:
         """The status label (a few times a second, from the HUD timer) and a send problem, told once."""
         targets = self.stream_targets()
         statuses = (self.worker.stream_status() if self.worker is not None else []) or [
-            StreamStatus(t, 0.0, None) for t in targets]  # before the first frame is sent
+            StreamStatus(t, 0.0, None) for t in targets
+        ]  # before the first frame is sent
         self.stream_label.setVisible(bool(targets))
         self.stream_label.setText(" | ".join(status.line() for status in statuses))
         for status in statuses:

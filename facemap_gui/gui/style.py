@@ -38,12 +38,18 @@ def apply_style(app: QApplication) -> None:
     app.setStyle("Fusion")
     palette = QPalette()
     colours = {
-        QPalette.ColorRole.Window: "#202227", QPalette.ColorRole.WindowText: "#e6e8ec",
-        QPalette.ColorRole.Base: "#17181c", QPalette.ColorRole.AlternateBase: "#24262b",
-        QPalette.ColorRole.Text: "#e6e8ec", QPalette.ColorRole.Button: "#2b2e34",
-        QPalette.ColorRole.ButtonText: "#e6e8ec", QPalette.ColorRole.Highlight: ACCENT,
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2b2e34",
-        QPalette.ColorRole.ToolTipText: "#e6e8ec", QPalette.ColorRole.PlaceholderText: "#7c8392",
+        QPalette.ColorRole.Window: "#202227",
+        QPalette.ColorRole.WindowText: "#e6e8ec",
+        QPalette.ColorRole.Base: "#17181c",
+        QPalette.ColorRole.AlternateBase: "#24262b",
+        QPalette.ColorRole.Text: "#e6e8ec",
+        QPalette.ColorRole.Button: "#2b2e34",
+        QPalette.ColorRole.ButtonText: "#e6e8ec",
+        QPalette.ColorRole.Highlight: ACCENT,
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#2b2e34",
+        QPalette.ColorRole.ToolTipText: "#e6e8ec",
+        QPalette.ColorRole.PlaceholderText: "#7c8392",
     }
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))

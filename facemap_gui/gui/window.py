@@ -64,8 +64,15 @@ class _Bridge(QObject):
 
 
 class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
-    def __init__(self, options: RunOptions, settings: Settings, *, settings_warning: str | None = None,
-                 quit_after_frames: int = 0, screenshot: Path | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        settings: Settings,
+        *,
+        settings_warning: str | None = None,
+        quit_after_frames: int = 0,
+        screenshot: Path | None = None,
+    ) -> None:
         """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
         when the source ends or fails, save `screenshot` and close. Settings are then left untouched."""
         super().__init__()
@@ -112,9 +119,12 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         layout.setSpacing(0)
         column = QVBoxLayout()
         column.setSpacing(0)
-        self.stand_in_banner = QLabel("STAND-IN MODEL — landmarks are not real (random weights; install the real "
-                                      "model with `facemap-gui models download`)", objectName="standInBanner",
-                                      alignment=Qt.AlignmentFlag.AlignCenter)
+        self.stand_in_banner = QLabel(
+            "STAND-IN MODEL — landmarks are not real (random weights; install the real "
+            "model with `facemap-gui models download`)",
+            objectName="standInBanner",
+            alignment=Qt.AlignmentFlag.AlignCenter,
+        )
         self.stand_in_banner.setWordWrap(True)
         self.stand_in_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stand_in_banner.hide()
@@ -124,8 +134,12 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         layout.addLayout(column, 1)
         self.hud = HudPanel()
         # Scrolls in a short window instead of setting the window's minimum height.
-        self.hud_area = QScrollArea(body, widgetResizable=True, frameShape=QFrame.Shape.NoFrame,
-                                    horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hud_area = QScrollArea(
+            body,
+            widgetResizable=True,
+            frameShape=QFrame.Shape.NoFrame,
+            horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff,
+        )
         self.hud_area.setWidget(self.hud)
         self.hud_area.setFixedWidth(self.hud.width() + self.hud_area.verticalScrollBar().sizeHint().width())
         self.hud_area.setVisible(self.settings.hud)
@@ -163,8 +177,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
             return
         self.stop_recording()
         if not self.worker.stop():
-            log.warning("the %s worker did not stop within a second; it finishes in the background",
-                        self.options.source)
+            log.warning(
+                "the %s worker did not stop within a second; it finishes in the background", self.options.source
+            )
             # Kept until its threads end, so that it and its bridge (a QObject) are freed here, on the GUI
             # thread, and never by the last reference going away on one of its own threads.
             self._draining.append(self.worker)
@@ -178,8 +193,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
 
     def open_file(self) -> None:
         patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", str(self.open_folder()),
-                                              f"Videos and images ({patterns});;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open video or image", str(self.open_folder()), f"Videos and images ({patterns});;All files (*)"
+        )
         if path:
             self.start_source(path)
 
@@ -220,9 +236,12 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
 
     def _view_options(self) -> ViewOptions:
         overlay = OverlayOptions(**{name: a.isChecked() for name, a in self.overlay_actions.items()})
-        return ViewOptions(overlay=overlay, smoothing=self.smoothing_action.isChecked(),
-                           smoothing_strength=self.strength_slider.value() / 100,
-                           tracking=self.tracking_action.isChecked())
+        return ViewOptions(
+            overlay=overlay,
+            smoothing=self.smoothing_action.isChecked(),
+            smoothing_strength=self.strength_slider.value() / 100,
+            tracking=self.tracking_action.isChecked(),
+        )
 
     def _view_changed(self) -> None:
         view = self._view_options()
@@ -298,8 +317,10 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         source = self.options.source
         if source.startswith("camera:"):
             title = "No camera found" if not list_cameras() else f"Cannot open {source}"
-            detail = (f"{message}\n\nOpen a video or image instead, or try the built-in demo clip. "
-                      "Cameras appear in the Source menu when connected.")
+            detail = (
+                f"{message}\n\nOpen a video or image instead, or try the built-in demo clip. "
+                "Cameras appear in the Source menu when connected."
+            )
         else:
             title, detail = f"Cannot start {Path(source).name or source}", message
         self.stack.show_message(title, detail, [self.open_action, self.demo_action])
@@ -320,8 +341,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self.stand_in_banner.setVisible(live.stand_in)
         now = time.monotonic()
         figures = DisplayFigures(display_fps=self.display_meter.rate(now), latency_ms=self.latency_ms)
-        self.hud.update_figures(live, figures, Path(self.options.source).name or self.options.source,
-                                self._tracking_text())
+        self.hud.update_figures(
+            live, figures, Path(self.options.source).name or self.options.source, self._tracking_text()
+        )
 
     def _tracking_text(self) -> str:
         pipeline = self.worker.pipeline if self.worker is not None else None
@@ -332,8 +354,11 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
     # -- help, script, close -----------------------------------------------------------------------------
 
     def _show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
-                       for a in self.actions() if not a.shortcut().isEmpty())
+        rows = "".join(
+            f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
+            for a in self.actions()
+            if not a.shortcut().isEmpty()
+        )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
 
     def _finish_script(self, code: int) -> None:

@@ -55,16 +55,16 @@ def npy_with_stand_in_mark(array: np.ndarray) -> bytes:
     np.save(buffer, array, allow_pickle=False)
     data = buffer.getvalue()
     length = int.from_bytes(data[8:10], "little")
-    header = data[10:10 + length].rstrip(b"\n ") + b" " + STAND_IN_NPY_MARK
+    header = data[10 : 10 + length].rstrip(b"\n ") + b" " + STAND_IN_NPY_MARK
     header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"  # numpy aligns the data to 64 bytes
-    return data[:8] + len(header).to_bytes(2, "little") + header + data[10 + length:]
+    return data[:8] + len(header).to_bytes(2, "little") + header + data[10 + length :]
 
 
 def npy_has_stand_in_mark(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(12)
         width = 2 if head[6:7] == b"\x01" else 4  # format 1.0: a 2-byte header length; 2.0 and 3.0: 4 bytes
-        length = int.from_bytes(head[8:8 + width], "little")
+        length = int.from_bytes(head[8 : 8 + width], "little")
         f.seek(8 + width)
         return STAND_IN_NPY_MARK in f.read(min(length, 1 << 16))
 
@@ -79,8 +79,9 @@ def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
         if "allow_pickle" in str(exc):  # numpy's words for an object array, which loading would unpickle
             raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
         detail = " ".join(str(exc).split())[:120]  # numpy quotes the whole padded header
-        raise ModelError(f"{path}: not a readable .npy file (damaged header or truncated: {detail}); reinstall it"
-                         ) from exc
+        raise ModelError(
+            f"{path}: not a readable .npy file (damaged header or truncated: {detail}); reinstall it"
+        ) from exc
     except (OSError, EOFError) as exc:
         raise ModelError(f"{path}: not a readable .npy file ({exc}); reinstall it") from exc
     if array.shape != shape or not np.issubdtype(array.dtype, np.number):
@@ -88,16 +89,19 @@ def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def expand_box(box: tuple[int, int, int, int], size: tuple[int, int], factor: float = 1.2
-               ) -> tuple[int, int, int, int]:
+def expand_box(box: tuple[int, int, int, int], size: tuple[int, int], factor: float = 1.2) -> tuple[int, int, int, int]:
     """Grow an inclusive box about its centre by `factor` (1.2 = 10% each side), clamped to the image."""
     x0, y0, x1, y1 = box
     w, h = size
     half_w = (x1 - x0 + 1) * factor / 2
     half_h = (y1 - y0 + 1) * factor / 2
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return (max(0, math.floor(cx - half_w + 0.5)), max(0, math.floor(cy - half_h + 0.5)),
-            min(w - 1, math.floor(cx + half_w - 0.5)), min(h - 1, math.floor(cy + half_h - 0.5)))
+    return (
+        max(0, math.floor(cx - half_w + 0.5)),
+        max(0, math.floor(cy - half_h + 0.5)),
+        min(w - 1, math.floor(cx + half_w - 0.5)),
+        min(h - 1, math.floor(cy + half_h - 0.5)),
+    )
 
 
 def preprocess(rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
@@ -112,8 +116,10 @@ def preprocess(rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
 
 def rotations(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
     """R = Ry(-yaw) @ Rx(-pitch) @ Rx(-pi) @ Rz(-roll), for N angle triples → (N, 3, 3)."""
-    return np.array([_rotation(*angles) for angles in zip(pitch.tolist(), yaw.tolist(), roll.tolist(), strict=True)],
-                    dtype=np.float64).reshape(-1, 3, 3)
+    return np.array(
+        [_rotation(*angles) for angles in zip(pitch.tolist(), yaw.tolist(), roll.tolist(), strict=True)],
+        dtype=np.float64,
+    ).reshape(-1, 3, 3)
 
 
 def _rotation(pitch: float, yaw: float, roll: float) -> list[float]:
@@ -123,9 +129,17 @@ def _rotation(pitch: float, yaw: float, roll: float) -> list[float]:
     cy, sy = math.cos(yaw), -math.sin(yaw)
     ca, sa = -math.cos(pitch), math.sin(pitch)
     cr, sr = math.cos(roll), -math.sin(roll)
-    return [cy * cr + sy * sa * sr, sy * sa * cr - cy * sr, sy * ca,
-            ca * sr, ca * cr, -sa,
-            cy * sa * sr - sy * cr, sy * sr + cy * sa * cr, cy * ca]
+    return [
+        cy * cr + sy * sa * sr,
+        sy * sa * cr - cy * sr,
+        sy * ca,
+        ca * sr,
+        ca * cr,
+        -sa,
+        cy * sa * sr - sy * cr,
+        sy * sr + cy * sa * cr,
+        cy * ca,
+    ]
 
 
 def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tuple[np.ndarray, np.ndarray]:
@@ -133,8 +147,9 @@ def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tu
     p = np.asarray(params, dtype=np.float32).reshape(-1, NUM_PARAMS)
     shape = (p[:, :258] @ basis.matrix + basis.offset).reshape(-1, NUM_POINTS, 3)
     faces, boxes = p[:, 258:264].tolist(), np.reshape(crop_boxes, (-1, 4)).tolist()
-    projections = np.array([_projection(*face, *box) for face, box in zip(faces, boxes, strict=True)],
-                           dtype=np.float32).reshape(-1, 8)
+    projections = np.array(
+        [_projection(*face, *box) for face, box in zip(faces, boxes, strict=True)], dtype=np.float32
+    ).reshape(-1, 8)
     poses = np.array([(yaw * 90.0, pitch * 90.0, roll * 90.0) for pitch, yaw, roll, *_ in faces]).reshape(-1, 3)
     return shape @ projections[:, :6].reshape(-1, 3, 2) + projections[:, None, 6:], poses
 
@@ -144,8 +159,18 @@ def focal_length(raw: np.ndarray | float) -> np.ndarray | float:
     return raw * 150.0 + 450.0
 
 
-def _projection(pitch: float, yaw: float, roll: float, tx: float, ty: float, focal: float,
-                x0: float, y0: float, x1: float, y1: float) -> list[float]:
+def _projection(
+    pitch: float,
+    yaw: float,
+    roll: float,
+    tx: float,
+    ty: float,
+    focal: float,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+) -> list[float]:
     """One face's (3, 2) matrix (row by row) and (2,) offset, as 8 numbers, taking its 68 model-space vertices
     to image pixels:
     rotation, focal scaling, translation, and the crop's pixels per model unit, folded in scalars (a frame has a

@@ -82,8 +82,10 @@ def _constant(model: Any, name: str, folder: Path) -> np.ndarray | None:
             try:
                 return small_array(tensor, folder)
             except (OSError, ValueError) as exc:
-                raise ModelError(f"{folder}: cannot read the model's tensor '{name}' ({type(exc).__name__}); "
-                                 "install the whole release zip again") from exc
+                raise ModelError(
+                    f"{folder}: cannot read the model's tensor '{name}' ({type(exc).__name__}); "
+                    "install the whole release zip again"
+                ) from exc
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output[0] == name and node.attribute[0].HasField("t"):
             return small_array(node.attribute[0].t, folder)
@@ -99,38 +101,47 @@ def _quantisation(model: Any, path: Path, name: str, is_input: bool) -> tuple[fl
             scale = _constant(model, node.input[1], path.parent)
             zero = _constant(model, node.input[2], path.parent) if len(node.input) > 2 and node.input[2] else 0
             if scale is None or np.size(scale) != 1 or np.size(zero) != 1:
-                raise ModelError(f"{path}: the {op} of '{name}' has no constant per-tensor scale and zero point; "
-                                 "this app needs per-tensor I/O quantisation")
+                raise ModelError(
+                    f"{path}: the {op} of '{name}' has no constant per-tensor scale and zero point; "
+                    "this app needs per-tensor I/O quantisation"
+                )
             return float(np.asarray(scale).reshape(())), int(np.asarray(zero).reshape(()))
     return None
 
 
-def _tensor_io(model: Any, path: Path, value: Any, is_input: bool,
-               metadata: ReleaseMetadata | None) -> TensorIO:
+def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: ReleaseMetadata | None) -> TensorIO:
     """The I/O type of one tensor, with its quantisation from the graph, cross-checked against the metadata."""
     kind = "input" if is_input else "output"
     elem = value.type.tensor_type.elem_type
     if elem not in IO_TYPES:
-        raise ModelError(f"{path}: {kind} '{value.name}' has element type {_T.DataType.Name(elem)}; "
-                         f"this app runs models with {', '.join(IO_TYPES.values())} I/O")
+        raise ModelError(
+            f"{path}: {kind} '{value.name}' has element type {_T.DataType.Name(elem)}; "
+            f"this app runs models with {', '.join(IO_TYPES.values())} I/O"
+        )
     dtype = IO_TYPES[elem]
     spec = metadata.tensors.get(value.name, TensorSpec()) if metadata else TensorSpec()
     if spec.dtype is not None and spec.dtype != dtype:
-        raise ModelError(f"{metadata.path}: says {kind} '{value.name}' is {spec.dtype} but {path} has {dtype}; the "
-                         "files come from different releases: install the whole release zip again")
+        raise ModelError(
+            f"{metadata.path}: says {kind} '{value.name}' is {spec.dtype} but {path} has {dtype}; the "
+            "files come from different releases: install the whole release zip again"
+        )
     if dtype.startswith("float"):
         return TensorIO(value.name, dtype)
     graph = _quantisation(model, path, value.name, is_input)
     given = None if spec.scale is None else (spec.scale, spec.zero_point or 0)
     if graph and given and (not np.isclose(graph[0], given[0], rtol=1e-4, atol=0) or graph[1] != given[1]):
-        raise ModelError(f"{metadata.path}: says {kind} '{value.name}' has scale {given[0]:.6g}, zero point "
-                         f"{given[1]}, but {path} has {graph[0]:.6g}, {graph[1]}; the files come from different "
-                         "releases: install the whole release zip again")
+        raise ModelError(
+            f"{metadata.path}: says {kind} '{value.name}' has scale {given[0]:.6g}, zero point "
+            f"{given[1]}, but {path} has {graph[0]:.6g}, {graph[1]}; the files come from different "
+            "releases: install the whole release zip again"
+        )
     scale, zero_point = graph or given or (None, 0)
     if scale is None:
-        raise ModelError(f"{path}: {kind} '{value.name}' is {dtype} with no "
-                         f"{'DequantizeLinear after' if is_input else 'QuantizeLinear before'} it and no metadata "
-                         "file giving its scale and zero point; install the release zip it came in")
+        raise ModelError(
+            f"{path}: {kind} '{value.name}' is {dtype} with no "
+            f"{'DequantizeLinear after' if is_input else 'QuantizeLinear before'} it and no metadata "
+            "file giving its scale and zero point; install the release zip it came in"
+        )
     check_scale(str(path), value.name, scale)
     return TensorIO(value.name, dtype, scale, zero_point)
 
@@ -151,16 +162,20 @@ def inspect_model(path: Path) -> ModelInfo:
     inputs = [i for i in model.graph.input if i.name not in initializers]
     outputs = list(model.graph.output)
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)} "
-                         f"(is this the facemap_3dmm model?); {fix}")
+        raise ModelError(
+            f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)} "
+            f"(is this the facemap_3dmm model?); {fix}"
+        )
     in_dims, out_dims = _dims(inputs[0]), _dims(outputs[0])
     if in_dims[1:] != [3, INPUT_SIZE, INPUT_SIZE]:
         raise ModelError(f"{path}: input '{inputs[0].name}' is {in_dims}, expected [N, 3, 128, 128]; {fix}")
     if len(out_dims) != 2 or out_dims[1] != NUM_PARAMS:
         raise ModelError(f"{path}: output '{outputs[0].name}' is {out_dims}, expected [N, 265]; {fix}")
     if isinstance(in_dims[0], int) and in_dims[0] > 1:
-        raise ModelError(f"{path}: input '{inputs[0].name}' has a fixed batch of {in_dims[0]}; this app runs "
-                         f"models with batch 1 or a dynamic batch; {fix}")
+        raise ModelError(
+            f"{path}: input '{inputs[0].name}' has a fixed batch of {in_dims[0]}; this app runs "
+            f"models with batch 1 or a dynamic batch; {fix}"
+        )
     metadata_file = find_metadata(path.parent)
     metadata = read_metadata(metadata_file) if metadata_file else None
     meta = {p.key: p.value for p in model.metadata_props}

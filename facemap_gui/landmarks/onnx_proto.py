@@ -40,8 +40,15 @@ def load_graph(path: Path) -> Any:
 
 
 _T = messages().TensorProto
-_DTYPES = {_T.FLOAT: "float32", _T.FLOAT16: "float16", _T.UINT8: "uint8", _T.INT8: "int8", _T.UINT16: "uint16",
-           _T.INT16: "int16", _T.INT32: "int32"}
+_DTYPES = {
+    _T.FLOAT: "float32",
+    _T.FLOAT16: "float16",
+    _T.UINT8: "uint8",
+    _T.INT8: "int8",
+    _T.UINT16: "uint16",
+    _T.INT16: "int16",
+    _T.INT32: "int32",
+}
 
 
 def small_array(tensor: Any, folder: Path) -> np.ndarray:
@@ -65,4 +72,3 @@ def small_array(tensor: Any, folder: Path) -> np.ndarray:
     else:  # 8- to 32-bit integers, widened to int32_data
         values = np.array(tensor.int32_data, np.int32).astype(dtype)
     return values.astype(dtype).reshape(tuple(tensor.dims))
-

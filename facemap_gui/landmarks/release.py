@@ -51,11 +51,13 @@ def _tensors(section: Any) -> dict[str, TensorSpec]:
         scale, zero_point = quant.get("scale"), quant.get("zero_point")
         shape = spec.get("shape")
         tensors[str(name)] = TensorSpec(
-            dtype=None if spec.get("dtype") is None else DTYPE_ALIASES.get(str(spec["dtype"]).lower(),
-                                                                           str(spec["dtype"]).lower()),
+            dtype=None
+            if spec.get("dtype") is None
+            else DTYPE_ALIASES.get(str(spec["dtype"]).lower(), str(spec["dtype"]).lower()),
             shape=tuple(shape) if isinstance(shape, list) else None,
             scale=None if scale is None else float(scale),
-            zero_point=None if zero_point is None else int(zero_point))
+            zero_point=None if zero_point is None else int(zero_point),
+        )
     return tensors
 
 
@@ -70,9 +72,13 @@ def read_metadata(path: Path) -> ReleaseMetadata:
         versions = data.get("tool_versions") or {}
         tensors = {**_tensors(data.get("inputs")), **_tensors(data.get("outputs"))}
         return ReleaseMetadata(
-            path=path, runtime=str(data.get("runtime", "")), precision=str(data.get("precision", "")),
+            path=path,
+            runtime=str(data.get("runtime", "")),
+            precision=str(data.get("precision", "")),
             tool_versions={str(k): str(v) for k, v in versions.items() if v is not None},
-            tensors=tensors, stand_in=bool(data.get(STAND_IN_FIELD, False)))
+            tensors=tensors,
+            stand_in=bool(data.get(STAND_IN_FIELD, False)),
+        )
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, TypeError, AttributeError, KeyError) as exc:
         raise ModelError(f"{path}: not a readable release metadata file ({type(exc).__name__}); {fix}") from exc
 
@@ -80,8 +86,10 @@ def read_metadata(path: Path) -> ReleaseMetadata:
 def check_scale(where: str, name: str, scale: float) -> None:
     """A quantised tensor's scale must be a positive finite number, or every value it carries is wrong."""
     if not (math.isfinite(scale) and scale > 0):
-        raise ModelError(f"{where}: tensor '{name}' has quantisation scale {scale}, not a positive number; the "
-                         "model is damaged: download it again")
+        raise ModelError(
+            f"{where}: tensor '{name}' has quantisation scale {scale}, not a positive number; the "
+            "model is damaged: download it again"
+        )
 
 
 def format_tool_versions(versions: dict[str, str]) -> str:
@@ -94,9 +102,13 @@ def _key(name: str) -> str:
 
 # Tool-version keys of the metadata (spelt loosely) → the installed version they are compared with (as doctor
 # names it) and the package that upgrades it (onnxruntime-qnn ships the QNN SDK).
-TOOL_PACKAGES = {"onnxruntime": ("onnxruntime", "onnxruntime"), "qairt": ("qnn-sdk", "onnxruntime-qnn"),
-                 "qnn": ("qnn-sdk", "onnxruntime-qnn"), "qnnsdk": ("qnn-sdk", "onnxruntime-qnn"),
-                 "onnxruntimeqnn": ("onnxruntime-qnn", "onnxruntime-qnn")}
+TOOL_PACKAGES = {
+    "onnxruntime": ("onnxruntime", "onnxruntime"),
+    "qairt": ("qnn-sdk", "onnxruntime-qnn"),
+    "qnn": ("qnn-sdk", "onnxruntime-qnn"),
+    "qnnsdk": ("qnn-sdk", "onnxruntime-qnn"),
+    "onnxruntimeqnn": ("onnxruntime-qnn", "onnxruntime-qnn"),
+}
 
 
 def _release(version: str) -> tuple[int, ...]:
@@ -118,6 +130,8 @@ def tool_version_warnings(metadata: ReleaseMetadata, installed: dict[str, str | 
         name, package = TOOL_PACKAGES.get(_key(tool), (None, None))
         have = installed.get(name) if name else None
         if have and _release(have) and _release(built) and _release(have) < _release(built):
-            warnings.append(f"{metadata.path}: the model was built with {tool} {built} but {name} {have} is "
-                            f"installed; upgrade it (`pip install -U {package}`)")
+            warnings.append(
+                f"{metadata.path}: the model was built with {tool} {built} but {name} {have} is "
+                f"installed; upgrade it (`pip install -U {package}`)"
+            )
     return warnings

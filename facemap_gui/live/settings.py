@@ -108,8 +108,11 @@ def _checked(name: str, value: Any, default: Any) -> Any:
 
 def output_folder(settings: Settings) -> Path:
     """Where recordings go: the chosen folder, else facemap-gui in the user's Videos folder."""
-    return Path(settings.output_folder) if settings.output_folder else (
-        Path(platformdirs.user_videos_dir()) / store.APP_NAME)
+    return (
+        Path(settings.output_folder)
+        if settings.output_folder
+        else (Path(platformdirs.user_videos_dir()) / store.APP_NAME)
+    )
 
 
 def settings_path() -> Path:

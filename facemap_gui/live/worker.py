@@ -207,8 +207,9 @@ class LiveWorker:
         if source is None or pipeline is None or self.state is not WorkerState.RUNNING:
             raise FacemapError(f"{self.options.source}: nothing to record (the source is not running)")
         size = self._shown.frame.size if self._shown is not None else source.size
-        recorder = Recorder(path, fps=source.fps or RECORDING_FPS, size=size,
-                            header=header_record(self.options, source, pipeline))
+        recorder = Recorder(
+            path, fps=source.fps or RECORDING_FPS, size=size, header=header_record(self.options, source, pipeline)
+        )
         with self._recorder_lock:
             previous, self._recorder = self._recorder, recorder
         if previous is not None:
@@ -311,8 +312,11 @@ class LiveWorker:
         """A fallback is always told, with its reason; a plain switch is confirmed."""
         info = session.info
         if info.fallback_reason:
-            self._tell(EventKind.FALLBACK, info.fallback_reason,
-                       f"{info.runtime.upper()} {info.precision} instead of {info.requested}")
+            self._tell(
+                EventKind.FALLBACK,
+                info.fallback_reason,
+                f"{info.runtime.upper()} {info.precision} instead of {info.requested}",
+            )
         elif switched:
             self._tell(EventKind.SWITCHED, info.summary())
 
@@ -375,12 +379,18 @@ class LiveWorker:
         annotated = draw_overlay(shown.frame.rgb.copy(), shown, view.overlay, stand_in=session.model.stand_in)
         self._average("overlay", (time.perf_counter() - start) * 1000.0)
         self._shown, self._shown_view = shown, view
-        live = LiveFrame(result=shown, annotated=annotated,
-                         captured_at=time.monotonic() if captured_at is None else captured_at,
-                         runtime=session.info, stand_in=session.model.stand_in, processed=self._processed,
-                         dropped=self._mailbox.dropped,
-                         stage_ms={k: v for k, v in self._stage_ms.items() if k != "total"},
-                         pipeline_ms=self._pipeline_ms, detector_calls=self._detector_calls)
+        live = LiveFrame(
+            result=shown,
+            annotated=annotated,
+            captured_at=time.monotonic() if captured_at is None else captured_at,
+            runtime=session.info,
+            stand_in=session.model.stand_in,
+            processed=self._processed,
+            dropped=self._mailbox.dropped,
+            stage_ms={k: v for k, v in self._stage_ms.items() if k != "total"},
+            pipeline_ms=self._pipeline_ms,
+            detector_calls=self._detector_calls,
+        )
         if captured_at is not None:  # a new frame, not a redraw
             with self._recorder_lock:
                 if self._recorder is not None:
@@ -424,8 +434,9 @@ class LiveWorker:
                 self._mailbox.put(Captured(frame, time.monotonic()))
         except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
             log.exception("reading %s failed", source.name)
-            self._tell(EventKind.SOURCE_ERROR, f"Reading {source.name} failed: {type(exc).__name__}: {exc}",
-                       source.name)
+            self._tell(
+                EventKind.SOURCE_ERROR, f"Reading {source.name} failed: {type(exc).__name__}: {exc}", source.name
+            )
         finally:
             if source is not None:
                 source.close()

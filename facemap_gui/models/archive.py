@@ -46,13 +46,16 @@ def unpack_zip(archive: Path, destination: Path, max_bytes: int = MAX_UNPACKED_B
             members = [(info, _member_path(info, archive)) for info in infos]
             total = sum(info.file_size for info in infos)
             if total > max_bytes:
-                raise ModelError(f"{archive}: refusing to unpack, it expands to {total / 2**20:.0f} MB "
-                                 f"(limit {max_bytes / 2**20:.0f} MB): not a model download")
+                raise ModelError(
+                    f"{archive}: refusing to unpack, it expands to {total / 2**20:.0f} MB "
+                    f"(limit {max_bytes / 2**20:.0f} MB): not a model download"
+                )
             for info in infos:
                 ratio = info.file_size / max(info.compress_size, 1)
                 if info.file_size >= RATIO_MIN_BYTES and ratio > MAX_RATIO:
-                    raise ModelError(f"{archive}: refusing to unpack, {info.filename!r} is compressed "
-                                     f"{ratio:.0f}:1 (a zip bomb?)")
+                    raise ModelError(
+                        f"{archive}: refusing to unpack, {info.filename!r} is compressed {ratio:.0f}:1 (a zip bomb?)"
+                    )
             written = []
             for info, relative in members:
                 target = destination.joinpath(*relative.parts)
@@ -65,8 +68,15 @@ def unpack_zip(archive: Path, destination: Path, max_bytes: int = MAX_UNPACKED_B
                 written.append(target)
             return written
     # RuntimeError: an encrypted member; zlib.error: corrupt compressed data; ValueError: garbled header fields.
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, RuntimeError, zlib.error,
-            ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+        RuntimeError,
+        zlib.error,
+        ValueError,
+    ) as exc:
         raise ModelError(f"{archive}: damaged or unsupported zip ({exc}); download it again") from exc
     except OSError as exc:
         raise ModelError(f"{archive}: could not unpack into {destination} ({exc})") from exc

@@ -18,8 +18,9 @@ from facemap_gui.errors import ModelError
 
 QAIHUB = "https://qaihub-public-assets.s3.us-west-2.amazonaws.com/qai-hub-models/models/facemap_3dmm"
 MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets"
-QUALCOMM_LICENCE = ("Qualcomm AI Hub model licence: see https://huggingface.co/qualcomm/Facial-Landmark-Detection "
-                    "before redistributing")
+QUALCOMM_LICENCE = (
+    "Qualcomm AI Hub model licence: see https://huggingface.co/qualcomm/Facial-Landmark-Detection before redistributing"
+)
 BASIS_FILES = ("meanFace.npy", "shapeBasis.npy", "blendShape.npy")
 # Published beside the basis files: Qualcomm's reference case (models/reference.py reads it).
 REFERENCE_FILES = ("face_img.jpg", "face_img_fbox.txt", "face_img_lmk.txt")
@@ -76,7 +77,10 @@ class Entry:
 
 def _landmark(precision: str, size_note: str) -> Entry:
     return Entry(
-        name=f"facemap_3dmm-{precision}", kind="landmark", precision=precision, licence=QUALCOMM_LICENCE,
+        name=f"facemap_3dmm-{precision}",
+        kind="landmark",
+        precision=precision,
+        licence=QUALCOMM_LICENCE,
         description=f"Qualcomm facemap_3dmm landmark model, ONNX {precision} (release v0.54.0, {size_note})",
         files=(RemoteFile(f"{QAIHUB}/releases/v0.54.0/facemap_3dmm-onnx-{precision}.zip"),),
     )
@@ -86,26 +90,50 @@ def _detector(detector_range: str, generation: str, sha256: str, size: int, note
     # Generation-pinned URLs and checksums as listed in MediaPipe's third_party/external_files.bzl.
     filename = store.BUNDLED_DETECTORS[detector_range]
     return Entry(
-        name=f"blazeface-{detector_range}", kind="detector", detector_range=detector_range,
-        licence="Apache-2.0 (Google MediaPipe)", description=f"MediaPipe BlazeFace {note} (bundled with the app)",
+        name=f"blazeface-{detector_range}",
+        kind="detector",
+        detector_range=detector_range,
+        licence="Apache-2.0 (Google MediaPipe)",
+        description=f"MediaPipe BlazeFace {note} (bundled with the app)",
         files=(RemoteFile(f"{MEDIAPIPE}/{filename}?generation={generation}", sha256, size),),
     )
 
 
-ENTRIES: dict[str, Entry] = {e.name: e for e in (
-    _landmark("float", "~21 MB"),
-    _landmark("w8a8", "~5 MB"),
-    Entry(name="basis", kind="basis", licence=QUALCOMM_LICENCE,
-          description="3DMM basis (meanFace, shapeBasis, blendShape) needed to decode the model's 265 outputs",
-          files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in BASIS_FILES)),
-    Entry(name="reference", kind="reference", licence=QUALCOMM_LICENCE,
-          description="Qualcomm's reference test case (image, face box, 68 landmarks) for `doctor --selftest`",
-          files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in REFERENCE_FILES)),
-    _detector("short", "1677044301978921", "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
-              229714, "short-range face detector"),
-    _detector("full", "1674261618323821", "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
-              676746, "full-range (sparse) face detector"),
-)}
+ENTRIES: dict[str, Entry] = {
+    e.name: e
+    for e in (
+        _landmark("float", "~21 MB"),
+        _landmark("w8a8", "~5 MB"),
+        Entry(
+            name="basis",
+            kind="basis",
+            licence=QUALCOMM_LICENCE,
+            description="3DMM basis (meanFace, shapeBasis, blendShape) needed to decode the model's 265 outputs",
+            files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in BASIS_FILES),
+        ),
+        Entry(
+            name="reference",
+            kind="reference",
+            licence=QUALCOMM_LICENCE,
+            description="Qualcomm's reference test case (image, face box, 68 landmarks) for `doctor --selftest`",
+            files=tuple(RemoteFile(f"{QAIHUB}/v1/{name}") for name in REFERENCE_FILES),
+        ),
+        _detector(
+            "short",
+            "1677044301978921",
+            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+            229714,
+            "short-range face detector",
+        ),
+        _detector(
+            "full",
+            "1674261618323821",
+            "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+            676746,
+            "full-range (sparse) face detector",
+        ),
+    )
+}
 # What `models download` fetches without names: both precisions (the app switches between them) and the basis.
 # The detectors are bundled, so they are downloaded only when named.
 DEFAULT_NAMES = ("facemap_3dmm-float", "facemap_3dmm-w8a8", "basis")

@@ -89,13 +89,15 @@ class Progress:
 def format_size(n: float) -> str:
     """Decimal units, as the model card gives sizes (20.7 MB)."""
     power = min(int(math.log10(max(n, 1)) // 3), 3)
-    return f"{n:.0f} B" if power == 0 else f"{n / 1000 ** power:.1f} {('kB', 'MB', 'GB')[power - 1]}"
+    return f"{n:.0f} B" if power == 0 else f"{n / 1000**power:.1f} {('kB', 'MB', 'GB')[power - 1]}"
 
 
 def offline_hint(url: str) -> str:
     filename = urlsplit(url).path.rsplit("/", 1)[-1]
-    return (f"on a machine with internet access download {url} and install it here with "
-            f"`facemap-gui models install {filename}`")
+    return (
+        f"on a machine with internet access download {url} and install it here with "
+        f"`facemap-gui models install {filename}`"
+    )
 
 
 def check_url(url: str) -> None:
@@ -106,8 +108,10 @@ def check_url(url: str) -> None:
     except ValueError as exc:  # also a bad IPv6 literal
         raise FacemapError(f"{url}: not a valid URL ({exc}){mirror}") from exc
     if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
-        raise FacemapError(f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
-                           f"only https is allowed (plain http only from this machine, 127.0.0.1){mirror}")
+        raise FacemapError(
+            f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
+            f"only https is allowed (plain http only from this machine, 127.0.0.1){mirror}"
+        )
     if not parts.hostname or any(c.isspace() for c in url):
         raise FacemapError(f"{url}: not a valid URL (no host name, or spaces in it){mirror}")
 
@@ -138,8 +142,13 @@ class Downloader:
         part = destination.with_name(f".{destination.name}.part")
         name = destination.name
         for attempt in range(1, self.attempts + 1):
-            self._report(name, part.stat().st_size if part.exists() else 0, size, 0.0,
-                         note=f"connecting (attempt {attempt} of {self.attempts})")
+            self._report(
+                name,
+                part.stat().st_size if part.exists() else 0,
+                size,
+                0.0,
+                note=f"connecting (attempt {attempt} of {self.attempts})",
+            )
             try:
                 self._transfer(url, part, size)
                 break
@@ -149,19 +158,28 @@ class Downloader:
                 if attempt == self.attempts:
                     raise DownloadError(url, f"{exc} (gave up after {attempt} attempt{'s' * (attempt > 1)})") from exc
                 delay = min(self.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
-                log.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", url, exc, delay, attempt + 1,
-                            self.attempts)
-                self._report(name, part.stat().st_size if part.exists() else 0, size, 0.0,
-                             note=f"{exc}; retrying in {delay:.0f} s")
+                log.warning(
+                    "%s: %s; retrying in %.1f s (attempt %d of %d)", url, exc, delay, attempt + 1, self.attempts
+                )
+                self._report(
+                    name,
+                    part.stat().st_size if part.exists() else 0,
+                    size,
+                    0.0,
+                    note=f"{exc}; retrying in {delay:.0f} s",
+                )
                 if self.cancel.wait(delay):
                     raise DownloadCancelled(f"download of {url} cancelled") from exc
         digest = file_sha256(part)
         found = part.stat().st_size
         if (sha256 and digest != sha256) or (size is not None and found != size):
             part.unlink()
-            raise DownloadError(url, f"the downloaded file does not match the expected checksum (sha256 {digest}, "
-                                     f"{found} bytes; expected {sha256 or 'any'}, {size or 'any'} bytes): deleted, "
-                                     "nothing installed. Try again; if it persists the file changed on the server")
+            raise DownloadError(
+                url,
+                f"the downloaded file does not match the expected checksum (sha256 {digest}, "
+                f"{found} bytes; expected {sha256 or 'any'}, {size or 'any'} bytes): deleted, "
+                "nothing installed. Try again; if it persists the file changed on the server",
+            )
         os.replace(part, destination)
         return digest
 
@@ -207,13 +225,15 @@ class Downloader:
                 length = response.headers.get("Content-Length", "")
                 offset, total = 0, int(length) if length.isdigit() else None
             if total is not None and total > limit:
-                raise DownloadError(url, f"the server announces {total} bytes, more than the {limit} expected; "
-                                         "nothing downloaded. If it persists the file changed on the server")
+                raise DownloadError(
+                    url,
+                    f"the server announces {total} bytes, more than the {limit} expected; "
+                    "nothing downloaded. If it persists the file changed on the server",
+                )
             _check_free_space(part, (total if total is not None else size or 0) - offset, url)
             self._copy(response, part, offset, total, limit)
 
-    def _copy(self, response: http.client.HTTPResponse, part: Path, offset: int, total: int | None,
-              limit: int) -> None:
+    def _copy(self, response: http.client.HTTPResponse, part: Path, offset: int, total: int | None, limit: int) -> None:
         name = part.name.removeprefix(".").removesuffix(".part")
         done, started, reported = offset, time.monotonic(), 0.0
         with open(part, "ab" if offset else "wb") as out:
@@ -231,8 +251,10 @@ class Downloader:
                 if done > limit:
                     out.close()
                     part.unlink()
-                    raise DownloadError(response.url, f"the server sent more than the {limit} bytes expected; "
-                                                      "stopped and deleted, nothing installed")
+                    raise DownloadError(
+                        response.url,
+                        f"the server sent more than the {limit} bytes expected; stopped and deleted, nothing installed",
+                    )
                 if time.monotonic() - reported >= PROGRESS_INTERVAL_S:
                     reported = time.monotonic()
                     self._report(name, done, total, (done - offset) / max(reported - started, 1e-6))
@@ -240,8 +262,9 @@ class Downloader:
             raise _Retry(f"connection closed after {done} of {total} bytes")
         self._report(name, done, total, (done - offset) / max(time.monotonic() - started, 1e-6), finished=True)
 
-    def _report(self, name: str, done: int, total: int | None, rate: float, finished: bool = False,
-                note: str = "") -> None:
+    def _report(
+        self, name: str, done: int, total: int | None, rate: float, finished: bool = False, note: str = ""
+    ) -> None:
         if self.progress:
             self.progress(Progress(name, done, total, rate, finished, note))
 
@@ -249,5 +272,8 @@ class Downloader:
 def _check_free_space(part: Path, needed: int, url: str) -> None:
     free = shutil.disk_usage(part.parent).free
     if free < needed + SPARE_DISK_BYTES:
-        raise DownloadError(url, f"{part.parent}: only {format_size(free)} free, the download needs "
-                                 f"{format_size(needed)}; free some disk space or point FACEMAP_GUI_HOME elsewhere")
+        raise DownloadError(
+            url,
+            f"{part.parent}: only {format_size(free)} free, the download needs "
+            f"{format_size(needed)}; free some disk space or point FACEMAP_GUI_HOME elsewhere",
+        )

@@ -44,10 +44,13 @@ from facemap_gui.runtime.session import check_model_runs
 log = logging.getLogger(__name__)
 
 # Operators of a quantised (QDQ or integer) graph: their presence makes an ONNX file the w8a8 variant.
-QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
-                           "MatMulInteger"})
-KNOWN_FILES = ("a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, a BlazeFace .tflite, or the "
-               "self-test's face_img.jpg/face_img_fbox.txt/face_img_lmk.txt")
+QUANTIZED_OPS = frozenset(
+    {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}
+)
+KNOWN_FILES = (
+    "a facemap_3dmm .onnx or .zip, meanFace/shapeBasis/blendShape .npy, a BlazeFace .tflite, or the "
+    "self-test's face_img.jpg/face_img_fbox.txt/face_img_lmk.txt"
+)
 
 
 @dataclass
@@ -83,11 +86,15 @@ def _external_data(model: onnx.ModelProto, model_path: Path) -> list[str]:
         relative = PurePosixPath(location.replace("\\", "/"))
         file = model_path.parent / relative
         if relative.is_absolute() or ".." in relative.parts or not file.is_file():
-            raise ModelError(f"{model_path}: its weights file {location!r} is missing or outside the model's "
-                             "folder; install the whole zip the model came in")
+            raise ModelError(
+                f"{model_path}: its weights file {location!r} is missing or outside the model's "
+                "folder; install the whole zip the model came in"
+            )
         if file.stat().st_size < end:
-            raise ModelError(f"{file}: truncated ({file.stat().st_size} bytes, the model reads {end}); download "
-                             "the release zip again")
+            raise ModelError(
+                f"{file}: truncated ({file.stat().st_size} bytes, the model reads {end}); download "
+                "the release zip again"
+            )
     return sorted(ends)
 
 
@@ -104,8 +111,7 @@ def _plan_landmark(path: Path, precision: str | None) -> _Plan:
     if info.metadata:  # kept beside the model: its I/O cross-check and tool versions are read from there
         copies.append((info.metadata.path, target.parent / info.metadata.path.name))
     if info.stand_in:
-        log.warning("%s is a STAND-IN model with random weights; it is installed as such and labelled everywhere",
-                    path)
+        log.warning("%s is a STAND-IN model with random weights; it is installed as such and labelled everywhere", path)
     return _Plan(ENTRIES[f"facemap_3dmm-{precision}"], copies, info.stand_in)
 
 
@@ -119,7 +125,8 @@ def _plan_basis(paths: list[Path]) -> _Plan:
     # manifest). One stand-in file makes the whole set a stand-in.
     manifest = paths[0].parent / "manifest.json"
     stand_in = any(npy_has_stand_in_mark(p) for p in paths) or (
-        manifest.is_file() and bool(read_json(manifest).get("stand_in")))
+        manifest.is_file() and bool(read_json(manifest).get("stand_in"))
+    )
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
@@ -136,8 +143,9 @@ def _plan_detector(path: Path) -> _Plan:
     for entry in ENTRIES.values():
         if entry.kind == "detector" and entry.files[0].sha256 == digest:
             return _Plan(entry, [(path, entry.paths()[0])], False)
-    raise ModelError(f"{path}: not one of the published BlazeFace models (sha256 {digest}); "
-                     "use it directly with `--detector FILE`")
+    raise ModelError(
+        f"{path}: not one of the published BlazeFace models (sha256 {digest}); use it directly with `--detector FILE`"
+    )
 
 
 def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -> list[_Plan]:
@@ -151,14 +159,17 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
     if not (models or basis or detectors or reference):
         metadata = [f for f in files if f.name in METADATA_FILES]
         if metadata:
-            raise ModelError(f"{source}: has {metadata[0].name} but no .onnx model: an incomplete release; "
-                             "download the zip again")
+            raise ModelError(
+                f"{source}: has {metadata[0].name} but no .onnx model: an incomplete release; download the zip again"
+            )
         raise ModelError(f"{source}: holds nothing this app installs ({KNOWN_FILES})")
     plans = [_plan_landmark(f, precision) for f in models]
     precisions = [p.entry.precision for p in plans]
     if len(set(precisions)) != len(precisions):
-        raise ModelError(f"{source}: holds more than one {precisions[0]} facemap_3dmm model "
-                         f"({', '.join(str(f) for f in models)}); install them one at a time")
+        raise ModelError(
+            f"{source}: holds more than one {precisions[0]} facemap_3dmm model "
+            f"({', '.join(str(f) for f in models)}); install them one at a time"
+        )
     if basis:
         plans.append(_plan_basis(basis))
     plans += [_plan_detector(f) for f in detectors]
@@ -171,6 +182,7 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
 
 
 # --- putting files in place -----------------------------------------------------------------------------
+
 
 def _copy_atomic(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -227,8 +239,9 @@ def install_path(path: Path, precision: str | None = None) -> list[Installed]:
         raise ModelError(f"{path}: could not install into {store.models_dir()} ({exc})") from exc
 
 
-def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[str, dict]] | None = None
-             ) -> list[Installed]:
+def _install(
+    plans: list[_Plan], source: str, archive_origin: tuple[str, dict[str, dict]] | None = None
+) -> list[Installed]:
     """Check every file named like a catalogue download against its checksum first, then put each plan in
     place and record it; first-use checksums are kept only once their files are installed."""
     read_records(record_path())  # damaged records are refused before anything is replaced
@@ -256,6 +269,7 @@ def _install(plans: list[_Plan], source: str, archive_origin: tuple[str, dict[st
 
 
 # --- downloading ----------------------------------------------------------------------------------------
+
 
 def missing(names: Iterable[str] = DEFAULT_NAMES) -> list[str]:
     """The names among `names` that are not (fully) installed: what a first run has to download."""

@@ -52,8 +52,9 @@ def read_records(path: Path) -> dict[str, dict]:
     records = read_json(path)
     wrong = next((name for name, value in records.items() if not isinstance(value, dict)), None)
     if wrong is not None:
-        raise ModelError(f"{path}: damaged (its entry {wrong!r} is not an object); delete it and install the "
-                         "models again")
+        raise ModelError(
+            f"{path}: damaged (its entry {wrong!r} is not an object); delete it and install the models again"
+        )
     return records
 
 
@@ -83,26 +84,38 @@ def check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
     expected = expected_sha256(remote)
     if expected is None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        return (f"{path.name}: no published checksum, trusted on first use",
-                {remote.filename: {"sha256": digest, "size": path.stat().st_size, "first_seen": now,
-                                   "source": source}})
+        return (
+            f"{path.name}: no published checksum, trusted on first use",
+            {remote.filename: {"sha256": digest, "size": path.stat().st_size, "first_seen": now, "source": source}},
+        )
     origin = "published" if remote.sha256 else "first-use"
     if digest != expected:
-        fix = "" if remote.sha256 else (f" If the publisher really replaced the file, delete its entry from "
-                                         f"{trust_path()} and install again.")
-        raise ModelError(f"{path}: sha256 {digest} differs from the {origin} checksum {expected} of "
-                         f"{remote.filename}: damaged or not the original file, nothing installed.{fix}")
+        fix = (
+            ""
+            if remote.sha256
+            else (
+                f" If the publisher really replaced the file, delete its entry from {trust_path()} and install again."
+            )
+        )
+        raise ModelError(
+            f"{path}: sha256 {digest} differs from the {origin} checksum {expected} of "
+            f"{remote.filename}: damaged or not the original file, nothing installed.{fix}"
+        )
     return f"{path.name}: sha256 matches the {origin} checksum", {}
 
 
 def record_installed(installed: Installed) -> None:
     records = read_records(record_path())
-    files = {f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256}
-             for f in installed.files}
+    files = {
+        f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256} for f in installed.files
+    }
     previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind == "basis" else {}
     records[installed.entry.name] = {
-        "source": installed.source, "check": installed.check, "stand_in": installed.stand_in,
-        "installed": datetime.now(UTC).isoformat(timespec="seconds"), "files": {**previous, **files},
+        "source": installed.source,
+        "check": installed.check,
+        "stand_in": installed.stand_in,
+        "installed": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": {**previous, **files},
     }
     write_json(record_path(), records)
 
@@ -110,8 +123,11 @@ def record_installed(installed: Installed) -> None:
 def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
     files = read_records(record_path()).get(entry.name, {}).get("files", {})
     try:
-        return {store.models_dir() / rel: FileRecord(store.models_dir() / rel, int(f["size"]), str(f["sha256"]))
-                for rel, f in files.items()}
+        return {
+            store.models_dir() / rel: FileRecord(store.models_dir() / rel, int(f["size"]), str(f["sha256"]))
+            for rel, f in files.items()
+        }
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{record_path()}: damaged (the files of {entry.name}: {exc!r}); delete it and install "
-                         "the models again") from exc
+        raise ModelError(
+            f"{record_path()}: damaged (the files of {entry.name}: {exc!r}); delete it and install the models again"
+        ) from exc

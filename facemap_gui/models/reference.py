@@ -39,14 +39,18 @@ def load_reference(folder: Path) -> ReferenceCase:
     image_file, box_file, landmark_file = (folder / name for name in REFERENCE_FILES)
     for path in (image_file, box_file, landmark_file):
         if not path.is_file():
-            raise ModelError(f"{path}: the self-test's reference file is missing; run `facemap-gui models download "
-                             "reference` (offline: `facemap-gui models install` the three face_img files)")
+            raise ModelError(
+                f"{path}: the self-test's reference file is missing; run `facemap-gui models download "
+                "reference` (offline: `facemap-gui models install` the three face_img files)"
+            )
     image = read_image_rgb(image_file)
     x0, x1, y0, y1 = (round(v) for v in _numbers(box_file, 4)[:4])
     height, width = image.shape[:2]
     if not (0 <= x0 < x1 < width and 0 <= y0 < y1 < height):
-        raise ModelError(f"{box_file}: box x0={x0} x1={x1} y0={y0} y1={y1} is not inside the {width}x{height} "
-                         "image; install the reference files again")
+        raise ModelError(
+            f"{box_file}: box x0={x0} x1={x1} y0={y0} y1={y1} is not inside the {width}x{height} "
+            "image; install the reference files again"
+        )
     points = _numbers(landmark_file, 68)
     landmarks = points.reshape(68, -1)[:, :2]  # 68 rows of x, y (a third column, if any, is depth)
     return ReferenceCase(image, (x0, y0, x1, y1), landmarks)

@@ -53,8 +53,9 @@ def status(entry: Entry) -> EntryStatus:
         problems += [problem] if problem else []
     if entry.kind == "basis":
         stand_in |= bool(record.get("stand_in"))
-    return EntryStatus(entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in,
-                       "; ".join(problems))
+    return EntryStatus(
+        entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in, "; ".join(problems)
+    )
 
 
 def verify(entry: Entry) -> list[str]:
@@ -67,15 +68,17 @@ def verify(entry: Entry) -> list[str]:
     recorded = recorded_files(entry)
     for f in current.files:
         if f.path in recorded and recorded[f.path].sha256 != f.sha256:
-            problems.append(f"{f.path}: changed since it was installed (sha256 {f.sha256}, "
-                            f"recorded {recorded[f.path].sha256})")
+            problems.append(
+                f"{f.path}: changed since it was installed (sha256 {f.sha256}, recorded {recorded[f.path].sha256})"
+            )
         published = entry.files[0].sha256 if entry.kind == "detector" else None
         if published and f.sha256 != published:
             problems.append(f"{f.path}: sha256 {f.sha256} is not the published {published}")
     bundled = entry.bundled_path()
     if bundled and file_sha256(bundled) != entry.files[0].sha256:
-        problems.append(f"{bundled}: the bundled copy is damaged (sha256 differs from the published one); "
-                        "reinstall facemap-gui")
+        problems.append(
+            f"{bundled}: the bundled copy is damaged (sha256 differs from the published one); reinstall facemap-gui"
+        )
     if entry.kind == "landmark" and entry.paths()[0].is_file() and not current.problem:
         try:
             check_model_runs(inspect_model(entry.paths()[0]))
@@ -87,8 +90,7 @@ def verify(entry: Entry) -> list[str]:
 def entries_present() -> list[Entry]:
     """Entries with something to verify: files on disk, a record, or a bundled copy."""
     records = read_records(record_path())
-    return [e for e in ENTRIES.values()
-            if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
+    return [e for e in ENTRIES.values() if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
 
 
 def remove(entry: Entry) -> list[Path]:

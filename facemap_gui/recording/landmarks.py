@@ -15,8 +15,22 @@ from facemap_gui.signals import RECORD_NAMES
 
 # OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees, then the
 # face signals (facemap_gui.signals).
-CSV_COLUMNS = ("frame", "timestamp_ms", "face", "box_x0", "box_y0", "box_x1", "box_y1", "score",
-               *(f"x_{i}" for i in range(68)), *(f"y_{i}" for i in range(68)), "yaw", "pitch", "roll", *RECORD_NAMES)
+CSV_COLUMNS = (
+    "frame",
+    "timestamp_ms",
+    "face",
+    "box_x0",
+    "box_y0",
+    "box_x1",
+    "box_y1",
+    "score",
+    *(f"x_{i}" for i in range(68)),
+    *(f"y_{i}" for i in range(68)),
+    "yaw",
+    "pitch",
+    "roll",
+    *RECORD_NAMES,
+)
 
 
 def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
@@ -25,8 +39,21 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
     for number, face in enumerate(record["faces"]):
         xs, ys = zip(*face["landmarks"], strict=True)
         pose = face["pose"]
-        rows.append([record["frame"], record["timestamp_ms"], number, *face["box"], face["score"], *xs, *ys,
-                     pose["yaw"], pose["pitch"], pose["roll"], *(face["signals"][name] for name in RECORD_NAMES)])
+        rows.append(
+            [
+                record["frame"],
+                record["timestamp_ms"],
+                number,
+                *face["box"],
+                face["score"],
+                *xs,
+                *ys,
+                pose["yaw"],
+                pose["pitch"],
+                pose["roll"],
+                *(face["signals"][name] for name in RECORD_NAMES),
+            ]
+        )
     return rows
 
 

@@ -58,16 +58,31 @@ class RecorderStatus:
 
     def summary(self) -> dict[str, Any]:
         """What a run's JSON summary says about its recording."""
-        return {"video": str(self.video_path), "codec": self.codec, "frames": self.frames_written,
-                "dropped": self.frames_dropped, "error": self.error, "encode_ms": self.encode_ms}
+        return {
+            "video": str(self.video_path),
+            "codec": self.codec,
+            "frames": self.frames_written,
+            "dropped": self.frames_dropped,
+            "error": self.error,
+            "encode_ms": self.encode_ms,
+        }
 
 
 class Recorder:
     """Records annotated frames to a video and their landmarks beside it, on its own thread (see the package
     docstring for the contract)."""
 
-    def __init__(self, video_path: Path, *, fps: float, size: tuple[int, int], header: dict[str, Any],
-                 csv: bool = False, queue_size: int = 32, codecs: Sequence[str] = VIDEO_CODECS) -> None:
+    def __init__(
+        self,
+        video_path: Path,
+        *,
+        fps: float,
+        size: tuple[int, int],
+        header: dict[str, Any],
+        csv: bool = False,
+        queue_size: int = 32,
+        codecs: Sequence[str] = VIDEO_CODECS,
+    ) -> None:
         if fps <= 0 or queue_size < 1:
             raise ValueError(f"fps {fps} and queue_size {queue_size} must be positive")
         video_path = Path(video_path)
@@ -82,13 +97,18 @@ class Recorder:
         except FileExistsError:
             raise FacemapError(f"{video_path.parent}: is a file, not a folder; choose a folder to record in") from None
         except OSError as exc:
-            raise FacemapError(f"{video_path.parent}: cannot create the folder ({exc.strerror}); "
-                               f"choose another folder") from exc
+            raise FacemapError(
+                f"{video_path.parent}: cannot create the folder ({exc.strerror}); choose another folder"
+            ) from exc
         self._video = VideoWriter(video_path, size, fps, codecs)
         try:
             self._landmarks = LandmarkFiles(jsonl_path, csv_path if csv else None)
-            self._landmarks.write_header({**header, "recording": {
-                "video": video_path.name, "codec": self._video.codec, "size": list(size), "fps": fps}})
+            self._landmarks.write_header(
+                {
+                    **header,
+                    "recording": {"video": video_path.name, "codec": self._video.codec, "size": list(size), "fps": fps},
+                }
+            )
         except FacemapError:
             self._video.abort()
             video_path.unlink()
@@ -129,12 +149,18 @@ class Recorder:
         with self._lock:
             timings = self._stats.timings  # only the encode stage is summarised: the status is polled while recording
             return RecorderStatus(
-                video_path=self._video.path, landmarks_path=self._landmarks.jsonl_path,
-                csv_path=self._landmarks.csv_path, codec=self._video.codec, frames_written=self._stats.frames,
-                frames_dropped=self._dropped, bytes_written=self._bytes,
-                elapsed_s=(self._stopped or time.monotonic()) - self._started, error=self._error,
+                video_path=self._video.path,
+                landmarks_path=self._landmarks.jsonl_path,
+                csv_path=self._landmarks.csv_path,
+                codec=self._video.codec,
+                frames_written=self._stats.frames,
+                frames_dropped=self._dropped,
+                bytes_written=self._bytes,
+                elapsed_s=(self._stopped or time.monotonic()) - self._started,
+                error=self._error,
                 running=self._stopped is None,
-                encode_ms=timings.stage_summary(ENCODE_STAGE) if ENCODE_STAGE in timings else None)
+                encode_ms=timings.stage_summary(ENCODE_STAGE) if ENCODE_STAGE in timings else None,
+            )
 
     def close(self) -> RecorderStatus:
         """Encode what is queued, finish the files and return the final status. Idempotent; safe after an error."""

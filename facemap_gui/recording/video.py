@@ -38,8 +38,9 @@ def container_format(path: Path) -> tuple[str, dict[str, str]]:
     try:
         return _CONTAINERS[path.suffix.lower()]
     except KeyError:
-        raise FacemapError(f"{path}: cannot record to {path.suffix or 'a file without suffix'}; "
-                           f"use {' or '.join(_CONTAINERS)}") from None
+        raise FacemapError(
+            f"{path}: cannot record to {path.suffix or 'a file without suffix'}; use {' or '.join(_CONTAINERS)}"
+        ) from None
 
 
 def even_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -79,10 +80,13 @@ def choose_codec(codecs: Sequence[str], size: tuple[int, int], fps: float) -> st
             log.warning("recording with %s because %s", codec, "; ".join(reasons))
         return codec
     if any(_open_error(codec, (640, 480), 30.0) is None for codec in codecs):  # the frames are the problem
-        raise FacemapError(f"no video encoder here takes {size[0]}x{size[1]} frames at {fps:g} fps (H.264 goes "
-                           "up to about 16384x8640); record a smaller source")
-    raise FacemapError(f"no video encoder works in this PyAV/FFmpeg build ({'; '.join(reasons)}); "
-                       f"reinstall the av package from PyPI")
+        raise FacemapError(
+            f"no video encoder here takes {size[0]}x{size[1]} frames at {fps:g} fps (H.264 goes "
+            "up to about 16384x8640); record a smaller source"
+        )
+    raise FacemapError(
+        f"no video encoder works in this PyAV/FFmpeg build ({'; '.join(reasons)}); reinstall the av package from PyPI"
+    )
 
 
 class VideoWriter:
@@ -123,8 +127,10 @@ class VideoWriter:
         """Encode one RGB frame of `size`; raises FacemapError naming the file when it cannot be written."""
         height, width = rgb.shape[:2]
         if (width, height) != self.size:
-            raise FacemapError(f"{self.path}: the source changed size from {self.size[0]}x{self.size[1]} to "
-                               f"{width}x{height}; start a new recording")
+            raise FacemapError(
+                f"{self.path}: the source changed size from {self.size[0]}x{self.size[1]} to "
+                f"{width}x{height}; start a new recording"
+            )
         if (width, height) != even_size(self.size):
             rgb = cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
         # OpenCV's BT.601 I420 conversion matches swscale's default and is faster (docs/performance.md).
@@ -163,4 +169,3 @@ def write_fix(exc: Exception) -> str:
     if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return "free disk space or record to another folder (frames before this are saved)"
     return "check the disk and the folder (frames before this are saved)"
-

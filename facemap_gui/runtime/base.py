@@ -26,8 +26,9 @@ class RuntimeInfo:
 
     def summary(self) -> str:
         """One line for the window's header, the HUD tooltip and logs."""
-        nodes = ", ".join(f"{count} on {ep.removesuffix('ExecutionProvider')}"
-                          for ep, count in sorted(self.nodes_by_ep.items()))
+        nodes = ", ".join(
+            f"{count} on {ep.removesuffix('ExecutionProvider')}" for ep, count in sorted(self.nodes_by_ep.items())
+        )
         text = f"{self.runtime.upper()} {self.precision} — {self.device}"
         details = "; ".join(part for part in (nodes, self.io) if part)
         return f"{text} ({details})" if details else text
@@ -52,7 +53,6 @@ class Runtime(abc.ABC):
         """None when this runtime can open a session here, else one line saying why not."""
 
     @abc.abstractmethod
-    def create(self, path: Path, precision: str, settings: RuntimeSettings
-               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+    def create(self, path: Path, precision: str, settings: RuntimeSettings) -> tuple[ort.InferenceSession, RuntimeInfo]:
         """A session for the ONNX model at `path` (float inputs), already run once, and what it reports.
         RuntimeUnavailable when this runtime cannot run it (or, with --strict, not wholly on its device)."""

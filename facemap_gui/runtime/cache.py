@@ -36,14 +36,14 @@ def cache_root() -> Path:
 def entry_for(source: Path, sha256: str, precision: str, context: dict[str, str]) -> Path:
     """The cache file for the model `source` (whose content hash is `sha256`) compiled for `precision` under
     `context` (backend options, device, versions): a hash of all of them, with the name kept readable."""
-    key = {"format": FORMAT, "model_sha256": sha256, "precision": precision, "onnxruntime": ort.__version__,
-           **context}
+    key = {"format": FORMAT, "model_sha256": sha256, "precision": precision, "onnxruntime": ort.__version__, **context}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
     return cache_root() / f"{source.stem}-{precision}-{digest}.onnx"
 
 
-def load_or_compile(entry: Path, source: Path, create: CreateSession
-                    ) -> tuple[tuple[ort.InferenceSession, float], str | None]:
+def load_or_compile(
+    entry: Path, source: Path, create: CreateSession
+) -> tuple[tuple[ort.InferenceSession, float], str | None]:
     """A session from the cached context when it loads, else compiled from `source` while the context is
     written to the cache. Returns the session with its creation time, and "loaded", "written", "rebuilt"
     (an unusable entry was replaced) or None (the cache could not be written)."""
@@ -74,18 +74,25 @@ def load_or_compile(entry: Path, source: Path, create: CreateSession
                 part.write_bytes(b"")
                 part.unlink()
             except OSError as exc:
-                log.warning("%s: cannot write the compiled-model cache (%s); compiling without it",
-                            entry.parent, exc.strerror or exc)
+                log.warning(
+                    "%s: cannot write the compiled-model cache (%s); compiling without it",
+                    entry.parent,
+                    exc.strerror or exc,
+                )
                 return create(source, {}), None
-            result = create(source, {"ep.context_enable": "1", "ep.context_file_path": str(part),
-                                     "ep.context_embed_mode": "1"})
+            result = create(
+                source, {"ep.context_enable": "1", "ep.context_file_path": str(part), "ep.context_embed_mode": "1"}
+            )
             if not part.is_file():
                 log.warning("%s: ONNX Runtime wrote no compiled model; the next session compiles again", entry)
                 return result, None
             # The entry was removed above, so a crash before it is renamed into place just compiles again.
             write_atomic(digest, file_sha256(part))
     except OSError as exc:
-        log.warning("%s: cannot write the compiled-model cache (%s); the next session compiles again", entry,
-                    exc.strerror or exc)
+        log.warning(
+            "%s: cannot write the compiled-model cache (%s); the next session compiles again",
+            entry,
+            exc.strerror or exc,
+        )
         return result, None
     return result, state

@@ -32,10 +32,13 @@ NPU_FP32_ENV = "FACEMAP_GUI_NPU_FP32"
 # refuses fp16 without one; on a real Snapdragon the backend detects the SoC itself.
 SIMULATED_SOC_MODEL = "60"
 # What Qualcomm's own apps ask of the HTP: fastest clocks, most optimised graph.
-HTP_OPTIONS = {"htp_performance_mode": "burst", "htp_graph_finalization_optimization_mode": "3",
-               # QNN converts graph I/O to and from 8 bit itself, so every node of a w8a8 model is on the NPU
-               # and "anything on the CPU is a fallback" holds for both precisions.
-               "offload_graph_io_quantization": "0"}
+HTP_OPTIONS = {
+    "htp_performance_mode": "burst",
+    "htp_graph_finalization_optimization_mode": "3",
+    # QNN converts graph I/O to and from 8 bit itself, so every node of a w8a8 model is on the NPU
+    # and "anything on the CPU is a fallback" holds for both precisions.
+    "offload_graph_io_quantization": "0",
+}
 
 _lock = threading.Lock()
 _registration: list[str | None] = []  # empty until tried; then [None] (registered) or [why not]
@@ -64,8 +67,10 @@ def _register() -> str | None:
     try:
         import onnxruntime_qnn
     except ImportError:
-        return ("onnxruntime-qnn is not installed (it has wheels for Windows on ARM64/x64 and Linux x86_64: "
-                "`pip install onnxruntime-qnn`)")
+        return (
+            "onnxruntime-qnn is not installed (it has wheels for Windows on ARM64/x64 and Linux x86_64: "
+            "`pip install onnxruntime-qnn`)"
+        )
     library = Path(onnxruntime_qnn.get_library_path())
     if not library.is_file():
         return f"{library}: the QNN EP library is missing; reinstall onnxruntime-qnn"
@@ -118,10 +123,13 @@ class QnnRuntime(Runtime):
         if simulators:
             raise RuntimeUnavailable(
                 f"no Snapdragon {self.key.upper()} here, only the x86 HTP simulator (100-500x slower than the "
-                f"CPU); pass --allow-simulator or set {ALLOW_SIMULATOR_ENV}=1 to use it for testing")
+                f"CPU); pass --allow-simulator or set {ALLOW_SIMULATOR_ENV}=1 to use it for testing"
+            )
         found = ", ".join(sorted(d.device.type.name for d in devices)) or "none"
-        raise RuntimeUnavailable(f"the QNN EP found no {self.key.upper()} on this machine "
-                                 f"(QNN devices: {found}; {platform.system()} {platform.machine()})")
+        raise RuntimeUnavailable(
+            f"the QNN EP found no {self.key.upper()} on this machine "
+            f"(QNN devices: {found}; {platform.system()} {platform.machine()})"
+        )
 
     def unavailable_reason(self, allow_simulator: bool = False) -> str | None:
         try:
@@ -142,8 +150,7 @@ class QnnRuntime(Runtime):
             options["soc_model"] = SIMULATED_SOC_MODEL
         return options
 
-    def create(self, path: Path, precision: str, settings: RuntimeSettings
-               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+    def create(self, path: Path, precision: str, settings: RuntimeSettings) -> tuple[ort.InferenceSession, RuntimeInfo]:
         device, label = self.select_device(settings.allow_simulator)
         provider_options = self.provider_options(precision, is_simulator(device))
         symbolic = symbolic_dims(path)
@@ -173,10 +180,15 @@ class QnnRuntime(Runtime):
             else:
                 (session, session_ms), cache_state = open_model(path, {}), None
         assignment = graph_assignment(session)
-        info = RuntimeInfo(runtime=self.key, precision=precision, device=label,
-                           nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()},
-                           session_ms=session_ms, cache=cache_state,
-                           fallback_reason=self.check_placement(assignment, label, settings.strict))
+        info = RuntimeInfo(
+            runtime=self.key,
+            precision=precision,
+            device=label,
+            nodes_by_ep={ep: len(ops) for ep, ops in assignment.items()},
+            session_ms=session_ms,
+            cache=cache_state,
+            fallback_reason=self.check_placement(assignment, label, settings.strict),
+        )
         return session, info
 
     def check_placement(self, assignment: dict[str, list[str]], label: str, strict: bool) -> str | None:
@@ -197,16 +209,23 @@ def symbolic_dims(path: Path) -> set[str]:
     """Names of the symbolic dimensions of the model's inputs (the landmark stand-ins' batch)."""
     graph = load_graph(path).graph
     initializers = {init.name for init in graph.initializer}
-    return {dim.dim_param for value in graph.input if value.name not in initializers
-            for dim in value.type.tensor_type.shape.dim if dim.dim_param}
+    return {
+        dim.dim_param
+        for value in graph.input
+        if value.name not in initializers
+        for dim in value.type.tensor_type.shape.dim
+        if dim.dim_param
+    }
 
 
 def device_identity(device: ort.OrtEpDevice) -> dict[str, str]:
     """What a compiled context is tied to besides its options: the device (and so the SoC) and the CPU."""
     hardware = device.device
-    return {"device": f"{hardware.type.name}:{hardware.vendor}:{hardware.vendor_id:#x}:{hardware.device_id:#x}",
-            "device_metadata": repr(sorted(dict(hardware.metadata).items())),
-            "processor": platform.processor() or platform.machine()}
+    return {
+        "device": f"{hardware.type.name}:{hardware.vendor}:{hardware.vendor_id:#x}:{hardware.device_id:#x}",
+        "device_metadata": repr(sorted(dict(hardware.metadata).items())),
+        "processor": platform.processor() or platform.machine(),
+    }
 
 
 NPU = QnnRuntime("npu", "NPU (QNN HTP)", "htp", ort.OrtHardwareDeviceType.NPU, has_simulator=True)

@@ -29,8 +29,9 @@ def available_runtimes(allow_simulator: bool = False) -> dict[str, str | None]:
     return {key: runtime.unavailable_reason(allow_simulator) for key, runtime in RUNTIMES.items()}
 
 
-def open_on_runtime(path: Path, runtime: str, precision: str, settings: RuntimeSettings
-                    ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+def open_on_runtime(
+    path: Path, runtime: str, precision: str, settings: RuntimeSettings
+) -> tuple[ort.InferenceSession, RuntimeInfo]:
     """A ready session for any float-input ONNX model on `runtime`. Without --strict an unavailable NPU/GPU
     runs on the CPU instead; `info.requested` and `info.fallback_reason` then say so (as they do when some
     nodes run off the NPU/GPU). The caller tells the user (`log_fallback`)."""
@@ -42,8 +43,9 @@ def open_on_runtime(path: Path, runtime: str, precision: str, settings: RuntimeS
         if settings.strict or runtime == "cpu":
             raise RuntimeUnavailable(f"--runtime {runtime}: {exc}") from exc
         session, info = RUNTIMES["cpu"].create(path, precision, settings)
-        return session, replace(info, requested=f"{runtime}/{precision}",
-                                fallback_reason=f"{runtime.upper()} unavailable: {exc}")
+        return session, replace(
+            info, requested=f"{runtime}/{precision}", fallback_reason=f"{runtime.upper()} unavailable: {exc}"
+        )
     if info.fallback_reason:
         info = replace(info, requested=f"{runtime}/{precision}")
     return session, info
@@ -51,12 +53,14 @@ def open_on_runtime(path: Path, runtime: str, precision: str, settings: RuntimeS
 
 def log_fallback(what: str, info: RuntimeInfo) -> None:
     if info.fallback_reason:
-        log.warning("%s: asked for %s, running %s because %s", what, info.requested, info.summary(),
-                    info.fallback_reason)
+        log.warning(
+            "%s: asked for %s, running %s because %s", what, info.requested, info.summary(), info.fallback_reason
+        )
 
 
-def open_landmark_session(model_path: Callable[[str], Path], runtime: str, precision: str,
-                          settings: RuntimeSettings) -> LandmarkSession:
+def open_landmark_session(
+    model_path: Callable[[str], Path], runtime: str, precision: str, settings: RuntimeSettings
+) -> LandmarkSession:
     """A ready session for the landmark model of `precision` on `runtime`.
 
     `model_path(precision)` names the model file and raises ModelError when that variant is missing: without

@@ -38,8 +38,7 @@ class LandmarkSession:
         if self.model.dynamic_batch or len(batch) == 1:
             raw = self._session.run([model_out.name], {model_in.name: feed})[0]
         else:
-            raw = np.concatenate([self._session.run([model_out.name], {model_in.name: crop[None]})[0]
-                                  for crop in feed])
+            raw = np.concatenate([self._session.run([model_out.name], {model_in.name: crop[None]})[0] for crop in feed])
         return model_out.from_model(raw)
 
 
@@ -84,8 +83,9 @@ def ort_error_line(exc: Exception) -> str:
     return line.rsplit("] : ", 1)[-1][:300]
 
 
-def create_session(path: Path, options: ort.SessionOptions, providers: list[str] | None,
-                   error: type[FacemapError]) -> tuple[ort.InferenceSession, float]:
+def create_session(
+    path: Path, options: ort.SessionOptions, providers: list[str] | None, error: type[FacemapError]
+) -> tuple[ort.InferenceSession, float]:
     """Create an ORT session and time it; an ORT failure becomes `error` with one line naming the file."""
     start = time.perf_counter()
     try:
@@ -96,9 +96,16 @@ def create_session(path: Path, options: ort.SessionOptions, providers: list[str]
 
 
 # ORT's names of the I/O element types the app converts to and from (see landmarks.model.IO_TYPES).
-ORT_TYPES = {f"tensor({name})": dtype for name, dtype in (("float", "float32"), ("float16", "float16"),
-                                                          ("uint8", "uint8"), ("int8", "int8"),
-                                                          ("uint16", "uint16"))}
+ORT_TYPES = {
+    f"tensor({name})": dtype
+    for name, dtype in (
+        ("float", "float32"),
+        ("float16", "float16"),
+        ("uint8", "uint8"),
+        ("int8", "int8"),
+        ("uint16", "uint16"),
+    )
+}
 
 
 def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[FacemapError]) -> None:
@@ -107,8 +114,10 @@ def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[
     feeds = {}
     for value in session.get_inputs():
         if value.type not in ORT_TYPES:
-            raise error(f"{path}: input '{value.name}' is {value.type}; this app runs models with "
-                        f"{', '.join(ORT_TYPES.values())} inputs")
+            raise error(
+                f"{path}: input '{value.name}' is {value.type}; this app runs models with "
+                f"{', '.join(ORT_TYPES.values())} inputs"
+            )
         feeds[value.name] = np.zeros([d if isinstance(d, int) else 1 for d in value.shape], ORT_TYPES[value.type])
     try:
         session.run(None, feeds)
@@ -119,8 +128,11 @@ def warm_up(session: ort.InferenceSession, path: Path, device: str, error: type[
 def landmark_session(session: ort.InferenceSession, model: ModelInfo, info: RuntimeInfo) -> LandmarkSession:
     """Wrap a session of the landmark model; a runtime that fixed the batch to 1 (QNN) runs crops one by one."""
     batch_fixed = isinstance(session.get_inputs()[0].shape[0], int)
-    return LandmarkSession(session, replace(model, dynamic_batch=model.dynamic_batch and not batch_fixed),
-                           replace(info, io=model.io_summary()))
+    return LandmarkSession(
+        session,
+        replace(model, dynamic_batch=model.dynamic_batch and not batch_fixed),
+        replace(info, io=model.io_summary()),
+    )
 
 
 def check_model_runs(model: ModelInfo) -> None:
@@ -134,13 +146,16 @@ def check_model_runs(model: ModelInfo) -> None:
     except Exception as exc:  # ORT's own exception types
         raise ModelError(f"{model.path}: fails when run on a test crop ({ort_error_line(exc)}); {fix}") from exc
     if output.shape != (1, NUM_PARAMS):
-        raise ModelError(f"{model.path}: computes an output of shape {list(output.shape)} for one crop, not "
-                         f"[1, {NUM_PARAMS}]; {fix}")
+        raise ModelError(
+            f"{model.path}: computes an output of shape {list(output.shape)} for one crop, not [1, {NUM_PARAMS}]; {fix}"
+        )
     if not np.isfinite(output).all():
         raise ModelError(f"{model.path}: outputs NaN or infinite values on a test crop; {fix}")
     if np.abs(output).max() > MAX_PARAMETER:
-        raise ModelError(f"{model.path}: outputs values up to {np.abs(output).max():.3g} on a test crop (a working "
-                         f"model's are about 1); {fix}")
+        raise ModelError(
+            f"{model.path}: outputs values up to {np.abs(output).max():.3g} on a test crop (a working "
+            f"model's are about 1); {fix}"
+        )
 
 
 class CpuRuntime(Runtime):
@@ -152,10 +167,13 @@ class CpuRuntime(Runtime):
     def unavailable_reason(self, allow_simulator: bool = False) -> str | None:
         return None
 
-    def create(self, path: Path, precision: str, settings: RuntimeSettings
-               ) -> tuple[ort.InferenceSession, RuntimeInfo]:
+    def create(self, path: Path, precision: str, settings: RuntimeSettings) -> tuple[ort.InferenceSession, RuntimeInfo]:
         session, session_ms = create_session(path, base_session_options(), [CPU_EP], ModelError)
         warm_up(session, path, self.label, ModelError)
-        return session, RuntimeInfo(runtime=self.key, precision=precision, device=self.label,
-                                    nodes_by_ep=nodes_by_ep(session), session_ms=session_ms)
-
+        return session, RuntimeInfo(
+            runtime=self.key,
+            precision=precision,
+            device=self.label,
+            nodes_by_ep=nodes_by_ep(session),
+            session_ms=session_ms,
+        )

@@ -52,8 +52,9 @@ class SessionSwitcher:
         assert self._pending is not None
         runtime, precision = self._pending
         self._pending = None
-        self._thread = threading.Thread(target=self._build, args=(runtime, precision), name="session-build",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._build, args=(runtime, precision), name="session-build", daemon=True
+        )
         self._thread.start()
 
     def _build(self, runtime: str, precision: str) -> None:

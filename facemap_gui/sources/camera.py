@@ -30,8 +30,7 @@ def parse_index(arg: str) -> int:
     """The N of `camera:N`, checked before OpenCV sees it."""
     text = arg.strip() or "0"
     if not (text.isascii() and text.isdigit() and int(text) <= MAX_INDEX):
-        raise InputError(f"camera:{arg[:40]}: camera index must be a whole number from 0 to {MAX_INDEX}, "
-                         "e.g. camera:0")
+        raise InputError(f"camera:{arg[:40]}: camera index must be a whole number from 0 to {MAX_INDEX}, e.g. camera:0")
     return int(text)
 
 
@@ -79,8 +78,7 @@ class CameraSource(FrameSource):
         if not ok or bgr is None:
             raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
         index, self._index = self._index, self._index + 1
-        return Frame(index=index, timestamp_ms=time.monotonic() * 1000.0,
-                     rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return Frame(index=index, timestamp_ms=time.monotonic() * 1000.0, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     def close(self) -> None:
         self._cap.release()

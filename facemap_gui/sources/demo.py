@@ -40,8 +40,9 @@ def pan_zoom_transform(t: float, photo_size: tuple[int, int], canvas: tuple[int,
 
 def render_pan_zoom(photo: np.ndarray, t: float, canvas: tuple[int, int] = DEMO_SIZE) -> np.ndarray:
     matrix = pan_zoom_transform(t, (photo.shape[1], photo.shape[0]), canvas)
-    return cv2.warpAffine(photo, matrix, canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=BACKGROUND)
+    return cv2.warpAffine(
+        photo, matrix, canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND
+    )
 
 
 class DemoSource(FrameSource):
@@ -67,5 +68,6 @@ class DemoSource(FrameSource):
             return None
         index, self._index = self._index, self._index + 1
         t = (index % 300) / 300
-        return Frame(index=index, timestamp_ms=index * 1000.0 / self.fps,
-                     rgb=render_pan_zoom(self._photo, t, self.size))
+        return Frame(
+            index=index, timestamp_ms=index * 1000.0 / self.fps, rgb=render_pan_zoom(self._photo, t, self.size)
+        )

@@ -33,8 +33,13 @@ def not_a_file(path: Path) -> str | None:
         return "no such file or folder" if isinstance(exc, FileNotFoundError) else f"cannot read ({reason(exc)})"
     if stat.S_ISREG(mode):
         return None
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
-             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     kind = next((name for test, name in kinds if test(mode)), "not a regular file")
     return f"{kind}, not an image or video file"
 
@@ -55,8 +60,10 @@ def _check_pixel_count(path: Path, data: np.ndarray) -> None:
         return
     if width is None or width * height > MAX_IMAGE_PIXELS:
         size = "" if width is None else f" ({width}x{height})"
-        raise InputError(f"{path}: the image claims more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels{size}; "
-                         "scale it down to process it")
+        raise InputError(
+            f"{path}: the image claims more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels{size}; "
+            "scale it down to process it"
+        )
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
@@ -147,9 +154,14 @@ class VideoSource(FrameSource):
         # error; Matroska and MP4 headers announce the full duration, so compare with where decoding stopped.
         announced_s = self._container.duration / av.time_base if self._container.duration else 0.0
         if self._elapsed_s + 2.0 / self.fps < announced_s:
-            log.warning("%s: ended at %.2f s of the %.2f s its header announces; the file looks truncated "
-                        "(kept the %d frames that decoded)", self.path.name, self._elapsed_s, announced_s,
-                        self._index)
+            log.warning(
+                "%s: ended at %.2f s of the %.2f s its header announces; the file looks truncated "
+                "(kept the %d frames that decoded)",
+                self.path.name,
+                self._elapsed_s,
+                announced_s,
+                self._index,
+            )
 
     @property
     def frame_count(self) -> int | None:
@@ -167,8 +179,9 @@ class VideoSource(FrameSource):
             if self._index == 0:
                 raise InputError(f"{self.path}: cannot decode video ({reason(exc)})") from exc
             # A truncated file: keep what decoded, end the stream with a warning instead of failing the run.
-            log.warning("%s: stopped after %d frames, the rest is unreadable (%s)", self.path.name,
-                        self._index, reason(exc))
+            log.warning(
+                "%s: stopped after %d frames, the rest is unreadable (%s)", self.path.name, self._index, reason(exc)
+            )
             return None
         seconds = frame.time if frame.time is not None else self._index / self.fps
         if self._first_pts is None:
@@ -177,12 +190,12 @@ class VideoSource(FrameSource):
         self._elapsed_s = seconds - self._first_pts
         # One swscale thread: the conversion runs on the reading thread, off the pipeline's path, where its
         # threads' hand-over would only cost CPU time.
-        return Frame(index=index, timestamp_ms=self._elapsed_s * 1000.0,
-                     rgb=frame.to_ndarray(format="rgb24", threads=1))
+        return Frame(
+            index=index, timestamp_ms=self._elapsed_s * 1000.0, rgb=frame.to_ndarray(format="rgb24", threads=1)
+        )
 
     def close(self) -> None:
         self._container.close()
-
 
 
 def is_image_path(spec: str) -> bool:

@@ -43,8 +43,13 @@ class Graph:
         # He-initialised, with batch norm folded into the bias as an exported model has it.
         w = self.rng.normal(0, gain * math.sqrt(2.0 / (c_in * k * k)), (c_out, c_in, k, k))
         b = self.rng.normal(0, 0.01, c_out)
-        return self.node("Conv", [x, self.const(w), self.const(b, "b")], kernel_shape=[k, k],
-                         strides=[stride, stride], pads=[k // 2] * 4)
+        return self.node(
+            "Conv",
+            [x, self.const(w), self.const(b, "b")],
+            kernel_shape=[k, k],
+            strides=[stride, stride],
+            pads=[k // 2] * 4,
+        )
 
     def basic_block(self, x: str, c_in: int, c_out: int, stride: int) -> str:
         y = self.node("Relu", [self.conv(x, c_in, c_out, 3, stride)])
@@ -74,12 +79,14 @@ def features(g: Graph, arch: str) -> tuple[str, int]:
 def onnx_model(g: Graph, name: str, output: str, width: int | str) -> onnx.ModelProto:
     """The graph so far as a model from `image` [batch, 3, 128, 128] to `output` [batch, width]."""
     graph = helper.make_graph(
-        g.nodes, name,
+        g.nodes,
+        name,
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, INPUT_SIZE, INPUT_SIZE])],
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", width])],
         g.weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="facemap-gui stand-in")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="facemap-gui stand-in"
+    )
     model.ir_version = 8
     return model

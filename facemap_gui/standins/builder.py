@@ -21,8 +21,10 @@ from facemap_gui.standins.quantisation import calibration_crops, quantize_w8a8
 MODEL_FILE = "facemap_3dmm.onnx"
 W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it
 MANIFEST_FILE = "manifest.json"
-STAND_IN_NOTE = ("STAND-IN model with random weights (the last layer fitted to put a mean face on the demo "
-                 "photo's face): its landmarks are not real")
+STAND_IN_NOTE = (
+    "STAND-IN model with random weights (the last layer fitted to put a mean face on the demo "
+    "photo's face): its landmarks are not real"
+)
 
 
 def build_stand_in_model(arch: str = "full", seed: int = 0) -> onnx.ModelProto:
@@ -40,18 +42,21 @@ def build_stand_in_model(arch: str = "full", seed: int = 0) -> onnx.ModelProto:
     rng = np.random.default_rng(seed)
     g = Graph(rng)
     pooled, width = features(g, arch)
-    probe = ort.InferenceSession(onnx_model(g, "probe", pooled, width).SerializeToString(),
-                                 providers=["CPUExecutionProvider"])
+    probe = ort.InferenceSession(
+        onnx_model(g, "probe", pooled, width).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     batches = [(probe.run(None, {"image": crops})[0], placement) for crops, placement in fitting_batches(rng)]
-    mean, weight, bias = fit_last_layer(np.concatenate([f for f, _ in batches]).astype(np.float64),
-                                        np.concatenate([p for _, p in batches]))
+    mean, weight, bias = fit_last_layer(
+        np.concatenate([f for f, _ in batches]).astype(np.float64), np.concatenate([p for _, p in batches])
+    )
     # Random ReLU features are large and vary little (mean ~37, spread ~3): centred first, as a trained
     # network's batch norms leave them, the last layer's sums stay small and survive 8-bit quantisation.
     centred = g.node("Sub", [pooled, g.const(mean[None], "mean")])
     g.nodes.append(helper.make_node("Gemm", [centred, g.const(weight), g.const(bias, "b")], ["parameters_3dmm"]))
     model = onnx_model(g, f"facemap_3dmm_stand_in_{arch}", "parameters_3dmm", NUM_PARAMS)
-    helper.set_model_props(model, {STAND_IN_KEY: "true", "facemap_gui.arch": arch,
-                                   "facemap_gui.description": STAND_IN_NOTE})
+    helper.set_model_props(
+        model, {STAND_IN_KEY: "true", "facemap_gui.arch": arch, "facemap_gui.description": STAND_IN_NOTE}
+    )
     onnx.checker.check_model(model)
     return model
 
@@ -77,6 +82,5 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
 
 def write_manifest(directory: Path, details: dict[str, object]) -> None:
     files = sorted(p for p in directory.iterdir() if p.suffix in (".onnx", ".npy"))
-    manifest = {"stand_in": True, "note": STAND_IN_NOTE, **details,
-                "files": {p.name: file_sha256(p) for p in files}}
+    manifest = {"stand_in": True, "note": STAND_IN_NOTE, **details, "files": {p.name: file_sha256(p) for p in files}}
     write_atomic(directory / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())

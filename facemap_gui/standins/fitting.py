@@ -21,8 +21,9 @@ RIDGE = 100.0  # on standardised features: small weights, hardly less accurate t
 PLACEMENT = [261, 262, 263]  # tx, ty, focal: the outputs the last layer is fitted for
 
 
-def fitting_batches(rng: np.random.Generator, samples: int = FIT_SAMPLES, batch: int = 16
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def fitting_batches(
+    rng: np.random.Generator, samples: int = FIT_SAMPLES, batch: int = 16
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Batches of (N, 3, 128, 128) crops of the demo photo made as the pipeline makes them (the face box
     expanded 1.2x, bilinear resize), from boxes off the detector's by up to FIT_SHIFT of the face's side and
     FIT_ZOOM in size, with the face 60-350 px tall in the frame; each with (N, 3) parameters [tx, ty, focal]
@@ -44,8 +45,14 @@ def fitting_batches(rng: np.random.Generator, samples: int = FIT_SAMPLES, batch:
             zoom, (dx, dy) = zooms[index], shifts[index]
             crop_side = max(8, round(side * zoom * sizes[index] * 1.2))  # the jittered box expanded, frame px
             left, top = (cx + dx * side) * zoom - crop_side / 2, (cy + dy * side) * zoom - crop_side / 2
-            frame = cv2.warpAffine(photo, np.array([[zoom, 0, -left], [0, zoom, -top]]), (crop_side, crop_side),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND)
+            frame = cv2.warpAffine(
+                photo,
+                np.array([[zoom, 0, -left], [0, zoom, -top]]),
+                (crop_side, crop_side),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=BACKGROUND,
+            )
             crops[i] = preprocess(frame, np.array([(0, 0, crop_side - 1, crop_side - 1)]))[0]
         yield crops, placements[start : start + len(crops)]
 
@@ -58,16 +65,20 @@ def _photo_face(photo: np.ndarray) -> tuple[int, int, int, int]:
     with DETECTORS["mediapipe"](store.bundled_detector_path("full"), video=False, max_faces=1) as detector:
         faces = detector.detect(Frame(index=0, timestamp_ms=0.0, rgb=photo))
     if not faces:
-        raise ModelError("the bundled detector found no face in the demo photo, so no stand-in can be made; "
-                         "reinstall facemap-gui")
+        raise ModelError(
+            "the bundled detector found no face in the demo photo, so no stand-in can be made; reinstall facemap-gui"
+        )
     return faces[0].box
 
 
 def mean_face_placement(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:
     """[tx, ty, focal] putting the mean face's landmark square (tracking.landmark_square) at `centres` (N, 2) with
     `sides` (N,), all in crop sides; the other parameters are zero (mean shape, facing the camera)."""
-    mean = decode(np.zeros((1, NUM_PARAMS)), np.array([(0, 0, INPUT_SIZE - 1, INPUT_SIZE - 1)]),
-                  FoldedBasis.from_arrays(*stand_in_basis().values()))[0][0]
+    mean = decode(
+        np.zeros((1, NUM_PARAMS)),
+        np.array([(0, 0, INPUT_SIZE - 1, INPUT_SIZE - 1)]),
+        FoldedBasis.from_arrays(*stand_in_basis().values()),
+    )[0][0]
     # decode puts a point at zoom * (v + 60 t) + 64 crop pixels, zoom = (150 f + 450) / 500; f = 0 here.
     zoom0 = 450 / 500
     low, high = mean.min(axis=0), mean.max(axis=0)

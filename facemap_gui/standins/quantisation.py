@@ -39,8 +39,9 @@ def quantize_w8a8(float_model: Path, output: Path, crops: np.ndarray) -> Path:
             # Shape inference and graph optimisation first, as the quantiser asks, so ranges attach to the final
             # nodes.
             quant_pre_process(str(float_model), str(prepared))
-            config = get_qnn_qdq_config(str(prepared), Crops(), activation_type=QuantType.QUInt8,
-                                        weight_type=QuantType.QUInt8)
+            config = get_qnn_qdq_config(
+                str(prepared), Crops(), activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8
+            )
             quantize(str(prepared), str(part), config)
         finally:
             prepared.unlink(missing_ok=True)

@@ -67,8 +67,10 @@ def quantised_io(model: onnx.ModelProto) -> None:
 
 
 def _tensor_metadata(value: onnx.ValueInfoProto, quantisation: tuple[float, int] | None) -> dict:
-    entry: dict = {"shape": [d.dim_value for d in value.type.tensor_type.shape.dim],
-                   "dtype": IO_TYPES[value.type.tensor_type.elem_type]}
+    entry: dict = {
+        "shape": [d.dim_value for d in value.type.tensor_type.shape.dim],
+        "dtype": IO_TYPES[value.type.tensor_type.elem_type],
+    }
     if quantisation:
         entry["quantization_parameters"] = {"scale": quantisation[0], "zero_point": quantisation[1]}
     return entry
@@ -89,15 +91,23 @@ def write_release(directory: Path, precision: str, arch: str = "tiny", seed: int
             quantised_io(model)
             onnx.save(model, str(target))
         else:
-            onnx.save(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
-                      location=f"{MODEL_NAME}.data")
+            onnx.save(
+                model,
+                str(target),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=f"{MODEL_NAME}.data",
+            )
         info = inspect_model(target)
         quant = {io.name: None if io.scale is None else (io.scale, io.zero_point) for io in (info.input, info.output)}
         metadata = {
-            "runtime": "onnx", "precision": precision, "tool_versions": TOOL_VERSIONS,
+            "runtime": "onnx",
+            "precision": precision,
+            "tool_versions": TOOL_VERSIONS,
             "inputs": {v.name: _tensor_metadata(v, quant[v.name]) for v in model.graph.input},
             "outputs": {v.name: _tensor_metadata(v, quant[v.name]) for v in model.graph.output},
-            STAND_IN_FIELD: True, "note": STAND_IN_NOTE,
+            STAND_IN_FIELD: True,
+            "note": STAND_IN_NOTE,
         }
         # Older releases have metadata.yaml, newer ones metadata.json: one replica of each.
         if precision == "w8a8":
@@ -126,8 +136,9 @@ def write_reference(directory: Path, model: Path, basis_dir: Path) -> Path:
     x0, y0, x1, y1 = REFERENCE_BOX
     box_file.write_text(f"{x0} {x1} {y0} {y1}\n", encoding="utf-8")
     session = open_landmark_session(lambda precision: model, "cpu", "float", RuntimeSettings())
-    points = landmarks_on(ReferenceCase(read_image_rgb(image), REFERENCE_BOX, np.zeros((68, 2))), session.run,
-                          FoldedBasis.load(basis_dir))
+    points = landmarks_on(
+        ReferenceCase(read_image_rgb(image), REFERENCE_BOX, np.zeros((68, 2))), session.run, FoldedBasis.load(basis_dir)
+    )
     landmark_file.write_text("".join(f"{x:.4f} {y:.4f}\n" for x, y in points), encoding="utf-8")
     manifest = {"stand_in": True, "note": f"reference landmarks of a stand-in model ({model.name}): not real"}
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,9 @@ from facemap_gui.streaming.udp import UdpSender
 
 PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT}
 DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names another host
-_TARGET = re.compile(r"(?P<protocol>osf|vmc)(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?")
+_TARGET = re.compile(
+    r"(?P<protocol>osf|vmc)(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class StreamTarget:
         match = _TARGET.fullmatch(text)
         port = int(match["port"]) if match and match["port"] else None
         if match is None or (port is not None and not 0 < port < 65536):
-            raise FacemapError(f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
-                               f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})")
+            raise FacemapError(
+                f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
+                f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})"
+            )
         protocol = match["protocol"]
         return cls(protocol, match["ipv6"] or match["host"] or DEFAULT_HOST, port or PROTOCOLS[protocol])
 
@@ -78,12 +82,16 @@ class Streamer:
         if protocol == "vmc":
             assert self._vmc is not None
             return self._vmc.frame(signals[0])  # an avatar has one face: the first
-        return b"".join(osf.face_packet(now, number, result.frame.size, face, its_signals)
-                        for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True)))
+        return b"".join(
+            osf.face_packet(now, number, result.frame.size, face, its_signals)
+            for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True))
+        )
 
     def status(self) -> list[StreamStatus]:
-        return [StreamStatus(target, sender.packets_per_s(), sender.error)
-                for target, sender in zip(self.targets, self._senders, strict=True)]
+        return [
+            StreamStatus(target, sender.packets_per_s(), sender.error)
+            for target, sender in zip(self.targets, self._senders, strict=True)
+        ]
 
     def close(self) -> None:
         for sender in self._senders:

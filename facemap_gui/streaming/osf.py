@@ -19,9 +19,22 @@ FACE = struct.Struct("<d i 2f 2f B f 4f 3f 3f 68f 136f 210f 14f")
 # the corners) then the right and left pupils.
 OSF_FROM_IBUG = np.array([*range(49), 50, 51, 52, *range(54, 68)])
 _NO_3D_POINTS = (0.0,) * 210  # what OpenSeeFace sends when its 3D fit failed
-_FEATURES = ("eye_l", "eye_r", "eyebrow_steepness_l", "eyebrow_updown_l", "eyebrow_quirk_l", "eyebrow_steepness_r",
-             "eyebrow_updown_r", "eyebrow_quirk_r", "mouth_corner_updown_l", "mouth_corner_inout_l",
-             "mouth_corner_updown_r", "mouth_corner_inout_r", "mouth_open", "mouth_wide")
+_FEATURES = (
+    "eye_l",
+    "eye_r",
+    "eyebrow_steepness_l",
+    "eyebrow_updown_l",
+    "eyebrow_quirk_l",
+    "eyebrow_steepness_r",
+    "eyebrow_updown_r",
+    "eyebrow_quirk_r",
+    "mouth_corner_updown_l",
+    "mouth_corner_inout_l",
+    "mouth_corner_updown_r",
+    "mouth_corner_inout_r",
+    "mouth_open",
+    "mouth_wide",
+)
 
 
 def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -34,9 +47,14 @@ def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, f
 def features(signals: FaceSignals) -> tuple[float, ...]:
     """OpenSeeFace's 14 features: its eye features read 0 open and -1 closed; what we do not compute is 0, as
     OpenSeeFace sends for a feature it has no value for."""
-    known = {"eye_l": signals.eye_open_left - 1.0, "eye_r": signals.eye_open_right - 1.0,
-             "eyebrow_updown_l": signals.brow_raise_left, "eyebrow_updown_r": signals.brow_raise_right,
-             "mouth_open": signals.mouth_open, "mouth_wide": signals.mouth_wide}
+    known = {
+        "eye_l": signals.eye_open_left - 1.0,
+        "eye_r": signals.eye_open_right - 1.0,
+        "eyebrow_updown_l": signals.brow_raise_left,
+        "eyebrow_updown_r": signals.brow_raise_right,
+        "mouth_open": signals.mouth_open,
+        "mouth_wide": signals.mouth_wide,
+    }
     return tuple(known.get(name, 0.0) for name in _FEATURES)
 
 
@@ -45,6 +63,22 @@ def face_packet(now: float, face_id: int, size: tuple[int, int], face: FaceResul
     points = face.landmarks[OSF_FROM_IBUG].ravel().tolist()
     pupils = face.landmarks[36:48].reshape(2, 6, 2).mean(axis=1).ravel().tolist()  # the eyes' centres
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
-    return FACE.pack(now, face_id, *size, signals.eye_open_right, signals.eye_open_left, 1, 0.0,
-                     *quaternion(face.pose), signals.pitch, signals.yaw, signals.roll, *translation,
-                     *(face.score,) * 68, *points, *pupils, *_NO_3D_POINTS, *features(signals))
+    return FACE.pack(
+        now,
+        face_id,
+        *size,
+        signals.eye_open_right,
+        signals.eye_open_left,
+        1,
+        0.0,
+        *quaternion(face.pose),
+        signals.pitch,
+        signals.yaw,
+        signals.roll,
+        *translation,
+        *(face.score,) * 68,
+        *points,
+        *pupils,
+        *_NO_3D_POINTS,
+        *features(signals),
+    )

@@ -52,8 +52,9 @@ class VmcBundle:
     def frame(self, signals: FaceSignals) -> bytes:
         """The bundle for a face: head bone rotation as Unity's Quaternion.Euler(pitch, yaw, roll) (VMC receivers
         run on Unity; position 0: receivers place the head themselves) and blendshapes."""
-        _FLOATS.pack_into(self._buffer, self._bone_at, 0.0, 0.0, 0.0,
-                          *quaternion_yxz(signals.pitch, signals.yaw, signals.roll))
+        _FLOATS.pack_into(
+            self._buffer, self._bone_at, 0.0, 0.0, 0.0, *quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
+        )
         for at, value in zip(self._blend_at, blendshapes(signals), strict=True):
             struct.pack_into(">f", self._buffer, at, value)
         return bytes(self._buffer)

@@ -20,7 +20,8 @@ import psutil
 
 from facemap_gui import store
 from facemap_gui.errors import FacemapError
-from facemap_gui.live.worker import EventKind, LiveFrame, LiveWorker, WorkerEvent, WorkerState
+from facemap_gui.live.events import EventKind, LiveFrame, WorkerEvent, WorkerState
+from facemap_gui.live.worker import LiveWorker
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
 from facemap_gui.runtime import PRECISIONS, available_runtimes

@@ -16,7 +16,8 @@ import pytest
 
 from facemap_gui.errors import InputError
 from facemap_gui.live import worker as worker_module
-from facemap_gui.live.worker import EventKind, LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
+from facemap_gui.live.events import EventKind, LiveFrame, ViewOptions, WorkerEvent, WorkerState
+from facemap_gui.live.worker import LiveWorker
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions, open_session

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialog
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.controls import RUNTIMES
-from facemap_gui.live.worker import WorkerState
+from facemap_gui.live.events import WorkerState
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.runtime import PRECISIONS, available_runtimes
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
-from facemap_gui.live.worker import LiveFrame
+from facemap_gui.live.events import LiveFrame
 from facemap_gui.pipeline import STAGES
 from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
 

@@ -30,8 +30,9 @@ from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.status import StatusBar
 from facemap_gui.gui.stream import StreamMenu
 from facemap_gui.gui.view import ViewStack
+from facemap_gui.live.events import LiveFrame, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.live.settings import Settings, save_settings
-from facemap_gui.live.worker import LiveFrame, LiveWorker, ViewOptions, WorkerEvent, WorkerState
+from facemap_gui.live.worker import LiveWorker
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.sources import list_cameras

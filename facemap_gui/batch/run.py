@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
@@ -26,6 +27,7 @@ from facemap_gui.pipeline_builder import RunOptions
 log = logging.getLogger(__name__)
 
 RAY_HINT = 'Ray is not installed; pip install "facemap-gui[cluster]"'
+WORKER_STOP_S = 10.0  # how long a stopped worker may take to remove its part files before it is killed
 LOG_FORMAT = "facemap-gui: %(levelname)s: %(message)s"  # as cli.py's, in worker processes too
 
 
@@ -150,15 +152,30 @@ def _in_workers(jobs: list[FileJob], workers: int, progress: Progress) -> Iterat
     counter = context.Value("q", 0)
     progress.live_frames = lambda: counter.value
     level = logging.getLogger().getEffectiveLevel()
-    pool = context.Pool(workers, initializer=_worker_init, initargs=(counter, level))
+    # concurrent.futures, not multiprocessing.Pool: Pool.terminate() can wait for ever on a queue lock that a
+    # worker stopped while idle still held (seen as a Ctrl+C that never returned); an executor notices dead
+    # workers instead.
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(counter, level))
+    unfinished = {executor.submit(_worker_job, job): job for job in jobs}
     try:
-        yield from pool.imap_unordered(_worker_job, jobs)
+        for future in as_completed(list(unfinished)):
+            yield future.result()
+            del unfinished[future]
     except BaseException:
-        pool.terminate()  # SIGTERM: each running job removes its part files
+        processes = list(executor._processes.values())  # the executor has no public way to stop running calls
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()  # SIGTERM: each running job removes its part files
+        for process in processes:
+            process.join(WORKER_STOP_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for job in unfinished.values():
+            remove_parts(job)  # whatever a worker that had to be killed left behind
         raise
     finally:
-        pool.close()
-        pool.join()
+        executor.shutdown(wait=True)
 
 
 def _import_ray(cluster: str) -> Any:

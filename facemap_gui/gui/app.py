@@ -141,6 +141,11 @@ def run_gui(
     from facemap_gui.gui.window import MainWindow
 
     qInstallMessageHandler(_log_qt_message)
+    import cv2
+
+    # The live pipeline is paced to the source: OpenCV's second thread would only add a wake-up to every
+    # resize and conversion (~1.5 ms of CPU a 720p frame, docs/performance.md).
+    cv2.setNumThreads(1)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("facemap-gui")
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))

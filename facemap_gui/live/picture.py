@@ -16,11 +16,14 @@ def fitted_size(frame_size: tuple[int, int], area: tuple[int, int] | None) -> tu
     return max(1, round(frame_size[0] * scale)), max(1, round(frame_size[1] * scale))
 
 
-def scaled_copy(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A new RGB array of `size` (width, height) holding the frame, to draw on."""
+def scaled_copy(rgb: np.ndarray, size: tuple[int, int], into: np.ndarray | None = None) -> np.ndarray:
+    """The frame at `size` (width, height) in a new RGB array, or in `into` when it has that shape, to draw on."""
+    shape = (size[1], size[0], 3)
+    out = into if into is not None and into.shape == shape else np.empty(shape, np.uint8)
     if (rgb.shape[1], rgb.shape[0]) == size:
-        return rgb.copy()
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        out[...] = rgb
+        return out
+    return cv2.resize(rgb, size, dst=out, interpolation=cv2.INTER_LINEAR)
 
 
 def as_picture(rgb: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.live.events import (
     Captured,
@@ -75,6 +77,7 @@ class LiveWorker:
         self._detector_calls = 0
         self._failures = 0
         self._shown: FrameResult | None = None
+        self._canvas: np.ndarray | None = None
         self._shown_view: ViewOptions | None = None
         self._recorder_lock = threading.Lock()
         self._recorder: Recorder | None = None
@@ -307,7 +310,7 @@ class LiveWorker:
         session = self.pipeline.session
         stand_in = session.model.stand_in
         size = fitted_size(shown.frame.size, view.display_area)
-        canvas = scaled_copy(shown.frame.rgb, size)
+        canvas = self._canvas = scaled_copy(shown.frame.rgb, size, into=self._canvas)  # reused: never handed out
         draw_overlay(canvas, shown, view.overlay, stand_in=stand_in, scale=size[0] / shown.frame.size[0])
         picture = as_picture(canvas)
         self._average("overlay", (time.perf_counter() - start) * 1000.0)

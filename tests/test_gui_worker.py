@@ -213,17 +213,12 @@ def test_the_window_is_told_once_per_newest_frame_never_a_backlog(start):
     assert taken[-1].processed > 1
 
 
-def rgb_of(live: LiveFrame) -> np.ndarray:
-    """The picture's pixels as RGB (it is in Qt's Format_RGB32 byte order: B, G, R, X)."""
-    return live.picture[..., 2::-1]
-
-
 def test_the_overlay_is_drawn_on_a_copy_where_the_landmarks_are(start, pan_video):
     worker, _ = start(str(pan_video), ViewOptions(overlay=OverlayOptions(boxes=False, axes=False)))
     live = run_until(worker, lambda f: bool(f.result.faces))[-1]
     points = np.round(live.result.faces[0].landmarks).astype(int)
     raw = live.result.frame.rgb
-    picture = rgb_of(live)
+    picture = live.picture
     assert picture.shape == raw.shape  # no display area: the frame's own size
     changed = np.any(picture[points[:, 1], points[:, 0]] != raw[points[:, 1], points[:, 0]], axis=1)
     assert changed.mean() > 0.9
@@ -237,12 +232,12 @@ def test_the_picture_is_scaled_to_the_display_area_with_the_overlay_drawn_at_tha
     live = run_until(worker, lambda f: bool(f.result.faces))[-1]
     width, height = live.result.frame.size
     scale = 320 / width
-    assert live.picture.shape == (round(height * scale), 320, 4)  # as large as fits, the aspect kept
+    assert live.picture.shape == (round(height * scale), 320, 3)  # as large as fits, the aspect kept
     plain = cv2.resize(live.result.frame.rgb, (320, round(height * scale)), interpolation=cv2.INTER_LINEAR)
     points = np.round(live.result.faces[0].landmarks * scale).astype(int)
-    differs = np.abs(rgb_of(live)[points[:, 1], points[:, 0]].astype(int) - plain[points[:, 1], points[:, 0]])
+    differs = np.abs(live.picture[points[:, 1], points[:, 0]].astype(int) - plain[points[:, 1], points[:, 0]])
     assert (differs.sum(axis=1) > 60).mean() > 0.8
-    assert np.array_equal(rgb_of(live)[:10, :10], plain[:10, :10])
+    assert np.array_equal(live.picture[:10, :10], plain[:10, :10])
     worker.view = dataclasses.replace(view, display_area=(640, 800))  # the window was resized
     bigger = run_until(worker, lambda f: f.picture.shape[1] == 640)[-1]
     assert bigger.picture.shape[0] == round(height * 640 / width)
@@ -257,7 +252,7 @@ def test_overlay_options_redraw_the_last_frame_after_the_source_ended(start, tin
     assert redrawn.result is first.result
     raw = first.result.frame.rgb
     # Only the stand-in label is left: far fewer pixels differ from the raw frame than with the full overlay.
-    assert 0 < np.count_nonzero(rgb_of(redrawn) != raw) < np.count_nonzero(rgb_of(first) != raw) / 2
+    assert 0 < np.count_nonzero(redrawn.picture != raw) < np.count_nonzero(first.picture != raw) / 2
 
 
 def test_a_slow_consumer_drops_stale_frames_instead_of_queueing_them(start, monkeypatch):

@@ -38,7 +38,7 @@ class VideoView(QWidget):
     def set_picture(self, picture: np.ndarray, frame_size: tuple[int, int]) -> None:
         height, width = picture.shape[:2]
         self._picture, self._frame_size = picture, frame_size
-        self._image = QImage(picture.data, width, height, 4 * width, QImage.Format.Format_RGB32)
+        self._image = QImage(picture.data, width, height, 3 * width, QImage.Format.Format_RGB888)
         self._image.setDevicePixelRatio(self.devicePixelRatioF())
 
     def image_rect(self) -> QRectF:

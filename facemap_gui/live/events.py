@@ -82,7 +82,7 @@ class LiveFrame:
     """The newest result, as the window paints it."""
 
     result: FrameResult
-    picture: np.ndarray  # what the window paints: `live.picture`'s format, the view's size, overlay drawn
+    picture: np.ndarray  # what the window paints: RGB, scaled to the view (`live.picture`), overlay drawn
     captured_at: float
     runtime: RuntimeInfo
     stand_in: bool

@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.live.events import (
     Captured,
@@ -30,7 +28,7 @@ from facemap_gui.live.events import (
     WorkerState,
 )
 from facemap_gui.live.pacing import FilePacer
-from facemap_gui.live.picture import as_picture, fitted_size, scaled_copy
+from facemap_gui.live.picture import fitted_size, scaled_copy
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
@@ -77,7 +75,6 @@ class LiveWorker:
         self._detector_calls = 0
         self._failures = 0
         self._shown: FrameResult | None = None
-        self._canvas: np.ndarray | None = None
         self._shown_view: ViewOptions | None = None
         self._recorder_lock = threading.Lock()
         self._recorder: Recorder | None = None
@@ -310,9 +307,8 @@ class LiveWorker:
         session = self.pipeline.session
         stand_in = session.model.stand_in
         size = fitted_size(shown.frame.size, view.display_area)
-        canvas = self._canvas = scaled_copy(shown.frame.rgb, size, into=self._canvas)  # reused: never handed out
-        draw_overlay(canvas, shown, view.overlay, stand_in=stand_in, scale=size[0] / shown.frame.size[0])
-        picture = as_picture(canvas)
+        picture = scaled_copy(shown.frame.rgb, size)
+        draw_overlay(picture, shown, view.overlay, stand_in=stand_in, scale=size[0] / shown.frame.size[0])
         self._average("overlay", (time.perf_counter() - start) * 1000.0)
         self._shown, self._shown_view = shown, view
         live = LiveFrame(

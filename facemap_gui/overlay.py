@@ -43,15 +43,20 @@ def _thickness(frame_height: int) -> int:
 
 
 def draw_overlay(
-    rgb: np.ndarray, result: FrameResult, options: OverlayOptions = OverlayOptions(), stand_in: bool = False
+    rgb: np.ndarray,
+    result: FrameResult,
+    options: OverlayOptions = OverlayOptions(),
+    stand_in: bool = False,
+    scale: float = 1.0,
 ) -> np.ndarray:
-    """Draw in place on `rgb` (H, W, 3 uint8, RGB) and return it."""
+    """Draw in place on `rgb` (H, W, 3 uint8, RGB) and return it; `scale`: `rgb` is the frame scaled by it (the
+    window's view), lines keep their thickness for its height."""
     t = _thickness(rgb.shape[0])
     for face in result.faces:
         if options.boxes:
-            x0, y0, x1, y1 = face.box
+            x0, y0, x1, y1 = (round(v * scale) for v in face.box)
             cv2.rectangle(rgb, (x0, y0), (x1, y1), BOX_COLOUR, t, cv2.LINE_AA)
-        points = np.round(face.landmarks).astype(np.int32)
+        points = np.round(face.landmarks * scale).astype(np.int32)
         if options.contours:
             cv2.polylines(
                 rgb,
@@ -68,17 +73,17 @@ def draw_overlay(
             for x, y in points.tolist():  # Python ints: iterating the array's rows costs a third of the time
                 cv2.circle(rgb, (x, y), t + 1, POINT_COLOUR, -1, cv2.LINE_AA)
         if options.axes:
-            _draw_axes(rgb, face.landmarks[30], face.pose, (face.box[2] - face.box[0]) * 0.5, t)
+            _draw_axes(rgb, face.landmarks[30] * scale, face.pose, (face.box[2] - face.box[0]) * 0.5 * scale, t)
     if stand_in:
-        scale = rgb.shape[0] / 720
+        size = rgb.shape[0] / 720
         cv2.putText(
             rgb,
             STAND_IN_LABEL,
-            (int(12 * scale), rgb.shape[0] - int(16 * scale)),
+            (int(12 * size), rgb.shape[0] - int(16 * size)),
             cv2.FONT_HERSHEY_SIMPLEX,
-            0.8 * scale,
+            0.8 * size,
             (255, 80, 80),
-            max(1, round(2 * scale)),
+            max(1, round(2 * size)),
             cv2.LINE_AA,
         )
     return rgb

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QPushButton
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.live.events import WorkerState
+from facemap_gui.live.picture import scaled_copy
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.sources import CameraInfo
@@ -52,10 +53,12 @@ def test_frames_arrive_with_the_overlay_on_the_face_and_the_hud_updates(qtbot, o
     live = window.latest
     # What is painted, against the same frame painted without the overlay, where the landmarks are.
     shown = widget_pixels(view.grab().toImage())
-    view.set_frame(live.result.frame.rgb)
+    frame = live.result.frame
+    size = (live.picture.shape[1], live.picture.shape[0])
+    view.set_picture(scaled_copy(frame.rgb, size), frame.size)
     raw = widget_pixels(view.grab().toImage())
     rect = view.image_rect()
-    scale = rect.width() / live.annotated.shape[1]
+    scale = rect.width() / frame.size[0]
     points = live.result.faces[0].landmarks * scale + [rect.x(), rect.y()]
     cols, rows = np.round(points).astype(int).T
     differs = np.abs(shown[rows, cols].astype(int) - raw[rows, cols]).sum(axis=1) > 60

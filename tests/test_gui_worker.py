@@ -3,6 +3,7 @@ live switching, clean stop. The webcam is a fake registered through the source r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import pytest
 
@@ -125,19 +127,19 @@ class GlitchySource(FakeCamera):
         return Frame(frame.index, frame.index * 100.0, rgb)
 
 
-class NiceProbe(FakeCamera):
-    """Records the nice value of the thread reading it (a camera, or with `live` False a file)."""
+class ThreadProbe(FakeCamera):
+    """Records the name of the thread reading it (a camera, or with `live` False a file)."""
 
-    seen: ClassVar[list[int]] = []
+    seen: ClassVar[list[str]] = []
 
     def read(self) -> Frame | None:
-        NiceProbe.seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        ThreadProbe.seen.append(threading.current_thread().name)
         return super().read()
 
 
 register_scheme("fakecam", FakeCamera)
 register_scheme("glitchy", GlitchySource)
-register_scheme("niceprobe", NiceProbe)
+register_scheme("threadprobe", ThreadProbe)
 
 
 @pytest.fixture
@@ -216,10 +218,29 @@ def test_the_overlay_is_drawn_on_a_copy_where_the_landmarks_are(start, pan_video
     live = run_until(worker, lambda f: bool(f.result.faces))[-1]
     points = np.round(live.result.faces[0].landmarks).astype(int)
     raw = live.result.frame.rgb
-    changed = np.any(live.annotated[points[:, 1], points[:, 0]] != raw[points[:, 1], points[:, 0]], axis=1)
+    picture = live.picture
+    assert picture.shape == raw.shape  # no display area: the frame's own size
+    changed = np.any(picture[points[:, 1], points[:, 0]] != raw[points[:, 1], points[:, 0]], axis=1)
     assert changed.mean() > 0.9
     # Far from the face (top-left corner) nothing is drawn.
-    assert np.array_equal(live.annotated[:20, :20], raw[:20, :20])
+    assert np.array_equal(picture[:20, :20], raw[:20, :20])
+
+
+def test_the_picture_is_scaled_to_the_display_area_with_the_overlay_drawn_at_that_size(start, pan_video):
+    view = ViewOptions(overlay=OverlayOptions(boxes=False, axes=False), display_area=(320, 400))
+    worker, _ = start(str(pan_video), view)
+    live = run_until(worker, lambda f: bool(f.result.faces))[-1]
+    width, height = live.result.frame.size
+    scale = 320 / width
+    assert live.picture.shape == (round(height * scale), 320, 3)  # as large as fits, the aspect kept
+    plain = cv2.resize(live.result.frame.rgb, (320, round(height * scale)), interpolation=cv2.INTER_LINEAR)
+    points = np.round(live.result.faces[0].landmarks * scale).astype(int)
+    differs = np.abs(live.picture[points[:, 1], points[:, 0]].astype(int) - plain[points[:, 1], points[:, 0]])
+    assert (differs.sum(axis=1) > 60).mean() > 0.8
+    assert np.array_equal(live.picture[:10, :10], plain[:10, :10])
+    worker.view = dataclasses.replace(view, display_area=(640, 800))  # the window was resized
+    bigger = run_until(worker, lambda f: f.picture.shape[1] == 640)[-1]
+    assert bigger.picture.shape[0] == round(height * 640 / width)
 
 
 def test_overlay_options_redraw_the_last_frame_after_the_source_ended(start, tiny_model):
@@ -231,7 +252,7 @@ def test_overlay_options_redraw_the_last_frame_after_the_source_ended(start, tin
     assert redrawn.result is first.result
     raw = first.result.frame.rgb
     # Only the stand-in label is left: far fewer pixels differ from the raw frame than with the full overlay.
-    assert 0 < np.count_nonzero(redrawn.annotated != raw) < np.count_nonzero(first.annotated != raw) / 2
+    assert 0 < np.count_nonzero(redrawn.picture != raw) < np.count_nonzero(first.picture != raw) / 2
 
 
 def test_a_slow_consumer_drops_stale_frames_instead_of_queueing_them(start, monkeypatch):
@@ -340,16 +361,13 @@ LINUX_ONLY = pytest.mark.skipif(
 )
 
 
-@LINUX_ONLY
 @pytest.mark.parametrize("live", [False, True])
-def test_a_file_is_read_on_the_cpu_time_the_pipeline_leaves_a_camera_is_not(start, monkeypatch, live):
-    monkeypatch.setattr(NiceProbe, "live", live)
-    monkeypatch.setattr(NiceProbe, "seen", [])
-    normal = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    worker, _ = start("niceprobe:0")
+def test_a_file_is_read_on_the_inference_thread_a_camera_on_its_own(start, monkeypatch, live):
+    monkeypatch.setattr(ThreadProbe, "live", live)
+    monkeypatch.setattr(ThreadProbe, "seen", [])
+    worker, _ = start("threadprobe:0")
     run_until(worker, lambda f: f.processed >= 3)
-    assert set(NiceProbe.seen) == {normal if live else READER_NICE}
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == normal  # only the reading thread
+    assert set(ThreadProbe.seen) == {"capture" if live else "inference"}
 
 
 @LINUX_ONLY

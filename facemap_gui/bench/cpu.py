@@ -2,9 +2,10 @@
 once the model itself runs on the NPU.
 
 `bench --cpu` runs the app's two paths in child processes, as a user would: `process` (headless) and the
-window (`gui --quit-after-frames`, offscreen when there is no display). Each path runs WARM_FRAMES frames and
-WARM_FRAMES + N frames, and the difference divided by N is the figure: start-up, model loading and the first
-frames cancel out. Within bench's own run `ThreadCpu` splits the CPU time by thread, which is by stage: video
+window (`gui --quit-after-frames`, offscreen when there is no display), and beside them `plain_show.py`, a plain
+decode-and-show loop: what showing the video costs on this machine before any tracking. Each runs WARM_FRAMES
+frames and WARM_FRAMES + N frames, and the difference divided by N is the figure: start-up, model loading and
+the first frames cancel out. Within bench's own run `ThreadCpu` splits the CPU time by thread, which is by stage: video
 decoding, the pipeline's thread, the background detector, and the native pools (ONNX Runtime, MediaPipe).
 """
 
@@ -25,6 +26,7 @@ from facemap_gui.pipeline_builder import RunOptions
 
 WARM_FRAMES = 60
 NATIVE = "native threads (ONNX Runtime, MediaPipe)"
+PLAIN_LOOP = "plain decode-and-show loop (reference: no tracking)"
 
 
 class ThreadCpu:
@@ -63,7 +65,8 @@ def child_cpu_s(command: list[str], env: dict[str, str]) -> float:
         if child.returncode != 0:
             errors.seek(0)
             lines = errors.read().decode(errors="replace").strip().splitlines()
-            raise FacemapError(f"{' '.join(command[3:5])}: exit {child.returncode}{': ' + lines[-1] if lines else ''}")
+            what = " ".join(Path(part).name for part in command[1:5])
+            raise FacemapError(f"{what}: exit {child.returncode}{': ' + lines[-1] if lines else ''}")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -101,6 +104,10 @@ def path_commands(clip: Path, options: RunOptions, offscreen: bool) -> dict[str,
         ),
         "window (gui)" + (", offscreen" if offscreen else ""): (
             [*app, "gui", "--source", str(clip), *_model_args(options), "--quit-after-frames"],
+            window_env,
+        ),
+        PLAIN_LOOP: (
+            [sys.executable, str(Path(__file__).with_name("plain_show.py")), str(clip), "--frames"],
             window_env,
         ),
     }

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 import logging
+import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,36 @@ from facemap_gui.sources.base import Frame
 log = logging.getLogger(__name__)
 
 
+# Modules MediaPipe's packages import on every import that the detector never uses: pyplot for its drawing
+# helpers (~0.3 s of start-up), sounddevice for audio capture.
+UNUSED_IMPORTS = ("matplotlib.pyplot", "sounddevice")
+
+
+class _ImportedOnFirstUse(types.ModuleType):
+    """Stands in for a module until something uses it, then imports it and hands over. (importlib's LazyLoader
+    cannot do this: the import statement itself reads the module's attributes.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def _import_mediapipe() -> Any:
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, _ImportedOnFirstUse(name))
+    import mediapipe
+
+    return mediapipe
+
+
 class MediaPipeFaceDetector(FaceDetector):
     """BlazeFace through MediaPipe Tasks: VIDEO mode for streams (time-ordered frames), IMAGE for stills."""
 
     name = "mediapipe"
 
     def __init__(self, model_path: Path, *, video: bool = True, min_score: float = 0.5, max_faces: int = 4) -> None:
-        import mediapipe as mp
+        mp = _import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp = mp

@@ -141,6 +141,15 @@ def run_gui(
     from facemap_gui.gui.window import MainWindow
 
     qInstallMessageHandler(_log_qt_message)
+    import cv2
+
+    from facemap_gui.runtime.session import set_intra_op_threads
+
+    # The live pipeline is paced to the source, so second threads buy no frames, only wake-ups and spinning:
+    # OpenCV's on every resize, ONNX Runtime's on every run (1-1.5 ms of CPU a 720p frame each; on the CPU
+    # runtime inference takes ~1 ms longer; docs/performance.md).
+    cv2.setNumThreads(1)
+    set_intra_op_threads(1)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("facemap-gui")
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))

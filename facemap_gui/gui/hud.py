@@ -131,5 +131,5 @@ class HudPanel(QFrame):
             label.setText(rows.get(name, "–"))
         self.source.setText(source_name)
         self.source.setToolTip(source_name)
-        h, w = live.annotated.shape[:2]
+        w, h = live.result.frame.size
         self.resolution.setText(f"{w} × {h}")

@@ -2,67 +2,76 @@
 
 from __future__ import annotations
 
-import cv2
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QPainter, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
+from facemap_gui.live.picture import fitted_size
+
 BACKGROUND = QColor(18, 19, 22)
 
 
 class VideoView(QWidget):
-    """Paints the newest frame letterboxed into the widget; only the newest frame is kept."""
+    """Paints the newest picture (`live.picture`: already scaled to `display_area()` on the worker's thread)
+    letterboxed into the widget. Until the worker follows a resize, the picture it has is stretched to fit."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._rgb: np.ndarray | None = None  # the newest frame, at the source's size
-        self._pixels: np.ndarray | None = None  # that frame scaled to the view, in Format_RGB32's byte order
-        self._image: QImage | None = None  # a QImage over _pixels, reused while the sizes stay
+        self._picture: np.ndarray | None = None  # the buffer `_image` paints from
+        self._image: QImage | None = None
+        self._frame_size: tuple[int, int] | None = None  # the source's, for the aspect
+        self.on_resize: Callable[[], None] = lambda: None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumSize(320, 180)
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
 
-    def set_frame(self, rgb: np.ndarray) -> None:
-        self._rgb = rgb
-        self._scale_frame()
-
-    def _scale_frame(self) -> None:
-        # Scaled here once per frame with OpenCV and painted as it is: Qt's smooth scaling of an RGB888 image
-        # converted and filtered it on every paint, on the GUI thread and Qt's pool (~3 ms a 720p frame).
-        rect = self.image_rect()
+    def display_area(self) -> tuple[int, int]:
+        """The widget's size in device pixels: what a picture may fill."""
         ratio = self.devicePixelRatioF()
-        w, h = max(1, round(rect.width() * ratio)), max(1, round(rect.height() * ratio))
-        if self._pixels is None or self._pixels.shape[:2] != (h, w):
-            self._pixels = np.empty((h, w, 4), np.uint8)
-            self._image = QImage(self._pixels.data, w, h, 4 * w, QImage.Format.Format_RGB32)
-            self._image.setDevicePixelRatio(ratio)
-        rgb = self._rgb
-        if rgb.shape[:2] != (h, w):
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA, dst=self._pixels)
+        return max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
+
+    def set_picture(self, picture: np.ndarray, frame_size: tuple[int, int]) -> None:
+        height, width = picture.shape[:2]
+        self._picture, self._frame_size = picture, frame_size
+        self._image = QImage(picture.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+        self._image.setDevicePixelRatio(self.devicePixelRatioF())
 
     def image_rect(self) -> QRectF:
         """Where the frame lands in the widget: as large as fits, aspect kept, centred."""
-        if self._rgb is None:
+        if self._frame_size is None:
             return QRectF()
-        frame_h, frame_w = self._rgb.shape[:2]
+        frame_w, frame_h = self._frame_size
         scale = min(self.width() / frame_w, self.height() / frame_h)
         w, h = frame_w * scale, frame_h * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        if self._rgb is not None:
-            self._scale_frame()
         super().resizeEvent(event)
+        self.on_resize()
 
     def paintEvent(self, _event: object) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), BACKGROUND)
-        if self._image is not None:
-            painter.drawImage(self.image_rect().topLeft(), self._image)
+        rect = self.image_rect()
+        if self._image is None:
+            painter.fillRect(self.rect(), BACKGROUND)
+        else:
+            # Only the letterbox bars are filled: the picture covers the rest.
+            right, bottom = self.width() - rect.right(), self.height() - rect.bottom()
+            painter.fillRect(QRectF(0, 0, self.width(), rect.top()), BACKGROUND)
+            painter.fillRect(QRectF(0, rect.bottom(), self.width(), bottom), BACKGROUND)
+            painter.fillRect(QRectF(0, rect.top(), rect.left(), rect.height()), BACKGROUND)
+            painter.fillRect(QRectF(rect.right(), rect.top(), right, rect.height()), BACKGROUND)
+            assert self._picture is not None and self._frame_size is not None
+            height, width = self._picture.shape[:2]
+            if (width, height) == fitted_size(self._frame_size, self.display_area()):
+                painter.drawImage(rect.topLeft().toPoint(), self._image)  # whole pixels: a plain copy
+            else:
+                painter.drawImage(rect, self._image)
         painter.end()
 
 

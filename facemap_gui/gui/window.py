@@ -99,6 +99,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self._build_body()
         self._build_status_bar()
         self._apply_stream()
+        self.stack.video.on_resize = self._view_changed  # the worker scales its pictures to the view
         self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
         self._hud_timer.start()
         self._message_timer = QTimer(self, singleShot=True, timeout=self.clear_status)
@@ -242,6 +243,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
             smoothing=self.smoothing_action.isChecked(),
             smoothing_strength=self.strength_slider.value() / 100,
             tracking=self.tracking_action.isChecked(),
+            display_area=self.stack.video.display_area(),
         )
 
     def _view_changed(self) -> None:
@@ -278,7 +280,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         live = self.worker.take_latest()
         if live is None:
             return
-        self.stack.video.set_frame(live.annotated)
+        self.stack.video.set_picture(live.picture, live.result.frame.size)
         self.stack.show_video()
         self.stack.video.repaint()  # paint now, so the latency below includes it
         now = time.monotonic()

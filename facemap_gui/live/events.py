@@ -68,6 +68,7 @@ class ViewOptions:
     smoothing: bool = True
     smoothing_strength: float = DEFAULT_STRENGTH
     tracking: bool = True  # follow faces between detections (still images never are)
+    display_area: tuple[int, int] | None = None  # device px the picture may fill (aspect kept); None: frame size
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ class LiveFrame:
     """The newest result, as the window paints it."""
 
     result: FrameResult
-    annotated: np.ndarray  # RGB, source resolution, overlay drawn
+    picture: np.ndarray  # what the window paints: RGB, scaled to the view (`live.picture`), overlay drawn
     captured_at: float
     runtime: RuntimeInfo
     stand_in: bool
     processed: int  # frames processed since start
-    dropped: int  # frames the capture thread replaced before inference took them
+    dropped: int  # frames skipped to keep up: replaced before inference took them, or read too late
     stage_ms: dict[str, float]  # running averages: detect, preprocess, inference, decode, overlay
     pipeline_ms: float  # running average of the whole per-frame work
     detector_calls: int

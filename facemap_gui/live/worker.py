@@ -1,11 +1,12 @@
 """The live engine behind the window (Qt-free): a capture thread and an inference thread.
 
-capture thread ──(one-slot Mailbox: stale frames dropped and counted)──► inference thread ──► newest LiveFrame
-The capture thread paces files at their own clock and reads cameras as fast as they deliver (reopening a camera
-that disappears). The inference thread runs the pipeline, smooths, draws the overlay, feeds the recorder
-(never blocking) and keeps only the newest result for the window, which it tells through
-`WorkerListener.frame_ready` at most once until the window takes it. Runtime/precision switches are swapped
-in between frames.
+camera: capture thread ──(one-slot Mailbox: stale frames dropped and counted)──► inference thread
+file:   read on the inference thread at the file's own clock (FilePacer: late frames skipped and counted)
+The capture thread reads a camera as fast as it delivers (reopening a camera that disappears). The inference
+thread runs the pipeline, smooths, makes the picture the window paints (the frame scaled to the view, the
+overlay drawn on it), feeds the recorder (never blocking) and keeps only the newest result for the window,
+which it tells through `WorkerListener.frame_ready` at most once until the window takes it. Runtime/precision
+switches are swapped in between frames.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from facemap_gui.live.events import (
     WorkerListener,
     WorkerState,
 )
+from facemap_gui.live.pacing import FilePacer
+from facemap_gui.live.picture import fitted_size, scaled_copy
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
@@ -35,13 +38,12 @@ from facemap_gui.recording import Recorder, RecorderStatus
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.smoothing import LandmarkSmoother
-from facemap_gui.sources import FrameSource, ImageSource, lower_reader_priority, open_source
+from facemap_gui.sources import FrameSource, ImageSource, open_source
 from facemap_gui.streaming import Streamer, StreamStatus, StreamTarget
 
 log = logging.getLogger(__name__)
 
 CAMERA_RETRY_S = 2.0
-STILL_INTERVAL_S = 1.0  # a folder of images is shown as a slide show
 IDLE_POLL_S = 0.05  # how often an idle worker looks for switches and view changes
 RECORDING_FPS = 30.0  # for sources without a frame rate (images); the recorder keeps real timestamps anyway
 EMA = 0.1  # weight of the newest sample in the running per-stage figures
@@ -59,6 +61,7 @@ class LiveWorker:
         self.pipeline: Pipeline | None = None
         self._listener = listener
         self._mailbox: Mailbox[Captured] = Mailbox()
+        self._feed: Mailbox[Captured] | FilePacer = self._mailbox  # a file's frames come from a FilePacer
         self._stop = threading.Event()
         self._latest_lock = threading.Lock()
         self._latest: LiveFrame | None = None
@@ -115,7 +118,7 @@ class LiveWorker:
 
     @property
     def dropped(self) -> int:
-        return self._mailbox.dropped
+        return self._feed.dropped
 
     def start_recording(self, path: Path) -> Recorder:
         """Record the annotated frames from now on (source resolution, source timestamps) and their landmarks,
@@ -182,7 +185,10 @@ class LiveWorker:
             self.source.close()
             self._close()
             return
-        self._spawn(self._capture, "capture")
+        if self.source.live:
+            self._spawn(self._capture, "capture")
+        else:
+            self._feed = FilePacer(self.source, self._stop)
         self._set_state(WorkerState.RUNNING, self.source.name)
         self._report_session(self.pipeline.session)
         try:
@@ -197,6 +203,8 @@ class LiveWorker:
 
     def _close(self) -> None:
         self._replace_streamer([])
+        if isinstance(self._feed, FilePacer):
+            self._feed.source.close()
         if self.pipeline is not None:
             self.pipeline.close()
 
@@ -204,11 +212,14 @@ class LiveWorker:
         assert self.pipeline is not None
         while not self._stop.is_set():
             self._poll_switch()
-            captured = self._mailbox.get(IDLE_POLL_S)
+            captured = self._feed.get(IDLE_POLL_S)
             if captured is not None:
                 self._process(captured)
                 continue
-            if self._mailbox.closed and not self._stop.is_set():
+            if self._feed.closed and not self._stop.is_set():
+                if isinstance(self._feed, FilePacer) and self._feed.error:
+                    self._tell(EventKind.SOURCE_ERROR, self._feed.error, self._feed.source.name)
+                    self._feed.error = ""
                 if self.state is WorkerState.RUNNING:
                     self._set_state(WorkerState.IDLE, f"End of {self.options.source} ({self._processed} frames)")
                 self._stop.wait(IDLE_POLL_S)
@@ -289,29 +300,33 @@ class LiveWorker:
         return self._stage_ms[stage]
 
     def _publish(self, shown: FrameResult, captured_at: float | None) -> None:
-        """Draw on a copy (the raw frame stays clean for redraws) and make it the newest frame."""
+        """Make the picture (the raw frame stays clean for redraws) and make it the newest frame."""
         assert self.pipeline is not None
         view = self.view
         start = time.perf_counter()
         session = self.pipeline.session
-        annotated = draw_overlay(shown.frame.rgb.copy(), shown, view.overlay, stand_in=session.model.stand_in)
+        stand_in = session.model.stand_in
+        size = fitted_size(shown.frame.size, view.display_area)
+        picture = scaled_copy(shown.frame.rgb, size)
+        draw_overlay(picture, shown, view.overlay, stand_in=stand_in, scale=size[0] / shown.frame.size[0])
         self._average("overlay", (time.perf_counter() - start) * 1000.0)
         self._shown, self._shown_view = shown, view
         live = LiveFrame(
             result=shown,
-            annotated=annotated,
+            picture=picture,
             captured_at=time.monotonic() if captured_at is None else captured_at,
             runtime=session.info,
             stand_in=session.model.stand_in,
             processed=self._processed,
-            dropped=self._mailbox.dropped,
+            dropped=self._feed.dropped,
             stage_ms={k: v for k, v in self._stage_ms.items() if k != "total"},
             pipeline_ms=self._pipeline_ms,
             detector_calls=self._detector_calls,
         )
         if captured_at is not None:  # a new frame, not a redraw
             with self._recorder_lock:
-                if self._recorder is not None:
+                if self._recorder is not None:  # at the source's size: drawn again on a copy of the frame
+                    annotated = draw_overlay(shown.frame.rgb.copy(), shown, view.overlay, stand_in=stand_in)
                     self._recorder.submit(shown, annotated)  # drops (and counts) rather than wait
         with self._latest_lock:
             self._latest = live
@@ -320,35 +335,21 @@ class LiveWorker:
             self._listener.frame_ready()
 
     def _capture(self) -> None:
-        """Read frames into the mailbox; files at their own pace, cameras as they come. Closes the mailbox at
-        the end of the source, so the inference thread still takes the last frame."""
+        """Read a camera's frames into the mailbox as they come. Closes the mailbox at the end of the source,
+        so the inference thread still takes the last frame."""
         source = self.source
         assert source is not None
-        if not source.live:
-            lower_reader_priority()
-        clock_start: float | None = None
         try:
             while not self._stop.is_set():
                 try:
                     frame = source.read()
                 except InputError as exc:
-                    if not source.live:
-                        self._tell(EventKind.SOURCE_ERROR, str(exc), source.name)
-                        return
                     source = self._reopen(source, str(exc))
                     if source is None:
                         return
                     continue
                 if frame is None:
                     return
-                if not source.live:
-                    # Stream time t is due at clock_start + t; after a long stall restart the clock, don't rush.
-                    stream_s = frame.timestamp_ms / 1000.0 if source.fps else frame.index * STILL_INTERVAL_S
-                    now = time.monotonic()
-                    if clock_start is None or now - (clock_start + stream_s) > 1.0:
-                        clock_start = now - stream_s
-                    if self._stop.wait(max(0.0, clock_start + stream_s - now)):
-                        return
                 self._mailbox.put(Captured(frame, time.monotonic()))
         except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
             log.exception("reading %s failed", source.name)

@@ -13,14 +13,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import onnx
+from typing import Any
 
 from facemap_gui import store
 from facemap_gui.atomic import replacing
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.onnx_proto import load_graph
 from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, entry_for_download, resolve
@@ -62,7 +62,7 @@ class _Plan:
     stand_in: bool
 
 
-def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+def _tensors(graph: Any) -> Iterator[Any]:
     """Every tensor a graph holds, including those in node attributes and subgraphs."""
     yield from graph.initializer
     for node in graph.node:
@@ -73,7 +73,7 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _tensors(sub)
 
 
-def _external_data(model: onnx.ModelProto, model_path: Path) -> list[str]:
+def _external_data(model: Any, model_path: Path) -> list[str]:
     """The external-data files a model refers to, as relative paths beside it (checked to stay there and to
     hold every byte the model reads from them)."""
     ends: dict[str, int] = {}
@@ -100,7 +100,7 @@ def _external_data(model: onnx.ModelProto, model_path: Path) -> list[str]:
 
 def _plan_landmark(path: Path, precision: str | None) -> _Plan:
     info = inspect_model(path)  # the I/O check (and the release metadata's), with its one-line errors
-    model = onnx.load(str(path), load_external_data=False)
+    model = load_graph(path)
     external = _external_data(model, path)
     check_model_runs(info)
     quantized = any(node.op_type in QUANTIZED_OPS for node in model.graph.node)

@@ -94,22 +94,17 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     """The model session (its I/O is checked before ORT sees it) and the basis; MediaPipe's detector is set up
     meanwhile on a thread of its own (its graph is built in native code, ~0.25 s of start-up). The ONNX
     detector is an ORT session like the model's and is created after it."""
-    if options.detector_backend != "mediapipe":
-        session = open_session(options, options.runtime, options.precision)
-        basis = FoldedBasis.load(options.basis_path(session.model.path))
-        detector = open_detector(options, video=video)
-    else:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector set-up") as setup:
-            pending = setup.submit(open_detector, options, video)
-            try:
-                session = open_session(options, options.runtime, options.precision)
-                basis = FoldedBasis.load(options.basis_path(session.model.path))
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    if (unused := pending.result()) is not None:
-                        unused.close()
-                raise
-            detector = pending.result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector set-up") as setup:
+        pending = setup.submit(open_detector, options, video) if options.detector_backend == "mediapipe" else None
+        try:
+            session = open_session(options, options.runtime, options.precision)
+            basis = FoldedBasis.load(options.basis_path(session.model.path))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if pending is not None and (unused := pending.result()) is not None:
+                    unused.close()
+            raise
+        detector = pending.result() if pending is not None else open_detector(options, video=video)
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
     # Still images are unrelated pictures: nothing to track from one to the next.

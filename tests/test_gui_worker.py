@@ -361,6 +361,18 @@ LINUX_ONLY = pytest.mark.skipif(
 )
 
 
+def test_a_file_that_fails_to_read_is_told_once_with_its_name_and_not_reopened(start, monkeypatch):
+    monkeypatch.setattr(ThreadProbe, "live", False)
+    monkeypatch.setattr(ThreadProbe, "seen", [])
+    monkeypatch.setattr(FakeCamera, "unplug_after", 3)
+    opened = FakeCamera.opened
+    worker, listener = start("threadprobe:0")
+    listener.wait_for(lambda: listener.states[-1][0] is WorkerState.IDLE)
+    errors = [(e.detail, e.subject) for e in listener.events if e.kind is EventKind.SOURCE_ERROR]
+    assert errors == [("fakecam:0: camera stopped delivering frames (unplugged or in use?)", "fakecam:0")]
+    assert FakeCamera.opened == opened + 1 and worker.state is WorkerState.IDLE
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_a_file_is_read_on_the_inference_thread_a_camera_on_its_own(start, monkeypatch, live):
     monkeypatch.setattr(ThreadProbe, "live", live)

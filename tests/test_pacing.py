@@ -68,7 +68,7 @@ def taken(pacer: FilePacer, timeout: float = 1.0) -> int | None:
 
 def test_frames_come_when_due_and_a_frame_read_too_late_is_skipped(clock):
     stop = ClockStop(clock)
-    pacer = FilePacer(TenFps(), stop)
+    pacer = FilePacer(TenFps(), stop, print)
     assert taken(pacer) == 0 and stop.waits == []  # the first frame is due at once
     assert taken(pacer) == 1 and stop.waits == [pytest.approx(0.1)]  # waited until it was due
     clock.now += 0.35  # the pipeline took 3.5 frame periods on frame 1
@@ -79,7 +79,7 @@ def test_frames_come_when_due_and_a_frame_read_too_late_is_skipped(clock):
 
 
 def test_after_a_long_stall_the_clock_restarts_instead_of_skipping_to_catch_up(clock):
-    pacer = FilePacer(TenFps(), ClockStop(clock))
+    pacer = FilePacer(TenFps(), ClockStop(clock), print)
     assert taken(pacer) == 0
     clock.now += 5.0  # e.g. a runtime switch that took seconds
     assert [taken(pacer) for _ in range(3)] == [1, 2, 3]
@@ -87,17 +87,19 @@ def test_after_a_long_stall_the_clock_restarts_instead_of_skipping_to_catch_up(c
 
 
 def test_the_end_and_a_read_error_close_it_with_the_reason(clock):
-    ended = FilePacer(TenFps(frames=2), ClockStop(clock))
+    errors: list[str] = []
+    ended = FilePacer(TenFps(frames=2), ClockStop(clock), errors.append)
     assert [taken(ended) for _ in range(3)] == [0, 1, None]
-    assert ended.closed and ended.error == ""
-    failing = FilePacer(TenFps(fail_at=3), ClockStop(clock))
+    assert ended.closed and errors == []
+    failing = FilePacer(TenFps(fail_at=3), ClockStop(clock), errors.append)
     assert [taken(failing) for _ in range(4)] == [0, 1, 2, None]
-    assert failing.closed and failing.error == "ten.mp4: cannot decode frame 3"
+    assert failing.closed and errors == ["ten.mp4: cannot decode frame 3"]
+    assert taken(failing) is None and len(errors) == 1  # told once
 
 
 def test_a_stop_ends_the_wait_for_the_next_frame(clock):
     stop = ClockStop(clock)
-    pacer = FilePacer(TenFps(), stop)
+    pacer = FilePacer(TenFps(), stop, print)
     assert taken(pacer) == 0
     stop.set()
     assert taken(pacer) is None and not pacer.closed  # stopped, not ended: the frame stays unread

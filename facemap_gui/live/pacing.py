@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from facemap_gui.errors import InputError
 from facemap_gui.live.events import Captured
@@ -21,17 +22,24 @@ STILL_INTERVAL_S = 1.0  # a folder of images is shown as a slide show
 RESTART_AFTER_S = 1.0  # this late (a long stall), the clock restarts instead of rushing or skipping to catch up
 
 
+def read_failed(source: FrameSource, exc: Exception) -> str:
+    """Log a source's unexpected exception with its traceback; the one line to tell the user."""
+    log.exception("reading %s failed", source.name)
+    return f"Reading {source.name} failed: {type(exc).__name__}: {exc}"
+
+
 class FilePacer:
     """Hands out the frames of a file source when they are due, as `Mailbox` hands out a camera's: `get`
     waits up to a timeout. A frame more than one frame period late when read is skipped (counted in
-    `dropped`), so a slow pipeline stays in real time. `error` holds why reading ended early, if it did."""
+    `dropped`), so a slow pipeline stays in real time. Why reading ended early, if it did, goes to
+    `on_error`, once."""
 
-    def __init__(self, source: FrameSource, stop: threading.Event) -> None:
+    def __init__(self, source: FrameSource, stop: threading.Event, on_error: Callable[[str], None]) -> None:
         self.source = source
         self.dropped = 0
         self.closed = False
-        self.error = ""
         self._stop = stop
+        self._on_error = on_error
         self._period_s = 1.0 / source.fps if source.fps else STILL_INTERVAL_S
         self._clock_start: float | None = None
         self._next: tuple[Frame, float] | None = None  # the frame read ahead and when it is due
@@ -60,8 +68,7 @@ class FilePacer:
                 self._end(str(exc))
                 return None
             except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
-                log.exception("reading %s failed", self.source.name)
-                self._end(f"Reading {self.source.name} failed: {type(exc).__name__}: {exc}")
+                self._end(read_failed(self.source, exc))
                 return None
             if frame is None:
                 self._end("")
@@ -76,5 +83,10 @@ class FilePacer:
             self.dropped += 1
         return None
 
+    def close(self) -> None:
+        self.source.close()
+
     def _end(self, error: str) -> None:
-        self.closed, self.error = True, error
+        self.closed = True
+        if error:
+            self._on_error(error)

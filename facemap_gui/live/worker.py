@@ -11,6 +11,7 @@ switches are swapped in between frames.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from facemap_gui.live.events import (
     WorkerListener,
     WorkerState,
 )
-from facemap_gui.live.pacing import FilePacer
+from facemap_gui.live.pacing import FilePacer, read_failed
 from facemap_gui.live.picture import fitted_size, scaled_copy
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.output import header_record
@@ -188,7 +189,8 @@ class LiveWorker:
         if self.source.live:
             self._spawn(self._capture, "capture")
         else:
-            self._feed = FilePacer(self.source, self._stop)
+            on_error = functools.partial(self._tell, EventKind.SOURCE_ERROR, subject=self.source.name)
+            self._feed = FilePacer(self.source, self._stop, on_error)
         self._set_state(WorkerState.RUNNING, self.source.name)
         self._report_session(self.pipeline.session)
         try:
@@ -203,8 +205,7 @@ class LiveWorker:
 
     def _close(self) -> None:
         self._replace_streamer([])
-        if isinstance(self._feed, FilePacer):
-            self._feed.source.close()
+        self._feed.close()  # a file's pacer closes its source; a camera's capture thread closes its own
         if self.pipeline is not None:
             self.pipeline.close()
 
@@ -217,9 +218,6 @@ class LiveWorker:
                 self._process(captured)
                 continue
             if self._feed.closed and not self._stop.is_set():
-                if isinstance(self._feed, FilePacer) and self._feed.error:
-                    self._tell(EventKind.SOURCE_ERROR, self._feed.error, self._feed.source.name)
-                    self._feed.error = ""
                 if self.state is WorkerState.RUNNING:
                     self._set_state(WorkerState.IDLE, f"End of {self.options.source} ({self._processed} frames)")
                 self._stop.wait(IDLE_POLL_S)
@@ -316,7 +314,7 @@ class LiveWorker:
             picture=picture,
             captured_at=time.monotonic() if captured_at is None else captured_at,
             runtime=session.info,
-            stand_in=session.model.stand_in,
+            stand_in=stand_in,
             processed=self._processed,
             dropped=self._feed.dropped,
             stage_ms={k: v for k, v in self._stage_ms.items() if k != "total"},
@@ -352,10 +350,7 @@ class LiveWorker:
                     return
                 self._mailbox.put(Captured(frame, time.monotonic()))
         except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
-            log.exception("reading %s failed", source.name)
-            self._tell(
-                EventKind.SOURCE_ERROR, f"Reading {source.name} failed: {type(exc).__name__}: {exc}", source.name
-            )
+            self._tell(EventKind.SOURCE_ERROR, read_failed(source, exc), source.name)
         finally:
             if source is not None:
                 source.close()

@@ -16,7 +16,7 @@ from facemap_gui.runtime.qnn import is_simulator, qnn_devices
 from facemap_gui.sources.files import read_image_rgb
 from tests.conftest import PHOTO
 from tests.test_release import basis_files, releases, unpacked  # noqa: F401 - shared session fixtures
-from tests.test_runtime_simulator import FACE_BOX, QNN, landmarks
+from tests.test_runtime_simulator import FACE_BOX, QNN, landmarks, process_on_npu
 
 pytestmark = [
     pytest.mark.simulator,
@@ -78,28 +78,9 @@ def test_process_runs_the_installed_w8a8_replica_on_the_npu(releases, basis_file
 
     for path in [*basis_files, releases["w8a8"]]:
         assert main(["models", "install", str(path)]) == 0
-    result = subprocess.run(  # the data directory the autouse fixture made, through the environment
-        [
-            sys.executable,
-            "-m",
-            "facemap_gui.cli",
-            "process",
-            str(PHOTO),
-            "--box",
-            ",".join(map(str, FACE_BOX)),
-            "--runtime",
-            "npu",
-            "--precision",
-            "w8a8",
-            "--allow-simulator",
-            "--strict",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
+    # The installed model, in the data directory the autouse fixture made (through the environment).
+    records, stderr, code = process_on_npu(None, "--precision", "w8a8", "--allow-simulator", "--strict", timeout=300)
+    assert code == 0, stderr
     runtime = records[0]["runtime"]
     assert (runtime["runtime"], runtime["precision"]) == ("npu", "w8a8")
     assert set(runtime["nodes_by_ep"]) == {QNN} and runtime["io"].startswith("input uint8")

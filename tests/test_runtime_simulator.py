@@ -29,8 +29,11 @@ FACE_BOX = (171, 146, 364, 339)
 QNN = "QNNExecutionProvider"
 
 
-def process_on_npu(model: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[dict], str, int]:
-    """Run `facemap-gui process PHOTO --runtime npu` in a fresh process: JSON records, stderr, exit code."""
+def process_on_npu(
+    model: Path | None, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[list[dict], str, int]:
+    """Run `facemap-gui process PHOTO --runtime npu` (`model`, or None: the installed one) in a fresh process:
+    JSON records, stderr, exit code."""
     result = subprocess.run(
         [
             sys.executable,
@@ -40,15 +43,14 @@ def process_on_npu(model: Path, *args: str, env: dict[str, str] | None = None) -
             str(PHOTO),
             "--box",
             ",".join(map(str, FACE_BOX)),
-            "--model",
-            str(model),
+            *(["--model", str(model)] if model is not None else []),
             "--runtime",
             "npu",
             *args,
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     # Every stdout line must be JSON: libQnnHtp's "# LIBNATIVE" prints are kept off it.

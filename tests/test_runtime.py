@@ -180,3 +180,33 @@ def test_switching_falls_back_like_start_up_and_strict_keeps_the_old_session(tin
     strict.wait(60)
     outcome = strict.poll()
     assert outcome.session is None and outcome.error.startswith("--runtime npu: ")
+
+
+@pytest.mark.parametrize(
+    ("platform", "machine", "advice"),
+    [
+        ("linux", "x86_64", 'pip install "facemap-gui[simulator]"'),
+        ("win32", "AMD64", 'pip install "facemap-gui[simulator]"'),
+        ("win32", "ARM64", "`pip install facemap-gui` again"),
+    ],
+)
+def test_a_missing_qnn_plugin_says_how_to_get_it_here(monkeypatch, platform, machine, advice):
+    """onnxruntime-qnn installs by default only on Windows on ARM64; elsewhere it is the `simulator` extra."""
+    import builtins
+    import sys
+
+    from facemap_gui.runtime import qnn
+
+    real_import = builtins.__import__
+
+    def no_qnn(name, *args, **kwargs):
+        if name == "onnxruntime_qnn":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_qnn)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(qnn.platform, "machine", lambda: machine)
+    reason = qnn._register()
+    assert reason is not None and reason.startswith("onnxruntime-qnn is not installed")
+    assert advice in reason

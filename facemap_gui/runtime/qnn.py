@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,7 @@ def _register() -> str | None:
     try:
         import onnxruntime_qnn
     except ImportError:
-        return (
-            "onnxruntime-qnn is not installed (it has wheels for Windows on ARM64/x64 and Linux x86_64: "
-            "`pip install onnxruntime-qnn`)"
-        )
+        return _not_installed()
     library = Path(onnxruntime_qnn.get_library_path())
     if not library.is_file():
         return f"{library}: the QNN EP library is missing; reinstall onnxruntime-qnn"
@@ -80,6 +78,15 @@ def _register() -> str | None:
         text = str(exc).strip().splitlines()
         return f"{library}: ONNX Runtime cannot load the QNN EP ({text[0] if text else type(exc).__name__})"
     return None
+
+
+def _not_installed() -> str:
+    if sys.platform == "win32" and platform.machine() == "ARM64":
+        return "onnxruntime-qnn is not installed: `pip install facemap-gui` again brings it (the NPU and GPU runtimes)"
+    return (
+        "onnxruntime-qnn is not installed; on this machine it would only offer the x86 HTP simulator, for "
+        'development: `pip install "facemap-gui[simulator]"`'
+    )
 
 
 def qnn_devices() -> list[ort.OrtEpDevice]:

@@ -102,11 +102,17 @@ def constant_model(path: Path, params: np.ndarray, batch: str | int = "batch") -
     return path
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264") -> Path:
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264", rotation: float = 0
+) -> Path:
+    """`frames` encoded; `rotation` (degrees counter-clockwise) goes into the stream's display matrix, as a phone
+    writes it for a video held upright (-90) while its sensor stores the picture sideways."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         for rgb in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())

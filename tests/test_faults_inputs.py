@@ -8,7 +8,9 @@ import os
 import struct
 import time
 import zlib
+from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from facemap_gui.cli import build_parser, main
 from facemap_gui.errors import InputError
 from facemap_gui.sources import Frame, FrameSource, register_scheme
 from facemap_gui.sources.demo import DemoSource
+from facemap_gui.sources.files import VideoSource, read_image_rgb
 from tests.conftest import PHOTO, constant_model, write_video
 from tests.helpers import assert_one_line, cli_main
 from tests.test_process import _one_line_error, read_jsonl, run_cli
@@ -53,6 +56,11 @@ def test_complete_video_gives_no_truncation_warning(tmp_path, tiny_model):
         # FFmpeg would happily render a .txt as a video of its text.
         ("notes.txt", b"shopping list\n" * 50, "a text file, not a video or an image"),
         ("report.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 8, "not a readable video"),
+        # Too short for FFmpeg's text demuxer, or named as a video: FFmpeg said "Invalid data found".
+        ("todo.txt", b"hello world\n", "a text file, not a video or an image"),
+        ("clip.mp4", "Grüße aus Köln\n".encode() * 3, "a text file, not a video or an image"),
+        ("face.jpg", b"not a jpeg at all", "a text file, not a video or an image"),
+        ("empty.mp4", b"", "an empty file (0 bytes), not a video or an image"),
     ],
 )
 def test_non_image_file_as_input_is_one_line(tmp_path, tiny_model, name, content, message):
@@ -114,16 +122,69 @@ def test_fifos_and_devices_are_refused_as_inputs_and_skipped_in_folders(tmp_path
     assert "b.jpg: skipped, a named pipe (FIFO)" in capsys.readouterr().err
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG of a few hundred bytes whose header promises width x height pixels (a decompression bomb's shape)."""
+def png_header_only(width: int, height: int, rows: bytes = bytes(1000)) -> bytes:
+    """A PNG of a few hundred bytes whose header promises width x height pixels (a decompression bomb's shape);
+    with all its `rows` (a filter byte and RGB for each), a real picture."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(1000))) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def png_video(path, sizes: list[tuple[int, int]], fps: int = 10) -> None:
+    """A video of PNG frames that only promise their size (a few hundred bytes each): the stream's header
+    says the first frame's size, each frame its own, as a hostile file sized to crash the decoder or MediaPipe."""
+    with av.open(str(path), "w", format="mov") as container:
+        stream = container.add_stream("png", rate=fps)
+        stream.width, stream.height = sizes[0]
+        stream.pix_fmt = "rgb24"
+        for index, (width, height) in enumerate(sizes):
+            rows = bytes((3 * width + 1) * height) if width * height < 10_000 else b""  # small ones decode
+            packet = av.Packet(png_header_only(width, height, rows))
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, fps)
+            container.mux(packet)
+
+
+def test_a_video_promising_frames_beyond_the_pixel_limit_is_refused_before_decoding(tmp_path, tiny_model, capsys):
+    """A 1 kB video declaring 16000x16000 frames made the decoder allocate 768 MB while opening it, and the
+    frames segfaulted MediaPipe; FFmpeg is now told the limit, so it refuses them before allocating."""
+    png_video(tmp_path / "bomb.mov", [(16_000, 16_000)] * 3)
+    code, err = cli_main(capsys, "process", str(tmp_path / "bomb.mov"), "--model", str(tiny_model))
+    assert_one_line(code, err, "bomb.mov: the video's frames claim more than 100 megapixels", "scale it down")
+    # The same frame after two small ones: the decoder refuses it too, naming the frame.
+    png_video(tmp_path / "grows.mov", [(64, 64), (64, 64), (16_000, 16_000)])
+    out = tmp_path / "out.jsonl"
+    code, err = cli_main(capsys, "process", str(tmp_path / "grows.mov"), "--model", str(tiny_model), "-o", str(out))
+    last = err.strip().splitlines()[-1]  # after the stand-in model's warning: the run had begun
+    assert code == 2 and "grows.mov: frame 2 claims more than 100 megapixels; scale it down" in last, err
+    assert "Traceback" not in err and [r["type"] for r in read_jsonl(out.read_text())] == ["header"] + ["frame"] * 2
+
+
+def test_a_phone_video_stored_sideways_is_processed_upright(tmp_path, tiny_model):
+    """A phone held upright stores its picture turned a quarter (the sensor's way) with -90 degrees in the
+    display matrix; players turn it back. Processed as stored, no face was found in any frame."""
+    upright = read_image_rgb(PHOTO)  # 512x600, a face the detector finds upright but not turned a quarter
+    video = write_video(tmp_path / "phone.mp4", [np.rot90(upright).copy()] * 4, rotation=-90)
+    out, recording = tmp_path / "out.jsonl", tmp_path / "rec.mkv"
+    run_cli("process", str(video), "--model", str(tiny_model), "-o", str(out), "--record", str(recording))
+    frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
+    assert len(frames) == 4 and all(len(f["faces"]) == 1 for f in frames)
+    recorded = decode(recording).frames
+    assert len(recorded) == 4 and recorded[0].shape == upright.shape  # the recording keeps the upright picture
+    assert np.abs(recorded[0].astype(int) - upright).mean() < 8
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_every_quarter_turn_in_the_display_matrix_is_applied(tmp_path, rotation):
+    picture = np.zeros((64, 96, 3), np.uint8)
+    picture[:16, :32] = 255  # a white top-left corner shows which way up it is
+    stored = np.rot90(picture, -rotation // 90).copy()  # what, turned by `rotation`, shows `picture`
+    with VideoSource(write_video(tmp_path / "turned.mp4", [stored] * 2, rotation=rotation)) as source:
+        assert source.size == (96, 64)
+        frame = source.read()
+    assert frame.rgb.shape == picture.shape and np.abs(frame.rgb.astype(int) - picture).mean() < 8
 
 
 @pytest.mark.parametrize("side", [10_500, 30_000])  # above this app's limit; also above Pillow's own

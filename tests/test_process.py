@@ -146,7 +146,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -
 
 def test_unreadable_image(tmp_path, tiny_model):
     bad = tmp_path / "broken.jpg"
-    bad.write_bytes(b"not a jpeg at all")
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))  # a JPEG's start, then garbage
     _one_line_error(
         run_cli("process", str(bad), "--model", str(tiny_model), check=False), "broken.jpg", "not a readable image"
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facemap_gui.errors import FacemapError, InputError
-from facemap_gui.sources.files import IMAGE_SUFFIXES, VideoSource, not_a_file
+from facemap_gui.sources.files import IMAGE_SUFFIXES, VideoSource, not_media
 
 # Tried as videos without looking inside: one that does not open is a failure, not a file to pass over.
 VIDEO_SUFFIXES = frozenset(
@@ -46,7 +46,7 @@ class Found:
 
     def consider(self, path: Path, relative: str) -> None:
         """A file by its extension, else by its content (as `process` opens it)."""
-        if problem := not_a_file(path):
+        if problem := not_media(path):
             self.skipped.append((str(path), problem))
         elif path.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
             self.add(relative, path)

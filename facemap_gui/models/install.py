@@ -37,7 +37,7 @@ from facemap_gui.models.records import (
     trusted_records,
     write_json,
 )
-from facemap_gui.models.reference import REFERENCE_FILES
+from facemap_gui.models.reference import READERS, REFERENCE_FILES
 from facemap_gui.runtime.base import PRECISIONS
 from facemap_gui.runtime.session import check_model_runs
 
@@ -133,6 +133,8 @@ def _plan_basis(paths: list[Path]) -> _Plan:
 def _plan_reference(paths: list[Path]) -> _Plan:
     """Qualcomm's self-test files; replicas made from a stand-in say so in a manifest beside them."""
     entry = ENTRIES["reference"]
+    for path in paths:
+        READERS[path.name](path)
     manifest = paths[0].parent / "manifest.json"
     stand_in = manifest.is_file() and bool(read_json(manifest).get("stand_in"))
     return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)

@@ -120,8 +120,9 @@ def check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
 
 
 def _files(entry: Entry, record: dict) -> dict[Path, FileRecord]:
-    """The files a record names, each checked to lie inside the entry's own folder (a tampered record must
-    not make `remove` delete, or `verify` read, anything else)."""
+    """The files a record names, each checked to lie inside the entry's own folder and, but for a model's
+    external data, to be one of its catalogue files (a tampered record must not make `remove` delete, or
+    `verify` read, anything else)."""
     folder = entry.install_dir()
     try:
         files = {}
@@ -130,6 +131,8 @@ def _files(entry: Entry, record: dict) -> dict[Path, FileRecord]:
             path = store.models_dir() / relative
             if relative.is_absolute() or ".." in relative.parts or not path.resolve().is_relative_to(folder.resolve()):
                 raise ValueError(f"{rel!r} is outside {folder}")
+            if entry.kind != "landmark" and path not in entry.paths():  # a model's external data has any name
+                raise ValueError(f"{rel!r} is not one of its files")
             files[path] = FileRecord(path, int(f["size"]), str(f["sha256"]))
         return files
     except (AttributeError, KeyError, TypeError, ValueError) as exc:

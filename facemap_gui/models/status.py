@@ -13,6 +13,7 @@ from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry
 from facemap_gui.models.records import FileRecord, installed_records, record_path, recorded_files, write_json
+from facemap_gui.models.reference import READERS
 from facemap_gui.runtime.session import check_model_runs
 
 
@@ -38,6 +39,8 @@ def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
         if entry.kind == "basis":
             load_npy(path, BASIS_SHAPES[path.stem])
             return "", npy_has_stand_in_mark(path)
+        if entry.kind == "reference":
+            READERS[path.name](path)
     except ModelError as exc:
         return str(exc), False
     return "", False

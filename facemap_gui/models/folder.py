@@ -29,10 +29,14 @@ LOCK_FILE = ".lock"
 UNPACK_PREFIX = "unpack-"  # zips are unpacked into cache/unpack-* by installs, under the lock
 
 
+_LOCKS: dict[Path, filelock.FileLock] = {}
+
+
 def _lock() -> filelock.FileLock:
-    store.models_dir().mkdir(parents=True, exist_ok=True)
+    path = store.models_dir() / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     # One object per path, so a nested `locked()` in the same thread re-enters instead of waiting for itself.
-    return filelock.FileLock(store.models_dir() / LOCK_FILE, is_singleton=True)
+    return _LOCKS.setdefault(path, filelock.FileLock(path))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from facemap_gui import store
 from facemap_gui.detection import DETECTORS, FaceDetector
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
+from facemap_gui.models.folder import settle
 from facemap_gui.pipeline import Pipeline, PipelineConfig
 from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
 from facemap_gui.sources.demo import DEMO_LOOP
@@ -44,6 +45,7 @@ class RunOptions:
         float model and `X_w8a8.onnx` beside it the w8a8 one (as `models stand-in --precision w8a8` writes)."""
         precision = precision or self.precision
         if self.model is None:
+            settle()  # an install killed mid-swap is finished or rolled back before the model is looked for
             return store.require_landmark_model(precision)
         stem = self.model.stem.removesuffix("_w8a8")
         variant = self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")

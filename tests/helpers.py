@@ -24,6 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from facemap_gui import store
 from facemap_gui.cli import main
+from facemap_gui.models.folder import LOCK_FILE
 from tests.conftest import constant_model
 
 # --- the local server ---------------------------------------------------------------------------------
@@ -195,7 +196,8 @@ def run_installed_model(precision: str, batch: int) -> np.ndarray:
 
 def installed_files() -> list[str]:
     root = store.models_dir()
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    files = root.rglob("*") if root.exists() else []
+    return sorted(p.relative_to(root).as_posix() for p in files if p.is_file() and p.name != LOCK_FILE)
 
 
 # --- running the CLI ---------------------------------------------------------------------------------

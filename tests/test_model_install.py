@@ -206,7 +206,9 @@ def test_list_verify_and_remove(tmp_path, tiny_model, capsys):
     assert code == 0
     assert [line.split() for line in out.splitlines()] == [
         ["facemap_3dmm-float", "OK"],
+        ["facemap_3dmm-w8a8", "not", "installed", "(optional)"],
         ["basis", "OK"],
+        ["reference", "not", "installed", "(optional)"],
         ["blazeface-short", "OK"],
         ["blazeface-full", "OK"],
     ]

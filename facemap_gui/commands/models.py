@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from facemap_gui.models.download import Progress
     from facemap_gui.models.records import Installed
     from facemap_gui.models.status import EntryStatus
+
+
+def _settled(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`run`, after what an interrupted install left in the models folder is finished or rolled back."""
+
+    def settled(args: argparse.Namespace) -> int:
+        from facemap_gui.models.folder import settle
+
+        settle()
+        return run(args)
+
+    return settled
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds to wait for the server before retrying (default 30)",
     )
-    fetch.set_defaults(run=run_download)
+    fetch.set_defaults(run=_settled(run_download))
 
     install = models_sub.add_parser(
         "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)"
@@ -46,19 +59,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=PRECISIONS,
         help="install the .onnx as this variant (default: w8a8 if its graph is quantised)",
     )
-    install.set_defaults(run=run_install)
+    install.set_defaults(run=_settled(run_install))
 
     models_sub.add_parser("list", help="what is installed: where, size, sha256, stand-in or real").set_defaults(
-        run=run_list
+        run=_settled(run_list)
     )
 
     check = models_sub.add_parser("verify", help="check installed files against their checksums and content")
     check.add_argument("names", nargs="*", metavar="NAME", help=f"{names_help} (default: everything installed)")
-    check.set_defaults(run=run_verify)
+    check.set_defaults(run=_settled(run_verify))
 
     delete = models_sub.add_parser("remove", help="delete installed models")
     delete.add_argument("names", nargs="+", metavar="NAME", help=names_help)
-    delete.set_defaults(run=run_remove)
+    delete.set_defaults(run=_settled(run_remove))
 
     stand_in = models_sub.add_parser(
         "stand-in", help="write a stand-in model with the real I/O and random weights (for tests/benchmarks)"
@@ -222,13 +235,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from facemap_gui.models.status import entries_present, verify
+    """Every catalogue entry (or those named) with its state; exit 1 when one is damaged, or missing but needed."""
+    from facemap_gui.models.status import required, verify
 
     failed = False
-    for entry in resolve(args.names) if args.names else entries_present():
+    for entry in resolve(args.names) if args.names else ENTRIES.values():
         problems = verify(entry)
-        failed |= bool(problems)
-        print(f"{entry.name:<20} {'FAILED' if problems else 'OK'}")
+        state = "FAILED" if problems else "OK"
+        if problems == ["not installed"] and not args.names:  # a named entry must be there; others if needed
+            fix = f"needed to track faces: facemap-gui models download {entry.name} (offline: models install FILE)"
+            state, problems = ("MISSING", [fix]) if required(entry) else ("not installed (optional)", [])
+        failed |= state in ("FAILED", "MISSING")
+        print(f"{entry.name:<20} {state}")
         for problem in problems:
             print(f"    {problem}")
     return 1 if failed else 0

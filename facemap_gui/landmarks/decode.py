@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from numpy.lib import format as npy_format
 
 from facemap_gui.errors import ModelError
 
@@ -69,24 +70,48 @@ def npy_has_stand_in_mark(path: Path) -> bool:
         return STAND_IN_NPY_MARK in f.read(min(length, 1 << 16))
 
 
+def _not_npy(head: bytes) -> str:
+    """What a file that lacks the .npy magic is, from its first bytes (a download error page is common)."""
+    text = head.lstrip().lower()
+    if not head:
+        return "an empty file"
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "an HTML or XML page, e.g. a server's error page"
+    kinds = {b"\x1f\x8b": "gzip-compressed data", b"PK\x03\x04": "a zip archive", b"\x80": "a Python pickle"}
+    return next((kind for magic, kind in kinds.items() if head.startswith(magic)), "unknown data")
+
+
 def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """Load a numeric .npy without ever unpickling, and check its shape."""
+    """Load a basis .npy without ever unpickling: the header is read first and its shape and dtype checked
+    against `shape` before a byte of data is read (a header may declare gigabytes), then the values (finite)."""
+    fix = "reinstall it (`facemap-gui models download basis`)"
     if not path.is_file():
         raise ModelError(f"{path}: 3DMM basis file not found (run `facemap-gui models download basis`)")
     try:
-        array = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if not head.startswith(b"\x93NUMPY"):
+                raise ModelError(f"{path}: not a .npy file ({_not_npy(head)}); {fix}")
+            f.seek(0)
+            version = npy_format.read_magic(f)
+            read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            declared, fortran_order, dtype = read_header(f)
+            if dtype.hasobject:  # an object array, which loading would unpickle
+                raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers")
+            if declared != shape or dtype.kind not in "fiu":  # no complex, bool or text: real numbers only
+                raise ModelError(f"{path}: expected a numeric array of shape {shape}, found {dtype} {declared}")
+            count = math.prod(shape)
+            values = np.fromfile(f, dtype=dtype, count=count)
     except ValueError as exc:
-        if "allow_pickle" in str(exc):  # numpy's words for an object array, which loading would unpickle
-            raise ModelError(f"{path}: refusing to load, the file holds pickled objects, not numbers") from exc
         detail = " ".join(str(exc).split())[:120]  # numpy quotes the whole padded header
-        raise ModelError(
-            f"{path}: not a readable .npy file (damaged header or truncated: {detail}); reinstall it"
-        ) from exc
+        raise ModelError(f"{path}: not a readable .npy file (damaged header: {detail}); {fix}") from exc
     except (OSError, EOFError) as exc:
-        raise ModelError(f"{path}: not a readable .npy file ({exc}); reinstall it") from exc
-    if array.shape != shape or not np.issubdtype(array.dtype, np.number):
-        raise ModelError(f"{path}: expected a numeric array of shape {shape}, found {array.dtype} {array.shape}")
-    return array.astype(np.float64)
+        raise ModelError(f"{path}: not a readable .npy file ({exc}); {fix}") from exc
+    if values.size != count:
+        raise ModelError(f"{path}: truncated ({values.size} of the {count} values its header declares); {fix}")
+    if not np.isfinite(values).all():
+        raise ModelError(f"{path}: holds NaN or infinite values, not a usable 3DMM basis; {fix}")
+    return values.reshape(shape, order="F" if fortran_order else "C").astype(np.float64)
 
 
 def expand_box(box: tuple[int, int, int, int], size: tuple[int, int], factor: float = 1.2) -> tuple[int, int, int, int]:

@@ -17,6 +17,18 @@ METADATA_FILES = ("metadata.json", "metadata.yaml", "metadata.yml")
 STAND_IN_FIELD = "facemap_gui_stand_in"  # set in the replicas the tests make, never in Qualcomm's files
 # Other spellings of the I/O types, read as the numpy names the app uses.
 DTYPE_ALIASES = {"float": "float32", "fp32": "float32", "half": "float16", "fp16": "float16"}
+MAX_METADATA_BYTES = 1 << 20  # Qualcomm's are ~2 kB; a larger file is not release metadata
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: release metadata has none, and aliases of aliases expand exponentially (a
+    2 kB "billion laughs" file takes gigabytes once loaded)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            line = self.peek_event().start_mark.line + 1
+            raise yaml.YAMLError(f"a YAML alias on line {line}: refused, release metadata has none")
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -65,8 +77,10 @@ def read_metadata(path: Path) -> ReleaseMetadata:
     """Parse a metadata file; ModelError naming it when it is not what a release holds."""
     fix = "download the release zip again, or delete the file to use the model without it"
     try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes, more than {MAX_METADATA_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_NoAliasLoader)
         if not isinstance(data, dict):
             raise TypeError("not a mapping")
         versions = data.get("tool_versions") or {}
@@ -79,8 +93,20 @@ def read_metadata(path: Path) -> ReleaseMetadata:
             tensors=tensors,
             stand_in=bool(data.get(STAND_IN_FIELD, False)),
         )
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, TypeError, AttributeError, KeyError) as exc:
-        raise ModelError(f"{path}: not a readable release metadata file ({type(exc).__name__}); {fix}") from exc
+    # RecursionError: nesting deeper than Python's stack (a 200,000-deep JSON list); OverflowError: int(1e400).
+    except (
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+        yaml.YAMLError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        RecursionError,
+        OverflowError,
+    ) as exc:
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+        raise ModelError(f"{path}: not a readable release metadata file ({detail}); {fix}") from exc
 
 
 def check_scale(where: str, name: str, scale: float) -> None:

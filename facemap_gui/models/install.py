@@ -1,8 +1,8 @@
 """Puts models into the data directory: from a download, a zip, a folder or single files.
 
 Every file is checked before it is put in place (ONNX inputs/outputs, .npy shapes without unpickling,
-checksums) and put in place atomically: copied under a temporary name in the destination folder, then
-renamed, and recorded (records.py). Downloads go through the same checks.
+checksums) and put in place atomically: the entry's folder is staged beside it and swapped in, then recorded
+(records.py), all under the models folder's lock (folder.py). Downloads go through the same checks.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from facemap_gui import store
-from facemap_gui.atomic import replacing
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.landmarks.onnx_proto import load_graph
 from facemap_gui.landmarks.release import METADATA_FILES
+from facemap_gui.models import folder
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, entry_for_download, resolve
 from facemap_gui.models.download import Downloader
@@ -30,14 +30,14 @@ from facemap_gui.models.records import (
     Installed,
     check_origin,
     expected_sha256,
+    installed_records,
     read_json,
-    read_records,
     record_installed,
-    record_path,
     trust_path,
+    trusted_records,
     write_json,
 )
-from facemap_gui.models.reference import REFERENCE_FILES
+from facemap_gui.models.reference import READERS, REFERENCE_FILES
 from facemap_gui.runtime.base import PRECISIONS
 from facemap_gui.runtime.session import check_model_runs
 
@@ -133,6 +133,8 @@ def _plan_basis(paths: list[Path]) -> _Plan:
 def _plan_reference(paths: list[Path]) -> _Plan:
     """Qualcomm's self-test files; replicas made from a stand-in say so in a manifest beside them."""
     entry = ENTRIES["reference"]
+    for path in paths:
+        READERS[path.name](path)
     manifest = paths[0].parent / "manifest.json"
     stand_in = manifest.is_file() and bool(read_json(manifest).get("stand_in"))
     return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)
@@ -184,35 +186,20 @@ def _plan(files: list[Path], precision: str | None, strict: bool, source: str) -
 # --- putting files in place -----------------------------------------------------------------------------
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(target) as part:
-        shutil.copyfile(source, part)
-
-
-def _place(plan: _Plan) -> list[FileRecord]:
-    if plan.entry.kind != "landmark":
-        for source, target in plan.copies:
-            _copy_atomic(source, target)
-        return [FileRecord(t, t.stat().st_size, file_sha256(t)) for _, t in plan.copies]
-    # A model and its external data are replaced together: staged in a hidden sibling folder, swapped in.
+def _place(plan: _Plan, source: str, check: str) -> Installed:
+    """Stage the entry's folder (a model and its external data alone; other kinds keep the files already
+    there), swap it in and record it; see folder.py for what an interruption leaves."""
     final = plan.entry.install_dir()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}-new-", dir=final.parent))
-    try:
-        for source, target in plan.copies:
-            staged = stage / target.relative_to(final)
-            staged.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, staged)
-        old = final.with_name(f".{final.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        stage.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return [FileRecord(t, t.stat().st_size, file_sha256(t)) for _, t in plan.copies]
+    stage = folder.stage_folder(final, keep_current=plan.entry.kind != "landmark")
+    files = []
+    for copied, target in plan.copies:
+        staged = stage / target.relative_to(final)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(copied, staged)
+        files.append(FileRecord(target, staged.stat().st_size, file_sha256(staged)))
+    installed = Installed(plan.entry, tuple(files), plan.stand_in, source, check)
+    folder.swap_in(stage, final, lambda: record_installed(installed))
+    return installed
 
 
 def install_path(path: Path, precision: str | None = None) -> list[Installed]:
@@ -226,15 +213,16 @@ def install_path(path: Path, precision: str | None = None) -> list[Installed]:
         raise ModelError(f"{path}: no such file or folder")
     source = str(path.resolve())
     try:
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            return _install(_plan(files, precision, False, source), source)
-        if path.suffix.lower() == ".zip":
-            origin = check_origin(path, source) if entry_for_download(path.name) else None
-            store.cache_dir().mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix="unpack-", dir=store.cache_dir()) as tmp:
-                return _install(_plan(unpack_zip(path, Path(tmp)), precision, False, source), source, origin)
-        return _install(_plan([path], precision, True, source), source)
+        with folder.locked():
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                return _install(_plan(files, precision, False, source), source)
+            if path.suffix.lower() == ".zip":
+                origin = check_origin(path, source) if entry_for_download(path.name) else None
+                store.cache_dir().mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(prefix=folder.UNPACK_PREFIX, dir=store.cache_dir()) as tmp:
+                    return _install(_plan(unpack_zip(path, Path(tmp)), precision, False, source), source, origin)
+            return _install(_plan([path], precision, True, source), source)
     except OSError as exc:
         raise ModelError(f"{path}: could not install into {store.models_dir()} ({exc})") from exc
 
@@ -244,11 +232,11 @@ def _install(
 ) -> list[Installed]:
     """Check every file named like a catalogue download against its checksum first, then put each plan in
     place and record it; first-use checksums are kept only once their files are installed."""
-    read_records(record_path())  # damaged records are refused before anything is replaced
+    installed_records()  # damaged records are refused before anything is replaced
     origins = [[archive_origin] if archive_origin else [] for _ in plans]
     for plan, checked in zip(plans, origins, strict=True):
         checked += [check_origin(src, source) for src, _ in plan.copies if entry_for_download(src.name)]
-    results, trusted = [], read_records(trust_path())
+    results, trusted = [], trusted_records()
     for plan, checked in zip(plans, origins, strict=True):
         notes = []
         for note, first_use in checked:
@@ -260,10 +248,8 @@ def _install(
             trusted.update({} if plan.stand_in else first_use)
             notes.append(note)
         check = "; ".join(dict.fromkeys(notes)) or "not a catalogue download: checked by content only"
-        installed = Installed(plan.entry, tuple(_place(plan)), plan.stand_in, source, check)
-        record_installed(installed)
-        results.append(installed)
-    if trusted != read_records(trust_path()):
+        results.append(_place(plan, source, check))
+    if trusted != trusted_records():
         write_json(trust_path(), trusted)
     return results
 

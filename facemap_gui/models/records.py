@@ -1,22 +1,25 @@
 """What the app records about installed models: `installed.json` says what was installed from where with its
 sha256 (for `verify`), `trusted.json` holds the checksums first seen for files Qualcomm publishes none for (trust
-on first use). Damaged records are refused with a one-line error before anything relies on them."""
+on first use). Both are read through one checked reader each: damaged records, unknown entries and paths that
+leave an entry's folder are refused with a one-line error before anything relies on them."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from facemap_gui import store
 from facemap_gui.atomic import write_atomic
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.model import file_sha256
-from facemap_gui.models.catalogue import Entry, RemoteFile, entry_for_download
+from facemap_gui.models.catalogue import ENTRIES, Entry, RemoteFile, entry_for_download
 
 RECORD_FILE = "installed.json"
 TRUST_FILE = "trusted.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,21 @@ def record_path() -> Path:
     return store.models_dir() / RECORD_FILE
 
 
+def trusted_records() -> dict[str, dict]:
+    """trusted.json, each entry checked to hold a sha256 (a malformed one would refuse every genuine copy)."""
+    records = read_records(trust_path())
+    wrong = next((n for n, r in records.items() if not _SHA256.fullmatch(str(r.get("sha256")))), None)
+    if wrong is not None:
+        raise ModelError(
+            f"{trust_path()}: damaged (its entry {wrong!r} has no sha256); delete that entry and install "
+            "the models again"
+        )
+    return records
+
+
 def expected_sha256(remote: RemoteFile) -> str | None:
     """The sha256 a copy of `remote` must have: published in the catalogue, or recorded at first use."""
-    return remote.sha256 or read_records(trust_path()).get(remote.filename, {}).get("sha256")
+    return remote.sha256 or trusted_records().get(remote.filename, {}).get("sha256")
 
 
 def check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
@@ -104,12 +119,52 @@ def check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
     return f"{path.name}: sha256 matches the {origin} checksum", {}
 
 
-def record_installed(installed: Installed) -> None:
+def _files(entry: Entry, record: dict) -> dict[Path, FileRecord]:
+    """The files a record names, each checked to lie inside the entry's own folder and, but for a model's
+    external data, to be one of its catalogue files (a tampered record must not make `remove` delete, or
+    `verify` read, anything else)."""
+    folder = entry.install_dir()
+    try:
+        files = {}
+        for rel, f in record.get("files", {}).items():
+            relative = PurePosixPath(str(rel))
+            path = store.models_dir() / relative
+            if relative.is_absolute() or ".." in relative.parts or not path.resolve().is_relative_to(folder.resolve()):
+                raise ValueError(f"{rel!r} is outside {folder}")
+            if entry.kind != "landmark" and path not in entry.paths():  # a model's external data has any name
+                raise ValueError(f"{rel!r} is not one of its files")
+            files[path] = FileRecord(path, int(f["size"]), str(f["sha256"]))
+        return files
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{record_path()}: damaged (the files of {entry.name}: {exc}); delete it and install the models again"
+        ) from exc
+
+
+def installed_records() -> dict[str, dict]:
+    """installed.json, every entry checked (a catalogue name, files inside its folder): the one reader of it."""
     records = read_records(record_path())
+    for name, record in records.items():
+        if name not in ENTRIES:
+            raise ModelError(
+                f"{record_path()}: records {name!r}, which is not in the model catalogue; delete that entry "
+                "(or the file) and install the models again"
+            )
+        _files(ENTRIES[name], record)
+    return records
+
+
+def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
+    return _files(entry, installed_records().get(entry.name, {}))
+
+
+def record_installed(installed: Installed) -> None:
+    """Add an install to installed.json (the caller holds the data folder's lock: a read-modify-write)."""
+    records = installed_records()
     files = {
         f.path.relative_to(store.models_dir()).as_posix(): {"size": f.size, "sha256": f.sha256} for f in installed.files
     }
-    previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind == "basis" else {}
+    previous = records.get(installed.entry.name, {}).get("files", {}) if installed.entry.kind != "landmark" else {}
     records[installed.entry.name] = {
         "source": installed.source,
         "check": installed.check,
@@ -118,16 +173,3 @@ def record_installed(installed: Installed) -> None:
         "files": {**previous, **files},
     }
     write_json(record_path(), records)
-
-
-def recorded_files(entry: Entry) -> dict[Path, FileRecord]:
-    files = read_records(record_path()).get(entry.name, {}).get("files", {})
-    try:
-        return {
-            store.models_dir() / rel: FileRecord(store.models_dir() / rel, int(f["size"]), str(f["sha256"]))
-            for rel, f in files.items()
-        }
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(
-            f"{record_path()}: damaged (the files of {entry.name}: {exc!r}); delete it and install the models again"
-        ) from exc

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facemap_gui.errors import ModelError
+from facemap_gui.errors import InputError, ModelError
 from facemap_gui.landmarks.decode import FoldedBasis, decode, preprocess
 from facemap_gui.models.catalogue import REFERENCE_FILES  # the box file's order is x0, x1, y0, y1
 from facemap_gui.sources.files import read_image_rgb
@@ -24,14 +24,36 @@ class ReferenceCase:
     landmarks: np.ndarray  # (68, 2) image pixels
 
 
-def _numbers(path: Path, count: int) -> np.ndarray:
+FIX = "install Qualcomm's reference files again (`facemap-gui models download reference`)"
+
+
+def _numbers(path: Path, counts: tuple[int, ...]) -> np.ndarray:
+    """The finite numbers of a text file, `counts` giving how many it may hold (a bound on what is read too)."""
     try:
+        if path.stat().st_size > 64 * max(counts):
+            raise ValueError(f"{path.stat().st_size} bytes")
         values = np.array(path.read_text(encoding="utf-8").replace(",", " ").split(), dtype=np.float64)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(f"{path}: not a list of numbers ({type(exc).__name__}); install it again") from exc
-    if values.size % count or not np.isfinite(values).all():
-        raise ModelError(f"{path}: {values.size} numbers, expected {count} (or a multiple); install it again")
+        raise ModelError(f"{path}: not a list of numbers ({type(exc).__name__}); {FIX}") from exc
+    if values.size not in counts or not np.isfinite(values).all():
+        expected = " or ".join(map(str, counts))
+        raise ModelError(f"{path}: {values.size} numbers (finite ones expected: {expected}); {FIX}")
     return values
+
+
+def _image(path: Path) -> np.ndarray:
+    try:
+        return read_image_rgb(path)
+    except InputError as exc:
+        raise ModelError(f"{exc}; {FIX}") from exc
+
+
+# Each reference file by name: how it is read and checked (at install, by `verify` and before the self-test).
+READERS: dict[str, Callable[[Path], np.ndarray]] = {
+    "face_img.jpg": _image,
+    "face_img_fbox.txt": lambda path: _numbers(path, (4,)),
+    "face_img_lmk.txt": lambda path: _numbers(path, (68 * 2, 68 * 3)),  # x, y (and depth) of the 68 points
+}
 
 
 def load_reference(folder: Path) -> ReferenceCase:
@@ -43,15 +65,13 @@ def load_reference(folder: Path) -> ReferenceCase:
                 f"{path}: the self-test's reference file is missing; run `facemap-gui models download "
                 "reference` (offline: `facemap-gui models install` the three face_img files)"
             )
-    image = read_image_rgb(image_file)
-    x0, x1, y0, y1 = (round(v) for v in _numbers(box_file, 4)[:4])
+    image, box, points = (READERS[path.name](path) for path in (image_file, box_file, landmark_file))
+    x0, x1, y0, y1 = (round(v) for v in box)
     height, width = image.shape[:2]
     if not (0 <= x0 < x1 < width and 0 <= y0 < y1 < height):
         raise ModelError(
-            f"{box_file}: box x0={x0} x1={x1} y0={y0} y1={y1} is not inside the {width}x{height} "
-            "image; install the reference files again"
+            f"{box_file}: box x0={x0} x1={x1} y0={y0} y1={y1} is not inside the {width}x{height} image; {FIX}"
         )
-    points = _numbers(landmark_file, 68)
     landmarks = points.reshape(68, -1)[:, :2]  # 68 rows of x, y (a third column, if any, is depth)
     return ReferenceCase(image, (x0, y0, x1, y1), landmarks)
 

@@ -10,8 +10,10 @@ from pathlib import Path
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry
-from facemap_gui.models.records import FileRecord, read_records, record_path, recorded_files, write_json
+from facemap_gui.models.records import FileRecord, installed_records, record_path, recorded_files, write_json
+from facemap_gui.models.reference import READERS
 from facemap_gui.runtime.session import check_model_runs
 
 
@@ -37,13 +39,15 @@ def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
         if entry.kind == "basis":
             load_npy(path, BASIS_SHAPES[path.stem])
             return "", npy_has_stand_in_mark(path)
+        if entry.kind == "reference":
+            READERS[path.name](path)
     except ModelError as exc:
         return str(exc), False
     return "", False
 
 
 def status(entry: Entry) -> EntryStatus:
-    record = read_records(record_path()).get(entry.name, {})
+    record = installed_records().get(entry.name, {})
     expected = list(dict.fromkeys([*entry.paths(), *recorded_files(entry)]))
     present = tuple(FileRecord(p, p.stat().st_size, file_sha256(p)) for p in expected if p.is_file())
     problems, stand_in = [], False
@@ -87,22 +91,27 @@ def verify(entry: Entry) -> list[str]:
     return problems + ([current.problem] if current.problem else [])
 
 
-def entries_present() -> list[Entry]:
-    """Entries with something to verify: files on disk, a record, or a bundled copy."""
-    records = read_records(record_path())
-    return [e for e in ENTRIES.values() if e.name in records or e.bundled_path() or any(p.is_file() for p in e.paths())]
+def required(entry: Entry) -> bool:
+    """Whether tracking needs this entry: the basis always, a landmark model unless another precision is
+    installed (detectors are bundled, the reference case serves only the self-test)."""
+    if entry.kind == "basis":
+        return True
+    landmarks = [e for e in ENTRIES.values() if e.kind == "landmark"]
+    return entry.kind == "landmark" and not any(e.paths()[0].is_file() for e in landmarks)
 
 
 def remove(entry: Entry) -> list[Path]:
-    """Delete an entry's installed files and its record; returns what was deleted."""
-    current = status(entry)
-    records = read_records(record_path())  # a damaged record stops the removal before any file goes
-    removed = [f.path for f in current.files]
-    if entry.kind == "landmark":
-        shutil.rmtree(entry.install_dir(), ignore_errors=True)
-    else:
-        for path in removed:
-            path.unlink()
-    if records.pop(entry.name, None) is not None:
-        write_json(record_path(), records)
+    """Delete an entry's installed files and its record; returns what was deleted. Damaged records stop the
+    removal before any file goes, and only files inside the entry's folder are ever named (records.py)."""
+    with folder.locked():
+        current = status(entry)
+        records = installed_records()
+        removed = [f.path for f in current.files]
+        if entry.kind == "landmark":
+            shutil.rmtree(entry.install_dir(), ignore_errors=True)
+        else:
+            for path in removed:
+                path.unlink()
+        if records.pop(entry.name, None) is not None:
+            write_json(record_path(), records)
     return removed

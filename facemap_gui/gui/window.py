@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from facemap_gui.gui.choice import RuntimeChoice
 from facemap_gui.gui.controls import Controls
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.qt_health import none_leak_problem
 from facemap_gui.gui.status import StatusBar
 from facemap_gui.gui.stream import StreamMenu
 from facemap_gui.gui.view import ViewStack
@@ -77,6 +78,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
         when the source ends or fails, save `screenshot` and close. Settings are then left untouched."""
         super().__init__()
+        pyside_problem = none_leak_problem()  # measured before any worker thread runs
         self.options = options
         self.settings = settings
         self.quit_after_frames = quit_after_frames
@@ -109,8 +111,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
             self.resize(1280, 760)
         self.start_source(options.source, remember=False)
         self._tell_unavailable_choice(options.runtime, options.precision)
-        if settings_warning:
-            self.show_status(settings_warning, error=True)
+        for warning in (settings_warning, pyside_problem):
+            if warning:
+                self.show_status(warning, error=True)  # also on stderr; the crash warning shown last
 
     # -- construction ------------------------------------------------------------------------------------
 

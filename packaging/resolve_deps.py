@@ -43,6 +43,7 @@ OPENCV_DISTRIBUTIONS = {
 class Target:
     tags: tuple[str, ...]  # wheel platform tags pip may pick, most specific first
     markers: dict[str, str]  # PEP 508 marker values of a machine of this kind
+    pythons: tuple[str, ...] = PYTHON_VERSIONS  # CPython versions supported there (docs/install.md)
 
 
 def _windows(machine: str) -> dict[str, str]:
@@ -57,7 +58,8 @@ def _windows(machine: str) -> dict[str, str]:
 
 
 TARGETS = {
-    "win_arm64": Target(("win_arm64",), _windows("ARM64")),
+    # CPython 3.12 only: PyYAML, for one, has no win_arm64 wheel for 3.11.
+    "win_arm64": Target(("win_arm64",), _windows("ARM64"), ("3.12",)),
     "win_amd64": Target(("win_amd64",), _windows("AMD64")),
     # pip expands only the legacy manylinux2014/2010 aliases itself, so list every glibc from 2.35 down.
     "manylinux_2_35_x86_64": Target(
@@ -192,13 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         "--platform", action="append", choices=sorted(TARGETS), help="target to resolve (repeatable; default: all)"
     )
     parser.add_argument(
-        "--python", action="append", choices=PYTHON_VERSIONS, help="CPython version (repeatable; default: all)"
+        "--python",
+        action="append",
+        choices=PYTHON_VERSIONS,
+        help="CPython version (repeatable; default: those supported on the target)",
     )
     parser.add_argument("--extras", default="", help="optional dependency groups too, e.g. `package`")
     args = parser.parse_args(argv)
     failed = []
     for target_name in args.platform or list(TARGETS):
-        for python in args.python or PYTHON_VERSIONS:
+        for python in args.python or TARGETS[target_name].pythons:
             resolution = resolve(target_name, python, args.extras)
             status = "FAILED" if resolution.problems else f"{len(resolution.installs)} packages, all wheels"
             print(f"{target_name} (CPython {python}): {status}", flush=True)

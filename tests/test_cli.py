@@ -54,3 +54,18 @@ def test_plain_facemap_gui_with_options_starts_the_app(tiny_model):
         timeout=60,
     )
     assert result.returncode == 2 and result.stderr.startswith("facemap-gui: error: no display"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--record-frames", "300:100"], "'300:100': expected FROM:TO with FROM below TO, e.g. 100:400"),
+        (["--record-frames", "10"], "'': expected a whole number"),  # TO missing
+        (["--record-frames", "10:20"], "--record-frames needs --quit-after-frames N (N >= 1)"),
+    ],
+)
+def test_record_frames_is_checked_before_any_window_opens(capsys, args, message):
+    from tests.helpers import cli_main
+
+    code, err = cli_main(capsys, "gui", "--source", "demo", *args)
+    assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err, err

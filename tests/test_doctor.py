@@ -206,3 +206,25 @@ def test_release_models_show_their_io_and_tool_versions_and_old_runtimes_are_war
     assert "built with qairt 2.42.0, onnx_runtime 99.1" in text
     assert main(["models", "list"]) == 0
     assert f"built with qairt 2.42.0, onnx_runtime 99.1 ({metadata_file})" in capsys.readouterr().out
+
+
+def test_a_pyside6_losing_references_to_none_is_reported_with_its_fix(capsys, monkeypatch):
+    """The probe's result injected as the known bug measures (PySide6 6.12.0 on CPython 3.11: 1.00 a call)."""
+    from facemap_gui.gui import qt_health
+
+    assert not [w for w in doctor_json(capsys)["warnings"] if "None" in w]
+    monkeypatch.setattr(qt_health, "none_references_lost_per_call", lambda: 1.0)
+    leak = [w for w in doctor_json(capsys)["warnings"] if "None" in w]
+    assert len(leak) == 1
+    assert "(1.00 a call)" in leak[0] and "none_dealloc" in leak[0]
+    assert leak[0].endswith('run `pip install "PySide6-Essentials<6.12"` or use Python 3.12+')
+    assert main(["doctor"]) == 0
+    assert f"\nWarnings\n  ! {leak[0]}\n" in capsys.readouterr().out
+
+
+def test_the_installed_pyside6_keeps_its_references_to_none():
+    """The real probe on the installed PySide6 (the pins in pyproject.toml keep 6.12+ off CPython 3.11)."""
+    from facemap_gui.gui.qt_health import none_leak_problem, none_references_lost_per_call
+
+    assert abs(none_references_lost_per_call()) < 0.05
+    assert none_leak_problem() is None

@@ -230,6 +230,17 @@ def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open
     assert "using defaults" in window.status_text.text() and window.status_text.property("error")
 
 
+def test_a_pyside6_losing_references_to_none_is_told_at_start_up(open_window, monkeypatch, caplog):
+    """The window's own measurement injected as PySide6 6.12.0 on CPython 3.11 reads: status bar and stderr."""
+    from facemap_gui.gui import qt_health
+
+    assert open_window("fakecam:0").status_text.text() == ""
+    monkeypatch.setattr(qt_health, "none_references_lost_per_call", lambda: 1.0)
+    text = open_window("fakecam:0").status_text.text()
+    assert text.startswith("PySide6-Essentials ") and "(1.00 a call)" in text
+    assert any(r.levelname == "WARNING" and r.getMessage() == text for r in caplog.records)
+
+
 def test_no_camera_says_so_in_the_window_and_offers_a_file_or_the_demo(qtbot, open_window):
     window = open_window("camera:7")
     # Waits for what the window shows: the worker's own state changes on its thread before the window hears of it.

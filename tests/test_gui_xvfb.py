@@ -1,17 +1,26 @@
 """A real window on a real X server (Xvfb, xcb platform), run as a user runs it: `facemap-gui gui ...
 --screenshot`, in a process that imports cv2 (which points QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt
-plugins) and mediapipe."""
+plugins) and mediapipe; and a long run of the demo, recording part of it, with flat memory and threads."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
+import psutil
 import pytest
+
+from facemap_gui.live.settings import Settings, save_settings
+from facemap_gui.soak import check_recording
 
 pytestmark = pytest.mark.xvfb
 
@@ -77,3 +86,69 @@ def test_real_window_runs_frames_and_saves_a_screenshot(x_display, tiny_model, p
     assert image is not None and image.shape[1] >= 800 and image.shape[0] >= 500
     # Not a blank window: the video, the HUD and the menus make for many distinct colours.
     assert len(set(map(tuple, image.reshape(-1, 3)[::37]))) > 200
+
+
+LONG_RUN_FRAMES = 4500  # 2.5 minutes of the demo at 30 fps
+RECORD_FRAMES = (1500, 3000)  # the middle third: early samples come before it, late ones after
+RSS_TOLERANCE_MB = 40.0
+
+
+def test_a_long_run_of_the_demo_records_its_middle_third_and_keeps_memory_and_threads_flat(
+    x_display, tiny_model, tmp_path
+):
+    """`facemap-gui -v gui --source demo --quit-after-frames 4500 --record-frames 1500:3000` on xcb. Issue 26: the
+    window died after a few minutes (PySide6 losing references to None); a soak of the worker alone cannot see it.
+    RSS, threads and open files are sampled every second from outside; those before the recording and those after
+    it (each a fifth of the run) are compared."""
+    save_settings(Settings(output_folder=str(tmp_path)))
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["DISPLAY"] = x_display
+    start, stop = RECORD_FRAMES
+    command = [sys.executable, "-m", "facemap_gui.cli", "-v", "gui", "--source", "demo", "--model", str(tiny_model)]
+    command += ["--quit-after-frames", str(LONG_RUN_FRAMES), "--record-frames", f"{start}:{stop}"]
+    log = tmp_path / "stderr.txt"
+    samples = []  # (RSS MB, threads, open files)
+    with log.open("w") as stderr:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = psutil.Process(child.pid)
+        try:
+            while child.poll() is None:
+                try:
+                    samples.append((process.memory_info().rss / 1e6, process.num_threads(), process.num_fds()))
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(1.0)  # the sampling rate; nothing is decided by time
+            code = child.wait(timeout=900)
+        finally:
+            child.kill()
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "Traceback" not in text and "Fatal Python error" not in text
+    assert f"after {LONG_RUN_FRAMES} frames:" in text
+    # Frames come at a steady rate after start-up: 10-30 % of the run is before frame 1500, the last 20 % after 3000.
+    tenth = len(samples) // 10
+    early, late = samples[tenth : 3 * tenth], samples[-2 * tenth - 2 : -2]
+    figures = {
+        name: (
+            statistics.median(s[i] for s in early),
+            statistics.median(s[i] for s in late),
+            max(s[i] for s in samples),
+        )
+        for i, name in enumerate(("RSS MB", "threads", "open files"))
+    }
+    print(f"long run: {LONG_RUN_FRAMES} frames, {len(samples)} samples a second apart")
+    for name, (before, after, peak) in figures.items():
+        print(f"  {name:<10} before the recording {before:.0f}, after it {after:.0f}, peak {peak:.0f}")
+    saved = re.search(r"Saved (\d+) frames to (.+\.mkv) \([\d.]+ MB, (\d+) dropped\)", text)
+    assert saved, text[-3000:]
+    written, video, dropped = int(saved[1]), Path(saved[2]), int(saved[3])
+    print(f"  recording  {written} frames written, {dropped} dropped, of frames {start} to {stop}")
+    assert video.parent == tmp_path and sorted(p.suffix for p in tmp_path.glob(video.stem + ".*")) == [".jsonl", ".mkv"]
+    # Every written frame decodes and has its landmark line; the summary line closes the file.
+    recording = SimpleNamespace(video_path=video, landmarks_path=video.with_suffix(".jsonl"), frames_written=written)
+    assert check_recording(recording) is None
+    # The window starts and stops on the frames it shows, which may skip a few of those processed.
+    assert abs(written + dropped - (stop - start)) <= 30 and dropped <= (stop - start) // 20
+    rss, threads, files = figures.values()
+    assert rss[1] - rss[0] < RSS_TOLERANCE_MB
+    assert threads[1] <= threads[0] and files[1] <= files[0]

@@ -1,4 +1,5 @@
-"""Installability: the app's dependencies resolve from wheels alone for Windows on Snapdragon (win_arm64)."""
+"""Installability: the app's dependencies resolve from wheels alone for Windows on Snapdragon (win_arm64), and no
+supported Python gets a PySide6 known to crash on it."""
 
 from __future__ import annotations
 
@@ -29,40 +30,76 @@ def pypi_reachable() -> bool:
     return True
 
 
-def test_win_arm64_resolves_from_wheels_with_one_opencv_and_the_qnn_runtime():
+def resolve(platform: str, python: str) -> dict[str, tuple[str, str]]:
+    """{distribution: (version, wheel)} as `resolve_deps.py` resolves them; skips when PyPI is not reachable."""
     if not pypi_reachable():
         pytest.skip(
-            "PyPI is not reachable from here: run `python packaging/resolve_deps.py --platform win_arm64` "
-            "on a machine with internet access (CI does when the network allows)"
+            f"PyPI is not reachable from here: run `python packaging/resolve_deps.py --platform {platform} "
+            f"--python {python}` on a machine with internet access (CI does when the network allows)"
         )
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--platform", "win_arm64"], capture_output=True, text=True, timeout=600
+        [sys.executable, str(SCRIPT), "--platform", platform, "--python", python],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    wheels = {
-        line.split()[0].lower(): line.split()[2]
+    assert result.stdout.splitlines()[-1] == "resolved: all targets"
+    return {
+        line.split()[0].lower(): (line.split()[1], line.split()[2])
         for line in result.stdout.splitlines()
         if line.startswith("  ") and not line.strip().startswith("problem:")
     }
+
+
+def test_win_arm64_resolves_from_wheels_with_one_opencv_and_the_qnn_runtime():
+    wheels = {name: wheel for name, (_, wheel) in resolve("win_arm64", "3.12").items()}
     assert wheels["onnxruntime-qnn"].endswith("win_arm64.whl")
     assert wheels["opencv-contrib-python"].endswith("win_arm64.whl")
     assert wheels["pyside6_essentials"].endswith("win_arm64.whl")
     assert not {"opencv-python", "opencv-python-headless", "pyside6"} & set(wheels)
     # Windows-only dependencies (humanfriendly → pyreadline3) prove markers were evaluated for the target.
     assert "pyreadline3" in wheels
-    assert result.stdout.splitlines()[-1] == "resolved: all targets"
+
+
+def test_cpython_3_11_gets_a_pyside6_below_6_12():
+    version, wheel = resolve("manylinux_2_35_x86_64", "3.11")["pyside6_essentials"]
+    assert load_script().release(version) < (6, 12) and wheel.endswith("x86_64.whl")
 
 
 def test_checks_catch_a_second_opencv_a_missing_qnn_runtime_and_wrong_markers():
     script = load_script()
     target = script.TARGETS["win_arm64"]
-    good = {"opencv-contrib-python", "onnxruntime-qnn", "pyside6-essentials"}
-    assert script.check(script.marker_environment(target), target, good) == []
+    good = {"opencv-contrib-python": "4.11.0.86", "onnxruntime-qnn": "2.7.0", "pyside6-essentials": "6.11.3"}
+    assert script.check(script.marker_environment(target, "3.12"), target, "3.12", good) == []
     problems = script.check(
-        {**script.marker_environment(target), "platform_machine": "x86_64"},
+        {**script.marker_environment(target, "3.12"), "platform_machine": "x86_64"},
         target,
-        {"opencv-python", "opencv-contrib-python", "pyside6"},
+        "3.12",
+        {"opencv-python": "4.11.0.86", "opencv-contrib-python": "4.11.0.86", "pyside6": "6.11.3"},
     )
     assert len(problems) == 4
     assert "platform_machine" in problems[0] and "OpenCV" in problems[1]
     assert "onnxruntime-qnn" in problems[2] and "PySide6-Essentials" in problems[3]
+    # Markers evaluated for another Python than the one resolved for are caught too.
+    problems = script.check(script.marker_environment(target, "3.12"), target, "3.11", good)
+    assert problems == ["pip evaluated markers for '3.12', not '3.11' (python_version)"]
+
+
+@pytest.mark.parametrize(
+    ("pyside", "python", "bad"),
+    [("6.12.0", "3.11", True), ("6.13.1", "3.11", True), ("6.11.3", "3.11", False), ("6.12.0", "3.12", False)],
+)
+def test_check_flags_a_pyside6_that_drops_references_to_none_on_that_python(pyside, python, bad):
+    script = load_script()
+    target = script.TARGETS["manylinux_2_35_x86_64"]
+    versions = {"opencv-contrib-python": "4.11.0.86", "onnxruntime-qnn": "2.7.0", "pyside6-essentials": pyside}
+    problems = script.check(script.marker_environment(target, python), target, python, versions)
+    assert problems == (
+        [
+            f"PySide6-Essentials {pyside} on CPython {python} drops a reference to None on every Qt call returning "
+            "nothing (the window dies with none_dealloc); keep it below 6.12 there"
+        ]
+        if bad
+        else []
+    )

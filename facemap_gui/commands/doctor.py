@@ -84,11 +84,12 @@ def probe_packages() -> dict[str, Any]:
 
 
 def probe_warnings() -> list[str]:
-    """Install problems known to break the app in confusing ways, and runtimes older than
-    the installed release models were built for."""
+    """Install problems known to break the app in confusing ways (a PySide6 that loses references to None here,
+    measured), and runtimes older than the installed release models were built for."""
+    from facemap_gui.gui.qt_health import none_leak_problem
     from facemap_gui.landmarks.release import tool_version_warnings
 
-    warnings = []
+    warnings = [problem] if (problem := none_leak_problem()) else []
     opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
     if len(opencv) > 1:
         warnings.append(

@@ -30,14 +30,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.png",
         help="where --quit-after-frames saves a picture of the whole window",
     )
+    parser.add_argument(
+        "--record-frames",
+        type=frame_range,
+        metavar="FROM:TO",
+        help="with --quit-after-frames: record processed frames FROM to TO into the output folder (long-run tests)",
+    )
     add_run_options(parser)
     # Unset runtime/precision fall back to the saved settings instead of add_run_options' defaults.
     parser.set_defaults(run=run, runtime=None, precision=None)
 
 
+def frame_range(text: str) -> tuple[int, int]:
+    """FROM:TO, two frame counts with FROM < TO."""
+    start, _, stop = text.partition(":")
+    first, last = frame_count(start), frame_count(stop)
+    if first >= last:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: expected FROM:TO with FROM below TO, e.g. 100:400")
+    return int(first), int(last)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.screenshot and args.quit_after_frames < 1:
-        raise FacemapError("--screenshot needs --quit-after-frames N (N >= 1): the screenshot is taken then")
+    for option, value in (("--screenshot", args.screenshot), ("--record-frames", args.record_frames)):
+        if value and args.quit_after_frames < 1:
+            raise FacemapError(f"{option} needs --quit-after-frames N (N >= 1): it belongs to an unattended run")
     from facemap_gui.live.settings import load_settings  # the engine loads when it runs (see process.run)
 
     settings, warning = load_settings()
@@ -51,5 +67,6 @@ def run(args: argparse.Namespace) -> int:
         options,
         quit_after_frames=args.quit_after_frames,
         screenshot=args.screenshot,
+        record_frames=args.record_frames,
         loaded_settings=(settings, warning),
     )

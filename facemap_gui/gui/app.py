@@ -118,15 +118,16 @@ def run_gui(
     *,
     quit_after_frames: int = 0,
     screenshot: Path | None = None,
+    record_frames: tuple[int, int] | None = None,
     loaded_settings: tuple[Settings, str | None] | None = None,
     offer_download: bool = True,
 ) -> int:
     """Run the app until its window closes; returns the exit code.
 
     With `quit_after_frames`, save a `screenshot` of the window after that many processed frames (or at the
-    end of the source) and quit. `loaded_settings` comes from a caller that already read them to resolve
-    command-line defaults; otherwise they are read here. `offer_download` False (the demo): no download
-    prompt, the stand-in when the real model is missing."""
+    end of the source) and quit; `record_frames` (FROM, TO) records that stretch meanwhile. `loaded_settings`
+    comes from a caller that already read them to resolve command-line defaults; otherwise they are read here.
+    `offer_download` False (the demo): no download prompt, the stand-in when the real model is missing."""
     problem = display_problem()
     if problem:
         raise FacemapError(problem)
@@ -159,7 +160,12 @@ def run_gui(
             options, settings, interactive=not quit_after_frames, offer_download=offer_download
         )
         window = MainWindow(
-            options, settings, settings_warning=warning, quit_after_frames=quit_after_frames, screenshot=screenshot
+            options,
+            settings,
+            settings_warning=warning,
+            quit_after_frames=quit_after_frames,
+            screenshot=screenshot,
+            record_frames=record_frames,
         )
     except Exception as exc:  # fatal at start-up: a dialog (unless unattended) and one line on stderr
         log.debug("start-up failed", exc_info=True)

@@ -94,10 +94,12 @@ class StatusBar:
         if status.error:
             self.show_status(status.error, error=True)
         else:
-            self.show_status(
+            saved = (
                 f"Saved {status.frames_written} frames to {status.video_path} "
                 f"({status.bytes_written / 1e6:.1f} MB, {status.frames_dropped} dropped)"
             )
+            log.info("%s", saved)  # -v: where an unattended run's recording went
+            self.show_status(saved)
 
     def _refresh_recording(self) -> None:
         recorder = self.worker.recorder if self.worker is not None else None

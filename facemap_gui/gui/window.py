@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from facemap_gui.gui.choice import RuntimeChoice
 from facemap_gui.gui.controls import Controls
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.qt_health import none_leak_problem
 from facemap_gui.gui.status import StatusBar
 from facemap_gui.gui.stream import StreamMenu
 from facemap_gui.gui.view import ViewStack
@@ -73,14 +74,18 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         settings_warning: str | None = None,
         quit_after_frames: int = 0,
         screenshot: Path | None = None,
+        record_frames: tuple[int, int] | None = None,
     ) -> None:
         """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
-        when the source ends or fails, save `screenshot` and close. Settings are then left untouched."""
+        when the source ends or fails, save `screenshot` and close. Settings are then left untouched.
+        `record_frames` (FROM, TO): record from the FROM-th processed frame to the TO-th, as Record would."""
         super().__init__()
+        pyside_problem = none_leak_problem()  # measured before any worker thread runs
         self.options = options
         self.settings = settings
         self.quit_after_frames = quit_after_frames
         self.screenshot = screenshot
+        self._record_toggles = list(record_frames or ())  # processed-frame counts still to start, then stop at
         self.worker: LiveWorker | None = None
         self.latest: LiveFrame | None = None
         self.display_meter = RateMeter()
@@ -109,8 +114,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
             self.resize(1280, 760)
         self.start_source(options.source, remember=False)
         self._tell_unavailable_choice(options.runtime, options.precision)
-        if settings_warning:
-            self.show_status(settings_warning, error=True)
+        for warning in (settings_warning, pyside_problem):
+            if warning:
+                self.show_status(warning, error=True)  # also on stderr; the crash warning shown last
 
     # -- construction ------------------------------------------------------------------------------------
 
@@ -292,6 +298,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         if first:
             self._refresh_hud()
             log.info("first frame on screen %.2f s after launch", seconds_since_launch())
+        if self._record_toggles and live.processed >= self._record_toggles[0]:
+            (self.start_recording if len(self._record_toggles) == 2 else self.stop_recording)()
+            self._record_toggles.pop(0)
         if self.quit_after_frames and live.processed >= self.quit_after_frames:
             self._finish_script(0)
 

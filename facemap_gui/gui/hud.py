@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from facemap_gui.live.events import LiveFrame
 from facemap_gui.pipeline import STAGES
+from facemap_gui.runtime.base import RuntimeInfo
 from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
 
 STAGE_ROWS = (*STAGES, "overlay")
@@ -112,16 +113,7 @@ class HudPanel(QFrame):
         for stage, label in self.stages.items():
             ms = live.stage_ms.get(stage)
             label.setText("–" if ms is None else f"{ms:.2f} ms")
-        info = live.runtime
-        self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
-        self.runtime.setToolTip(
-            f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason else info.summary()
-        )
-        self.device.setText(info.device)
-        self.nodes.setText(
-            ", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}" for ep, n in sorted(info.nodes_by_ep.items()))
-            or "–"
-        )
+        self._show_runtime(live.runtime)
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
@@ -133,3 +125,19 @@ class HudPanel(QFrame):
         self.source.setToolTip(source_name)
         w, h = live.result.frame.size
         self.resolution.setText(f"{w} × {h}")
+
+    def _show_runtime(self, info: RuntimeInfo | None) -> None:
+        if info is None:  # the model is still being made
+            for label, text in ((self.runtime, "model not ready"), (self.device, "–"), (self.nodes, "–")):
+                label.setText(text)
+                label.setToolTip("")
+            return
+        self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
+        self.runtime.setToolTip(
+            f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason else info.summary()
+        )
+        self.device.setText(info.device)
+        self.nodes.setText(
+            ", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}" for ep, n in sorted(info.nodes_by_ep.items()))
+            or "–"
+        )

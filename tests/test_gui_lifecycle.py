@@ -213,6 +213,26 @@ def test_the_layout_holds_at_800_by_500(qtbot, open_window, pan_video, tmp_path,
     qtbot.waitUntil(lambda: w8a8.isVisible() and not more.isVisible(), timeout=WAIT_MS)  # all fits again
 
 
+def test_at_the_minimum_size_the_banner_keeps_to_two_lines_and_hud_values_end_in_an_ellipsis(
+    qtbot, open_window, app_style
+):
+    window = open_window("demo")
+    window.resize(400, 300)
+    assert (window.width(), window.height()) == window_module.MINIMUM_SIZE  # no smaller than that
+    wait_frames(qtbot, window, lambda live: live.runtime is not None)
+    qtbot.waitUntil(lambda: window.hud.pipeline_fps.text() != "–" and window.stand_in_banner.isVisible())
+    banner = window.stand_in_banner
+    assert banner.contentsRect().height() < 3 * banner.fontMetrics().lineSpacing()
+    hud = window.hud
+    hud.pipeline_fps.setText("1500 fps · 0.7 ms")  # the widest figures a fast machine shows
+    hud.source.setText("a very long file name of a recording made yesterday.mp4")
+    assert hud.pipeline_fps.shown_text() == hud.pipeline_fps.text()
+    for name, label in hud._rows:
+        shown = label.shown_text()
+        assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1])), name
+    assert hud.source.shown_text().endswith("…")
+
+
 def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_window, tmp_path, monkeypatch):
     videos = tmp_path / "Videos"
     monkeypatch.setattr(window_module.platformdirs, "user_videos_dir", lambda: str(videos))

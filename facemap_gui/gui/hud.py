@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from facemap_gui.live.events import LiveFrame
@@ -38,6 +39,17 @@ class RateMeter:
 class DisplayFigures:
     display_fps: float
     latency_ms: float  # capture → painted, averaged like the stage times
+
+
+class ElidedLabel(QLabel):
+    """A value that does not fit its column ends in "…" instead of being cut anywhere, mid-character included."""
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, _event: object) -> None:
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
 
 
 class HudPanel(QFrame):
@@ -89,8 +101,8 @@ class HudPanel(QFrame):
 
     def _value(self, name: str, tooltip: str = "") -> QLabel:
         key = QLabel(name, objectName="hudKey")
-        value = QLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
-        value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are cut
+        value = ElidedLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
+        value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are elided
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for label in (key, value):
             label.setToolTip(tooltip)

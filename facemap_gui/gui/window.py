@@ -47,10 +47,9 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
-STAND_IN_TEXT = (
-    "STAND-IN MODEL — landmarks are not real (random weights; install the real model with "
-    "`facemap-gui models download`)"
-)
+STAND_IN_TEXT = "STAND-IN MODEL — landmarks are not real (File › Download models… gets the real one)"
+STAND_IN_TIP = "Random weights. Install the real model with File › Download models… or `facemap-gui models download`"
+MINIMUM_SIZE = (640, 420)  # the video beside the HUD panel, the banner in two lines
 SHUTDOWN_TIMEOUT_S = 10.0  # on quit, for a worker still finishing (a runtime switch compiling a model)
 
 
@@ -102,6 +101,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         self._model_future = self._make_in_background(make_model) if make_model is not None else None
         self._model_started = time.monotonic()
         self.setWindowTitle("facemap-gui")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -143,6 +143,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
         self.stand_in_banner.setWordWrap(True)
+        self.stand_in_banner.setToolTip(STAND_IN_TIP)
         self.stand_in_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stand_in_banner.hide()
         column.addWidget(self.stand_in_banner)

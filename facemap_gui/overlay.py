@@ -38,6 +38,10 @@ class OverlayOptions:
     axes: bool = True
 
 
+SUBPIXEL = 4  # cv2's `shift`: points are drawn at 1/16 px, so that a small picture gets small dots
+POINT_RADIUS = 2.0  # px in a 480-line picture; in proportion to the picture's height
+
+
 def _thickness(frame_height: int) -> int:
     return max(1, round(frame_height / 480))
 
@@ -70,8 +74,10 @@ def draw_overlay(
                 rgb, [points[a : b + 1] for a, b, closed in CONTOURS if closed], True, CONTOUR_COLOUR, t, cv2.LINE_AA
             )
         if options.points:
-            for x, y in points.tolist():  # Python ints: iterating the array's rows costs a third of the time
-                cv2.circle(rgb, (x, y), t + 1, POINT_COLOUR, -1, cv2.LINE_AA)
+            radius = round(POINT_RADIUS * rgb.shape[0] / 480 * (1 << SUBPIXEL))
+            fine = np.round(face.landmarks * scale * (1 << SUBPIXEL)).astype(np.int32)
+            for x, y in fine.tolist():  # Python ints: iterating the array's rows costs a third of the time
+                cv2.circle(rgb, (x, y), radius, POINT_COLOUR, -1, cv2.LINE_AA, SUBPIXEL)
         if options.axes:
             _draw_axes(rgb, face.landmarks[30] * scale, face.pose, (face.box[2] - face.box[0]) * 0.5 * scale, t)
     if stand_in:

@@ -6,8 +6,8 @@
 For each target platform and CPython version it runs `pip install --dry-run --only-binary=:all: --platform TAG
 --python-version X.Y --target DIR --ignore-installed --report - .` and prints every distribution pip would
 install with the wheel it picked. It exits 1 when a target does not resolve, or when the set breaks a rule the
-app depends on (exactly one OpenCV distribution, the QNN execution provider present where it has wheels, no
-PySide6 known to crash on that Python).
+app depends on (exactly one OpenCV distribution; the QNN execution provider present where it reaches an NPU,
+win_arm64, and elsewhere only in the `simulator` extra; no PySide6 known to crash on that Python).
 
 pip evaluates environment markers (`sys_platform == 'win32'`, ...) against the interpreter running it, not
 the --platform given (pypa/pip#10050), so a plain cross-resolve from Linux would pick Linux-only and skip
@@ -44,6 +44,7 @@ class Target:
     tags: tuple[str, ...]  # wheel platform tags pip may pick, most specific first
     markers: dict[str, str]  # PEP 508 marker values of a machine of this kind
     pythons: tuple[str, ...] = PYTHON_VERSIONS  # CPython versions supported there (docs/install.md)
+    npu: bool = False  # onnxruntime-qnn reaches hardware here; elsewhere it is the `simulator` extra
 
 
 def _windows(machine: str) -> dict[str, str]:
@@ -59,7 +60,7 @@ def _windows(machine: str) -> dict[str, str]:
 
 TARGETS = {
     # CPython 3.12 only: PyYAML, for one, has no win_arm64 wheel for 3.11.
-    "win_arm64": Target(("win_arm64",), _windows("ARM64"), ("3.12",)),
+    "win_arm64": Target(("win_arm64",), _windows("ARM64"), ("3.12",), npu=True),
     "win_amd64": Target(("win_amd64",), _windows("AMD64")),
     # pip expands only the legacy manylinux2014/2010 aliases itself, so list every glibc from 2.35 down.
     "manylinux_2_35_x86_64": Target(
@@ -145,7 +146,13 @@ def resolve(target_name: str, python: str, extras: str) -> Resolution:
         target_name,
         python,
         sorted(installs, key=lambda i: i[0].lower()),
-        check(report["environment"], target, python, {canonical(name): version for name, version, _ in installs}),
+        check(
+            report["environment"],
+            target,
+            python,
+            {canonical(name): version for name, version, _ in installs},
+            simulator="simulator" in extras.split(","),
+        ),
     )
 
 
@@ -159,7 +166,9 @@ def release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-def check(environment: dict[str, str], target: Target, python: str, versions: dict[str, str]) -> list[str]:
+def check(
+    environment: dict[str, str], target: Target, python: str, versions: dict[str, str], simulator: bool = False
+) -> list[str]:
     """What is wrong with a resolved set: `versions` maps each lower-cased distribution name to its version."""
     expected = {**target.markers, "python_version": python}
     problems = [
@@ -171,8 +180,10 @@ def check(environment: dict[str, str], target: Target, python: str, versions: di
     opencv = sorted(names & OPENCV_DISTRIBUTIONS)
     if opencv != ["opencv-contrib-python"]:
         problems.append(f"expected exactly one OpenCV, opencv-contrib-python (mediapipe's); got {opencv}")
-    if "onnxruntime-qnn" not in names:
+    if target.npu and "onnxruntime-qnn" not in names:
         problems.append("onnxruntime-qnn (the NPU runtime) is missing")
+    if not target.npu and not simulator and "onnxruntime-qnn" in names:
+        problems.append("onnxruntime-qnn (only the x86 HTP simulator here) belongs in the `simulator` extra")
     if "pyside6" in names:
         problems.append("the PySide6 meta-package pulls Addons/WebEngine; depend on PySide6-Essentials")
     pyside = versions.get("pyside6-essentials")

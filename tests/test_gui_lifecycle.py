@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,15 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QToolButton
 
 from facemap_gui.commands import demo as demo_command
+from facemap_gui.errors import ModelError
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
 from facemap_gui.gui.style import STYLE_SHEET
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.live.settings import Settings, load_settings
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.pipeline_builder import RunOptions, stand_in_model
+from tests.conftest import PHOTO
 from tests.test_gui import wait_frames
 from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
@@ -28,7 +31,8 @@ WAIT_MS = 20_000
 
 class StartUpWatcher:
     """Looks at the top-level windows every few milliseconds while the app starts: answers the download question
-    (stand-in, optionally "don't ask again"), notes busy dialogs, and closes the main window once it paints."""
+    (stand-in, optionally "don't ask again"), notes busy dialogs, and closes the main window once it paints
+    tracked frames."""
 
     def __init__(self, dont_ask_again: bool = False) -> None:
         self.dont_ask_again = dont_ask_again
@@ -48,7 +52,7 @@ class StartUpWatcher:
             w.labelText() for w in QApplication.topLevelWidgets() if isinstance(w, QProgressDialog) and w.isVisible()
         }
         for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, MainWindow) and widget.latest is not None:
+            if isinstance(widget, MainWindow) and widget.latest is not None and widget.latest.runtime is not None:
                 self.window = widget
                 self.timer.stop()
                 widget.close()
@@ -57,28 +61,68 @@ class StartUpWatcher:
 def test_first_run_without_a_model_offers_the_download_until_told_not_to_ask(qtbot):
     settings = Settings()
     watcher = StartUpWatcher(dont_ask_again=True)
-    options = with_landmark_model(RunOptions(source="demo"), settings, interactive=True)
+    options, make_model = with_landmark_model(RunOptions(source="demo"), settings, interactive=True)
     watcher.timer.stop()
     assert len(watcher.asked) == 1 and "not installed" in watcher.asked[0]
-    assert watcher.busy == {"Generating the stand-in model (once, a few seconds)…"}
-    assert options.model is not None and options.model.is_file() and inspect_model(options.model).stand_in
+    assert make_model is stand_in_model and options.model is None  # the window makes it, in the background
+    assert watcher.busy == set()
     assert settings.ask_download is False
     watcher = StartUpWatcher()
     again = with_landmark_model(RunOptions(source="demo"), settings, interactive=True)
     watcher.timer.stop()
-    assert watcher.asked == [] and again.model == options.model  # not asked again; the stand-in made once
+    assert watcher.asked == [] and again[1] is stand_in_model  # not asked again
     named = RunOptions(source="demo", model=Path("/some/model.onnx"))
-    assert with_landmark_model(named, Settings(), interactive=True) is named  # a model given: no question
+    assert with_landmark_model(named, Settings(), interactive=True) == (named, None)  # a model given: no question
 
 
-def test_the_demo_window_starts_like_gui_with_the_busy_dialog_and_loops(qtbot):
-    """`facemap-gui demo`: no download question, the busy dialog while the stand-in is made, then the clip for
-    ever (as `gui --source demo` and the Demo button)."""
+def test_the_demo_window_starts_like_gui_without_a_busy_dialog_and_loops(qtbot):
+    """`facemap-gui demo`: no download question and no busy dialog (the stand-in is made while the clip plays),
+    then the clip for ever (as `gui --source demo` and the Demo button)."""
     watcher = StartUpWatcher()
     assert demo_command.run(demo_command_args()) == 0
-    assert watcher.asked == [] and watcher.busy == {"Generating the stand-in model (once, a few seconds)…"}
+    assert watcher.asked == [] and watcher.busy == set()
     assert watcher.window is not None and watcher.window.options.source == "demo:0"
-    assert watcher.window.latest.stand_in
+    assert watcher.window.latest.stand_in and inspect_model(watcher.window.options.model).stand_in
+
+
+@pytest.mark.parametrize("source", ["demo", str(PHOTO)])
+def test_the_first_picture_is_shown_before_the_stand_in_model_is_ready(qtbot, tiny_model, app_style, source):
+    """The source plays without landmarks while the model is made, the banner and the status bar say so; once it
+    is there, tracking starts on it (an image that ended meanwhile is processed then)."""
+    ready = threading.Event()
+
+    def make_model() -> Path:
+        assert ready.wait(WAIT_MS / 1000)
+        return tiny_model
+
+    window = MainWindow(RunOptions(source=source), Settings(), make_model=make_model)
+    qtbot.addWidget(window)
+    window.show()
+    wait_frames(qtbot, window)
+    qtbot.waitUntil(lambda: window.hud.source.text() != "–", timeout=WAIT_MS)  # the HUD has followed
+    assert window.latest.runtime is None and window.latest.result.faces == [] and not window.latest.stand_in
+    assert window.stack.currentWidget() is window.stack.video
+    assert window.stand_in_banner.isVisible() and "Preparing the stand-in model" in window.stand_in_banner.text()
+    assert window.model_progress.isVisible() and window.hud.runtime.text() == "model not ready"
+    ready.set()
+    wait_frames(qtbot, window, lambda live: live.runtime is not None and bool(live.result.faces))
+    qtbot.waitUntil(lambda: not window.model_progress.isVisible(), timeout=WAIT_MS)
+    assert window.stand_in_banner.isVisible() and window.stand_in_banner.text().startswith("STAND-IN MODEL")
+    assert window.options.model == tiny_model and window.latest.stand_in
+    window.close()
+
+
+def test_a_stand_in_that_cannot_be_made_is_told_in_the_window(qtbot):
+    def make_model() -> Path:
+        raise ModelError("/nowhere/stand-in: cannot write the stand-in model (disk full)")
+
+    window = MainWindow(RunOptions(source="demo"), Settings(), make_model=make_model)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "disk full" in window.status_text.text(), timeout=WAIT_MS)
+    assert window.stack.currentWidget() is window.stack.message and "disk full" in window.stack.message.detail.text()
+    qtbot.waitUntil(lambda: not window.model_progress.isVisible(), timeout=WAIT_MS)
+    window.close()
 
 
 def demo_command_args() -> argparse.Namespace:
@@ -169,6 +213,26 @@ def test_the_layout_holds_at_800_by_500(qtbot, open_window, pan_video, tmp_path,
     qtbot.waitUntil(lambda: w8a8.isVisible() and not more.isVisible(), timeout=WAIT_MS)  # all fits again
 
 
+def test_at_the_minimum_size_the_banner_keeps_to_two_lines_and_hud_values_end_in_an_ellipsis(
+    qtbot, open_window, app_style
+):
+    window = open_window("demo")
+    window.resize(400, 300)
+    assert (window.width(), window.height()) == window_module.MINIMUM_SIZE  # no smaller than that
+    wait_frames(qtbot, window, lambda live: live.runtime is not None)
+    qtbot.waitUntil(lambda: window.hud.pipeline_fps.text() != "–" and window.stand_in_banner.isVisible())
+    banner = window.stand_in_banner
+    assert banner.contentsRect().height() < 3 * banner.fontMetrics().lineSpacing()
+    hud = window.hud
+    hud.pipeline_fps.setText("1500 fps · 0.7 ms")  # the widest figures a fast machine shows
+    hud.source.setText("a very long file name of a recording made yesterday.mp4")
+    assert hud.pipeline_fps.shown_text() == hud.pipeline_fps.text()
+    for name, label in hud._rows:
+        shown = label.shown_text()
+        assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1])), name
+    assert hud.source.shown_text().endswith("…")
+
+
 def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_window, tmp_path, monkeypatch):
     videos = tmp_path / "Videos"
     monkeypatch.setattr(window_module.platformdirs, "user_videos_dir", lambda: str(videos))
@@ -200,7 +264,9 @@ import sys
 from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.errors import ModelError
+from facemap_gui.pipeline_builder import RunOptions, stand_in_model
+from tests.conftest import PHOTO
 from facemap_gui.gui.app import run_gui
 from facemap_gui.live.settings import Settings
 from facemap_gui.gui.window import MainWindow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import sys
 import threading
@@ -21,7 +22,8 @@ from facemap_gui.live import worker as worker_module
 from facemap_gui.live.events import EventKind, LiveFrame, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.mailbox import Mailbox
-from facemap_gui.overlay import OverlayOptions
+from facemap_gui.overlay import OverlayOptions, draw_overlay
+from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.sources import Frame, FrameSource, lower_reader_priority, register_scheme
 from facemap_gui.sources.base import READER_NICE
@@ -399,3 +401,21 @@ def test_threads_started_by_a_lowered_reader_inherit_its_priority():
     thread.start()
     thread.join()
     assert seen == {"lowered": True, "child": READER_NICE}
+
+
+def test_landmark_points_scale_with_the_picture():
+    """A picture twice as tall gets dots about twice as wide: in a small window they do not cover the face.
+    (Anti-aliasing gives the smallest dots a footprint of their own, hence the lower bound there.)"""
+    frame = Frame(0, 0.0, np.zeros((1440, 1920, 3), np.uint8))
+    landmarks = np.stack(np.meshgrid(np.arange(8) * 200 + 100.0, np.arange(9) * 150 + 50.0), -1).reshape(-1, 2)
+    face = FaceResult((0, 0, 1919, 1439), (0, 0, 1919, 1439), 1.0, landmarks[:68], (0.0, 0.0, 0.0))
+    result = FrameResult(frame, [face])
+    points_only = OverlayOptions(boxes=False, contours=False, axes=False)
+
+    def dot_width(h: int) -> float:
+        picture = np.zeros((h, h * 4 // 3, 3), np.uint8)
+        draw_overlay(picture, result, points_only, scale=h / 1440)
+        return math.sqrt(picture[..., 0].sum() / 255 / 68)  # of the anti-aliased coverage of one dot
+
+    assert dot_width(960) / dot_width(480) > 1.8
+    assert dot_width(480) / dot_width(240) > 1.3

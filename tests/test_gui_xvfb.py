@@ -152,3 +152,51 @@ def test_a_long_run_of_the_demo_records_its_middle_third_and_keeps_memory_and_th
     rss, threads, files = figures.values()
     assert rss[1] - rss[0] < RSS_TOLERANCE_MB
     assert threads[1] <= threads[0] and files[1] <= files[0]
+
+
+SMALL_WINDOW = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from facemap_gui.gui.style import apply_style
+from facemap_gui.gui.window import MINIMUM_SIZE, MainWindow
+from facemap_gui.live.settings import Settings
+from facemap_gui.pipeline_builder import RunOptions
+
+app = QApplication([])
+apply_style(app)
+window = MainWindow(RunOptions(source="demo", model=Path(sys.argv[1])), Settings())
+window.show()
+window.resize(*MINIMUM_SIZE)
+
+def look():
+    if window.latest is not None and window.latest.processed > 20 and window.hud.pipeline_fps.text() != "–":
+        window.grab().save(sys.argv[2])
+        print("size", window.width(), window.height(), "banner", window.stand_in_banner.height())
+        window.close()
+    else:
+        QTimer.singleShot(100, look)
+
+QTimer.singleShot(100, look)
+app.exec()
+"""
+
+
+def test_the_window_at_its_minimum_size_on_a_real_x_server(x_display, tiny_model, tmp_path):
+    """A screenshot of the smallest window (look at it after layout changes: --basetemp keeps it): the banner in two
+    lines, HUD figures whole or ending in an ellipsis, dots that leave the face visible."""
+    shot = tmp_path / "small.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["DISPLAY"] = x_display
+    result = subprocess.run(
+        [sys.executable, "-c", SMALL_WINDOW, str(tiny_model), str(shot)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "size 640 420" in result.stdout
+    image = cv2.imread(str(shot))
+    assert image.shape[:2] == (420, 640)

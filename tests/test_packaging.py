@@ -81,6 +81,13 @@ def test_checks_catch_a_second_opencv_a_missing_qnn_runtime_and_wrong_markers():
     assert len(problems) == 4
     assert "platform_machine" in problems[0] and "OpenCV" in problems[1]
     assert "onnxruntime-qnn" in problems[2] and "PySide6-Essentials" in problems[3]
+    # Elsewhere onnxruntime-qnn is only the x86 simulator: in the `simulator` extra, not installed by default.
+    linux = script.TARGETS["manylinux_2_35_x86_64"]
+    linux_env = script.marker_environment(linux, "3.12")
+    assert script.check(linux_env, linux, "3.12", good) == [
+        "onnxruntime-qnn (only the x86 HTP simulator here) belongs in the `simulator` extra"
+    ]
+    assert script.check(linux_env, linux, "3.12", good, simulator=True) == []
     # Markers evaluated for another Python than the one resolved for are caught too.
     problems = script.check(script.marker_environment(target, "3.12"), target, "3.11", good)
     assert problems == ["pip evaluated markers for '3.12', not '3.11' (python_version)"]
@@ -93,7 +100,7 @@ def test_checks_catch_a_second_opencv_a_missing_qnn_runtime_and_wrong_markers():
 def test_check_flags_a_pyside6_that_drops_references_to_none_on_that_python(pyside, python, bad):
     script = load_script()
     target = script.TARGETS["manylinux_2_35_x86_64"]
-    versions = {"opencv-contrib-python": "4.11.0.86", "onnxruntime-qnn": "2.7.0", "pyside6-essentials": pyside}
+    versions = {"opencv-contrib-python": "4.11.0.86", "pyside6-essentials": pyside}
     problems = script.check(script.marker_environment(target, python), target, python, versions)
     assert problems == (
         [

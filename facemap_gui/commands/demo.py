@@ -59,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
         return run_headless(demo_options(), args.frames)
     from facemap_gui.gui.app import run_gui  # Qt only when a window is wanted
 
-    # The window's start-up path, as for `gui`: the stand-in, if needed, is made under its busy dialog.
+    # The window's start-up path, as for `gui`: the stand-in, if needed, is made while the clip plays.
     return run_gui(RunOptions(source=DEMO_LOOP), offer_download=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import ctypes.util
 import dataclasses
 import logging
@@ -12,15 +11,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TypeVar
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
-from facemap_gui.pipeline_builder import RunOptions, demo_options
+from facemap_gui.pipeline_builder import RunOptions, stand_in_model
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 WINDOWLESS_PLATFORMS = ("offscreen", "minimal", "vnc")  # Qt platforms that need no display server
 
 
@@ -57,39 +54,16 @@ def display_problem() -> str | None:
 
 def with_landmark_model(
     options: RunOptions, settings: Settings, interactive: bool, offer_download: bool = True
-) -> RunOptions:
-    """The options as given when a model is named or the real one is installed. On a first run, offer the
-    download (interactive starts that want it, until "don't ask again") and otherwise use the generated
-    stand-in, with a busy dialog while it is made. `gui` and `demo` both start this way."""
+) -> tuple[RunOptions, Callable[[], Path] | None]:
+    """The options, and what makes the landmark model when there is none yet. None when a model is named or
+    the real one is installed. On a first run, offer the download (interactive starts that want it, until
+    "don't ask again"), else the generated stand-in: the window makes it in the background and plays the
+    source meanwhile. `gui` and `demo` both start this way."""
     if options.model is not None or not missing():
-        return options
+        return options, None
     if interactive and offer_download and settings.ask_download and _download_accepted(settings):
-        return options
-    model = _while_busy(
-        lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…", interactive
-    )
-    return dataclasses.replace(options, model=model, precision="float")
-
-
-def _while_busy(work: Callable[[], T], text: str, show: bool) -> T:
-    """Run `work` on a thread; when `show` and it takes more than a moment, a busy dialog keeps the app
-    responsive meanwhile. Its exceptions reach the caller."""
-    from PySide6.QtCore import QEventLoop, Qt
-    from PySide6.QtWidgets import QApplication, QProgressDialog
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(work)
-        concurrent.futures.wait([future], timeout=0.3)
-        if show and not future.done():
-            dialog = QProgressDialog(
-                text, None, 0, 0, windowTitle="facemap-gui", windowModality=Qt.WindowModality.ApplicationModal
-            )
-            dialog.show()
-            while not future.done():
-                QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-                concurrent.futures.wait([future], timeout=0.02)
-            dialog.close()
-        return future.result()
+        return options, None
+    return dataclasses.replace(options, precision="float"), stand_in_model
 
 
 def _download_accepted(settings: Settings) -> bool:
@@ -156,7 +130,7 @@ def run_gui(
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))
     apply_style(app)
     try:
-        options = with_landmark_model(
+        options, make_model = with_landmark_model(
             options, settings, interactive=not quit_after_frames, offer_download=offer_download
         )
         window = MainWindow(
@@ -166,6 +140,7 @@ def run_gui(
             quit_after_frames=quit_after_frames,
             screenshot=screenshot,
             record_frames=record_frames,
+            make_model=make_model,
         )
     except Exception as exc:  # fatal at start-up: a dialog (unless unattended) and one line on stderr
         log.debug("start-up failed", exc_info=True)

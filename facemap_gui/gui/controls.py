@@ -113,7 +113,7 @@ class Controls:
         self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
         self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         self._action("Leave full screen", "Esc", self._leave_fullscreen)
-        self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self._show_shortcuts)
+        self._build_help_actions()
         self._build_stream_actions()
 
     def _build_menus(self) -> None:
@@ -146,8 +146,7 @@ class Controls:
         view_menu.addAction(self.hud_action)
         view_menu.addAction(self.fullscreen_action)
         self._build_stream_menu(bar)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.shortcuts_action)
+        self._build_help_menu(bar)
         self._fill_recent_menu()
 
     def _build_toolbar(self) -> None:

@@ -6,10 +6,12 @@ from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from facemap_gui.live.events import LiveFrame
 from facemap_gui.pipeline import STAGES
+from facemap_gui.runtime.base import RuntimeInfo
 from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
 
 STAGE_ROWS = (*STAGES, "overlay")
@@ -37,6 +39,17 @@ class RateMeter:
 class DisplayFigures:
     display_fps: float
     latency_ms: float  # capture → painted, averaged like the stage times
+
+
+class ElidedLabel(QLabel):
+    """A value that does not fit its column ends in "…" instead of being cut anywhere, mid-character included."""
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, _event: object) -> None:
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
 
 
 class HudPanel(QFrame):
@@ -88,8 +101,8 @@ class HudPanel(QFrame):
 
     def _value(self, name: str, tooltip: str = "") -> QLabel:
         key = QLabel(name, objectName="hudKey")
-        value = QLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
-        value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are cut
+        value = ElidedLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
+        value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are elided
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for label in (key, value):
             label.setToolTip(tooltip)
@@ -112,16 +125,7 @@ class HudPanel(QFrame):
         for stage, label in self.stages.items():
             ms = live.stage_ms.get(stage)
             label.setText("–" if ms is None else f"{ms:.2f} ms")
-        info = live.runtime
-        self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
-        self.runtime.setToolTip(
-            f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason else info.summary()
-        )
-        self.device.setText(info.device)
-        self.nodes.setText(
-            ", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}" for ep, n in sorted(info.nodes_by_ep.items()))
-            or "–"
-        )
+        self._show_runtime(live.runtime)
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
@@ -133,3 +137,19 @@ class HudPanel(QFrame):
         self.source.setToolTip(source_name)
         w, h = live.result.frame.size
         self.resolution.setText(f"{w} × {h}")
+
+    def _show_runtime(self, info: RuntimeInfo | None) -> None:
+        if info is None:  # the model is still being made
+            for label, text in ((self.runtime, "model not ready"), (self.device, "–"), (self.nodes, "–")):
+                label.setText(text)
+                label.setToolTip("")
+            return
+        self.runtime.setText(f"{info.runtime.upper()} · {info.precision}")
+        self.runtime.setToolTip(
+            f"asked for {info.requested}: {info.fallback_reason}" if info.fallback_reason else info.summary()
+        )
+        self.device.setText(info.device)
+        self.nodes.setText(
+            ", ".join(f"{n} {ep.removesuffix('ExecutionProvider')}" for ep, n in sorted(info.nodes_by_ep.items()))
+            or "–"
+        )

@@ -8,6 +8,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
+    QProgressBar,
     QSizePolicy,
     QToolButton,
 )
@@ -39,6 +40,12 @@ class StatusBar:
         self.stream_label = QLabel(objectName="streamLabel")
         self.stream_label.hide()
         status.addPermanentWidget(self.stream_label)
+        # Busy while the model is made (the banner says what and for how long); how far it is, nobody knows.
+        self.model_progress = QProgressBar(
+            maximum=0, maximumWidth=90, maximumHeight=12, textVisible=False, toolTip="Preparing the model"
+        )
+        self.model_progress.hide()
+        status.addPermanentWidget(self.model_progress)
         self.state_label = QLabel(objectName="stateLabel")
         status.addPermanentWidget(self.state_label)
 

@@ -21,6 +21,7 @@ QLabel#hudSection {{ color: #8a93a6; font-size: 8pt; font-weight: bold; letter-s
 QLabel#hudKey {{ color: #aab1bf; }}
 QLabel#hudValue {{ color: #f2f4f8; font-family: monospace; }}
 QLabel#standInBanner {{ background: #b3261e; color: white; font-weight: bold; padding: 6px; }}
+QLabel#standInBanner[preparing="true"] {{ background: #2c4a7a; }}
 QLabel#messageTitle {{ color: #f2f4f8; font-size: 18pt; }}
 QLabel#messageDetail {{ color: #aab1bf; padding: 0 60px; }}
 QLabel#statusText[error="true"] {{ color: #ff8a80; }}

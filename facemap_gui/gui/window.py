@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 import platformdirs
@@ -16,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSizePolicy,
     QToolBar,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from facemap_gui.gui.choice import RuntimeChoice
 from facemap_gui.gui.controls import Controls
+from facemap_gui.gui.help import HelpMenu
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.qt_health import none_leak_problem
 from facemap_gui.gui.status import StatusBar
@@ -45,6 +48,9 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
+STAND_IN_TEXT = "STAND-IN MODEL — landmarks are not real (File › Download models… gets the real one)"
+STAND_IN_TIP = "Random weights. Install the real model with File › Download models… or `facemap-gui models download`"
+MINIMUM_SIZE = (640, 420)  # the video beside the HUD panel, the banner in two lines
 SHUTDOWN_TIMEOUT_S = 10.0  # on quit, for a worker still finishing (a runtime switch compiling a model)
 
 
@@ -65,7 +71,7 @@ class _Bridge(QObject):
         self.note.emit(event)
 
 
-class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
+class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMainWindow):
     def __init__(
         self,
         options: RunOptions,
@@ -75,10 +81,13 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         quit_after_frames: int = 0,
         screenshot: Path | None = None,
         record_frames: tuple[int, int] | None = None,
+        make_model: Callable[[], Path] | None = None,
     ) -> None:
         """`quit_after_frames` > 0 runs unattended (tests, bug reports): after that many processed frames, or
         when the source ends or fails, save `screenshot` and close. Settings are then left untouched.
-        `record_frames` (FROM, TO): record from the FROM-th processed frame to the TO-th, as Record would."""
+        `record_frames` (FROM, TO): record from the FROM-th processed frame to the TO-th, as Record would.
+        `make_model`: makes the landmark model (the first launch's stand-in) on a thread of its own; the
+        source plays without landmarks meanwhile, with the progress shown."""
         super().__init__()
         pyside_problem = none_leak_problem()  # measured before any worker thread runs
         self.options = options
@@ -94,7 +103,10 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self.exit_code = 0
         self._bridge: _Bridge | None = None
         self._draining: list[LiveWorker] = []  # stopped workers whose threads are still finishing
+        self._model_future = self._make_in_background(make_model) if make_model is not None else None
+        self._model_started = time.monotonic()
         self.setWindowTitle("facemap-gui")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -103,6 +115,10 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self._check_choice(self.options.runtime, self.options.precision)
         self._build_body()
         self._build_status_bar()
+        if self._model_future is not None:
+            self.model_progress.show()
+            self.stand_in_banner.setProperty("preparing", True)
+            self._follow_model()
         self._apply_stream()
         self.stack.video.on_resize = self._view_changed  # the worker scales its pictures to the view
         self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
@@ -128,12 +144,12 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         column = QVBoxLayout()
         column.setSpacing(0)
         self.stand_in_banner = QLabel(
-            "STAND-IN MODEL — landmarks are not real (random weights; install the real "
-            "model with `facemap-gui models download`)",
+            STAND_IN_TEXT,
             objectName="standInBanner",
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
         self.stand_in_banner.setWordWrap(True)
+        self.stand_in_banner.setToolTip(STAND_IN_TIP)
         self.stand_in_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stand_in_banner.hide()
         column.addWidget(self.stand_in_banner)
@@ -168,7 +184,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
                 self.settings.add_recent(str(Path(spec).resolve()))
                 self._fill_recent_menu()
         self.latest = None
-        self.stand_in_banner.hide()
+        self.stand_in_banner.setVisible(self._model_future is not None and not self._model_future.done())
         self.clear_status()  # messages belong to the source that caused them
         # No parent: the worker keeps its bridge alive as long as its threads may call it. Signals from a
         # stopped worker's bridge still queued are ignored by checking the sender.
@@ -176,9 +192,44 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self._bridge.frame.connect(self._on_frame)
         self._bridge.state.connect(self._on_state)
         self._bridge.note.connect(self._on_note)
-        self.worker = LiveWorker(self.options, self._bridge, self._view_options())
+        self.worker = LiveWorker(self.options, self._bridge, self._view_options(), model=self._model_future)
         self.worker.set_stream(self.stream_targets())
         self.worker.start()
+
+    @staticmethod
+    def _make_in_background(make_model: Callable[[], Path]) -> Future[Path]:
+        # A daemon thread: closing the window while it runs must not wait for it (what it writes is atomic).
+        future: Future[Path] = Future()
+
+        def make() -> None:
+            try:
+                future.set_result(make_model())
+            except BaseException as exc:  # the worker waiting for it reports it
+                future.set_exception(exc)
+
+        threading.Thread(target=make, name="model maker", daemon=True).start()
+        return future
+
+    def _follow_model(self) -> None:
+        """While the model is made: the banner counts the seconds. Once it is there: every source uses it."""
+        future = self._model_future
+        if future is None or self.model_progress.isHidden():
+            return
+        if not future.done():
+            self.stand_in_banner.setText(
+                f"Preparing the stand-in model (once, a few seconds)… {time.monotonic() - self._model_started:.0f} s"
+            )
+            return
+        self.model_progress.hide()
+        self.stand_in_banner.setText(STAND_IN_TEXT)
+        self.stand_in_banner.setProperty("preparing", False)
+        self.stand_in_banner.style().polish(self.stand_in_banner)
+        if future.exception() is None:
+            log.info("stand-in model ready %.2f s after launch", seconds_since_launch())
+            self.options = dataclasses.replace(self.options, model=future.result())
+            self._model_future = None
+            self._update_availability()
+        # A failed one is kept: every source started then says why there is no model.
 
     def _stop_worker(self) -> None:
         if self.worker is None:
@@ -347,10 +398,11 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         self._draining = [w for w in self._draining if w.alive]
         self._refresh_recording()
         self._refresh_stream()
+        self._follow_model()
         live = self.latest
         if live is None:
             return
-        self.stand_in_banner.setVisible(live.stand_in)
+        self.stand_in_banner.setVisible(live.stand_in or live.runtime is None)  # a preview: the stand-in is made
         now = time.monotonic()
         figures = DisplayFigures(display_fps=self.display_meter.rate(now), latency_ms=self.latency_ms)
         self.hud.update_figures(
@@ -364,14 +416,6 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
         return f"on · full scan every {pipeline.config.redetect_every}"
 
     # -- help, script, close -----------------------------------------------------------------------------
-
-    def _show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
-            for a in self.actions()
-            if not a.shortcut().isEmpty()
-        )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
 
     def _finish_script(self, code: int) -> None:
         """Quit with `code` after saving the screenshot; the grab waits one turn of the event loop so that
@@ -392,11 +436,16 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._hud_timer.stop()
+        self._stop_diagnostics()
         self._stop_worker()
         for worker in self._draining:  # no worker thread may outlive the window (and run into interpreter exit)
             if not worker.stop(SHUTDOWN_TIMEOUT_S):
                 log.error("the %s worker is still running after %g s", worker.options.source, SHUTDOWN_TIMEOUT_S)
         self._draining.clear()
+        if self._model_future is not None and not self._model_future.done():
+            # Its thread may be inside ONNX Runtime, which aborts the process if interpreter exit stops it there.
+            log.info("finishing the stand-in model before quitting (a few seconds)")
+            wait([self._model_future])
         if not self.quit_after_frames:
             self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
             save_settings(self.settings)

@@ -84,7 +84,7 @@ class LiveFrame:
     result: FrameResult
     picture: np.ndarray  # what the window paints: RGB, scaled to the view (`live.picture`), overlay drawn
     captured_at: float
-    runtime: RuntimeInfo
+    runtime: RuntimeInfo | None  # None: a preview while the model is made (no landmarks)
     stand_in: bool
     processed: int  # frames processed since start
     dropped: int  # frames skipped to keep up: replaced before inference took them, or read too late

@@ -6,16 +6,19 @@ The capture thread reads a camera as fast as it delivers (reopening a camera tha
 thread runs the pipeline, smooths, makes the picture the window paints (the frame scaled to the view, the
 overlay drawn on it), feeds the recorder (never blocking) and keeps only the newest result for the window,
 which it tells through `WorkerListener.frame_ready` at most once until the window takes it. Runtime/precision
-switches are swapped in between frames.
+switches are swapped in between frames. A model still being made (the first launch's stand-in) is waited for
+while the source's frames are shown without landmarks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from facemap_gui.errors import FacemapError, InputError
@@ -54,8 +57,17 @@ class LiveWorker:
     """Runs one source through one pipeline until `stop()`. Start-up (opening the source, building the pipeline)
     happens on the inference thread, so a slow camera or model never freezes the window."""
 
-    def __init__(self, options: RunOptions, listener: WorkerListener, view: ViewOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        listener: WorkerListener,
+        view: ViewOptions | None = None,
+        model: Future[Path] | None = None,
+    ) -> None:
+        """`model`: the landmark model still being made; until it is ready the frames are shown without
+        landmarks (`LiveFrame.runtime` None), then it replaces `options.model`."""
         self.options = options
+        self._pending_model = model
         self.view = view or ViewOptions(tracking=options.tracking)
         self.state = WorkerState.IDLE
         self.source: FrameSource | None = None
@@ -172,8 +184,15 @@ class LiveWorker:
 
     def _run(self) -> None:
         self._set_state(WorkerState.STARTING, f"Opening {self.options.source}…")
+        held: Captured | None = None
         try:
             self.source = open_source(self.options.source)
+            if self._pending_model is not None:
+                held = self._preview()
+                if self._stop.is_set():
+                    self._close()
+                    return
+                self.options = dataclasses.replace(self.options, model=self._pending_model.result())
             self.pipeline = build_pipeline(self.options, video=not isinstance(self.source, ImageSource))
         except FacemapError as exc:
             self._fail(str(exc))
@@ -186,17 +205,37 @@ class LiveWorker:
             self.source.close()
             self._close()
             return
+        if self._pending_model is None:
+            self._start_feed()
+        self._set_state(WorkerState.RUNNING, self.source.name)
+        self._report_session(self.pipeline.session)
+        try:
+            if held is not None and self._feed.closed:  # the source ended (an image) before the model came
+                self._process(held)
+            self._loop()
+        finally:
+            self._close()
+
+    def _start_feed(self) -> None:
+        assert self.source is not None
         if self.source.live:
             self._spawn(self._capture, "capture")
         else:
             on_error = functools.partial(self._tell, EventKind.SOURCE_ERROR, subject=self.source.name)
             self._feed = FilePacer(self.source, self._stop, on_error)
-        self._set_state(WorkerState.RUNNING, self.source.name)
-        self._report_session(self.pipeline.session)
-        try:
-            self._loop()
-        finally:
-            self._close()
+
+    def _preview(self) -> Captured | None:
+        """Show the source's frames without landmarks until the model being made is ready (or we stop); the
+        last frame shown, to process once the model is there should the source end meanwhile."""
+        assert self._pending_model is not None
+        self._start_feed()
+        shown = None
+        while not self._stop.is_set() and not self._pending_model.done():
+            captured = self._feed.get(IDLE_POLL_S)
+            if captured is not None:
+                shown = captured
+                self._publish(FrameResult(captured.frame, []), captured.captured_at)
+        return shown
 
     def _fail(self, message: str) -> None:
         if self.source is not None:
@@ -299,11 +338,10 @@ class LiveWorker:
 
     def _publish(self, shown: FrameResult, captured_at: float | None) -> None:
         """Make the picture (the raw frame stays clean for redraws) and make it the newest frame."""
-        assert self.pipeline is not None
         view = self.view
         start = time.perf_counter()
-        session = self.pipeline.session
-        stand_in = session.model.stand_in
+        session = self.pipeline.session if self.pipeline is not None else None  # None: a preview, no model yet
+        stand_in = session is not None and session.model.stand_in
         size = fitted_size(shown.frame.size, view.display_area)
         picture = scaled_copy(shown.frame.rgb, size)
         draw_overlay(picture, shown, view.overlay, stand_in=stand_in, scale=size[0] / shown.frame.size[0])
@@ -313,7 +351,7 @@ class LiveWorker:
             result=shown,
             picture=picture,
             captured_at=time.monotonic() if captured_at is None else captured_at,
-            runtime=session.info,
+            runtime=session.info if session is not None else None,
             stand_in=stand_in,
             processed=self._processed,
             dropped=self._feed.dropped,

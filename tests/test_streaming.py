@@ -308,7 +308,7 @@ BAD_TARGETS = {
     "vmc://224.0.0.251": "224.0.0.251 is not the address of one host",
     "vmc://[ff02::1]": "ff02::1 is not the address of one host",
     "vmc://[::1": "Invalid IPv6 URL",
-    "osf://user@host": "a user name or password",
+    "osf://user:secret@host": "a user name or password",
 }
 
 
@@ -318,7 +318,8 @@ def test_a_bad_stream_target_is_refused_at_parse_time(text):
     with pytest.raises(argparse.ArgumentTypeError) as refused:
         stream_target(text)
     message = str(refused.value)
-    assert message.startswith(f"{text}: ") and BAD_TARGETS[text] in message, message
+    shown = text.replace("user:secret@", "***@")
+    assert message.startswith(f"{shown}: ") and BAD_TARGETS[text] in message and "secret" not in message, message
     assert message.endswith("; expected osf://HOST:PORT (OpenSeeFace, port 11573) or vmc://HOST:PORT (VMC, port 39539)")
 
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from facemap_gui.errors import FacemapError
-from facemap_gui.network import split_url
+from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
 from facemap_gui.streaming import osf, vmc
@@ -40,7 +40,7 @@ class StreamTarget:
                 raise ValueError("nothing may follow the port")
         except ValueError as exc:
             raise FacemapError(
-                f"{text[:300]}: {exc}; expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
+                f"{redact(text)[:300]}: {exc}; expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
                 f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})"
             ) from None
         host = parts.hostname if parts and parts.hostname else DEFAULT_HOST

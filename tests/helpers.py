@@ -37,6 +37,8 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     plan: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    if_ranges: list[str | None] = field(default_factory=list)
+    etags: bool = True  # False: a server that sends no ETag (nor Last-Modified)
     stop: threading.Event = field(default_factory=threading.Event)
     url: str = ""
 
@@ -53,8 +55,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state, name = self.state, self.path.lstrip("/").split("?")[0]
         state.requests.append((name, self.headers.get("Range")))
+        state.if_ranges.append(self.headers.get("If-Range"))
         action = state.plan.get(name, []).pop(0) if state.plan.get(name) else "ok"
         body = state.files.get(name)
+        if action == "drip-headers":  # a status line that never ends, a byte at a time
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if state.stop.wait(0.02):
+                    return
+            return
         if body is None or action in ("404", "500"):
             self.send_error(404 if body is None else int(action))
             return
@@ -63,14 +73,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Location", action.removeprefix("redirect:"))
             self.end_headers()
             return
-        start = 0
-        if self.headers.get("Range") and action != "norange":
+        start, etag = 0, f'"{sha(body)[:16]}"'  # a strong validator of this version, as S3 sends
+        unchanged = self.headers.get("If-Range", etag) == etag or action == "ignore-if-range"
+        if self.headers.get("Range") and action != "norange" and unchanged:
             start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
             self.send_response(200)
         self.send_header("Content-Length", str(len(body) - start))
+        if state.etags:
+            self.send_header("ETag", etag)
         self.end_headers()
         data = body[start:]
         if action.startswith("cut:"):  # send part of the body, then drop the connection
@@ -81,6 +94,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[:10])
             self.wfile.flush()
             state.stop.wait(3)
+        elif action == "drip-bytes":  # a byte at a time: each read succeeds, the whole never arrives
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                if state.stop.wait(0.01):
+                    return
         elif action == "drip":  # slowly, so that a test can cancel midway
             for i in range(0, len(data), 4096):
                 self.wfile.write(data[i : i + 4096])

@@ -18,6 +18,7 @@ from facemap_gui.batch.discover import discover
 from facemap_gui.batch.run import Progress, plan_workers
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import write_video
+from tests.helpers import assert_one_line, cli_main
 from tests.test_process import run_cli
 
 CLIPS = ["a.mp4", "b.mkv", "sub/c.mp4", "sub/deeper/d.mp4"]
@@ -102,6 +103,7 @@ def test_workers_and_ray_write_the_same_outputs_and_report_the_corrupt_file(arch
     ray = outputs(tmp_path / "ray")
     assert {n: comparable(r) for n, r in ray.items()} == {n: comparable(r) for n, r in one.items()}
     assert not list(tmp_path.rglob(".*.part"))
+    assert all(line.startswith(("facemap-gui: ", "  ")) for line in err.splitlines()), err  # no Ray token notice
 
 
 def test_resume_skips_complete_outputs_and_redoes_changed_or_half_written_ones(archive, tmp_path, tiny_model):
@@ -181,6 +183,30 @@ def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp
     assert code == 0, err
     assert table_value(err, "skipped (complete)") == str(len(complete))
     assert table_value(err, "files done") == str(8 - len(complete))
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("ray://127.0.0.1:99999", "Port out of range 0-65535"),
+        ("ray://[::1", "Invalid IPv6 URL"),
+        ("ray://my host:10001", "spaces or control characters in it"),
+        ("ray://39600:10001", "'39600' is a number"),
+        ("ray://head", "not a cluster address"),
+        ("ray://u:secret@head:10001", "a user name or password"),
+        ("http://head:10001", "not a cluster address"),
+    ],
+)
+def test_a_bad_cluster_address_is_one_line_before_ray_is_asked(
+    archive, tmp_path, address, problem, monkeypatch, capsys
+):
+    """Ray took 30 s and 13-18 lines to give up on these; none of them reaches Ray now (it is not even imported)."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    code, err = cli_main(capsys, "process", str(archive), "--output-dir", str(tmp_path / "out"), "--cluster", address)
+    shown = address.replace("u:secret@", "***@")
+    assert_one_line(code, err, f"--cluster {shown}: {problem}", "; expected ray (a local Ray instance) or ray://")
+    assert "secret" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_batch_errors_are_one_line(archive, tmp_path, tiny_model, monkeypatch):

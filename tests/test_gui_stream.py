@@ -152,10 +152,17 @@ def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window
 def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):
     dialog = TargetDialog(StreamTarget("vmc", "127.0.0.1", 39539))
     qtbot.addWidget(dialog)
-    dialog.host.setText("no/such")
-    dialog.accept()
-    assert dialog.result() != QDialog.DialogCode.Accepted and not dialog.problem.isHidden()
-    assert dialog.target == StreamTarget("vmc", "127.0.0.1", 39539)
+    for host, problem in [
+        ("no/such", "vmc://no/such:39539: nothing may follow the port"),
+        ("39600", "vmc://39600:39539: '39600' is a number, not a host name nor a whole IPv4 address (a.b.c.d)"),
+        ("my host", "vmc://my host:39539: spaces or control characters in it"),
+        ("224.0.0.1", "vmc://224.0.0.1:39539: 224.0.0.1 is not the address of one host"),
+    ]:
+        dialog.host.setText(host)
+        dialog.accept()  # the CLI's check: the same words as --stream
+        assert dialog.result() != QDialog.DialogCode.Accepted and not dialog.problem.isHidden()
+        assert dialog.problem.text().startswith(problem), dialog.problem.text()
+        assert dialog.target == StreamTarget("vmc", "127.0.0.1", 39539)
     dialog.host.setText("::1")
     dialog.port.setValue(39540)
     dialog.accept()

@@ -6,6 +6,7 @@ fail or redirect."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,14 +14,16 @@ import pytest
 
 from facemap_gui import store
 from facemap_gui.errors import FacemapError
-from facemap_gui.models.catalogue import MIRROR_ENV
+from facemap_gui.models.catalogue import BASIS_FILES, MIRROR_ENV, REFERENCE_FILES
 from facemap_gui.models.download import Downloader, DownloadError, Progress, check_url
 from facemap_gui.models.install import missing
 from facemap_gui.pipeline_builder import RunOptions
 from tests.conftest import SHORT_RANGE
 from tests.helpers import (
     FileServer,
+    assert_one_line,
     basis_files,
+    cli_main,
     external_data_model,
     file_server,
     installed_files,
@@ -158,12 +161,14 @@ def test_cancelled_download_leaves_only_a_part_file_that_the_next_run_resumes(se
     with pytest.raises(FacemapError, match="cancelled"):
         downloader.fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin", sha(data))
 
-    (part,) = tmp_path.iterdir()
+    part, validator = sorted(tmp_path.iterdir())
     assert part.name == ".blob.bin.part" and 50_000 < part.stat().st_size < len(data)
+    assert validator.name == ".blob.bin.validator" and validator.read_text() == f'"{sha(data)[:16]}"'
     kept = part.stat().st_size
     Downloader(**FAST).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin", sha(data))
     assert server.ranges("blob.bin")[-1] == f"bytes={kept}-"
-    assert (tmp_path / "blob.bin").read_bytes() == data and not part.exists()
+    assert (tmp_path / "blob.bin").read_bytes() == data
+    assert list(tmp_path.iterdir()) == [tmp_path / "blob.bin"]
 
 
 def test_server_that_cannot_resume_sends_everything_again(server, tmp_path):
@@ -222,3 +227,97 @@ def test_only_https_except_on_loopback(server, tmp_path):
     with pytest.raises(FacemapError, match="refusing to download over http"):
         Downloader(**FAST).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("resume", ["ok", "ignore-if-range"])
+def test_a_resumed_download_of_a_file_that_changed_on_the_server_starts_over(server, tmp_path, resume):
+    """A hostile mirror changes the file between the cut and the resume: the result is the new file whole,
+    never the first part of one version spliced to the rest of the other (which trust on first use would keep).
+    A server that honours If-Range sends the new file whole; one that ignores it gives itself away by its ETag."""
+    old, new = (np.random.default_rng(seed).bytes(300_000) for seed in (5, 6))
+    server.files["blob.bin"] = old
+    server.plan["blob.bin"] = ["cut:100000"]
+    with pytest.raises(DownloadError, match="connection closed after 100000 of 300000 bytes"):
+        Downloader(timeout_s=0.5, attempts=1).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+    assert (tmp_path / ".blob.bin.part").stat().st_size == 100_000
+    server.files["blob.bin"] = new
+    server.plan["blob.bin"] = [resume]
+
+    digest = Downloader(**FAST).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+
+    assert (tmp_path / "blob.bin").read_bytes() == new and digest == sha(new)
+    assert server.if_ranges[1] == f'"{sha(old)[:16]}"', "the resume names the version its first part came from"
+    assert list(tmp_path.iterdir()) == [tmp_path / "blob.bin"]
+
+
+def test_a_part_without_a_validator_is_not_resumed(server, tmp_path):
+    old, new = (np.random.default_rng(seed).bytes(300_000) for seed in (5, 6))
+    server.files["blob.bin"], server.etags = old, False
+    server.plan["blob.bin"] = ["cut:100000"]
+    with pytest.raises(DownloadError):
+        Downloader(timeout_s=0.5, attempts=1).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+    server.files["blob.bin"] = new
+
+    Downloader(**FAST).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+
+    assert (tmp_path / "blob.bin").read_bytes() == new
+    assert server.ranges("blob.bin") == [None, None], "nothing tells whether the file is the same: start over"
+
+
+def test_a_dripping_body_is_cut_off_below_the_minimum_rate(server, tmp_path):
+    """A byte every 10 ms never trips the per-read timeout; the average rate over each window does."""
+    server.files["blob.bin"] = bytes(2000)
+    server.plan["blob.bin"] = ["drip-bytes"]
+    slow = Downloader(timeout_s=5, attempts=1, min_rate=1000, rate_window_s=0.3)
+    with pytest.raises(DownloadError, match=r"blob.bin: slower than 1.0 kB/s over 0 s \(\d+ bytes\) after"):
+        slow.fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+
+
+def test_dripping_headers_are_cut_off_at_the_timeout(server, tmp_path):
+    server.files["blob.bin"] = b"z"
+    server.plan["blob.bin"] = ["drip-headers"]
+    with pytest.raises(DownloadError, match=r"/blob.bin: no complete response within 0.3 s \(gave up after 1 "):
+        Downloader(timeout_s=0.3, attempts=1).fetch(f"{server.url}/blob.bin", tmp_path / "blob.bin")
+
+
+@pytest.mark.parametrize(
+    "command", [("models", "download"), ("doctor", "--selftest")], ids=["models download", "selftest"]
+)
+def test_an_unresolvable_host_fails_at_once_naming_every_missing_file(monkeypatch, capsys, command):
+    """Offline: no retries (each would ask the resolver again), and the offline way lists every file."""
+    lookups = []
+
+    def offline(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setenv(MIRROR_ENV, "https://mirror.example/models")
+
+    code, err = cli_main(capsys, *command)
+
+    zips = ("facemap_3dmm-onnx-float.zip", "facemap_3dmm-onnx-w8a8.zip")
+    files = (*zips, *BASIS_FILES) if command[0] == "models" else REFERENCE_FILES
+    (line,) = [line for line in err.splitlines() if line.startswith("facemap-gui: error:")]
+    assert code == 2 and lookups == ["mirror.example"], err
+    assert "cannot resolve the host name mirror.example (Temporary failure in name resolution)" in line
+    assert all(f"https://mirror.example/models/{name}" in line for name in files), line
+    assert line.endswith(f"install them here with `facemap-gui models install {' '.join(files)}`")
+
+
+def test_urls_with_a_user_name_or_password_are_refused_without_printing_it(monkeypatch, capsys):
+    """urllib would send `user:secret@127.0.0.1` to the resolver as a host name (the loopback check saw 127.0.0.1)."""
+    lookups = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: lookups.append(host) or [])
+    mirror = "http://user:secret@127.0.0.1:8000/models"
+    monkeypatch.setenv(MIRROR_ENV, mirror)
+
+    code, err = cli_main(capsys, "models", "download", "basis")
+    listed = run_models_cli(capsys, "list")[1]
+
+    assert_one_line(code, err.splitlines()[-1] + "\n", "not a valid URL (a user name or password", "***@127.0.0.1")
+    assert "secret" not in err and "secret" not in listed and "http://***@127.0.0.1:8000/models/meanFace.npy" in listed
+    assert lookups == []
+    for url in ("https://a:b@example.com/x.zip", "https://a@example.com/x.zip", "https://my host/x.zip"):
+        with pytest.raises(FacemapError, match="not a valid URL"):
+            check_url(url)

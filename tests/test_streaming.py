@@ -3,6 +3,7 @@ packets are decoded here from the published formats and checked against the JSON
 
 from __future__ import annotations
 
+import argparse
 import math
 import signal
 import socket
@@ -16,6 +17,7 @@ import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
+from facemap_gui.commands.common import stream_target
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_SIZE
@@ -287,12 +289,53 @@ def test_stream_targets_default_to_loopback_and_the_protocols_port(text, expecte
     assert StreamTarget.parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["udp://127.0.0.1:5", "osf://host:notaport", "vmc://host:0", "osf://host/path"])
+BAD_TARGETS = {
+    "udp://127.0.0.1:5": "unknown protocol",
+    "osf://host:notaport": "Port could not be cast to integer value",
+    "vmc://host:0": "port 0",
+    "osf://host:65536": "Port out of range",
+    "osf://host/path": "nothing may follow the port",
+    "osf://my host:11573": "spaces or control characters in it",
+    "osf://..": "'..' is not a host name",
+    "osf://-rf": "'-rf' is not a host name",
+    "vmc://39600": "'39600' is a number, not a host name nor a whole IPv4 address",
+    "vmc://127.1": "'127.1' is a number",
+    f"osf://{'a' * 64}.example": "labels of at most 63 characters",
+    f"osf://{'a.' * 127}a": "253 in all",
+    "osf://0.0.0.0": "0.0.0.0 is not the address of one host",
+    "osf://0.1.2.3": "0.1.2.3 is not the address of one host",
+    "osf://255.255.255.255": "255.255.255.255 is not the address of one host",
+    "vmc://224.0.0.251": "224.0.0.251 is not the address of one host",
+    "vmc://[ff02::1]": "ff02::1 is not the address of one host",
+    "vmc://[::1": "Invalid IPv6 URL",
+    "osf://user:secret@host": "a user name or password",
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_TARGETS))
+def test_a_bad_stream_target_is_refused_at_parse_time(text):
+    """Every one of these used to run (a bare number became the address 0.0.154.176, `my host` a warning)."""
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        stream_target(text)
+    message = str(refused.value)
+    shown = text.replace("user:secret@", "***@")
+    assert message.startswith(f"{shown}: ") and BAD_TARGETS[text] in message and "secret" not in message, message
+    assert message.endswith("; expected osf://HOST:PORT (OpenSeeFace, port 11573) or vmc://HOST:PORT (VMC, port 39539)")
+
+
+@pytest.mark.parametrize("text", ["udp://127.0.0.1:5", "osf://my host:11573", "vmc://39600"])
 def test_a_bad_stream_target_is_one_line_exit_2(text, tiny_model):
     result = run_cli("process", "demo", "--model", str(tiny_model), "--stream", text, check=False)
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
-    assert "--stream: expected osf://HOST:PORT (OpenSeeFace, port 11573) or vmc://HOST:PORT (VMC, port 39539)" in line
+    assert f"argument --stream: {text}: {BAD_TARGETS[text]}" in line
+
+
+@pytest.mark.parametrize(
+    "text", ["osf://example.com", "vmc://my-pc.local.:39540", "osf://10.0.0.255", "osf://[fe80::1]"]
+)
+def test_names_and_addresses_of_one_host_are_accepted(text):
+    assert str(StreamTarget.parse(text)).startswith(text)
 
 
 def test_track_streams_without_a_window_and_ctrl_c_stops_it_cleanly(tiny_model, receiver):

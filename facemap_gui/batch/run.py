@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -22,11 +23,13 @@ from facemap_gui.atomic import write_atomic
 from facemap_gui.batch.discover import discover
 from facemap_gui.batch.job import FileJob, FileResult, is_complete, process_file, remove_parts
 from facemap_gui.errors import FacemapError, reason
+from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline_builder import RunOptions
 
 log = logging.getLogger(__name__)
 
 RAY_HINT = 'Ray is not installed; pip install "facemap-gui[cluster]"'
+CLUSTER_FORMS = "expected ray (a local Ray instance) or ray://HOST:PORT (the head node's client port, 10001 by default)"
 WORKER_STOP_S = 10.0  # how long a stopped worker may take to remove its part files before it is killed
 LOG_FORMAT = "facemap-gui: %(levelname)s: %(message)s"  # as cli.py's, in worker processes too
 
@@ -178,7 +181,24 @@ def _in_workers(jobs: list[FileJob], workers: int, progress: Progress) -> Iterat
         executor.shutdown(wait=True)
 
 
+def check_cluster(cluster: str) -> None:
+    """Raises FacemapError unless `cluster` is "ray" or ray://HOST:PORT with a valid host and port: Ray itself
+    takes 30 s of retries (and a page of gRPC output) to give up on a typo."""
+    if cluster == "ray":
+        return
+    try:
+        parts = split_url(cluster)
+        if parts.scheme != "ray" or not parts.hostname or not parts.port or parts.path not in ("", "/"):
+            raise ValueError("not a cluster address")
+        if parts.query or parts.fragment:
+            raise ValueError("nothing may follow the port")
+    except ValueError as exc:
+        raise FacemapError(f"--cluster {redact(cluster)}: {exc}; {CLUSTER_FORMS}") from None
+
+
 def _import_ray(cluster: str) -> Any:
+    check_cluster(cluster)
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's C core logs each failed connection to stderr
     try:
         import ray
     except ImportError:
@@ -186,19 +206,25 @@ def _import_ray(cluster: str) -> Any:
     return ray
 
 
-def _on_ray(ray: Any, jobs: list[FileJob], cluster: str) -> Iterator[FileResult]:
+def _connect_ray(ray: Any, cluster: str) -> None:
+    logging.getLogger("ray").setLevel(logging.ERROR)  # its token notice and client retries are not ours to print
     try:
-        ray.init(
-            address=None if cluster == "ray" else cluster,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Ray Client connection timed out": the error below says so
+            ray.init(
+                address=None if cluster == "ray" else cluster,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+                configure_logging=False,
+            )
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError...: all mean "no cluster there"
         raise FacemapError(
             f"--cluster {cluster}: cannot connect ({' '.join(reason(exc).split())[:200]}); "
             "check the address and that the cluster is running"
         ) from exc
+
+
+def _on_ray(ray: Any, jobs: list[FileJob]) -> Iterator[FileResult]:
     unfinished: dict[Any, FileJob] = {}
     try:
         task = ray.remote(num_cpus=1)(process_file)
@@ -267,11 +293,13 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
     if workers > 1 or settings.cluster:  # a process of its own: this one's threads are left as they are
         todo = [replace(job, threads=threads) for job in todo]
     start = time.monotonic()
+    if ray is not None:  # before the progress line and the table: a cluster that is not there is one line
+        _connect_ray(ray, settings.cluster)
     progress = Progress(len(todo))
     results: list[FileResult] = []
     try:
         if settings.cluster:
-            stream = _on_ray(ray, todo, settings.cluster)
+            stream = _on_ray(ray, todo)
         elif workers == 1:
             stream = _in_process(todo, progress)
         else:

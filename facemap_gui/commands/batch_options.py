@@ -54,8 +54,6 @@ def run_batch_args(args: argparse.Namespace, options: RunOptions) -> int:
                 f"{option}: not with --output-dir (each input gets OUT/<relative path>.jsonl; "
                 "--record alone records beside it)"
             )
-    if args.cluster is not None and not (args.cluster == "ray" or args.cluster.startswith("ray://")):
-        raise FacemapError(f"--cluster {args.cluster}: expected ray (a local Ray instance) or ray://HOST:PORT")
     settings = BatchSettings(
         out_dir=args.output_dir,
         jobs=args.jobs,

@@ -131,7 +131,7 @@ def stream_target(text: str) -> StreamTarget:
     try:
         return StreamTarget.parse(text)
     except FacemapError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--stream {text}: ")) from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_stream_option(parser: argparse.ArgumentParser) -> None:

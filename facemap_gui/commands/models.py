@@ -13,6 +13,7 @@ from facemap_gui import store
 from facemap_gui.choices import PRECISIONS
 from facemap_gui.commands.common import in_range
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
+from facemap_gui.network import redact
 
 # Each action imports what it uses (installing reads models with onnx, ~0.6 s): the parser builds without them.
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def _describe(current: EntryStatus) -> list[str]:
         "not installed",
         f"download: facemap-gui models download {entry.name}",
         "offline: fetch these elsewhere, then `facemap-gui models install FILE` here:",
-        *(f"  {r.source_url()}" for r in entry.files),
+        *(f"  {redact(r.source_url())}" for r in entry.files),
     ]
 
 

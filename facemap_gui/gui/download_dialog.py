@@ -44,6 +44,7 @@ from facemap_gui.models.catalogue import resolve
 from facemap_gui.models.download import DownloadCancelled, Downloader, DownloadError, Progress
 from facemap_gui.models.install import download, missing
 from facemap_gui.models.records import Installed
+from facemap_gui.network import redact
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class DownloadDialog(QDialog):
                 bar.setRange(0, 1)
                 detail.setText("failed (see below)" if filename == failed else "not downloaded")
                 detail.setToolTip(reason if filename == failed else "")
-        urls = "".join(f"<br>&nbsp;&nbsp;{r.source_url()}" for e in self.entries for r in e.files)
+        urls = "".join(f"<br>&nbsp;&nbsp;{html.escape(redact(r.source_url()))}" for e in self.entries for r in e.files)
         self.message.setText(
             f"<b>The download failed:</b> {html.escape(reason)}<br><br>"
             "<b>To install without this computer's network:</b> download these files on a computer that has "

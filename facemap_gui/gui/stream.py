@@ -44,8 +44,8 @@ class TargetDialog(QDialog):
         host = f"[{host}]" if ":" in host else host
         try:
             self.target = StreamTarget.parse(f"{self.target.protocol}://{host}:{self.port.value()}")
-        except FacemapError:  # the dialog stays open and says what is wrong
-            self.problem.setText(f"{self.host.text()!r} is not a host name or address")
+        except FacemapError as exc:  # the dialog stays open and says what is wrong (the CLI's check and words)
+            self.problem.setText(str(exc).partition("; expected")[0])
             self.problem.show()
             return
         super().accept()

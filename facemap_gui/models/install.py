@@ -24,7 +24,7 @@ from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models import folder
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, entry_for_download, resolve
-from facemap_gui.models.download import Downloader
+from facemap_gui.models.download import Downloader, DownloadError
 from facemap_gui.models.records import (
     FileRecord,
     Installed,
@@ -202,16 +202,17 @@ def _place(plan: _Plan, source: str, check: str) -> Installed:
     return installed
 
 
-def install_path(path: Path, precision: str | None = None) -> list[Installed]:
+def install_path(path: Path, precision: str | None = None, source: str | None = None) -> list[Installed]:
     """Install what a zip, a folder or a single file holds; returns one Installed per catalogue entry.
 
     What a file is comes from its name and content: .onnx files are checked as facemap_3dmm models (w8a8
     when the graph is quantised, unless `precision` says), basis .npy files by name and shape, .tflite files
-    by their published checksum. A file named like a catalogue download must match its checksum."""
+    by their published checksum. A file named like a catalogue download must match its checksum. `source` is
+    what the record names as its origin (default: the path; a download's URL)."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file or folder")
-    source = str(path.resolve())
+    source = source or str(path.resolve())
     try:
         with folder.locked():
             if path.is_dir():
@@ -264,19 +265,24 @@ def missing(names: Iterable[str] = DEFAULT_NAMES) -> list[str]:
 
 def download(names: Iterable[str], downloader: Downloader) -> list[Installed]:
     """Download each entry's files (checked against the published or first-use checksum) and install them."""
-    downloads = store.cache_dir() / "downloads"
+    downloads = store.cache_dir().resolve() / "downloads"  # as install_path names it
     results = []
-    for entry in resolve(names):
-        for remote in entry.files:
-            url = remote.source_url()
-            target = downloads / remote.filename
-            log.info("downloading %s from %s", remote.filename, url)
+    todo = [(entry, remote) for entry in resolve(names) for remote in entry.files]
+    for number, (entry, remote) in enumerate(todo):
+        url = remote.source_url()
+        target = downloads / remote.filename
+        log.info("downloading %s from %s", remote.filename, url)
+        try:
             downloader.fetch(url, target, expected_sha256(remote), remote.size)
-            try:
-                installed = install_path(target, entry.precision)
-            finally:
-                target.unlink(missing_ok=True)  # the files are installed (or rejected): no need to keep it
-            if entry not in [i.entry for i in installed]:
-                raise ModelError(f"{url}: holds no {entry.name} ({KNOWN_FILES} expected)")
-            results += installed
+        except DownloadError as exc:  # the offline way names every file still missing, not only this one
+            raise DownloadError(url, exc.reason, tuple(r.source_url() for _, r in todo[number:])) from exc
+        try:
+            installed = install_path(target, entry.precision, url)
+        except ModelError as exc:  # the user knows the URL; the downloaded copy is deleted below
+            raise ModelError(str(exc).replace(str(target), url)) from exc
+        finally:
+            target.unlink(missing_ok=True)  # the files are installed (or rejected): no need to keep it
+        if entry not in [i.entry for i in installed]:
+            raise ModelError(f"{url}: holds no {entry.name} ({KNOWN_FILES} expected)")
+        results += installed
     return results

@@ -6,11 +6,11 @@ an unreachable host or a name that does not resolve is reported once (status and
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from facemap_gui.errors import FacemapError
+from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
 from facemap_gui.streaming import osf, vmc
@@ -18,9 +18,6 @@ from facemap_gui.streaming.udp import UdpSender
 
 PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT}
 DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names another host
-_TARGET = re.compile(
-    r"(?P<protocol>osf|vmc)(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?"
-)
 
 
 @dataclass(frozen=True)
@@ -31,16 +28,23 @@ class StreamTarget:
 
     @classmethod
     def parse(cls, text: str) -> StreamTarget:
-        """`osf://HOST:PORT` or `vmc://HOST:PORT`; the host and port may be left out (127.0.0.1, default port)."""
-        match = _TARGET.fullmatch(text)
-        port = int(match["port"]) if match and match["port"] else None
-        if match is None or (port is not None and not 0 < port < 65536):
+        """`osf://HOST:PORT` or `vmc://HOST:PORT`; the host and port may be left out (127.0.0.1, default port).
+        The CLI's --stream and the window's Target dialog both check here: a host must be a DNS name or the
+        address of one host (not 0.0.0.0/8, broadcast or multicast)."""
+        protocol, separator, _ = text.partition("://")
+        try:
+            if protocol not in PROTOCOLS or (text != protocol and not separator):
+                raise ValueError("unknown protocol")
+            parts = split_url(text) if separator else None
+            if parts and (parts.path not in ("", "/") or parts.query or parts.fragment):
+                raise ValueError("nothing may follow the port")
+        except ValueError as exc:
             raise FacemapError(
-                f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
+                f"{redact(text)[:300]}: {exc}; expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
                 f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})"
-            )
-        protocol = match["protocol"]
-        return cls(protocol, match["ipv6"] or match["host"] or DEFAULT_HOST, port or PROTOCOLS[protocol])
+            ) from None
+        host = parts.hostname if parts and parts.hostname else DEFAULT_HOST
+        return cls(protocol, host, parts.port if parts and parts.port else PROTOCOLS[protocol])
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes.util
-import dataclasses
 import logging
 import os
 import signal
@@ -17,7 +16,7 @@ from typing import TypeVar
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
-from facemap_gui.pipeline_builder import RunOptions, demo_options
+from facemap_gui.pipeline_builder import RunOptions, with_stand_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,10 +64,9 @@ def with_landmark_model(
         return options
     if interactive and offer_download and settings.ask_download and _download_accepted(settings):
         return options
-    model = _while_busy(
-        lambda: demo_options().model, "Generating the stand-in model (once, a few seconds)…", interactive
+    return _while_busy(
+        lambda: with_stand_in(options), "Generating the stand-in model (once, a few seconds)…", interactive
     )
-    return dataclasses.replace(options, model=model, precision="float")
 
 
 def _while_busy(work: Callable[[], T], text: str, show: bool) -> T:

@@ -56,7 +56,7 @@ class LiveWorker:
 
     def __init__(self, options: RunOptions, listener: WorkerListener, view: ViewOptions | None = None) -> None:
         self.options = options
-        self.view = view or ViewOptions(tracking=options.tracking)
+        self.view = view or ViewOptions(tracking=options.tracking is not False)
         self.state = WorkerState.IDLE
         self.source: FrameSource | None = None
         self.pipeline: Pipeline | None = None

@@ -119,6 +119,9 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     """The model session (its I/O is checked before ORT sees it) and the basis; MediaPipe's detector is set up
     meanwhile on a thread of its own (its graph is built in native code, ~0.25 s of start-up). The ONNX
     detector is an ORT session like the model's and is created after it."""
+    untracked = options.tracking_fallback(video)  # first: with --strict nothing is opened in vain
+    if untracked:
+        log.warning("tracking: asked for, running without because %s", untracked)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector set-up") as setup:
         pending = setup.submit(open_detector, options, video) if options.detector_backend == "mediapipe" else None
         try:
@@ -132,9 +135,6 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
         detector = pending.result() if pending is not None else open_detector(options, video=video)
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
-    untracked = options.tracking_fallback(video)
-    if untracked:
-        log.warning("tracking: asked for, running without because %s", untracked)
     config = PipelineConfig(
         expand_box=options.expand_box,
         fixed_box=options.box,

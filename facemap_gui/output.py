@@ -43,7 +43,12 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
             else {"runtime": "cpu", "device": "MediaPipe (LiteRT)"},
         },
         "fixed_box": list(options.box) if options.box else None,
-        "tracking": {"enabled": pipeline.tracker is not None, "redetect_every": options.redetect_every},
+        "tracking": {
+            "enabled": pipeline.tracker is not None,
+            "redetect_every": options.redetect_every,
+            "requested": "on" if pipeline.config.tracking_fallback else "",
+            "fallback_reason": pipeline.config.tracking_fallback,
+        },
         "runtime": pipeline.session.info.__dict__,
     }
 

@@ -56,6 +56,7 @@ class PipelineConfig:
     fixed_box: tuple[int, int, int, int] | None = None  # skip the detector, as Qualcomm's demo is fed
     tracking: bool = True  # follow faces between detections instead of detecting on every frame
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
+    tracking_fallback: str | None = None  # why tracking, asked for, does not run (the header says it)
 
 
 class DetectorThread:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,11 +11,11 @@ from pathlib import Path
 
 from facemap_gui import store
 from facemap_gui.detection import DETECTORS, FaceDetector
-from facemap_gui.errors import ModelError
+from facemap_gui.errors import FacemapError, ModelError
 from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.models.folder import settle
 from facemap_gui.pipeline import Pipeline, PipelineConfig
-from facemap_gui.runtime import LandmarkSession, RuntimeSettings, open_landmark_session
+from facemap_gui.runtime import LandmarkSession, RuntimeSettings, fall_back, open_landmark_session
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.tracking import REDETECT_EVERY
 
@@ -27,7 +28,7 @@ class RunOptions:
     model: Path | None = None  # None: the installed model for `precision`
     basis_dir: Path | None = None  # None: the installed basis, or the stand-in's beside a stand-in model
     detector: Path | None = None  # None: the bundled BlazeFace model of `detector_range`
-    detector_range: str = "full"
+    detector_range: str | None = None  # None: "full" (a request only when given: it picks a bundled model)
     detector_backend: str = "mediapipe"  # "onnx": the same BlazeFace through ONNX Runtime, on `runtime` (NPU too)
     box: tuple[int, int, int, int] | None = None
     max_faces: int = 4
@@ -37,7 +38,7 @@ class RunOptions:
     precision: str = "float"
     allow_simulator: bool = False
     strict: bool = False
-    tracking: bool = True  # follow faces between detections instead of detecting on every frame
+    tracking: bool | None = None  # follow faces between detections; None: wherever there is something to follow
     redetect_every: int = REDETECT_EVERY  # frames between full-frame detections while faces are tracked
 
     def model_path(self, precision: str | None = None) -> Path:
@@ -47,14 +48,19 @@ class RunOptions:
         if self.model is None:
             settle()  # an install killed mid-swap is finished or rolled back before the model is looked for
             return store.require_landmark_model(precision)
-        stem = self.model.stem.removesuffix("_w8a8")
-        variant = self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")
+        variant = self.variant_path(precision)
         if variant != self.model and not variant.is_file():
             raise ModelError(
                 f"{variant}: no {precision} variant beside {self.model.name}; pass the --precision "
                 f"of that file, or create both with `facemap-gui models stand-in DIR --precision w8a8`"
             )
         return variant
+
+    def variant_path(self, precision: str) -> Path:
+        """Where the --model file's variant of `precision` is (it may be missing)."""
+        assert self.model is not None
+        stem = self.model.stem.removesuffix("_w8a8")
+        return self.model.with_name(f"{stem}_w8a8.onnx" if precision == "w8a8" else f"{stem}.onnx")
 
     def basis_path(self, model_path: Path) -> Path:
         if self.basis_dir:
@@ -64,7 +70,26 @@ class RunOptions:
         return beside if (beside / "meanFace.npy").is_file() else store.basis_dir()
 
     def detector_path(self) -> Path:
-        return self.detector or store.bundled_detector_path(self.detector_range)
+        if self.detector is not None and self.detector_range is not None:
+            raise FacemapError(
+                f"--detector-range {self.detector_range}: not with --detector {self.detector} (the range picks "
+                "one of the bundled detectors; leave out one of the two)"
+            )
+        return self.detector or store.bundled_detector_path(self.detector_range or "full")
+
+    def tracking_fallback(self, video: bool) -> str | None:
+        """Why tracking, asked for with --tracking, cannot run here (an error under --strict), or None."""
+        if not self.tracking:
+            return None
+        if self.box is not None:
+            reason = "--box gives the face on every frame: there is nothing to track"
+        elif not video:
+            reason = "still images are unrelated pictures: nothing to follow from one to the next"
+        elif self.redetect_every < 2:
+            reason = "--redetect-every 1 runs the detector on every frame"
+        else:
+            return None
+        return fall_back(self.runtime_settings(), "--tracking", FacemapError(reason))
 
     def runtime_settings(self) -> RuntimeSettings:
         return RuntimeSettings(allow_simulator=self.allow_simulator, strict=self.strict)
@@ -96,6 +121,9 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
     """The model session (its I/O is checked before ORT sees it) and the basis; MediaPipe's detector is set up
     meanwhile on a thread of its own (its graph is built in native code, ~0.25 s of start-up). The ONNX
     detector is an ORT session like the model's and is created after it."""
+    untracked = options.tracking_fallback(video)  # first: with --strict nothing is opened in vain
+    if untracked:
+        log.warning("tracking: asked for, running without because %s", untracked)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector set-up") as setup:
         pending = setup.submit(open_detector, options, video) if options.detector_backend == "mediapipe" else None
         try:
@@ -109,32 +137,41 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
         detector = pending.result() if pending is not None else open_detector(options, video=video)
     if session.model.stand_in:
         log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
-    # Still images are unrelated pictures: nothing to track from one to the next.
     config = PipelineConfig(
         expand_box=options.expand_box,
         fixed_box=options.box,
-        tracking=options.tracking and video,
+        tracking=options.tracking is not False and video,  # still images: nothing to track from one to the next
         redetect_every=options.redetect_every,
+        tracking_fallback=untracked,
     )
     return Pipeline(detector, session, basis, config)
 
 
 def demo_options() -> RunOptions:
     """The real model when installed, else the full-architecture stand-in."""
+    options = RunOptions(source=DEMO_LOOP)
     if store.landmark_model_path("float").is_file():
-        return RunOptions(source=DEMO_LOOP)
+        return options
     log.warning(
         "the facemap_3dmm model is not installed: using a generated STAND-IN with random weights "
         "(run `facemap-gui models download` for the real one)"
     )
-    return RunOptions(source=DEMO_LOOP, model=stand_in_model())
+    return with_stand_in(options)
+
+
+def with_stand_in(options: RunOptions) -> RunOptions:
+    """The generated stand-in as the model, every request kept (the one way front ends swap it in): it has both
+    precisions, and whatever cannot run falls back with its reason, or fails with --strict, as with any model."""
+    return dataclasses.replace(options, model=stand_in_model())
 
 
 def stand_in_model() -> Path:
-    """The full-architecture stand-in in the data directory, generated the first time (~5 s on 2 cores)."""
+    """The full-architecture stand-in (float, with its w8a8 variant beside it) in the data directory, generated
+    the first time."""
     model = store.stand_in_dir("full") / store.landmark_model_path("float").name
     if not model.is_file():
         from facemap_gui.standins import write_stand_in  # writing one needs onnx (~0.6 s to import)
 
-        write_stand_in(model.parent, arch="full")
+        # The float model is written last, so its presence means the w8a8 variant is there too.
+        write_stand_in(model.parent, arch="full", precision="w8a8")
     return model

@@ -18,14 +18,12 @@ from typing import Any
 import av
 import psutil
 
-from facemap_gui import store
 from facemap_gui.errors import FacemapError
 from facemap_gui.live.events import EventKind, LiveFrame, WorkerEvent, WorkerState
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import RecorderStatus
 from facemap_gui.runtime import PRECISIONS, available_runtimes
-from facemap_gui.standins import W8A8_FILE, write_stand_in
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +128,7 @@ class _Watcher(logging.Handler):
 
 def switch_plan(options: RunOptions) -> list[tuple[str, str]]:
     """Every runtime that can run here (the simulator only if allowed) with every precision whose model is
-    present: the soak cycles through these. The stand-in gets its w8a8 variant generated once."""
-    model = options.model_path("float")
-    if model.parent == store.stand_in_dir("full") and not (model.parent / W8A8_FILE).is_file():
-        write_stand_in(model.parent, arch="full", precision="w8a8")
+    present: the soak cycles through these."""
     precisions = []
     for precision in PRECISIONS:
         try:

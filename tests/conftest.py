@@ -62,6 +62,8 @@ def open_window(qtbot, tiny_model):
             model=kwargs.pop("model", tiny_model),
             allow_simulator=bool(kwargs.pop("allow_simulator", False)),
             runtime=str(kwargs.pop("runtime", "cpu")),
+            precision=str(kwargs.pop("precision", "float")),
+            strict=bool(kwargs.pop("strict", False)),
         )
         window = MainWindow(options, settings or Settings(), **kwargs)
         qtbot.addWidget(window)

@@ -115,7 +115,12 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
     assert records[-1]["frames"] == 30 and records[-1]["frames_with_face"] == 30
     # Tracking: the detector runs on the first frame, then in the background every REDETECT_EVERY frames (or on
     # the frame a face is lost).
-    assert records[0]["tracking"] == {"enabled": True, "redetect_every": REDETECT_EVERY}
+    assert records[0]["tracking"] == {
+        "enabled": True,
+        "redetect_every": REDETECT_EVERY,
+        "requested": "",
+        "fallback_reason": None,
+    }
     assert [f["detector_ran"] for f in frames] == [i == 0 for i in range(30)]
     assert [f["background_detection"] for f in frames] == [i > 0 and i % REDETECT_EVERY == 0 for i in range(30)]
 

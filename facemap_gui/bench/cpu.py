@@ -76,12 +76,13 @@ def _model_args(options: RunOptions) -> list[str]:
         options.runtime,
         "--precision",
         options.precision,
-        "--detector-range",
-        options.detector_range,
         "--detector-backend",
         options.detector_backend,
-        "--tracking" if options.tracking else "--no-tracking",
     ]
+    if options.tracking is not None:  # the same requests as given, no more
+        args.append("--tracking" if options.tracking else "--no-tracking")
+    if options.detector_range is not None:
+        args += ["--detector-range", options.detector_range]
     for flag, path in (
         ("--model", options.model),
         ("--basis-dir", options.basis_dir),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,12 +89,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
     """The user's options; without --model the installed model, else the full-architecture stand-in."""
-    from facemap_gui.pipeline_builder import demo_options
+    from facemap_gui.pipeline_builder import with_stand_in
 
     options = options_from_args(args, str(clip))
-    if options.model is None:
-        options = replace(options, model=demo_options().model)
-    return options
+    return with_stand_in(options) if options.model is None else options
 
 
 def input_clip(args: argparse.Namespace) -> Path:

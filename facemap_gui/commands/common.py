@@ -72,8 +72,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--detector-range",
         choices=("short", "full"),
-        default="full",
-        help="bundled BlazeFace model: short (faces close to the camera) or full (default)",
+        help="bundled BlazeFace model: short (faces close to the camera) or full (default); not with --detector",
     )
     group.add_argument(
         "--detector-backend",
@@ -101,9 +100,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--tracking",
         action=argparse.BooleanOptionalAction,
-        default=True,
         help="follow faces from frame to frame and run the detector only when one is lost or "
-        "every --redetect-every frames (default on; off: detect on every frame)",
+        "every --redetect-every frames (default: on where there is something to follow; off: detect on every "
+        "frame); asked for where it cannot run (still images, --box), it is a fallback",
     )
     group.add_argument(
         "--redetect-every",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -154,9 +153,9 @@ def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
         return options
     if options.model is not None:
         raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
-    from facemap_gui.pipeline_builder import stand_in_model
+    from facemap_gui.pipeline_builder import with_stand_in
 
-    return dataclasses.replace(options, model=stand_in_model(), precision="float")
+    return with_stand_in(options)
 
 
 def run(args: argparse.Namespace) -> int:

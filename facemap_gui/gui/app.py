@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes.util
-import dataclasses
 import logging
 import os
 import signal
@@ -63,7 +62,8 @@ def with_landmark_model(
         return options, None
     if interactive and offer_download and settings.ask_download and _download_accepted(settings):
         return options, None
-    return dataclasses.replace(options, precision="float"), stand_in_model
+    # Every request is kept: the stand-in has both precisions (pipeline_builder.with_stand_in's rule).
+    return options, stand_in_model
 
 
 def _download_accepted(settings: Settings) -> bool:

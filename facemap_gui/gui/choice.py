@@ -15,13 +15,19 @@ from facemap_gui.runtime import PRECISIONS, available_runtimes
 
 
 def precision_availability(options: RunOptions) -> dict[str, str | None]:
+    """Each precision → None when its model is there, else why not and what to do about it in the window."""
     reasons: dict[str, str | None] = {}
     for precision in PRECISIONS:
         try:
             options.model_path(precision)
             reasons[precision] = None
-        except FacemapError as exc:
-            reasons[precision] = str(exc)
+        except FacemapError:
+            reasons[precision] = (
+                f"Qualcomm's {precision} model is not installed: File > Download models… installs it"
+                if options.model is None
+                else f"{options.model.name} has no {precision} variant beside it in {options.model.parent}: put "
+                f"{options.variant_path(precision).name} there and choose {precision} again"
+            )
     return reasons
 
 
@@ -36,8 +42,9 @@ class RuntimeChoice:
             if wanted not in self._unavailable:
                 actions[wanted].setChecked(True)
             elif not any(a.isChecked() for a in actions.values()):
-                # Nothing runs here (no model at all): keep the one asked for; the worker says why.
-                usable = (a for key, a in actions.items() if key not in self._unavailable)
+                # At start: the first usable one (told as a fallback). With --strict, or when nothing runs here (no
+                # model at all), the one asked for, and the worker fails saying why.
+                usable = (a for key, a in actions.items() if key not in self._unavailable and not self.options.strict)
                 next(usable, actions[wanted]).setChecked(True)
 
     def _update_availability(self) -> None:

@@ -106,7 +106,7 @@ class Controls:
             "T",
             self._view_changed,
             checkable=True,
-            checked=s.tracking and self.options.tracking,
+            checked=s.tracking and self.options.tracking is not False,
             tip="Crop each face where its landmarks were on the previous frame, and run the full-frame detector "
             "only when a face is lost or every few frames (off: detect on every frame)",
         )

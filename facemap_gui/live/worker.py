@@ -68,7 +68,7 @@ class LiveWorker:
         landmarks (`LiveFrame.runtime` None), then it replaces `options.model`."""
         self.options = options
         self._pending_model = model
-        self.view = view or ViewOptions(tracking=options.tracking)
+        self.view = view or ViewOptions(tracking=options.tracking is not False)
         self.state = WorkerState.IDLE
         self.source: FrameSource | None = None
         self.pipeline: Pipeline | None = None

@@ -40,15 +40,25 @@ def open_on_runtime(
     try:
         session, info = RUNTIMES[runtime].create(path, precision, settings)
     except RuntimeUnavailable as exc:
-        if settings.strict or runtime == "cpu":
+        if runtime == "cpu":
             raise RuntimeUnavailable(f"--runtime {runtime}: {exc}") from exc
+        reason = fall_back(settings, f"--runtime {runtime}", exc)
         session, info = RUNTIMES["cpu"].create(path, precision, settings)
         return session, replace(
-            info, requested=f"{runtime}/{precision}", fallback_reason=f"{runtime.upper()} unavailable: {exc}"
+            info, requested=f"{runtime}/{precision}", fallback_reason=f"{runtime.upper()} unavailable: {reason}"
         )
     if info.fallback_reason:
         info = replace(info, requested=f"{runtime}/{precision}")
     return session, info
+
+
+def fall_back(settings: RuntimeSettings, request: str, why: FacemapError) -> str:
+    """The one rule for every request the run cannot honour (runtime, precision, tracking): with --strict an
+    error naming the request; otherwise the reason, which the caller records beside what runs instead (the
+    header's `requested` and `fallback_reason`) and tells (stderr, the window's status bar)."""
+    if settings.strict:
+        raise type(why)(f"{request}: {why}") from why
+    return str(why)
 
 
 def log_fallback(what: str, info: RuntimeInfo) -> None:
@@ -72,9 +82,9 @@ def open_landmark_session(
     try:
         path = model_path(precision)
     except ModelError as exc:
-        if settings.strict or precision == "float":
+        if precision == "float":
             raise
-        reasons.append(f"no w8a8 model ({exc})")
+        reasons.append(f"no w8a8 model ({fall_back(settings, f'--precision {precision}', exc)})")
         precision = "float"
         path = model_path(precision)
     model = inspect_model(path)

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from facemap_gui.atomic import write_atomic
+from facemap_gui.atomic import replacing, write_atomic
 from facemap_gui.landmarks.decode import NUM_PARAMS, npy_with_stand_in_mark
 from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
 from facemap_gui.runtime import PRECISIONS
@@ -68,14 +68,16 @@ def write_stand_in(directory: Path, arch: str = "full", seed: int = 0, precision
         raise ValueError(f"unknown precision {precision!r} (float or w8a8)")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(directory / MODEL_FILE, build_stand_in_model(arch, seed).SerializeToString())
-    for name, array in stand_in_basis().items():
-        write_atomic(directory / f"{name}.npy", npy_with_stand_in_mark(array))
     details: dict[str, object] = {"arch": arch, "precision": precision, "seed": seed}
-    if precision == "w8a8":
-        crops = calibration_crops()
-        quantize_w8a8(directory / MODEL_FILE, directory / W8A8_FILE, crops)
-        details["calibration"] = f"{len(crops)} face crops of the demo photo"
+    # The float model is renamed into place after the rest is written: where it is, its variant and basis are.
+    with replacing(directory / MODEL_FILE) as float_model:
+        float_model.write_bytes(build_stand_in_model(arch, seed).SerializeToString())
+        for name, array in stand_in_basis().items():
+            write_atomic(directory / f"{name}.npy", npy_with_stand_in_mark(array))
+        if precision == "w8a8":
+            crops = calibration_crops()
+            quantize_w8a8(float_model, directory / W8A8_FILE, crops)
+            details["calibration"] = f"{len(crops)} face crops of the demo photo"
     write_manifest(directory, details)
     return directory / (W8A8_FILE if precision == "w8a8" else MODEL_FILE)
 

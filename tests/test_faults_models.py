@@ -10,6 +10,7 @@ import json
 import shutil
 import socket
 import threading
+import tracemalloc
 import zipfile
 from collections.abc import Iterator
 
@@ -107,6 +108,47 @@ def test_zips_python_cannot_read_in_other_ways_are_one_line(tmp_path, capsys, ki
     (tmp_path / "models.zip").write_bytes(odd_zip(kind))
     code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
     assert_one_line(code, err, "models.zip: damaged or unsupported zip", "download it again")
+
+
+def lying_zip(method: int, real_bytes: int, declared_bytes: int) -> bytes:
+    """A zip whose one member declares `declared_bytes` but decompresses to `real_bytes` of zeros (a bomb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive, archive.open("meanFace.npy", "w") as member:
+        for _ in range(real_bytes // 2**20):
+            member.write(bytes(2**20))
+    data = bytearray(buffer.getvalue())
+    central = data.find(b"PK\x01\x02")
+    data[22:26] = data[central + 24 : central + 28] = declared_bytes.to_bytes(4, "little")
+    return bytes(data)
+
+
+# Every compression method this Python's zipfile reads (zstd from Python 3.14).
+ZIP_METHODS = [
+    m for m in ("ZIP_STORED", "ZIP_DEFLATED", "ZIP_BZIP2", "ZIP_LZMA", "ZIP_ZSTANDARD") if hasattr(zipfile, m)
+]
+
+
+@pytest.mark.parametrize("method", ZIP_METHODS)
+def test_a_zip_member_holding_more_than_it_declares_is_stopped_without_decompressing_it(tmp_path, capsys, method):
+    # zipfile decompressed a bzip2 or LZMA member whole: 965 bytes declaring 1000 reached 2.2 GB.
+    (tmp_path / "models.zip").write_bytes(lying_zip(getattr(zipfile, method), 48 * 2**20, 1000))
+    tracemalloc.start()
+    try:
+        code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_one_line(code, err, "models.zip: refusing to unpack", "more than the 1000 bytes it declares")
+    assert peak < 24 * 2**20  # an LZMA dictionary (8 MB) and a chunk or two, never the 48 MB
+
+
+def test_a_zip_declaring_a_huge_lzma_dictionary_is_refused_before_it_is_allocated(tmp_path, capsys):
+    data = bytearray(lying_zip(zipfile.ZIP_LZMA, 2**20, 1000))
+    start = data.find(b"meanFace.npy") + len("meanFace.npy") + 4  # after the version and the properties' size
+    data[start + 1 : start + 5] = (2**32 - 1).to_bytes(4, "little")
+    (tmp_path / "models.zip").write_bytes(bytes(data))
+    code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
+    assert_one_line(code, err, "models.zip: refusing to unpack", "LZMA dictionary of 4096 MB")
 
 
 def test_a_stand_in_basis_without_its_manifest_is_still_a_stand_in_and_never_trusted(tmp_path, tiny_model):

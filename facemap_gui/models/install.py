@@ -39,7 +39,7 @@ from facemap_gui.models.records import (
 )
 from facemap_gui.models.reference import REFERENCE_FILES
 from facemap_gui.runtime.base import PRECISIONS
-from facemap_gui.runtime.session import check_model_runs
+from facemap_gui.runtime.check import check_model_runs
 
 log = logging.getLogger(__name__)
 

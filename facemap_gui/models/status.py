@@ -12,7 +12,7 @@ from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_i
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.models.catalogue import ENTRIES, Entry
 from facemap_gui.models.records import FileRecord, read_records, record_path, recorded_files, write_json
-from facemap_gui.runtime.session import check_model_runs
+from facemap_gui.runtime.check import check_model_runs
 
 
 @dataclass(frozen=True)

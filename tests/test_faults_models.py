@@ -13,8 +13,10 @@ import threading
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from facemap_gui import store
@@ -29,7 +31,7 @@ from facemap_gui.models.status import status
 from facemap_gui.recording.video import VIDEO_CODECS, choose_codec
 from facemap_gui.runtime.cache import cache_root
 from tests.conftest import PHOTO, constant_model
-from tests.helpers import assert_one_line, cli_main, file_server
+from tests.helpers import assert_one_line, cli_main, external_data_model, file_server
 from tests.test_runtime_simulator import landmarks, process_on_npu
 
 
@@ -187,6 +189,60 @@ def test_messages_say_what_is_wrong(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(MIRROR_ENV, server.url)
         code, err = cli_main(capsys, "models", "download", "blazeface-short", "--force")
     assert_one_line(code, err, "infinite loop")
+
+
+def _offset_abc(folder: Path) -> None:
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    tensor = next(t for t in model.graph.initializer if t.external_data)
+    next(entry for entry in tensor.external_data if entry.key == "offset").value = "abc"
+    onnx.save(model, str(folder / "model.onnx"))
+
+
+HOSTILE_FILES = {
+    # case: (what the folder holds besides a working model.onnx, what the one line says)
+    "external-data offset abc": (_offset_abc, "has external-data offset 'abc'"),
+    "batch fixed at 0": (
+        lambda folder: constant_model(folder / "model.onnx", np.zeros(265), batch=0),
+        "has a fixed batch of 0",
+    ),
+    "metadata.json 200,000 deep": (
+        lambda folder: (folder / "metadata.json").write_text("[" * 200_000 + "]" * 200_000),
+        "metadata.json: not a readable release metadata file (RecursionError)",
+    ),
+    "zero_point 1e400": (
+        lambda folder: (folder / "metadata.json").write_text('{"inputs": {"image": {"zero_point": 1e400}}}'),
+        "metadata.json: tensor 'image' has zero point inf, not a whole number",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILES)
+@pytest.mark.parametrize("command", ["install", "process"])
+def test_hostile_model_files_are_one_line_naming_the_file(tmp_path, capsys, case, command):
+    # Each was `unexpected ValueError/InvalidArgument/RecursionError/OverflowError ..., please report it`.
+    folder = tmp_path / "release"
+    folder.mkdir()
+    for name, data in external_data_model(tmp_path).items():
+        (folder / name).write_bytes(data)
+    edit, expected = HOSTILE_FILES[case]
+    if command == "process" and case == "external-data offset abc":  # only installs read the entries themselves
+        expected = "model.onnx: ONNX Runtime cannot load the model"
+    edit(folder)
+    args = ["models", "install", str(folder)] if command == "install" else ["process", str(PHOTO), "--model"]
+    code, err = cli_main(capsys, *args, *([str(folder / "model.onnx")] if command == "process" else []))
+    assert_one_line(code, err, str(folder), expected)
+
+
+def test_running_out_of_memory_is_one_line_naming_the_file_being_read(tmp_path, monkeypatch, capsys, tiny_model):
+    # A file that makes a reader allocate more than the machine has (was `unexpected MemoryError`).
+    shutil.copy(tiny_model.parent / "meanFace.npy", tmp_path / "meanFace.npy")
+
+    def exhausted(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(np, "load", exhausted)
+    code, err = cli_main(capsys, "models", "install", str(tmp_path / "meanFace.npy"))
+    assert_one_line(code, err, f"{tmp_path / 'meanFace.npy'}: ran out of memory reading it")
 
 
 def test_a_model_that_computes_nan_gives_failed_faces_never_nan_in_the_json(tmp_path, tiny_model):

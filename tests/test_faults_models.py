@@ -245,10 +245,43 @@ def test_running_out_of_memory_is_one_line_naming_the_file_being_read(tmp_path, 
     assert_one_line(code, err, f"{tmp_path / 'meanFace.npy'}: ran out of memory reading it")
 
 
+def nan_on_faces_model(path: Path) -> Path:
+    """Parameter 10 is sqrt(last pixel - 0.999): finite on the test run's crop (a gradient ending at 1.0, so it
+    passes the check before use), NaN on a face crop, whose last pixel is not white."""
+    model = onnx.load(str(constant_model(path, np.zeros(265))))
+    mask = np.zeros((1, 265), np.float32)
+    mask[0, 10] = 1
+    model.graph.node.extend(
+        [
+            onnx.helper.make_node("Slice", ["image", "last", "end", "axis"], ["pixel"]),
+            onnx.helper.make_node("Sub", ["pixel", "almost_white"], ["excess"]),
+            onnx.helper.make_node("Sqrt", ["excess"], ["root"]),
+            onnx.helper.make_node("Reshape", ["root", "scalar"], ["value"]),
+            onnx.helper.make_node("Mul", ["value", "mask"], ["nan_column"]),
+            onnx.helper.make_node("Add", ["constant", "nan_column"], ["parameters_3dmm"]),
+        ]
+    )
+    next(n for n in model.graph.node if n.output[0] == "parameters_3dmm").output[0] = "constant"
+    model.graph.initializer.extend(
+        onnx.numpy_helper.from_array(value, name)
+        for name, value in {
+            "last": np.array([3 * 128 * 128 - 1], np.int64),
+            "end": np.array([3 * 128 * 128], np.int64),
+            "axis": np.array([1], np.int64),
+            "almost_white": np.array(0.999, np.float32),
+            "scalar": np.array([-1, 1], np.int64),
+            "mask": mask,
+        }.items()
+    )
+    flat = onnx.helper.make_node("Flatten", ["image"], ["flat"])
+    model.graph.node.insert(0, flat)
+    next(n for n in model.graph.node if n.op_type == "Slice").input[0] = "flat"
+    onnx.save(model, str(path))
+    return path
+
+
 def test_a_model_that_computes_nan_gives_failed_faces_never_nan_in_the_json(tmp_path, tiny_model):
-    params = np.zeros(265)
-    params[10] = np.nan
-    model = constant_model(tmp_path / "nan.onnx", params)
+    model = nan_on_faces_model(tmp_path / "nan.onnx")
     out = tmp_path / "out.jsonl"
     args = build_parser().parse_args(
         [

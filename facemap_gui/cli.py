@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import sys
+import traceback
+from pathlib import Path
 from types import FrameType
 
 from facemap_gui import __version__
@@ -150,8 +152,27 @@ def _run(argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return 2
+    except MemoryError as exc:
+        log.debug("traceback", exc_info=True)
+        print(
+            f"facemap-gui: error: {_file_in_hand(exc) or 'the input'}: ran out of memory reading it; it is larger "
+            "than this machine can hold (or not what it claims to be)",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as exc:
         return _unexpected(exc)
+
+
+def _file_in_hand(exc: BaseException) -> Path | None:
+    """The file the innermost frame of a traceback was working on: its first local that is a Path (readers
+    take theirs as an argument). Readers that know better say so themselves."""
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    for frame in reversed(frames):
+        path = next((value for value in frame.f_locals.values() if isinstance(value, Path)), None)
+        if path is not None:
+            return path
+    return None
 
 
 def _unexpected(exc: Exception) -> int:

@@ -10,10 +10,13 @@ import json
 import shutil
 import socket
 import threading
+import tracemalloc
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from facemap_gui import store
@@ -28,7 +31,7 @@ from facemap_gui.models.status import status
 from facemap_gui.recording.video import VIDEO_CODECS, choose_codec
 from facemap_gui.runtime.cache import cache_root
 from tests.conftest import PHOTO, constant_model
-from tests.helpers import assert_one_line, cli_main, file_server
+from tests.helpers import assert_one_line, cli_main, external_data_model, file_server
 from tests.test_runtime_simulator import landmarks, process_on_npu
 
 
@@ -109,6 +112,47 @@ def test_zips_python_cannot_read_in_other_ways_are_one_line(tmp_path, capsys, ki
     assert_one_line(code, err, "models.zip: damaged or unsupported zip", "download it again")
 
 
+def lying_zip(method: int, real_bytes: int, declared_bytes: int) -> bytes:
+    """A zip whose one member declares `declared_bytes` but decompresses to `real_bytes` of zeros (a bomb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive, archive.open("meanFace.npy", "w") as member:
+        for _ in range(real_bytes // 2**20):
+            member.write(bytes(2**20))
+    data = bytearray(buffer.getvalue())
+    central = data.find(b"PK\x01\x02")
+    data[22:26] = data[central + 24 : central + 28] = declared_bytes.to_bytes(4, "little")
+    return bytes(data)
+
+
+# Every compression method this Python's zipfile reads (zstd from Python 3.14).
+ZIP_METHODS = [
+    m for m in ("ZIP_STORED", "ZIP_DEFLATED", "ZIP_BZIP2", "ZIP_LZMA", "ZIP_ZSTANDARD") if hasattr(zipfile, m)
+]
+
+
+@pytest.mark.parametrize("method", ZIP_METHODS)
+def test_a_zip_member_holding_more_than_it_declares_is_stopped_without_decompressing_it(tmp_path, capsys, method):
+    # zipfile decompressed a bzip2 or LZMA member whole: 965 bytes declaring 1000 reached 2.2 GB.
+    (tmp_path / "models.zip").write_bytes(lying_zip(getattr(zipfile, method), 48 * 2**20, 1000))
+    tracemalloc.start()
+    try:
+        code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_one_line(code, err, "models.zip: refusing to unpack", "more than the 1000 bytes it declares")
+    assert peak < 24 * 2**20  # an LZMA dictionary (8 MB) and a chunk or two, never the 48 MB
+
+
+def test_a_zip_declaring_a_huge_lzma_dictionary_is_refused_before_it_is_allocated(tmp_path, capsys):
+    data = bytearray(lying_zip(zipfile.ZIP_LZMA, 2**20, 1000))
+    start = data.find(b"meanFace.npy") + len("meanFace.npy") + 4  # after the version and the properties' size
+    data[start + 1 : start + 5] = (2**32 - 1).to_bytes(4, "little")
+    (tmp_path / "models.zip").write_bytes(bytes(data))
+    code, err = cli_main(capsys, "models", "install", str(tmp_path / "models.zip"))
+    assert_one_line(code, err, "models.zip: refusing to unpack", "LZMA dictionary of 4096 MB")
+
+
 def test_a_stand_in_basis_without_its_manifest_is_still_a_stand_in_and_never_trusted(tmp_path, tiny_model):
     backup = tmp_path / "backup"
     backup.mkdir()
@@ -147,10 +191,97 @@ def test_messages_say_what_is_wrong(tmp_path, monkeypatch, capsys):
     assert_one_line(code, err, "infinite loop")
 
 
+def _offset_abc(folder: Path) -> None:
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    tensor = next(t for t in model.graph.initializer if t.external_data)
+    next(entry for entry in tensor.external_data if entry.key == "offset").value = "abc"
+    onnx.save(model, str(folder / "model.onnx"))
+
+
+HOSTILE_FILES = {
+    # case: (what the folder holds besides a working model.onnx, what the one line says)
+    "external-data offset abc": (_offset_abc, "has external-data offset 'abc'"),
+    "batch fixed at 0": (
+        lambda folder: constant_model(folder / "model.onnx", np.zeros(265), batch=0),
+        "has a fixed batch of 0",
+    ),
+    "metadata.json 200,000 deep": (
+        lambda folder: (folder / "metadata.json").write_text("[" * 200_000 + "]" * 200_000),
+        "metadata.json: not a readable release metadata file (RecursionError:",
+    ),
+    "zero_point 1e400": (
+        lambda folder: (folder / "metadata.json").write_text('{"inputs": {"image": {"zero_point": 1e400}}}'),
+        "metadata.json: tensor 'image' has zero point inf, not a whole number",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILES)
+@pytest.mark.parametrize("command", ["install", "process"])
+def test_hostile_model_files_are_one_line_naming_the_file(tmp_path, capsys, case, command):
+    # Each was `unexpected ValueError/InvalidArgument/RecursionError/OverflowError ..., please report it`.
+    folder = tmp_path / "release"
+    folder.mkdir()
+    for name, data in external_data_model(tmp_path).items():
+        (folder / name).write_bytes(data)
+    edit, expected = HOSTILE_FILES[case]
+    if command == "process" and case == "external-data offset abc":  # only installs read the entries themselves
+        expected = "model.onnx: ONNX Runtime cannot load the model"
+    edit(folder)
+    args = ["models", "install", str(folder)] if command == "install" else ["process", str(PHOTO), "--model"]
+    code, err = cli_main(capsys, *args, *([str(folder / "model.onnx")] if command == "process" else []))
+    assert_one_line(code, err, str(folder), expected)
+
+
+def test_running_out_of_memory_is_one_line_naming_the_file_being_read(tmp_path, monkeypatch, capsys, tiny_model):
+    # A file that makes a reader allocate more than the machine has (was `unexpected MemoryError`).
+    shutil.copy(tiny_model.parent / "meanFace.npy", tmp_path / "meanFace.npy")
+
+    def exhausted(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(np, "fromfile", exhausted)  # how a basis file's values are read
+    code, err = cli_main(capsys, "models", "install", str(tmp_path / "meanFace.npy"))
+    assert_one_line(code, err, f"{tmp_path / 'meanFace.npy'}: ran out of memory reading it")
+
+
+def nan_on_faces_model(path: Path) -> Path:
+    """Parameter 10 is sqrt(last pixel - 0.999): finite on the test run's crop (a gradient ending at 1.0, so it
+    passes the check before use), NaN on a face crop, whose last pixel is not white."""
+    model = onnx.load(str(constant_model(path, np.zeros(265))))
+    mask = np.zeros((1, 265), np.float32)
+    mask[0, 10] = 1
+    model.graph.node.extend(
+        [
+            onnx.helper.make_node("Slice", ["image", "last", "end", "axis"], ["pixel"]),
+            onnx.helper.make_node("Sub", ["pixel", "almost_white"], ["excess"]),
+            onnx.helper.make_node("Sqrt", ["excess"], ["root"]),
+            onnx.helper.make_node("Reshape", ["root", "scalar"], ["value"]),
+            onnx.helper.make_node("Mul", ["value", "mask"], ["nan_column"]),
+            onnx.helper.make_node("Add", ["constant", "nan_column"], ["parameters_3dmm"]),
+        ]
+    )
+    next(n for n in model.graph.node if n.output[0] == "parameters_3dmm").output[0] = "constant"
+    model.graph.initializer.extend(
+        onnx.numpy_helper.from_array(value, name)
+        for name, value in {
+            "last": np.array([3 * 128 * 128 - 1], np.int64),
+            "end": np.array([3 * 128 * 128], np.int64),
+            "axis": np.array([1], np.int64),
+            "almost_white": np.array(0.999, np.float32),
+            "scalar": np.array([-1, 1], np.int64),
+            "mask": mask,
+        }.items()
+    )
+    flat = onnx.helper.make_node("Flatten", ["image"], ["flat"])
+    model.graph.node.insert(0, flat)
+    next(n for n in model.graph.node if n.op_type == "Slice").input[0] = "flat"
+    onnx.save(model, str(path))
+    return path
+
+
 def test_a_model_that_computes_nan_gives_failed_faces_never_nan_in_the_json(tmp_path, tiny_model):
-    params = np.zeros(265)
-    params[10] = np.nan
-    model = constant_model(tmp_path / "nan.onnx", params)
+    model = nan_on_faces_model(tmp_path / "nan.onnx")
     out = tmp_path / "out.jsonl"
     args = build_parser().parse_args(
         [

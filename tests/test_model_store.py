@@ -210,12 +210,16 @@ def test_a_hostile_basis_already_installed_fails_verify_and_process_naming_it(tm
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("metadata.yaml", "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n", "YAML alias on line 2"),
-        ("metadata.json", "[" * 200_000 + "]" * 200_000, "RecursionError"),
+        (
+            "metadata.yaml",
+            "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n",
+            "not a readable release metadata file (YAMLError: a YAML alias on line 2",
+        ),
+        ("metadata.json", "[" * 200_000 + "]" * 200_000, "not a readable release metadata file (RecursionError"),
         (
             "metadata.json",
             '{"inputs": {"image": {"dtype": "uint8", "scale": 0.1, "zero_point": 1e400}}}',
-            "OverflowError",
+            "zero point inf, not a whole number",
         ),
     ],
 )
@@ -223,7 +227,7 @@ def test_hostile_release_metadata_is_one_line(tmp_path, capsys, name, text, mess
     model = constant_model(tmp_path / "facemap_3dmm.onnx", np.zeros(265)).read_bytes()
     (tmp_path / "release.zip").write_bytes(make_zip({"facemap_3dmm.onnx": model, name: text.encode()}))
     code, err = cli_main(capsys, "models", "install", str(tmp_path / "release.zip"))
-    assert_one_line(code, err, name, "not a readable release metadata file", message)
+    assert_one_line(code, err, name, message)
     assert installed_files() == []
 
 

@@ -244,15 +244,30 @@ def test_a_scale_that_is_not_positive_is_refused(capsys, releases, tmp_path, sca
     assert "download it again" in line
 
 
-def test_an_integer_input_without_dequantize_or_metadata_is_refused(capsys, releases, tmp_path):
-    def no_dequantize(model: onnx.ModelProto) -> None:
-        dequantise = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "image")
-        for node in model.graph.node:
-            node.input[:] = ["image_cast" if name == dequantise.output[0] else name for name in node.input]
-        dequantise.CopyFrom(onnx.helper.make_node("Cast", ["image"], ["image_cast"], to=onnx.TensorProto.FLOAT))
+def no_dequantize(model: onnx.ModelProto) -> None:
+    dequantise = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "image")
+    for node in model.graph.node:
+        node.input[:] = ["image_cast" if name == dequantise.output[0] else name for name in node.input]
+    dequantise.CopyFrom(onnx.helper.make_node("Cast", ["image"], ["image_cast"], to=onnx.TensorProto.FLOAT))
 
+
+def test_an_integer_input_without_dequantize_or_metadata_is_refused(capsys, releases, tmp_path):
     line = refused(capsys, "models", "install", str(edited_w8a8(releases, tmp_path, no_dequantize, lambda m: 1)))
     assert "input 'image' is uint8 with no DequantizeLinear after it and no metadata file" in line
+
+
+@pytest.mark.parametrize(
+    ("zero_point", "expected"),
+    [(float("inf"), "has zero point inf, not a whole number"), (10**30, "outside uint8's 0..255")],
+)
+def test_a_zero_point_no_integer_type_holds_is_refused(capsys, releases, tmp_path, zero_point, expected):
+    # 1e400 in metadata.json (JSON's infinity) was `unexpected OverflowError`; a huge one overflowed on a frame.
+    def set_zero_point(metadata: dict) -> None:
+        metadata["inputs"]["image"]["quantization_parameters"]["zero_point"] = zero_point
+
+    line = refused(capsys, "models", "install", str(edited_w8a8(releases, tmp_path, no_dequantize, set_zero_point)))
+    assert "metadata.json" in line and "'image' has zero point" in line
+    assert expected in line and "download" in line
 
 
 def test_metadata_that_disagrees_with_the_graph_is_refused(capsys, releases, tmp_path):

@@ -143,6 +143,12 @@ def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: Rel
             "file giving its scale and zero point; install the release zip it came in"
         )
     check_scale(str(path), value.name, scale)
+    limits = np.iinfo(dtype)
+    if not limits.min <= zero_point <= limits.max:
+        raise ModelError(
+            f"{metadata.path if given and not graph else path}: {kind} '{value.name}' has zero point "
+            f"{zero_point}, outside {dtype}'s {limits.min}..{limits.max}; the model is damaged: download it again"
+        )
     return TensorIO(value.name, dtype, scale, zero_point)
 
 
@@ -156,7 +162,7 @@ def inspect_model(path: Path) -> ModelInfo:
         raise ModelError(f"{path}: landmark model not found ({fix})")
     try:
         model = load_graph(path)
-    except (DecodeError, ValueError, OSError) as exc:
+    except (DecodeError, ValueError, OSError, MemoryError) as exc:
         raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}); {fix}") from exc
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -171,7 +177,7 @@ def inspect_model(path: Path) -> ModelInfo:
         raise ModelError(f"{path}: input '{inputs[0].name}' is {in_dims}, expected [N, 3, 128, 128]; {fix}")
     if len(out_dims) != 2 or out_dims[1] != NUM_PARAMS:
         raise ModelError(f"{path}: output '{outputs[0].name}' is {out_dims}, expected [N, 265]; {fix}")
-    if isinstance(in_dims[0], int) and in_dims[0] > 1:
+    if isinstance(in_dims[0], int) and in_dims[0] != 1:  # 0 too: ONNX Runtime then refuses every crop
         raise ModelError(
             f"{path}: input '{inputs[0].name}' has a fixed batch of {in_dims[0]}; this app runs "
             f"models with batch 1 or a dynamic batch; {fix}"
@@ -185,7 +191,7 @@ def inspect_model(path: Path) -> ModelInfo:
         stand_in=meta.get(STAND_IN_KEY, "").lower() == "true" or bool(metadata and metadata.stand_in),
         input=_tensor_io(model, path, inputs[0], True, metadata),
         output=_tensor_io(model, path, outputs[0], False, metadata),
-        dynamic_batch=not isinstance(in_dims[0], int) or in_dims[0] == 0,
+        dynamic_batch=not isinstance(in_dims[0], int),
         description=meta.get("facemap_gui.description", ""),
         metadata=metadata,
     )

@@ -54,7 +54,21 @@ def find_metadata(folder: Path) -> Path | None:
     return next((folder / name for name in METADATA_FILES if (folder / name).is_file()), None)
 
 
-def _tensors(section: Any) -> dict[str, TensorSpec]:
+def _zero_point(value: Any, path: Path, name: str) -> int:
+    """A zero point from the file: a whole number (JSON's 1e400 is infinity, which no integer holds)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond any float (YAML has them)
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer()):
+        raise ModelError(
+            f"{path}: tensor '{name}' has zero point {value!r}, not a whole number; the file is damaged: "
+            "download the release zip again, or delete it to use the model without it"
+        )
+    return int(number)
+
+
+def _tensors(section: Any, path: Path) -> dict[str, TensorSpec]:
     # Either {name: {...}} or [{"name": ..., ...}]; quantisation under "quantization_parameters" (or flat).
     items = section.items() if isinstance(section, dict) else ((t.get("name"), t) for t in section or [])
     tensors = {}
@@ -68,7 +82,7 @@ def _tensors(section: Any) -> dict[str, TensorSpec]:
             else DTYPE_ALIASES.get(str(spec["dtype"]).lower(), str(spec["dtype"]).lower()),
             shape=tuple(shape) if isinstance(shape, list) else None,
             scale=None if scale is None else float(scale),
-            zero_point=None if zero_point is None else int(zero_point),
+            zero_point=None if zero_point is None else _zero_point(zero_point, path, str(name)),
         )
     return tensors
 
@@ -84,7 +98,7 @@ def read_metadata(path: Path) -> ReleaseMetadata:
         if not isinstance(data, dict):
             raise TypeError("not a mapping")
         versions = data.get("tool_versions") or {}
-        tensors = {**_tensors(data.get("inputs")), **_tensors(data.get("outputs"))}
+        tensors = {**_tensors(data.get("inputs"), path), **_tensors(data.get("outputs"), path)}
         return ReleaseMetadata(
             path=path,
             runtime=str(data.get("runtime", "")),
@@ -104,6 +118,7 @@ def read_metadata(path: Path) -> ReleaseMetadata:
         KeyError,
         RecursionError,
         OverflowError,
+        MemoryError,
     ) as exc:
         detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
         raise ModelError(f"{path}: not a readable release metadata file ({detail}); {fix}") from exc

@@ -39,7 +39,7 @@ from facemap_gui.models.records import (
 )
 from facemap_gui.models.reference import READERS, REFERENCE_FILES
 from facemap_gui.runtime.base import PRECISIONS
-from facemap_gui.runtime.session import check_model_runs
+from facemap_gui.runtime.check import check_model_runs
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,13 @@ def _external_data(model: Any, model_path: Path) -> list[str]:
     for tensor in _tensors(model.graph):
         entries = {entry.key: entry.value for entry in tensor.external_data}
         if "location" in entries:
-            end = int(entries.get("offset", 0)) + int(entries.get("length", 0))
-            ends[entries["location"]] = max(ends.get(entries["location"], 0), end)
+            offset, length = (entries.get(key, "0") for key in ("offset", "length"))
+            if not (offset.isascii() and offset.isdigit() and length.isascii() and length.isdigit()):
+                raise ModelError(
+                    f"{model_path}: tensor {tensor.name!r} has external-data offset {offset!r} and length "
+                    f"{length!r}, not whole numbers; the model is damaged: download the release zip again"
+                )
+            ends[entries["location"]] = max(ends.get(entries["location"], 0), int(offset) + int(length))
     for location, end in ends.items():
         relative = PurePosixPath(location.replace("\\", "/"))
         file = model_path.parent / relative

@@ -14,7 +14,7 @@ from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry
 from facemap_gui.models.records import FileRecord, installed_records, record_path, recorded_files, write_json
 from facemap_gui.models.reference import READERS
-from facemap_gui.runtime.session import check_model_runs
+from facemap_gui.runtime.check import check_model_runs
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from facemap_gui.choices import RUNTIME_NAMES
 from facemap_gui.errors import FacemapError, ModelError, RuntimeUnavailable
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.runtime.base import Runtime, RuntimeInfo, RuntimeSettings
+from facemap_gui.runtime.check import check_model_once
 from facemap_gui.runtime.qnn import GPU, NPU
 from facemap_gui.runtime.session import CpuRuntime, LandmarkSession, landmark_session
 
@@ -88,6 +89,7 @@ def open_landmark_session(
         precision = "float"
         path = model_path(precision)
     model = inspect_model(path)
+    check_model_once(model)  # bounded, in a child process: a hostile graph never runs unbounded here
     session, info = open_on_runtime(model.path, runtime, precision, settings)
     if info.fallback_reason:
         reasons.append(info.fallback_reason)

@@ -135,29 +135,6 @@ def landmark_session(session: ort.InferenceSession, model: ModelInfo, info: Runt
     )
 
 
-def check_model_runs(model: ModelInfo) -> None:
-    """Run the model once on the CPU on a test crop and check that it gives 265 finite, sane values a crop;
-    ModelError naming the file otherwise (a model can declare [N, 265] and compute something else)."""
-    fix = "it is not a working facemap_3dmm model: download or export it again"
-    session, _ = create_session(model.path, base_session_options(), [CPU_EP], ModelError)
-    crop = np.linspace(0.0, 1.0, 3 * 128 * 128, dtype=np.float32).reshape(1, 3, 128, 128)
-    try:
-        output = LandmarkSession(session, model, RuntimeInfo("cpu", "", CpuRuntime.label)).run(crop)
-    except Exception as exc:  # ORT's own exception types
-        raise ModelError(f"{model.path}: fails when run on a test crop ({ort_error_line(exc)}); {fix}") from exc
-    if output.shape != (1, NUM_PARAMS):
-        raise ModelError(
-            f"{model.path}: computes an output of shape {list(output.shape)} for one crop, not [1, {NUM_PARAMS}]; {fix}"
-        )
-    if not np.isfinite(output).all():
-        raise ModelError(f"{model.path}: outputs NaN or infinite values on a test crop; {fix}")
-    if np.abs(output).max() > MAX_PARAMETER:
-        raise ModelError(
-            f"{model.path}: outputs values up to {np.abs(output).max():.3g} on a test crop (a working "
-            f"model's are about 1); {fix}"
-        )
-
-
 class CpuRuntime(Runtime):
     """ONNX Runtime's CPU execution provider: available everywhere onnxruntime installs."""
 

@@ -128,6 +128,9 @@ def _run(argv: list[str] | None) -> int:
         parser = build_parser()
         args = parser.parse_args(with_default_command(sys.argv[1:] if argv is None else argv, _command_names(parser)))
         _setup_logging(args.verbose)
+        from facemap_gui.commands.destinations import check_destinations
+
+        check_destinations(parser, args)
         return int(args.run(args) or 0)
     except FacemapError as exc:
         log.debug("traceback", exc_info=True)

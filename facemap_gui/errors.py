@@ -20,3 +20,9 @@ class RuntimeUnavailable(FacemapError):
 def reason(exc: BaseException) -> str:
     """The short human part of an OS or FFmpeg error ("No space left on device"), for one-line messages."""
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def shown(name: object) -> str:
+    """A file name (or any text) as one-line messages print it: control characters such as a newline in a file
+    name are escaped (`a\\nb.mp4`), so the message stays one line and names the file exactly."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(name))

@@ -11,7 +11,7 @@ import sys
 from types import FrameType
 
 from facemap_gui import __version__
-from facemap_gui.errors import FacemapError, reason
+from facemap_gui.errors import FacemapError, OneLineMessages, reason
 
 log = logging.getLogger("facemap_gui")
 DEFAULT_COMMAND = "gui"
@@ -91,6 +91,7 @@ class _StderrHandler(logging.StreamHandler):
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = _StderrHandler()
+    handler.addFilter(OneLineMessages())
     handler.setFormatter(logging.Formatter("facemap-gui: %(levelname)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 

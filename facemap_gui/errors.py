@@ -1,5 +1,7 @@
 """User-facing errors: each carries one line that names the file or device and what to do."""
 
+import logging
+
 
 class FacemapError(Exception):
     """An error the user can act on; front ends show its message as one line, never a traceback."""
@@ -26,3 +28,12 @@ def shown(name: object) -> str:
     """A file name (or any text) as one-line messages print it: control characters such as a newline in a file
     name are escaped (`a\\nb.mp4`), so the message stays one line and names the file exactly."""
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(name))
+
+
+class OneLineMessages(logging.Filter):
+    """On a log handler: every message one line, its control characters escaped as `shown` does (a file name
+    with a newline in a warning), whatever formatted it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = shown(record.getMessage()), None
+        return True

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facemap_gui.choices import BATCH_FAILURES
 from facemap_gui.commands.common import in_range
 from facemap_gui.commands.destinations import FAILURE_LIST, output_folder, read_name
 from facemap_gui.errors import FacemapError
@@ -13,7 +14,6 @@ from facemap_gui.errors import FacemapError
 if TYPE_CHECKING:
     from facemap_gui.pipeline_builder import RunOptions
 
-FAILURES = "failures.jsonl"  # OUT/failures.jsonl: the batch's failure list
 RECORD_BESIDE = Path()  # `--record` without a name: with --output-dir, the video goes beside each JSON Lines
 
 
@@ -24,7 +24,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch (many files: see docs/batch.md)")
     group.add_argument(
         "--output-dir",
-        type=output_folder(lambda _folder, _args: {FAILURES: FAILURE_LIST}),
+        type=output_folder(lambda _folder, _args: {BATCH_FAILURES: FAILURE_LIST}),
         metavar="OUT",
         help="process every video and folder of images under the inputs (folders, globs, files) "
         "into OUT/<relative path>.jsonl; complete outputs are skipped",

@@ -1,5 +1,6 @@
 """User-facing errors: each carries one line that names the file or device and what to do."""
 
+import errno
 import logging
 
 
@@ -37,3 +38,10 @@ class OneLineMessages(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = shown(record.getMessage()), None
         return True
+
+
+def write_fix(exc: BaseException) -> str:
+    """What to do about a write that failed part-way through a run (a full disk, a file-size limit)."""
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return "free disk space or write to another folder (frames before this are saved)"
+    return "check the disk and the folder (frames before this are saved)"

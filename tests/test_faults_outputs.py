@@ -194,3 +194,36 @@ def test_a_data_folder_that_cannot_be_created_is_one_line_naming_it(monkeypatch,
     code, err = cli_main(capsys, "models", "stand-in", "/proc/facemap-gui-test/stand-in", "--arch", "tiny")
     assert_one_line(code, err, "/proc/facemap-gui-test", "writable")
     assert "unexpected" not in err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 200 kB tmpfs: writes fail with ENOSPC as on a full disk (mounting needs root, as in CI's container)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)], check=False).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_ends_the_jsonl_on_a_whole_line_and_names_the_file(small_disk, tiny_model, capsys):
+    kept = small_disk / "kept.jsonl"
+    cases = {small_disk / "new.jsonl": small_disk / "new.jsonl", kept: small_disk / "kept.jsonl.partial"}
+    for out, partial in [*cases.items(), (Path("/dev/full"), None)]:
+        kept.write_text('{"type":"header","version":"an earlier run"}\n')
+        code, err = cli_main(
+            capsys, "process", "demo:0", "--box", "100,100,300,300", "--model", str(tiny_model), "-o", str(out)
+        )
+        assert code == 2 and err.strip().splitlines()[-1] == (
+            f"facemap-gui: error: {out}: cannot write (No space left on device); free disk space or write to another "
+            "folder (frames before this are saved)"
+        ), err
+        assert kept.read_text() == '{"type":"header","version":"an earlier run"}\n'  # a good file stays as it was
+        if partial is not None:  # the run's own lines, every one whole, filling the disk
+            text = partial.read_text()
+            assert len(text) > 100_000 and text.endswith("\n"), len(text)
+            records = read_jsonl(text)
+            assert records[0]["type"] == "header" and {r["type"] for r in records[1:]} == {"frame"}
+            partial.unlink()
+    assert sorted(p.name for p in small_disk.iterdir()) == ["kept.jsonl"]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from facemap_gui.atomic import replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.contextmanager
-def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
+def jsonl_destination(path: Path | None) -> Iterator[BinaryIO]:
     """A file written beside its final name and renamed when the run completes (see atomic.replacing), or
     stdout kept free of native prints.
 
@@ -68,17 +68,16 @@ def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
         sys.stdout.flush()
         private = os.dup(1)
         os.dup2(2, 1)
-        stream = os.fdopen(private, "w", encoding="utf-8")
+        stream = os.fdopen(private, "wb", buffering=0)
         try:
             yield stream
         finally:
-            stream.flush()
             os.dup2(private, 1)
             stream.close()
         return
     with replacing(path, keep_partial=True) as part:
         try:
-            stream = open(part, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+            stream = open(part, "wb", buffering=0)  # noqa: SIM115 - closed in finally
         except OSError as exc:
             raise FacemapError(f"{path}: cannot write the output ({exc.strerror}); choose another folder") from exc
         try:
@@ -163,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             recorder = Recorder(args.record, fps=source.fps or 1.0, size=source.size, header=header, csv=args.csv)
             stack.callback(recorder.close)
         stream = stack.enter_context(jsonl_destination(args.output))
-        writer = JsonlWriter(stream)
+        writer = JsonlWriter(stream, args.output or "standard output")
         writer.write(header)
         stats = RunStats()
         streamer = stack.enter_context(Streamer(args.stream))

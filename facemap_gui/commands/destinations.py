@@ -23,11 +23,12 @@ HEAD_BYTES = 4096  # enough to see the first line of any output the app writes
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of output and how to recognise one the app wrote from the start of the file (None: never
-    replaced, as recordings are)."""
+    """A kind of output and how to recognise one the app wrote from the start of the file; without a mark, a
+    file already there is never replaced, and `never` says what to do."""
 
     what: str
     mark: Callable[[bytes], bool] | None
+    never: str = ""
 
 
 JSON_LINES = Kind("JSON Lines", lambda head: head.startswith(b'{"type":"header"'))
@@ -35,8 +36,8 @@ CSV = Kind("landmark CSV", lambda head: head.startswith(b"frame,timestamp_ms,fac
 REPORT = Kind("bench report", lambda head: head.startswith(b'{\n "report": "facemap-gui'))
 SCREENSHOT = Kind("screenshot", lambda head: head.startswith(b"\x89PNG") and b"Software\x00facemap-gui" in head)
 FAILURE_LIST = Kind("batch failure list", lambda head: head.startswith(b'{"input":'))
-RECORDING = Kind("recording", None)
-NEW_FILE = Kind("file", None)
+RECORDING = Kind("recording", None, "choose another name (recordings never overwrite)")
+NEW_FILE = Kind("file", None, "choose a new or empty folder (facemap-gui never replaces these files)")
 
 # What `--record X.mkv` writes beside the video (recording.landmark_paths, without importing the recorder).
 Companions = Callable[[Path, argparse.Namespace], dict[str, tuple[Path, Kind]]]
@@ -173,5 +174,5 @@ def check_destinations(parser: argparse.ArgumentParser, args: argparse.Namespace
                 raise out.refuse(f"is also {what}")
         if out.path.exists() and not written_by_app(out.path, out.kind):
             if out.kind.mark is None:
-                raise out.refuse("already exists, and facemap-gui never replaces it")
+                raise FacemapError(f"{shown(out.path)}: already exists; {out.kind.never}")
             raise out.refuse(f"already exists and is not a {out.kind.what} file facemap-gui wrote")

@@ -108,8 +108,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def written_by_app(path: Path, kind: Kind) -> bool:
-    """True when `path` holds an output of `kind` the app wrote, or nothing at all (but recordings and other
-    kinds never replaced)."""
+    """True when `path` may be replaced by an output of `kind`: it is empty or the app wrote it as one (a kind
+    without a mark is never replaced)."""
     try:
         with path.open("rb") as stream:
             head = stream.read(HEAD_BYTES)
@@ -170,7 +170,7 @@ def check_destinations(parser: argparse.ArgumentParser, args: argparse.Namespace
         if is_special(out.path.resolve()):
             continue  # /dev/null or a pipe is written through, never replaced
         for what, other in named:
-            if other is not out.path and _same_file(out.path, other):
+            if other is not out.path and _same_file(out.path, other):  # `is not`: every entry but itself
                 raise out.refuse(f"is also {what}")
         if out.path.exists() and not written_by_app(out.path, out.kind):
             if out.kind.mark is None:

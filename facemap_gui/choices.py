@@ -7,3 +7,6 @@ RUNTIME_NAMES = ("npu", "gpu", "cpu")  # the only runtime names, in menu order (
 # about a second at 30 fps, while each pass's CPU time stays a small share of the stream's.
 REDETECT_EVERY = 30
 DEFAULT_STRENGTH = 0.5  # One Euro smoothing strength
+# A batch's own files in its output folder (docs/batch.md): no input's outputs may take these names.
+BATCH_FAILURES = "failures.jsonl"
+BATCH_LOCK = ".facemap-gui-batch.lock"  # hidden, so discovery never takes it for an input

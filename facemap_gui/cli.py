@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from facemap_gui import __version__
-from facemap_gui.errors import FacemapError, reason
+from facemap_gui.errors import FacemapError, OneLineMessages, reason
 
 log = logging.getLogger("facemap_gui")
 DEFAULT_COMMAND = "gui"
@@ -93,6 +93,7 @@ class _StderrHandler(logging.StreamHandler):
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = _StderrHandler()
+    handler.addFilter(OneLineMessages())
     handler.setFormatter(logging.Formatter("facemap-gui: %(levelname)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
@@ -130,6 +131,9 @@ def _run(argv: list[str] | None) -> int:
         parser = build_parser()
         args = parser.parse_args(with_default_command(sys.argv[1:] if argv is None else argv, _command_names(parser)))
         _setup_logging(args.verbose)
+        from facemap_gui.commands.destinations import check_destinations
+
+        check_destinations(parser, args)
         return int(args.run(args) or 0)
     except FacemapError as exc:
         log.debug("traceback", exc_info=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from facemap_gui import __version__
+from facemap_gui.errors import FacemapError, reason, shown, write_fix
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.signals import face_signals
 from facemap_gui.timing import StageTimes
@@ -111,12 +115,29 @@ class RunStats:
 
 
 class JsonlWriter:
-    """Writes one JSON object per line and flushes it, so a killed run leaves only complete lines."""
+    """Writes one JSON object per line straight to an unbuffered binary stream, so a killed run leaves only
+    complete lines; a write that fails part-way (a full disk) is cut back to the last complete line and raised
+    as one line naming `name`."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: BinaryIO, name: object) -> None:
         self._stream = stream
+        self._name = name
+        fd = stream.fileno()
+        self._complete = os.lseek(fd, 0, os.SEEK_CUR) if stat.S_ISREG(os.fstat(fd).st_mode) else None
 
     def write(self, record: dict[str, Any]) -> None:
         # allow_nan=False: NaN or Infinity would make the line invalid JSON; the pipeline never lets them through.
-        self._stream.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
-        self._stream.flush()
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        try:
+            done = 0
+            while done < len(line):  # a short write is followed by the error that cut it (ENOSPC)
+                done += self._stream.write(line[done:])
+        except BrokenPipeError:
+            raise  # the reader of stdout went away: cli ends the run quietly
+        except OSError as exc:
+            if self._complete is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._stream.fileno(), self._complete)
+            raise FacemapError(f"{shown(self._name)}: cannot write ({reason(exc)}); {write_fix(exc)}") from exc
+        if self._complete is not None:
+            self._complete += len(line)

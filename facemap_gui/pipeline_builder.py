@@ -91,6 +91,14 @@ class RunOptions:
             return None
         return fall_back(self.runtime_settings(), "--tracking", FacemapError(reason))
 
+    def check_files(self) -> None:
+        """Raise the one-line error a run would meet for a missing model, basis or detector: a batch checks
+        once here instead of failing every file with it."""
+        basis = self.basis_path(self.model_path())
+        FoldedBasis.load(basis)
+        if self.box is None and not self.detector_path().is_file():
+            raise ModelError(f"{self.detector_path()}: detector model not found; pass an existing --detector")
+
     def runtime_settings(self) -> RuntimeSettings:
         return RuntimeSettings(allow_simulator=self.allow_simulator, strict=self.strict)
 

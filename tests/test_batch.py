@@ -16,6 +16,7 @@ import pytest
 
 from facemap_gui.batch.discover import discover
 from facemap_gui.batch.run import Progress, plan_workers
+from facemap_gui.choices import BATCH_LOCK
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import write_video
 from tests.helpers import assert_one_line, cli_main
@@ -142,6 +143,7 @@ def test_record_writes_the_video_beside_each_output(archive, tmp_path, tiny_mode
         "deeper/d.mp4.jsonl",
         "deeper/d.mp4.csv",
         "failures.jsonl",
+        BATCH_LOCK,
     }
     header, *frames, summary = outputs(out)["c.mp4.jsonl"]
     assert header["recording"]["video"] == "c.mp4.mkv" and len(frames) == 6 == summary["frames"]
@@ -178,7 +180,7 @@ def test_interrupted_run_leaves_only_complete_outputs_and_resumes_after_them(tmp
     assert 2 <= len(complete) < 8
     for records in outputs(out).values():
         assert records[-1]["type"] == "summary" and records[-1]["frames"] == 60
-    assert not list(out.glob(".*"))  # no part folder left behind
+    assert [p.name for p in out.glob(".*")] == [BATCH_LOCK]  # no part folder left behind
     code, err = batch(archive, out, tiny_model, "--jobs", "1")
     assert code == 0, err
     assert table_value(err, "skipped (complete)") == str(len(complete))

@@ -81,9 +81,49 @@ def test_an_output_that_is_an_input_or_another_output_is_refused_before_anything
     assert not video.exists() and not (tmp_path / "take.jsonl").exists()
 
 
+@pytest.mark.parametrize("victim", ["input", "model", "record-landmarks"])
+def test_bench_never_writes_its_report_over_the_input_the_model_or_its_recording(
+    tmp_path, tiny_model, pan_video, capsys, victim
+):
+    clip = tmp_path / "in.mkv"
+    clip.write_bytes(pan_video.read_bytes())
+    model = tmp_path / "model.onnx"
+    model.write_bytes(tiny_model.read_bytes())
+    target = {"input": clip, "model": model, "record-landmarks": tmp_path / "take.jsonl"}[victim]
+    before = {p: p.read_bytes() for p in (clip, model)}
+    code, err = cli_main(
+        capsys, "bench", str(clip), "--frames", "1", "--no-baseline", "--record", str(tmp_path / "take.mkv"),
+        "--json", str(target),
+    )  # fmt: skip
+    assert_one_line(code, err, f"{target}: ", "is also" if victim != "model" else "is not a bench report", "choose")
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "model.onnx"]
+
+
+def test_a_report_or_output_the_app_wrote_is_replaced_by_the_next_run(tmp_path, tiny_model, capsys):
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):
+        assert main(["process", str(PHOTO), "--model", str(tiny_model), "-o", str(out)]) == 0
+    assert [r["type"] for r in read_jsonl(out.read_text())] == ["header", "frame", "summary"]
+
+
+def test_models_stand_in_never_replaces_files_in_its_folder(tmp_path, capsys):
+    kept = {"meanFace.npy": b"the real basis", "facemap_3dmm.onnx": b"the real model"}
+    for name, data in kept.items():
+        (tmp_path / name).write_bytes(data)
+    code, err = cli_main(capsys, "models", "stand-in", str(tmp_path), "--arch", "tiny")
+    assert_one_line(code, err, f"{tmp_path / 'facemap_3dmm.onnx'}: already exists", "new or empty folder")
+    release = tmp_path / "facemap_3dmm-onnx-float.zip"
+    release.write_bytes(b"a release zip")
+    code, err = cli_main(capsys, "models", "stand-in", str(tmp_path), "--as-release")
+    assert_one_line(code, err, f"{release}: already exists")
+    assert {n: (tmp_path / n).read_bytes() for n in kept} == kept and release.read_bytes() == b"a release zip"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, release.name])
+
+
 def test_outputs_that_are_not_regular_files_are_written_through(tmp_path, tiny_model, capsys):
     target = tmp_path / "real.jsonl"
-    target.write_text("old\n")
+    target.write_text('{"type":"header","version":"an earlier run"}\n')  # replaced: the app wrote it
     link = tmp_path / "link.jsonl"
     link.symlink_to(target)
     fifo = tmp_path / "pipe"
@@ -154,3 +194,36 @@ def test_a_data_folder_that_cannot_be_created_is_one_line_naming_it(monkeypatch,
     code, err = cli_main(capsys, "models", "stand-in", "/proc/facemap-gui-test/stand-in", "--arch", "tiny")
     assert_one_line(code, err, "/proc/facemap-gui-test", "writable")
     assert "unexpected" not in err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 200 kB tmpfs: writes fail with ENOSPC as on a full disk (mounting needs root, as in CI's container)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)], check=False).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_ends_the_jsonl_on_a_whole_line_and_names_the_file(small_disk, tiny_model, capsys):
+    kept = small_disk / "kept.jsonl"
+    cases = {small_disk / "new.jsonl": small_disk / "new.jsonl", kept: small_disk / "kept.jsonl.partial"}
+    for out, partial in [*cases.items(), (Path("/dev/full"), None)]:
+        kept.write_text('{"type":"header","version":"an earlier run"}\n')
+        code, err = cli_main(
+            capsys, "process", "demo:0", "--box", "100,100,300,300", "--model", str(tiny_model), "-o", str(out)
+        )
+        assert code == 2 and err.strip().splitlines()[-1] == (
+            f"facemap-gui: error: {out}: cannot write (No space left on device); free disk space or write to another "
+            "folder (frames before this are saved)"
+        ), err
+        assert kept.read_text() == '{"type":"header","version":"an earlier run"}\n'  # a good file stays as it was
+        if partial is not None:  # the run's own lines, every one whole, filling the disk
+            text = partial.read_text()
+            assert len(text) > 100_000 and text.endswith("\n"), len(text)
+            records = read_jsonl(text)
+            assert records[0]["type"] == "header" and {r["type"] for r in records[1:]} == {"frame"}
+            partial.unlink()
+    assert sorted(p.name for p in small_disk.iterdir()) == ["kept.jsonl"]

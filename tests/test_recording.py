@@ -362,7 +362,7 @@ def test_a_write_error_mid_recording_stops_it_and_processing_goes_on(tmp_path, t
     written = recording["frames"]
     assert 30 <= written < 90 and recording["error"] == (
         f"recording stopped after {written} frames: {video}: cannot write (File too large); "
-        "free disk space or record to another folder (frames before this are saved)"
+        "free disk space or write to another folder (frames before this are saved)"
     )
     assert f"WARNING: {recording['error']}" in result.stderr and "Traceback" not in result.stderr
     lines = read_jsonl(video.with_suffix(".jsonl").read_text())

@@ -3,6 +3,7 @@ line, a final table and OUT/failures.jsonl."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -19,10 +20,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import filelock
+
 from facemap_gui.atomic import write_atomic
-from facemap_gui.batch.discover import discover
+from facemap_gui.batch.discover import Found, discover
 from facemap_gui.batch.job import FileJob, FileResult, is_complete, process_file, remove_parts
-from facemap_gui.errors import FacemapError, reason
+from facemap_gui.choices import BATCH_FAILURES, BATCH_LOCK
+from facemap_gui.errors import FacemapError, OneLineMessages, reason, shown
 from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline_builder import RunOptions
 
@@ -123,6 +127,8 @@ def _worker_init(counter: Any, level: int) -> None:
     global _frames
     _frames = counter
     logging.basicConfig(level=level, format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLineMessages())
     _say_once()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the parent decides
 
@@ -266,16 +272,42 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
     """0 when every file is done or skipped as complete, 1 when some failed (each said in the table and in
     OUT/failures.jsonl); Ctrl+C or SIGTERM stop the running files (their part files removed) and raise."""
     ray = _import_ray(settings.cluster) if settings.cluster else None  # before any work: says how to get it
-    once = _say_once()
+    options.check_files()  # what every file needs, once, before any folder is made
     found = discover(inputs, settings.out_dir)
-    for path, why in found.skipped:
-        log.warning("%s: skipped, %s", path, why)
     try:
         settings.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FacemapError(
-            f"--output-dir {settings.out_dir}: cannot create it ({reason(exc)}); choose another folder"
+            f"--output-dir {shown(settings.out_dir)}: cannot create it ({reason(exc)}); choose another folder"
         ) from exc
+    with _output_lock(settings.out_dir):
+        return _run_locked(found, options, settings, ray)
+
+
+@contextlib.contextmanager
+def _output_lock(out_dir: Path) -> Iterator[None]:
+    """One batch at a time in an output folder: a second one would interleave its outputs and replace the
+    first one's failure list."""
+    lock = filelock.FileLock(out_dir / BATCH_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise FacemapError(
+            f"--output-dir {shown(out_dir)}: another batch is writing there; wait for it to end or choose another "
+            "folder"
+        ) from None
+    except OSError as exc:
+        raise FacemapError(f"--output-dir {shown(out_dir)}: cannot write there ({reason(exc)})") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _run_locked(found: Found, options: RunOptions, settings: BatchSettings, ray: Any) -> int:
+    once = _say_once()
+    for path, why in found.skipped:
+        log.warning("%s: skipped, %s", shown(path), why)
     jobs = [
         FileJob(
             source,
@@ -312,9 +344,15 @@ def run_batch(inputs: list[str], options: RunOptions, settings: BatchSettings) -
         for handler in logging.getLogger().handlers:
             handler.removeFilter(once)
         progress.close()
+        print(_table(results, len(jobs) - len(todo), len(found.skipped), time.monotonic() - start), file=sys.stderr)
         failures = "".join(
             json.dumps({"input": r.relative, "error": r.error}) + "\n" for r in results if r.status == "failed"
         )
-        write_atomic(settings.out_dir / "failures.jsonl", failures)
-        print(_table(results, len(jobs) - len(todo), len(found.skipped), time.monotonic() - start), file=sys.stderr)
+        failure_list = settings.out_dir / BATCH_FAILURES
+        try:
+            write_atomic(failure_list, failures)
+        except OSError as exc:
+            raise FacemapError(
+                f"{shown(failure_list)}: cannot write the failure list ({reason(exc)}); the table above lists them"
+            ) from exc
     return 1 if any(r.status == "failed" for r in results) else 0

@@ -75,6 +75,7 @@ def print_summary(summary: dict[str, Any], load: list[float] | None) -> None:
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
     try:
-        write_atomic(path, json.dumps(report, indent=1) + "\n")
+        # The mark first: commands/destinations.py lets a later --json replace only a report the app wrote.
+        write_atomic(path, json.dumps({"report": "facemap-gui bench", **report}, indent=1) + "\n")
     except OSError as exc:
         raise FacemapError(f"{path}: cannot write the report ({exc.strerror}); choose another folder") from exc

@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facemap_gui.choices import BATCH_FAILURES
 from facemap_gui.commands.common import in_range
+from facemap_gui.commands.destinations import FAILURE_LIST, output_folder, read_name
 from facemap_gui.errors import FacemapError
 
 if TYPE_CHECKING:
@@ -16,11 +18,13 @@ RECORD_BESIDE = Path()  # `--record` without a name: with --output-dir, the vide
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("more_inputs", nargs="*", metavar="INPUT", help="with --output-dir: more inputs")
+    parser.add_argument(
+        "more_inputs", nargs="*", type=read_name, metavar="INPUT", help="with --output-dir: more inputs"
+    )
     group = parser.add_argument_group("batch (many files: see docs/batch.md)")
     group.add_argument(
         "--output-dir",
-        type=Path,
+        type=output_folder(lambda _folder, _args: {BATCH_FAILURES: FAILURE_LIST}),
         metavar="OUT",
         help="process every video and folder of images under the inputs (folders, globs, files) "
         "into OUT/<relative path>.jsonl; complete outputs are skipped",

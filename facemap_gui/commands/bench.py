@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from facemap_gui.bench import SCENES
 from facemap_gui.commands.common import MAX_FRAMES, MAX_MINUTES, add_run_options, in_range, options_from_args
+from facemap_gui.commands.destinations import RECORDING, REPORT, output, read_path, recording_companions
 from facemap_gui.errors import FacemapError, InputError
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "input",
         nargs="?",
-        type=Path,
+        type=read_path,
         help="a video file (default: a generated 720p clip of the demo photo, see --scene)",
     )
     parser.add_argument(
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--record",
-        type=Path,
+        type=output(RECORDING, recording_companions),
         metavar="OUT.mkv",
         help="also record the annotated video (adds the recorder's hand-over and encoding)",
     )
@@ -75,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also measure CPU ms a frame of `process` and of the window (child processes, 60+N "
         "frames minus 60; the window offscreen without a display; INPUT needs 60+N frames)",
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure to this JSON file")
+    parser.add_argument("--json", type=output(REPORT), metavar="FILE", help="write every figure to this JSON file")
     parser.add_argument(
         "--soak",
         type=in_range(float, 0, MAX_MINUTES, above=True),

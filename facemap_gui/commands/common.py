@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facemap_gui.choices import PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
+from facemap_gui.commands.destinations import read_path
 from facemap_gui.errors import FacemapError
 
 if TYPE_CHECKING:  # the parsers build without the pipeline's imports (numpy, OpenCV, ONNX): see choices.py
@@ -66,9 +66,9 @@ parse_box.numeric = True  # type: ignore[attr-defined]
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and runtime")
-    group.add_argument("--model", type=Path, help="facemap_3dmm ONNX file (default: the installed model)")
-    group.add_argument("--basis-dir", type=Path, help="folder with meanFace.npy, shapeBasis.npy, blendShape.npy")
-    group.add_argument("--detector", type=Path, help="BlazeFace .tflite (default: the bundled model)")
+    group.add_argument("--model", type=read_path, help="facemap_3dmm ONNX file (default: the installed model)")
+    group.add_argument("--basis-dir", type=read_path, help="folder with meanFace.npy, shapeBasis.npy, blendShape.npy")
+    group.add_argument("--detector", type=read_path, help="BlazeFace .tflite (default: the bundled model)")
     group.add_argument(
         "--detector-range",
         choices=("short", "full"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from facemap_gui.commands.common import add_run_options, frame_count, options_from_args
+from facemap_gui.commands.destinations import SCREENSHOT, output, read_name
 from facemap_gui.errors import FacemapError
 
 
@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the desktop app (the default command)",
         description="Live view with landmarks, runtime/precision menus, recording.",
     )
-    parser.add_argument("--source", help="camera:N, a video or image file, or demo (default: the last one used)")
+    parser.add_argument(
+        "--source", type=read_name, help="camera:N, a video or image file, or demo (default: the last one used)"
+    )
     parser.add_argument(
         "--quit-after-frames",
         type=frame_count,
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--screenshot",
-        type=Path,
+        type=output(SCREENSHOT),
         metavar="FILE.png",
         help="where --quit-after-frames saves a picture of the whole window",
     )

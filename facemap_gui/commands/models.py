@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from facemap_gui import store
 from facemap_gui.choices import PRECISIONS
 from facemap_gui.commands.common import in_range
+from facemap_gui.commands.destinations import NEW_FILE, Kind, output_folder, read_path
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.network import redact
 
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     install = models_sub.add_parser(
         "install", help="install zips, folders or files fetched elsewhere (offline machines, proxies)"
     )
-    install.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    install.add_argument("paths", nargs="+", type=read_path, metavar="PATH")
     install.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     stand_in = models_sub.add_parser(
         "stand-in", help="write a stand-in model with the real I/O and random weights (for tests/benchmarks)"
     )
-    stand_in.add_argument("directory", type=Path)
+    stand_in.add_argument("directory", type=output_folder(stand_in_files), metavar="DIR")
     stand_in.add_argument(
         "--arch",
         choices=("full", "tiny"),
@@ -265,6 +266,19 @@ def run_remove(args: argparse.Namespace) -> int:
             else f"{entry.name}: not installed, nothing to remove{kept}"
         )
     return 0
+
+
+def stand_in_files(_folder: Path, args: argparse.Namespace) -> dict[str, Kind]:
+    """What `models stand-in DIR` writes into DIR: never over a file already there."""
+    if args.as_release:
+        from facemap_gui.standins.replica import release_folder
+
+        return {f"{release_folder(args.precision)}.zip": NEW_FILE}
+    from facemap_gui.models.catalogue import BASIS_FILES
+    from facemap_gui.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
+
+    names = [MODEL_FILE, *BASIS_FILES, MANIFEST_FILE, *[W8A8_FILE] * (args.precision == "w8a8")]
+    return dict.fromkeys(names, NEW_FILE)
 
 
 def run_stand_in(args: argparse.Namespace) -> int:

@@ -11,11 +11,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
-from facemap_gui.atomic import is_special, replacing
+from facemap_gui.atomic import replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
+from facemap_gui.commands.destinations import JSON_LINES, RECORDING, output, read_name, recording_companions
 from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
 
@@ -29,12 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the pipeline headless on an image, video or camera",
         description="Detect faces and 68 landmarks on every frame; write JSON Lines.",
     )
-    parser.add_argument("input", help="image, folder of images, video file, camera:N, or demo")
-    parser.add_argument("--output", "-o", type=Path, help="JSON Lines file (default: standard output)")
+    parser.add_argument("input", type=read_name, help="image, folder of images, video file, camera:N, or demo")
+    parser.add_argument("--output", "-o", type=output(JSON_LINES), help="JSON Lines file (default: standard output)")
     parser.add_argument("--frames", type=frame_count, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument(
         "--record",
-        type=Path,
+        type=output(RECORDING, recording_companions),
         nargs="?",
         const=RECORD_BESIDE,
         metavar="OUT.mkv|OUT.mp4",
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.contextmanager
-def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
+def jsonl_destination(path: Path | None) -> Iterator[BinaryIO]:
     """A file written beside its final name and renamed when the run completes (see atomic.replacing), or
     stdout kept free of native prints.
 
@@ -66,17 +67,16 @@ def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
         sys.stdout.flush()
         private = os.dup(1)
         os.dup2(2, 1)
-        stream = os.fdopen(private, "w", encoding="utf-8")
+        stream = os.fdopen(private, "wb", buffering=0)
         try:
             yield stream
         finally:
-            stream.flush()
             os.dup2(private, 1)
             stream.close()
         return
     with replacing(path, keep_partial=True) as part:
         try:
-            stream = open(part, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+            stream = open(part, "wb", buffering=0)  # noqa: SIM115 - closed in finally
         except OSError as exc:
             raise FacemapError(f"{path}: cannot write the output ({exc.strerror}); choose another folder") from exc
         try:
@@ -85,38 +85,13 @@ def jsonl_destination(path: Path | None) -> Iterator[IO[str]]:
             stream.close()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet): compare where they would be
-        return a.resolve() == b.resolve()
-
-
-def check_destinations(args: argparse.Namespace) -> None:
-    """Refuse, before anything runs, an --output or --record that would overwrite one of the run's inputs or
-    another of its outputs."""
+def check_options(args: argparse.Namespace) -> None:
+    """What the single-input run needs beyond the parser (the outputs themselves are checked by cli, see
+    commands/destinations.py)."""
     if args.csv and args.record is None:
         raise FacemapError("--csv: needs --record OUT.mkv (the CSV is written beside the recording)")
     if args.output is None and sys.stdout is None:  # started with stdout closed (cli.main holds fd 1 meanwhile)
         raise FacemapError("standard output is closed; give --output FILE for the JSON Lines")
-    inputs = {"the input": Path(args.input), "--model": args.model, "--detector": args.detector}
-    if args.basis_dir is not None:
-        inputs |= {f"--basis-dir's {p.name}": p for p in args.basis_dir.glob("*.npy")}
-    outputs = {"--output": args.output}
-    if args.record is not None:
-        from facemap_gui.recording import landmark_paths
-
-        jsonl, csv = landmark_paths(args.record)
-        outputs |= {"--record": args.record, "--record's landmarks": jsonl} | (
-            {"--record's CSV": csv} if args.csv else {}
-        )
-    named = [(what, path) for what, path in (inputs | outputs).items() if path is not None]
-    for option, path in ((o, p) for o, p in outputs.items() if p is not None):
-        if is_special(path):
-            continue  # /dev/null or a pipe is written through, never replaced
-        for what, other in named:
-            if what != option and _same_file(path, other):
-                raise FacemapError(f"{option} {path}: is also {what}; choose another {option} file")
 
 
 class StopFlag(threading.Event):
@@ -173,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         return run_batch_args(args, options)
     if args.more_inputs or args.record == RECORD_BESIDE:
         raise FacemapError("more than one input, or --record without a file name: needs --output-dir OUT")
-    check_destinations(args)
+    check_options(args)
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
@@ -186,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             recorder = Recorder(args.record, fps=source.fps or 1.0, size=source.size, header=header, csv=args.csv)
             stack.callback(recorder.close)
         stream = stack.enter_context(jsonl_destination(args.output))
-        writer = JsonlWriter(stream)
+        writer = JsonlWriter(stream, args.output or "standard output")
         writer.write(header)
         stats = RunStats()
         streamer = stack.enter_context(Streamer(args.stream))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facemap_gui.atomic import replacing
 from facemap_gui.gui.choice import RuntimeChoice
 from facemap_gui.gui.controls import Controls
 from facemap_gui.gui.help import HelpMenu
@@ -429,10 +430,21 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         QTimer.singleShot(0, self._save_screenshot_and_close)
 
     def _save_screenshot_and_close(self) -> None:
-        if self.screenshot is not None and not self.grab().save(str(self.screenshot)):
+        if self.screenshot is not None and not self._save_screenshot(self.screenshot):
             log.error("%s: cannot write the screenshot (check the folder and the .png suffix)", self.screenshot)
             self.exit_code = 1
         self.close()
+
+    def _save_screenshot(self, path: Path) -> bool:
+        """Written beside and renamed (never half a picture under the name), marked as the app's so that the
+        next run may replace it (commands/destinations.py)."""
+        image = self.grab().toImage()
+        image.setText("Software", "facemap-gui")
+        try:
+            with replacing(path) as part:
+                return image.save(str(part), path.suffix.lstrip(".") or "png")
+        except OSError:
+            return False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._hud_timer.stop()

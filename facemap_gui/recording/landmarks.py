@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.errors import FacemapError, write_fix
 from facemap_gui.output import JsonlWriter
-from facemap_gui.recording.video import write_fix
 from facemap_gui.signals import RECORD_NAMES
 
 # OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees, then the
@@ -65,10 +64,10 @@ def _writing(path: Path) -> Iterator[None]:
         raise FacemapError(f"{path}: cannot write ({exc.strerror}); {write_fix(exc)}") from exc
 
 
-def _create(path: Path, newline: str | None) -> IO[str]:
+def _create(path: Path, mode: str, **text: Any) -> IO:
     """Open a new file; never one that exists."""
     try:
-        return path.open("x", encoding="utf-8", newline=newline)
+        return path.open(mode, **text)
     except OSError as exc:
         raise FacemapError(f"{path}: cannot create ({exc.strerror}); choose another name or folder") from exc
 
@@ -79,12 +78,13 @@ class LandmarkFiles:
     def __init__(self, jsonl_path: Path, csv_path: Path | None) -> None:
         self.jsonl_path = jsonl_path
         self.csv_path = csv_path
-        self._jsonl_stream = _create(jsonl_path, newline=None)
-        self._jsonl = JsonlWriter(self._jsonl_stream)
+        self._jsonl_stream = _create(jsonl_path, "xb", buffering=0)  # JsonlWriter writes whole lines itself
+        self._jsonl = JsonlWriter(self._jsonl_stream, jsonl_path)
         self._csv_stream: IO[str] | None = None
         if csv_path is not None:
             try:
-                self._csv_stream = _create(csv_path, newline="")  # the csv module writes its own line ends
+                # The csv module writes its own line ends.
+                self._csv_stream = _create(csv_path, "x", encoding="utf-8", newline="")
             except FacemapError:
                 self._jsonl_stream.close()
                 jsonl_path.unlink()
@@ -92,18 +92,15 @@ class LandmarkFiles:
             self._csv = csv.writer(self._csv_stream)
 
     def write_header(self, header: dict[str, Any]) -> None:
-        with _writing(self.jsonl_path):
-            self._jsonl.write(header)
+        self._jsonl.write(header)
         self._write_csv([CSV_COLUMNS])
 
     def write_frame(self, record: dict[str, Any]) -> None:
-        with _writing(self.jsonl_path):
-            self._jsonl.write(record)
+        self._jsonl.write(record)
         self._write_csv(csv_rows(record))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        with _writing(self.jsonl_path):
-            self._jsonl.write(summary)
+        self._jsonl.write(summary)
 
     def _write_csv(self, rows: list) -> None:
         if self._csv_stream is None or not rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Sequence
 from fractions import Fraction
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 from av.video.frame import PictureType
 
-from facemap_gui.errors import FacemapError, reason
+from facemap_gui.errors import FacemapError, reason, write_fix
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +162,3 @@ class VideoWriter:
 
     def _write_error(self, exc: Exception) -> FacemapError:
         return FacemapError(f"{self.path}: cannot write ({reason(exc)}); {write_fix(exc)}")
-
-
-def write_fix(exc: Exception) -> str:
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return "free disk space or record to another folder (frames before this are saved)"
-    return "check the disk and the folder (frames before this are saved)"

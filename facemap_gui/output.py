@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from facemap_gui import __version__
+from facemap_gui import __version__, expressions
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.signals import face_signals
 from facemap_gui.timing import StageTimes
@@ -65,6 +65,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
                     "roll": round(face.pose[2], 3),
                 },
                 "signals": face_signals(face, result.frame.size).record(),
+                "blendshapes": expressions.record(expressions.blendshapes(face)),
             }
             for face in result.faces
         ],

@@ -16,10 +16,11 @@ import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
+from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_SIZE
-from facemap_gui.streaming import Streamer, StreamTarget
+from facemap_gui.streaming import Streamer, StreamTarget, osf
 from tests.conftest import FULL_RANGE
 from tests.test_decode import reference_rotation
 from tests.test_process import read_jsonl, run_cli
@@ -150,7 +151,9 @@ def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_m
         assert (features["mouth_open"], features["mouth_wide"]) == pytest.approx(
             (signals["mouth_open"], signals["mouth_wide"]), abs=1e-3
         )
-        assert features["eyebrow_quirk_l"] == 0.0 and features["mouth_corner_inout_r"] == 0.0
+        brows_and_corners = osf.brow_and_mouth(landmarks.tolist())  # OpenSeeFace's formulas, checked on real faces
+        assert {name: features[name] for name in brows_and_corners} == pytest.approx(brows_and_corners, abs=2e-3)
+        assert any(brows_and_corners.values())
     times = [decode_osf(d)[0]["time"] for d in datagrams]
     assert times == sorted(times)
 
@@ -192,7 +195,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
             f"vmc://127.0.0.1:{server.server_address[1]}",
         )
         frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
-        expected = 10 * 6  # bone, four blendshapes, apply
+        expected = 10 * (6 + 52)  # bone, four VRM presets, 52 ARKit blendshapes, apply
         # The server handles each bundle on a thread of its own: wait until all have been dispatched.
         for _ in range(200):
             if len(received) >= expected:
@@ -207,7 +210,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
     bones = sorted((args for address, args in received if address == "/VMC/Ext/Bone/Pos"), key=lambda a: a[4:])
     assert [address for address, _ in received].count("/VMC/Ext/Blend/Apply") == 10
     blends = [args for address, args in received if address == "/VMC/Ext/Blend/Val"]
-    assert {name for name, _ in blends} == {"Blink_L", "Blink_R", "A", "I"} and len(blends) == 40
+    assert {name for name, _ in blends} == {"Blink_L", "Blink_R", "A", "I", *ARKIT_NAMES} and len(blends) == 560
     expected_bones = []
     for frame in frames:
         face = frame["faces"][0]
@@ -220,6 +223,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
             ("Blink_R", 1 - signals["eye_open_right"]),
             ("A", signals["mouth_open"]),
             ("I", signals["mouth_wide"]),
+            *face["blendshapes"].items(),
         ):
             assert any(n == name and v == pytest.approx(value, abs=2e-3) for n, v in blends), name
     expected_bones.sort(key=lambda a: a[4:])

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from facemap_gui.errors import FacemapError
+from facemap_gui.expressions import blendshapes
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
 from facemap_gui.streaming import osf, vmc
@@ -81,7 +82,7 @@ class Streamer:
     def _payload(self, protocol: str, result: FrameResult, signals: list[FaceSignals], now: float) -> bytes:
         if protocol == "vmc":
             assert self._vmc is not None
-            return self._vmc.frame(signals[0])  # an avatar has one face: the first
+            return self._vmc.frame(signals[0], blendshapes(result.faces[0]))  # an avatar has one face: the first
         return b"".join(
             osf.face_packet(now, number, result.frame.size, face, its_signals)
             for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True))

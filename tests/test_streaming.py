@@ -296,7 +296,10 @@ def test_a_bad_stream_target_is_one_line_exit_2(text, tiny_model):
     result = run_cli("process", "demo", "--model", str(tiny_model), "--stream", text, check=False)
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
-    assert "--stream: expected osf://HOST:PORT (OpenSeeFace, port 11573) or vmc://HOST:PORT (VMC, port 39539)" in line
+    assert (
+        "--stream: expected osf://HOST:PORT (OpenSeeFace, port 11573), vmc://HOST:PORT (VMC, port 39539), "
+        "ifm://HOST:PORT (iFacialMocap, port 49983) or vts://HOST:PORT (VTube Studio, port 8001)"
+    ) in line
 
 
 def test_track_streams_without_a_window_and_ctrl_c_stops_it_cleanly(tiny_model, receiver):

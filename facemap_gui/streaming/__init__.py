@@ -1,4 +1,5 @@
-"""Live output to avatar apps: OpenSeeFace UDP packets and VMC (OSC) bundles, sent as each frame is processed.
+"""Live output to avatar apps, sent as each frame is processed: OpenSeeFace UDP packets, VMC (OSC) bundles,
+iFacialMocap datagrams and VTube Studio's plugin API (WebSocket, on a thread of its own).
 
 `Streamer(targets)` starts, `send(result)` is the per-frame call, `status()` says what each target is doing
 (packets a second, last error) and `close()` stops. Sending never blocks or raises: a receiver that is not running,
@@ -9,18 +10,19 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.expressions import blendshapes
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
-from facemap_gui.streaming import osf, vmc
+from facemap_gui.streaming import ifm, osf, vmc, vts
 from facemap_gui.streaming.udp import UdpSender
 
-PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT}
+PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT, "ifm": ifm.DEFAULT_PORT, "vts": vts.DEFAULT_PORT}
 DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names another host
 _TARGET = re.compile(
-    r"(?P<protocol>osf|vmc)(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?"
+    rf"(?P<protocol>{'|'.join(PROTOCOLS)})(://(\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]*))(:(?P<port>\d+))?/?)?"
 )
 
 
@@ -37,8 +39,9 @@ class StreamTarget:
         port = int(match["port"]) if match and match["port"] else None
         if match is None or (port is not None and not 0 < port < 65536):
             raise FacemapError(
-                f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
-                f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})"
+                f"--stream {text}: expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}), "
+                f"vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT}), ifm://HOST:PORT (iFacialMocap, port "
+                f"{ifm.DEFAULT_PORT}) or vts://HOST:PORT (VTube Studio, port {vts.DEFAULT_PORT})"
             )
         protocol = match["protocol"]
         return cls(protocol, match["ipv6"] or match["host"] or DEFAULT_HOST, port or PROTOCOLS[protocol])
@@ -65,24 +68,35 @@ class Streamer:
 
     def __init__(self, targets: list[StreamTarget]) -> None:
         self.targets = list(targets)
-        self._senders = [UdpSender(str(t), t.host, t.port) for t in self.targets]
+        self._senders = [
+            (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
+        ]
         self._vmc = vmc.VmcBundle() if any(t.protocol == "vmc" for t in self.targets) else None
+        self._expressions = any(t.protocol != "osf" for t in self.targets)
 
     def send(self, result: FrameResult) -> None:
         if not self._senders or not result.faces:  # OpenSeeFace, too, sends nothing for a frame without a face
             return
         signals = [face_signals(face, result.frame.size) for face in result.faces]
-        payloads: dict[str, bytes] = {}
+        shapes = blendshapes(result.faces[0]) if self._expressions else {}  # an avatar has one face: the first
+        payloads: dict[str, Any] = {}
         now = time.time()
         for target, sender in zip(self.targets, self._senders, strict=True):
             if target.protocol not in payloads:
-                payloads[target.protocol] = self._payload(target.protocol, result, signals, now)
+                payloads[target.protocol] = self._payload(target.protocol, result, signals, shapes, now)
             sender.send(payloads[target.protocol])
 
-    def _payload(self, protocol: str, result: FrameResult, signals: list[FaceSignals], now: float) -> bytes:
+    def _payload(
+        self, protocol: str, result: FrameResult, signals: list[FaceSignals], shapes: dict[str, float], now: float
+    ) -> Any:
+        """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio."""
         if protocol == "vmc":
             assert self._vmc is not None
-            return self._vmc.frame(signals[0], blendshapes(result.faces[0]))  # an avatar has one face: the first
+            return self._vmc.frame(signals[0], shapes)
+        if protocol == "ifm":
+            return ifm.packet(signals[0], shapes)
+        if protocol == "vts":
+            return vts.parameters(signals[0], shapes)
         return b"".join(
             osf.face_packet(now, number, result.frame.size, face, its_signals)
             for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True))

@@ -84,6 +84,7 @@ FUNNEL_GAP = 0.10  # inner-lip gap of an "o"
 BROW_REST, BROW_DOWN = 0.19, 0.12  # brow above the eye (both centres)
 BROW_INNER_REST, BROW_INNER_UP = 0.23, 0.33  # inner brow ends above the inner eye corners
 BROW_OUTER_REST, BROW_OUTER_UP = 0.12, 0.22  # outer brow end above the outer eye corner
+_USED = (8, *range(17, 28), 33, *range(36, 49), 54, *range(61, 68))
 MIN_YAW_COS = 0.5  # beyond 60 degrees of yaw the correction would amplify noise more than it corrects
 
 
@@ -100,9 +101,11 @@ def blendshapes(face: FaceResult) -> dict[str, float]:
     cx, cy = (ax + bx) / 2, (ay + by) / 2
     ux, uy = (bx - ax) / span, (by - ay) / span  # towards the subject's left
     vertical = span / max(math.cos(math.radians(face.pose[0])), MIN_YAW_COS)
-    frame = [
-        (((x - cx) * ux + (y - cy) * uy) / span, ((y - cy) * ux - (x - cx) * uy) / vertical) for x, y in points
-    ]  # (x towards the subject's left, y down)
+    frame = {
+        i: (((x - cx) * ux + (y - cy) * uy) / span, ((y - cy) * ux - (x - cx) * uy) / vertical)
+        for i in _USED
+        for x, y in (points[i],)
+    }  # (x towards the subject's left, y down), only the points the rules read: it runs every frame
 
     def x(i: int) -> float:
         return frame[i][0]

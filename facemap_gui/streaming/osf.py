@@ -52,6 +52,9 @@ FEATURE_REST = {"steepness": -14.0, "quirk": 0.9, "corner_updown": -0.36, "corne
 FEATURE_SCALE = {"steepness": 15.0, "quirk": 0.5, "corner_updown": 0.5, "corner_inout": 0.08}
 
 
+_FEATURE_POINTS = (0, 1, 15, 16, *range(17, 28), 30, 51, 52, 50, 57, 60, 62, 64, 66)
+
+
 def _angle(a: list[float], b: list[float]) -> float:
     """Degrees of the line a→b, folded into -90..90 (OpenSeeFace's align_points)."""
     degrees = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) % 360.0
@@ -65,7 +68,7 @@ def _brow_and_mouth(points: list[list[float]]) -> dict[str, float]:
     roll (twice the roll for the left brow)."""
     norm_angle = sum(_angle(points[a], points[b]) for a, b in ((42, 45), (36, 39), (0, 16), (31, 35))) / 4
     cos, sin = math.cos(math.radians(norm_angle)), math.sin(math.radians(norm_angle))
-    p = [(x * cos + y * sin, y * cos - x * sin) for x, y in points]
+    p = {i: (x * cos + y * sin, y * cos - x * sin) for i in _FEATURE_POINTS for x, y in (points[i],)}
     norm_x = abs(p[0][0] - p[16][0] + p[1][0] - p[15][0]) / 2 or 1e-6
     norm_y = abs(p[30][1] - p[27][1]) / 3 or 1e-6
 

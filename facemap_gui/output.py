@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from facemap_gui import __version__
+from facemap_gui import __version__, expressions
 from facemap_gui.errors import FacemapError, reason, shown, write_fix
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.signals import face_signals
@@ -74,6 +74,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
                     "roll": round(face.pose[2], 3),
                 },
                 "signals": face_signals(face, result.frame.size).record(),
+                "blendshapes": expressions.record(expressions.blendshapes(face)),
             }
             for face in result.faces
         ],

@@ -140,7 +140,7 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     assert status.encode_ms == summary["timings_ms"]["encode"]
     with path.with_suffix(".csv").open(newline="") as stream:
         columns, *rows = list(csv.reader(stream))
-    assert tuple(columns) == CSV_COLUMNS and len(columns) == 8 + 136 + 3 + 10 and len(rows) == 40
+    assert tuple(columns) == CSV_COLUMNS and len(columns) == 8 + 136 + 3 + 10 + 52 and len(rows) == 40
     row = dict(zip(columns, rows[0], strict=True))
     assert float(row["x_17"]) == pytest.approx(face.landmarks[17, 0], abs=1e-3)
     assert float(row["y_17"]) == pytest.approx(face.landmarks[17, 1], abs=1e-3)

@@ -18,10 +18,11 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from facemap_gui.commands.common import stream_target
+from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_SIZE
-from facemap_gui.streaming import Streamer, StreamTarget
+from facemap_gui.streaming import Streamer, StreamTarget, osf
 from tests.conftest import FULL_RANGE
 from tests.test_decode import reference_rotation
 from tests.test_process import read_jsonl, run_cli
@@ -152,7 +153,9 @@ def test_every_openseeface_packet_matches_the_jsonl_of_the_run(pan_video, tiny_m
         assert (features["mouth_open"], features["mouth_wide"]) == pytest.approx(
             (signals["mouth_open"], signals["mouth_wide"]), abs=1e-3
         )
-        assert features["eyebrow_quirk_l"] == 0.0 and features["mouth_corner_inout_r"] == 0.0
+        brows_and_corners = osf.brow_and_mouth(landmarks.tolist())  # OpenSeeFace's formulas, checked on real faces
+        assert {name: features[name] for name in brows_and_corners} == pytest.approx(brows_and_corners, abs=2e-3)
+        assert any(brows_and_corners.values())
     times = [decode_osf(d)[0]["time"] for d in datagrams]
     assert times == sorted(times)
 
@@ -194,7 +197,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
             f"vmc://127.0.0.1:{server.server_address[1]}",
         )
         frames = [r for r in read_jsonl(out.read_text()) if r["type"] == "frame"]
-        expected = 10 * 6  # bone, four blendshapes, apply
+        expected = 10 * (6 + 52)  # bone, four VRM presets, 52 ARKit blendshapes, apply
         # The server handles each bundle on a thread of its own: wait until all have been dispatched.
         for _ in range(200):
             if len(received) >= expected:
@@ -209,7 +212,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
     bones = sorted((args for address, args in received if address == "/VMC/Ext/Bone/Pos"), key=lambda a: a[4:])
     assert [address for address, _ in received].count("/VMC/Ext/Blend/Apply") == 10
     blends = [args for address, args in received if address == "/VMC/Ext/Blend/Val"]
-    assert {name for name, _ in blends} == {"Blink_L", "Blink_R", "A", "I"} and len(blends) == 40
+    assert {name for name, _ in blends} == {"Blink_L", "Blink_R", "A", "I", *ARKIT_NAMES} and len(blends) == 560
     expected_bones = []
     for frame in frames:
         face = frame["faces"][0]
@@ -222,6 +225,7 @@ def test_vmc_bundles_reach_a_python_osc_server_with_head_bone_and_blendshapes(pa
             ("Blink_R", 1 - signals["eye_open_right"]),
             ("A", signals["mouth_open"]),
             ("I", signals["mouth_wide"]),
+            *face["blendshapes"].items(),
         ):
             assert any(n == name and v == pytest.approx(value, abs=2e-3) for n, v in blends), name
     expected_bones.sort(key=lambda a: a[4:])
@@ -320,7 +324,10 @@ def test_a_bad_stream_target_is_refused_at_parse_time(text):
     message = str(refused.value)
     shown = text.replace("user:secret@", "***@")
     assert message.startswith(f"{shown}: ") and BAD_TARGETS[text] in message and "secret" not in message, message
-    assert message.endswith("; expected osf://HOST:PORT (OpenSeeFace, port 11573) or vmc://HOST:PORT (VMC, port 39539)")
+    assert message.endswith(
+        "; expected osf://HOST:PORT (OpenSeeFace, port 11573), vmc://HOST:PORT (VMC, port 39539), "
+        "ifm://HOST:PORT (iFacialMocap, port 49983) or vts://HOST:PORT (VTube Studio, port 8001)"
+    )
 
 
 @pytest.mark.parametrize("text", ["udp://127.0.0.1:5", "osf://my host:11573", "vmc://39600"])

@@ -139,9 +139,10 @@ def add_stream_option(parser: argparse.ArgumentParser) -> None:
         type=stream_target,
         action="append",
         default=[],
-        metavar="osf|vmc://HOST:PORT",
+        metavar="osf|vmc|ifm|vts://HOST:PORT",
         help="send the tracking live to an avatar app, as OpenSeeFace UDP (osf://, default "
-        "127.0.0.1:11573) or VMC (vmc://, default 127.0.0.1:39539); repeatable",
+        "127.0.0.1:11573), VMC (vmc://, default 127.0.0.1:39539), iFacialMocap (ifm://, default 127.0.0.1:49983) "
+        "or VTube Studio's plugin API (vts://, default 127.0.0.1:8001); repeatable",
     )
 
 

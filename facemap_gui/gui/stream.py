@@ -11,10 +11,11 @@ from facemap_gui.errors import FacemapError
 from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
-PROTOCOL_NAMES = {"osf": "&OpenSeeFace UDP", "vmc": "&VMC (OSC)"}
+PROTOCOL_NAMES = {"osf": "&OpenSeeFace UDP", "vmc": "&VMC (OSC)", "ifm": "&iFacialMocap", "vts": "VTube &Studio"}
 TARGET_HINT = (
     "Default 127.0.0.1:11573 for OpenSeeFace, 127.0.0.1:39539 for VMC (39540 for a VMC performer such "
-    "as Virtual Motion Capture). Only this computer receives unless you name another host."
+    "as Virtual Motion Capture), 127.0.0.1:49983 for iFacialMocap, 127.0.0.1:8001 for VTube Studio. Only this "
+    "computer receives unless you name another host."
 )
 
 

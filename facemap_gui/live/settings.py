@@ -45,9 +45,11 @@ class Settings:
     recent_files: list[str] = field(default_factory=list)
     ask_download: bool = True  # offer the model download at start-up while the real model is missing
     stream: bool = False  # send the tracking to `stream_protocol`'s target
-    stream_protocol: str = "osf"  # "osf" or "vmc"
+    stream_protocol: str = "osf"  # a key of streaming.PROTOCOLS
     stream_osf: str = "osf://127.0.0.1:11573"  # each protocol's target, kept while the other is chosen
     stream_vmc: str = "vmc://127.0.0.1:39539"
+    stream_ifm: str = "ifm://127.0.0.1:49983"
+    stream_vts: str = "vts://127.0.0.1:8001"
 
     def add_recent(self, path: str) -> None:
         self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from facemap_gui.errors import FacemapError, write_fix
+from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.output import JsonlWriter
 from facemap_gui.signals import RECORD_NAMES
 
 # OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees, then the
-# face signals (facemap_gui.signals).
+# face signals (facemap_gui.signals), then the ARKit-named expressions (facemap_gui.expressions).
 CSV_COLUMNS = (
     "frame",
     "timestamp_ms",
@@ -29,6 +30,7 @@ CSV_COLUMNS = (
     "pitch",
     "roll",
     *RECORD_NAMES,
+    *ARKIT_NAMES,
 )
 
 
@@ -51,6 +53,7 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
                 pose["pitch"],
                 pose["roll"],
                 *(face["signals"][name] for name in RECORD_NAMES),
+                *(face["blendshapes"][name] for name in ARKIT_NAMES),
             ]
         )
     return rows

@@ -1,4 +1,5 @@
-"""Live output to avatar apps: OpenSeeFace UDP packets and VMC (OSC) bundles, sent as each frame is processed.
+"""Live output to avatar apps, sent as each frame is processed: OpenSeeFace UDP packets, VMC (OSC) bundles,
+iFacialMocap datagrams and VTube Studio's plugin API (WebSocket, on a thread of its own).
 
 `Streamer(targets)` starts, `send(result)` is the per-frame call, `status()` says what each target is doing
 (packets a second, last error) and `close()` stops. Sending never blocks or raises: a receiver that is not running,
@@ -8,15 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from facemap_gui.errors import FacemapError
+from facemap_gui.expressions import blendshapes
 from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
-from facemap_gui.streaming import osf, vmc
+from facemap_gui.streaming import ifm, osf, vmc, vts
 from facemap_gui.streaming.udp import UdpSender
 
-PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT}
+PROTOCOLS = {"osf": osf.DEFAULT_PORT, "vmc": vmc.DEFAULT_PORT, "ifm": ifm.DEFAULT_PORT, "vts": vts.DEFAULT_PORT}
 DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names another host
 
 
@@ -28,7 +31,7 @@ class StreamTarget:
 
     @classmethod
     def parse(cls, text: str) -> StreamTarget:
-        """`osf://HOST:PORT` or `vmc://HOST:PORT`; the host and port may be left out (127.0.0.1, default port).
+        """`PROTOCOL://HOST:PORT` (osf, vmc, ifm, vts); the host and port may be left out (127.0.0.1, default port).
         The CLI's --stream and the window's Target dialog both check here: a host must be a DNS name or the
         address of one host (not 0.0.0.0/8, broadcast or multicast)."""
         protocol, separator, _ = text.partition("://")
@@ -40,8 +43,9 @@ class StreamTarget:
                 raise ValueError("nothing may follow the port")
         except ValueError as exc:
             raise FacemapError(
-                f"{redact(text)[:300]}: {exc}; expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}) "
-                f"or vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT})"
+                f"{redact(text)[:300]}: {exc}; expected osf://HOST:PORT (OpenSeeFace, port {osf.DEFAULT_PORT}), "
+                f"vmc://HOST:PORT (VMC, port {vmc.DEFAULT_PORT}), ifm://HOST:PORT (iFacialMocap, port "
+                f"{ifm.DEFAULT_PORT}) or vts://HOST:PORT (VTube Studio, port {vts.DEFAULT_PORT})"
             ) from None
         host = parts.hostname if parts and parts.hostname else DEFAULT_HOST
         return cls(protocol, host, parts.port if parts and parts.port else PROTOCOLS[protocol])
@@ -68,24 +72,35 @@ class Streamer:
 
     def __init__(self, targets: list[StreamTarget]) -> None:
         self.targets = list(targets)
-        self._senders = [UdpSender(str(t), t.host, t.port) for t in self.targets]
+        self._senders = [
+            (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
+        ]
         self._vmc = vmc.VmcBundle() if any(t.protocol == "vmc" for t in self.targets) else None
+        self._expressions = any(t.protocol != "osf" for t in self.targets)
 
     def send(self, result: FrameResult) -> None:
         if not self._senders or not result.faces:  # OpenSeeFace, too, sends nothing for a frame without a face
             return
         signals = [face_signals(face, result.frame.size) for face in result.faces]
-        payloads: dict[str, bytes] = {}
+        shapes = blendshapes(result.faces[0]) if self._expressions else {}  # an avatar has one face: the first
+        payloads: dict[str, Any] = {}
         now = time.time()
         for target, sender in zip(self.targets, self._senders, strict=True):
             if target.protocol not in payloads:
-                payloads[target.protocol] = self._payload(target.protocol, result, signals, now)
+                payloads[target.protocol] = self._payload(target.protocol, result, signals, shapes, now)
             sender.send(payloads[target.protocol])
 
-    def _payload(self, protocol: str, result: FrameResult, signals: list[FaceSignals], now: float) -> bytes:
+    def _payload(
+        self, protocol: str, result: FrameResult, signals: list[FaceSignals], shapes: dict[str, float], now: float
+    ) -> Any:
+        """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio."""
         if protocol == "vmc":
             assert self._vmc is not None
-            return self._vmc.frame(signals[0])  # an avatar has one face: the first
+            return self._vmc.frame(signals[0], shapes)
+        if protocol == "ifm":
+            return ifm.packet(signals[0], shapes)
+        if protocol == "vts":
+            return vts.parameters(signals[0], shapes)
         return b"".join(
             osf.face_packet(now, number, result.frame.size, face, its_signals)
             for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True))

@@ -1,5 +1,6 @@
-"""VMC protocol (OSC over UDP, protocol.vmc.info): one OSC bundle a frame with the head bone and VRM blendshapes
-(the preset names VSeeFace documents: Blink_L, Blink_R, A, I), then /VMC/Ext/Blend/Apply."""
+"""VMC protocol (OSC over UDP, protocol.vmc.info): one OSC bundle a frame with the head bone, the VRM preset
+blendshapes VSeeFace documents (Blink_L, Blink_R, A, I) and ARKit's 52 names (what "Perfect Sync" models have),
+then /VMC/Ext/Blend/Apply."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import struct
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.signals import FaceSignals
 from facemap_gui.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 39539  # a VMC "Marionette" (the avatar app); a "Performer" such as VSeeFace listens on 39540
-BLENDSHAPES = ("Blink_L", "Blink_R", "A", "I")
+VRM_PRESETS = ("Blink_L", "Blink_R", "A", "I")
+BLENDSHAPES = (*VRM_PRESETS, *ARKIT_NAMES)
 _FLOATS = struct.Struct(">7f")  # OSC floats are big-endian
 
 
-def blendshapes(signals: FaceSignals) -> tuple[float, ...]:
+def presets(signals: FaceSignals) -> tuple[float, ...]:
     return 1.0 - signals.eye_open_left, 1.0 - signals.eye_open_right, signals.mouth_open, signals.mouth_wide
 
 
@@ -49,12 +52,13 @@ class VmcBundle:
         self._bone_at = ends[0] - _FLOATS.size
         self._blend_at = [end - 4 for end in ends[1:-1]]
 
-    def frame(self, signals: FaceSignals) -> bytes:
+    def frame(self, signals: FaceSignals, shapes: dict[str, float]) -> bytes:
         """The bundle for a face: head bone rotation as Unity's Quaternion.Euler(pitch, yaw, roll) (VMC receivers
-        run on Unity; position 0: receivers place the head themselves) and blendshapes."""
+        run on Unity; position 0: receivers place the head themselves), presets and ARKit blendshapes."""
         _FLOATS.pack_into(
             self._buffer, self._bone_at, 0.0, 0.0, 0.0, *quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
         )
-        for at, value in zip(self._blend_at, blendshapes(signals), strict=True):
+        values = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
+        for at, value in zip(self._blend_at, values, strict=True):
             struct.pack_into(">f", self._buffer, at, value)
         return bytes(self._buffer)

@@ -1,0 +1,163 @@
+"""ARKit-named expressions ("Perfect Sync" blendshapes), each 0..1, from a face's 68 points and pose.
+
+Geometric rules in the face's own frame: x along the outer eye corners (so head roll does not count), y at right
+angles to it, both in units of the eye-corner span. Turning the head (yaw) shortens every horizontal distance and
+the span alike, so horizontal ratios keep; vertical distances are divided by the span corrected for the yaw.
+The 68 points cannot show gaze, cheeks, nose or tongue: those names are always 0 (docs/streaming.md)."""
+
+from __future__ import annotations
+
+import math
+
+from facemap_gui.pipeline import FaceResult
+from facemap_gui.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
+
+# ARKit's 52 names, in the order of MediaPipe's face_blendshapes_graph.cc (without `_neutral`) plus tongueOut.
+ARKIT_NAMES = (
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+    "cheekPuff",
+    "cheekSquintLeft",
+    "cheekSquintRight",
+    "eyeBlinkLeft",
+    "eyeBlinkRight",
+    "eyeLookDownLeft",
+    "eyeLookDownRight",
+    "eyeLookInLeft",
+    "eyeLookInRight",
+    "eyeLookOutLeft",
+    "eyeLookOutRight",
+    "eyeLookUpLeft",
+    "eyeLookUpRight",
+    "eyeSquintLeft",
+    "eyeSquintRight",
+    "eyeWideLeft",
+    "eyeWideRight",
+    "jawForward",
+    "jawLeft",
+    "jawOpen",
+    "jawRight",
+    "mouthClose",
+    "mouthDimpleLeft",
+    "mouthDimpleRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthFunnel",
+    "mouthLeft",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthPucker",
+    "mouthRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "noseSneerLeft",
+    "noseSneerRight",
+    "tongueOut",
+)
+
+# Each rule maps a measure linearly from its rest value (reads 0) to its full value (reads 1), in eye-corner spans
+# (the eyes: lid gap / eye width). Rest values are dlib's points of real neutral faces (tests/data/dlib_faces.json),
+# with room for the points' noise; full values are typical adult proportions. Tune here.
+EYE_WIDE_REST, EYE_WIDE_FULL = 0.36, 0.48  # lid gap / eye width (EYE_OPEN_RATIO reads fully open)
+LOWER_LID_REST, LOWER_LID_SQUINT = 0.05, -0.02  # lower lid below the eye's corner line / eye width
+JAW_OPEN_FULL = 0.30  # inner-lip gap
+CHIN_REST, CHIN_DOWN = 0.78, 1.05  # nose base to chin, for mouthClose (jaw lowered while the lips stay shut)
+SIDE_REST, JAW_SIDE_FULL, MOUTH_SIDE_FULL = 0.03, 0.15, 0.13  # chin, mouth centre beside the nose bridge
+CORNER_REST, CORNER_SMILE = 0.02, 0.10  # mouth corner above the lips' centre
+FROWN_REST, CORNER_FROWN = -0.01, -0.07  # ... below it
+HALF_WIDTH_REST, HALF_WIDTH_WIDE = 0.34, 0.45  # mouth corner beside the lips' centre
+WIDTH_PUCKER = 0.38  # mouth corner span of pursed lips (MOUTH_WIDTH_NEUTRAL reads 0)
+FUNNEL_GAP = 0.10  # inner-lip gap of an "o"
+BROW_REST, BROW_DOWN = 0.19, 0.12  # brow above the eye (both centres)
+BROW_INNER_REST, BROW_INNER_UP = 0.23, 0.33  # inner brow ends above the inner eye corners
+BROW_OUTER_REST, BROW_OUTER_UP = 0.12, 0.22  # outer brow end above the outer eye corner
+_USED = (8, *range(17, 28), 33, *range(36, 49), 54, *range(61, 68))
+MIN_YAW_COS = 0.5  # beyond 60 degrees of yaw the correction would amplify noise more than it corrects
+
+
+def _ramp(value: float, rest: float, full: float) -> float:
+    """0 at `rest`, 1 at `full` (either side of it), clipped."""
+    return min(max((value - rest) / (full - rest), 0.0), 1.0)
+
+
+def blendshapes(face: FaceResult) -> dict[str, float]:
+    """All 52 ARKit names, each 0..1 (the subject's left and right)."""
+    points = face.landmarks.tolist()  # scalars: it runs every frame, and numpy costs more on 68 points
+    (ax, ay), (bx, by) = points[36], points[45]
+    span = max(math.hypot(bx - ax, by - ay), 1e-6)
+    cx, cy = (ax + bx) / 2, (ay + by) / 2
+    ux, uy = (bx - ax) / span, (by - ay) / span  # towards the subject's left
+    vertical = span / max(math.cos(math.radians(face.pose[0])), MIN_YAW_COS)
+    frame = {
+        i: (((x - cx) * ux + (y - cy) * uy) / span, ((y - cy) * ux - (x - cx) * uy) / vertical)
+        for i in _USED
+        for x, y in (points[i],)
+    }  # (x towards the subject's left, y down), only the points the rules read: it runs every frame
+
+    def x(i: int) -> float:
+        return frame[i][0]
+
+    def y(i: int) -> float:
+        return frame[i][1]
+
+    def eye(corner: int) -> tuple[float, float]:  # (lid gap / width, lower lid below the corner line / width)
+        width = max(x(corner + 3) - x(corner), 1e-6)  # x and y are in the same (yaw-corrected) units
+        gap = (y(corner + 5) - y(corner + 1) + y(corner + 4) - y(corner + 2)) / 2
+        below = (y(corner + 4) + y(corner + 5) - y(corner) - y(corner + 3)) / 2
+        return gap / width, below / width
+
+    def brow(first: int, eye_corner: int) -> float:
+        return sum(y(i) for i in range(eye_corner, eye_corner + 6)) / 6 - sum(y(i) for i in range(first, first + 5)) / 5
+
+    shapes = dict.fromkeys(ARKIT_NAMES, 0.0)
+    for side, corner, brow_first, outer_brow, outer_eye, mouth_corner in (
+        ("Left", 42, 22, 26, 45, 54),
+        ("Right", 36, 17, 17, 36, 48),
+    ):
+        ratio, below = eye(corner)
+        shapes[f"eyeBlink{side}"] = 1.0 - _ramp(ratio, EYE_CLOSED_RATIO, EYE_OPEN_RATIO)
+        shapes[f"eyeWide{side}"] = _ramp(ratio, EYE_WIDE_REST, EYE_WIDE_FULL)
+        shapes[f"eyeSquint{side}"] = _ramp(below, LOWER_LID_REST, LOWER_LID_SQUINT)
+        shapes[f"browDown{side}"] = _ramp(brow(brow_first, corner), BROW_REST, BROW_DOWN)
+        shapes[f"browOuterUp{side}"] = _ramp(y(outer_eye) - y(outer_brow), BROW_OUTER_REST, BROW_OUTER_UP)
+        raised = (y(62) + y(66)) / 2 - y(mouth_corner)
+        smile = _ramp(raised, CORNER_REST, CORNER_SMILE)
+        shapes[f"mouthSmile{side}"] = smile
+        shapes[f"mouthFrown{side}"] = _ramp(raised, FROWN_REST, CORNER_FROWN)
+        half_width = abs(x(mouth_corner) - (x(62) + x(66)) / 2)
+        shapes[f"mouthStretch{side}"] = _ramp(half_width, HALF_WIDTH_REST, HALF_WIDTH_WIDE) * (1.0 - smile)
+    inner_up = (y(39) - y(21) + y(42) - y(22)) / 2
+    shapes["browInnerUp"] = _ramp(inner_up, BROW_INNER_REST, BROW_INNER_UP)
+
+    gap = (y(67) - y(61) + y(66) - y(62) + y(65) - y(63)) / 3
+    jaw_open = _ramp(gap, 0.0, JAW_OPEN_FULL)
+    shapes["jawOpen"] = jaw_open
+    shapes["mouthClose"] = max(_ramp(y(8) - y(33), CHIN_REST, CHIN_DOWN) - jaw_open, 0.0)
+    jaw_side = x(8) - x(27)
+    shapes["jawLeft"] = _ramp(jaw_side, SIDE_REST, JAW_SIDE_FULL)
+    shapes["jawRight"] = _ramp(jaw_side, -SIDE_REST, -JAW_SIDE_FULL)
+    mouth_side = (x(48) + x(54)) / 2 - x(27)
+    shapes["mouthLeft"] = _ramp(mouth_side, SIDE_REST, MOUTH_SIDE_FULL)
+    shapes["mouthRight"] = _ramp(mouth_side, -SIDE_REST, -MOUTH_SIDE_FULL)
+    narrow = _ramp(x(54) - x(48), MOUTH_WIDTH_NEUTRAL, WIDTH_PUCKER)
+    rounded = _ramp(gap, 0, FUNNEL_GAP)
+    shapes["mouthFunnel"], shapes["mouthPucker"] = narrow * rounded, narrow * (1.0 - rounded)
+    return shapes
+
+
+def record(shapes: dict[str, float]) -> dict[str, float]:
+    """The JSON Lines `blendshapes` of a face: every name, 3 decimals."""
+    return {name: round(value, 3) for name, value in shapes.items()}

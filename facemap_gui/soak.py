@@ -102,7 +102,7 @@ class _Watcher(logging.Handler):
         if state is WorkerState.FAILED:
             self.failure(f"worker failed: {message}")
 
-    def event(self, event: WorkerEvent) -> None:
+    def worker_event(self, event: WorkerEvent) -> None:
         outcome = SWITCH_OUTCOMES.get(event.kind)
         if outcome:
             self._outcome(outcome)

@@ -53,3 +53,13 @@ def test_no_pickle_and_no_shell_true_anywhere():
         assert "allow_pickle=True" not in text, path
         assert "shell=True" not in text, path
         assert "pickle" not in imported_modules(path), path
+
+
+def test_gui_is_mypy_clean():
+    """`mypy facemap_gui/gui` as configured in pyproject.toml ([tool.mypy]); the rest of the package follows."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "facemap_gui/gui"], cwd=PACKAGE.parent, capture_output=True, text=True
+    )
+    assert "No module named mypy" not in result.stderr, "mypy is not installed: pip install -e '.[test]'"
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Success: no issues found")

@@ -8,12 +8,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
+from facemap_gui.gui import controls as controls_module
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.window import MainWindow
-from facemap_gui.live.events import WorkerState
+from facemap_gui.live.events import EventKind, WorkerEvent, WorkerState
 from facemap_gui.live.picture import scaled_copy
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from facemap_gui.overlay import OverlayOptions
@@ -31,6 +33,25 @@ def w8a8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny_w8a8")
     write_stand_in(directory, arch="tiny", precision="w8a8")
     return directory / "facemap_3dmm.onnx"
+
+
+def test_the_bridge_passes_on_worker_events_and_nothing_of_qts_own(qtbot):
+    """The worker's listener is a QObject: Qt's own events (a property change, a deferred delete) reach its
+    `event()` and must neither be taken for worker events nor be swallowed (the object must still go)."""
+    bridge = window_module._Bridge()
+    notes: list[object] = []
+    bridge.note.connect(notes.append)
+    bridge.setProperty("seen", True)  # a dynamic property change: a QEvent sent to event()
+    deleted: list[bool] = []
+    bridge.destroyed.connect(lambda: deleted.append(True))
+    bridge.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert notes == [] and deleted == [True]
+    other = window_module._Bridge()
+    other.note.connect(notes.append)
+    event = WorkerEvent(EventKind.RECOVERED, "")
+    other.worker_event(event)
+    assert notes == [event]
 
 
 def wait_frames(qtbot, window: MainWindow, condition=lambda live: True) -> None:
@@ -73,44 +94,47 @@ def test_frames_arrive_with_the_overlay_on_the_face_and_the_hud_updates(qtbot, o
 
 def test_unavailable_runtimes_and_precisions_are_greyed_with_the_reason(open_window):
     window = open_window("fakecam:0")
-    window._update_availability()  # what opening the menu does
+    window.choice.update_availability()  # what opening the menu does
     for runtime in ("npu", "gpu"):
-        button = window.toolbar.widgetForAction(window.runtime_actions[runtime])
-        assert button.property("unavailable") and window.runtime_actions[runtime].toolTip()
-    assert "--allow-simulator" in window.runtime_actions["npu"].toolTip()
-    assert window.runtime_actions["cpu"].isChecked()
-    assert not window.toolbar.widgetForAction(window.runtime_actions["cpu"]).property("unavailable")
-    assert "facemap_3dmm_w8a8.onnx" in window.precision_actions["w8a8"].toolTip()
+        button = window.toolbar.widgetForAction(window.choice.runtime_actions[runtime])
+        assert button.property("unavailable") and window.choice.runtime_actions[runtime].toolTip()
+    assert "--allow-simulator" in window.choice.runtime_actions["npu"].toolTip()
+    assert window.choice.runtime_actions["cpu"].isChecked()
+    assert not window.toolbar.widgetForAction(window.choice.runtime_actions["cpu"]).property("unavailable")
+    assert "facemap_3dmm_w8a8.onnx" in window.choice.precision_actions["w8a8"].toolTip()
 
 
 def test_choosing_something_unavailable_says_why_and_keeps_what_runs(qtbot, open_window):
     window = open_window("fakecam:0")
     wait_frames(qtbot, window)
     worker = window.worker
-    window.runtime_actions["npu"].trigger()  # Ctrl+1, or a click on the greyed button
-    assert window.status_text.text().startswith("NPU is not available: ") and window.status_text.property("error")
-    assert "--allow-simulator" in window.status_text.text()
-    assert window.runtime_actions["cpu"].isChecked() and window.worker is worker and not worker.switching
-    window.precision_actions["w8a8"].trigger()  # Ctrl+8: the stand-in named on the command line has no w8a8
-    assert window.status_text.text().startswith("w8a8 is not available: ") and window.fix_button.isHidden()
-    assert window.precision_actions["float"].isChecked()
+    window.choice.runtime_actions["npu"].trigger()  # Ctrl+1, or a click on the greyed button
+    assert window.status.text.text().startswith("NPU is not available: ") and window.status.text.property("error")
+    assert "--allow-simulator" in window.status.text.text()
+    assert window.choice.runtime_actions["cpu"].isChecked() and window.worker is worker and not worker.switching
+    window.choice.precision_actions["w8a8"].trigger()  # Ctrl+8: the stand-in named on the command line has no w8a8
+    assert window.status.text.text().startswith("w8a8 is not available: ") and window.status.fix_button.isHidden()
+    assert window.choice.precision_actions["float"].isChecked()
 
 
 def test_a_missing_w8a8_model_offers_the_download_as_the_fix(qtbot, open_window):
     window = open_window("fakecam:0", model=None)  # nothing installed: the worker fails for want of a model
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.stack.message, timeout=WAIT_MS)
-    window.precision_actions["w8a8"].trigger()
-    assert window.status_text.text().startswith("w8a8 is not available: ")
-    assert window.fix_button.isVisible() and window.fix_button.defaultAction() is window.download_action
-    window.demo_action.trigger()  # a new source: the old message and its fix go
-    assert window.status_text.text() == "" and window.fix_button.isHidden()
+    window.choice.precision_actions["w8a8"].trigger()
+    assert window.status.text.text().startswith("w8a8 is not available: ")
+    assert (
+        window.status.fix_button.isVisible()
+        and window.status.fix_button.defaultAction() is window.choice.download_action
+    )
+    window.sources.demo_action.trigger()  # a new source: the old message and its fix go
+    assert window.status.text.text() == "" and window.status.fix_button.isHidden()
 
 
 def test_a_runtime_asked_for_at_start_that_cannot_run_is_told(qtbot, open_window, caplog):
     window = open_window("fakecam:0", runtime="npu")  # `gui --runtime npu` without an NPU
     wait_frames(qtbot, window)
-    text = window.status_text.text()
-    assert text.startswith("NPU is not available, using CPU: ") and window.status_text.property("error")
+    text = window.status.text.text()
+    assert text.startswith("NPU is not available, using CPU: ") and window.status.text.property("error")
     assert any(r.levelname == "WARNING" and r.getMessage() == text for r in caplog.records)  # on stderr too
     assert window.latest.runtime.runtime == "cpu"
 
@@ -118,28 +142,28 @@ def test_a_runtime_asked_for_at_start_that_cannot_run_is_told(qtbot, open_window
 def test_a_message_belongs_to_the_source_that_caused_it(qtbot, open_window):
     window = open_window("camera:7")
     qtbot.waitUntil(lambda: window.worker.state is WorkerState.FAILED, timeout=WAIT_MS)
-    window.record_action.trigger()
-    assert window.status_text.text().startswith("Cannot record: camera:7")
-    window.demo_action.trigger()
-    assert window.status_text.text() == ""
+    window.recording.action.trigger()
+    assert window.status.text.text().startswith("Cannot record: camera:7")
+    window.sources.demo_action.trigger()
+    assert window.status.text.text() == ""
     wait_frames(qtbot, window)
-    assert "camera:7" not in window.status_text.text()
+    assert "camera:7" not in window.status.text.text()
 
 
 def test_switching_precision_and_runtime_from_the_menus_while_frames_flow(qtbot, open_window, w8a8_model):
     window = open_window("fakecam:0", model=w8a8_model, allow_simulator=True)
     wait_frames(qtbot, window)
-    assert window.precision_actions["w8a8"].isEnabled() and window.runtime_actions["npu"].isEnabled()
-    window.precision_actions["w8a8"].trigger()
+    assert window.choice.precision_actions["w8a8"].isEnabled() and window.choice.runtime_actions["npu"].isEnabled()
+    window.choice.precision_actions["w8a8"].trigger()
     seen_before = window.latest.processed
     wait_frames(qtbot, window, lambda live: live.runtime.precision == "w8a8")
     assert window.latest.processed > seen_before  # the stream went on
     qtbot.waitUntil(lambda: window.hud.runtime.text() == "CPU · w8a8", timeout=WAIT_MS)
-    window.runtime_actions["npu"].trigger()  # the HTP simulator stands in for the NPU here
+    window.choice.runtime_actions["npu"].trigger()  # the HTP simulator stands in for the NPU here
     wait_frames(qtbot, window, lambda live: live.runtime.runtime == "npu")
     qtbot.waitUntil(lambda: window.hud.runtime.text() == "NPU · w8a8", timeout=WAIT_MS)
     assert "QNN" in window.hud.nodes.text()
-    window.runtime_actions["cpu"].trigger()
+    window.choice.runtime_actions["cpu"].trigger()
     wait_frames(qtbot, window, lambda live: live.runtime.runtime == "cpu")
     assert window.worker.state is WorkerState.RUNNING
     assert window.settings.runtime == "cpu" and window.settings.precision == "w8a8"
@@ -148,11 +172,11 @@ def test_switching_precision_and_runtime_from_the_menus_while_frames_flow(qtbot,
 def test_overlay_toggles_and_shortcuts_reach_the_worker(qtbot, open_window):
     window = open_window("fakecam:0")
     wait_frames(qtbot, window)
-    window.overlay_actions["boxes"].trigger()
-    window.smoothing_action.trigger()
+    window.view.overlay_actions["boxes"].trigger()
+    window.view.smoothing_action.trigger()
     assert window.worker.view.overlay == OverlayOptions(boxes=False)
-    assert window.worker.view.smoothing is False and not window.strength_slider.isEnabled()
-    window.strength_slider.setValue(80)
+    assert window.worker.view.smoothing is False and not window.view.strength_slider.isEnabled()
+    window.view.strength_slider.setValue(80)
     assert window.worker.view.smoothing_strength == pytest.approx(0.8)
     shortcuts = {a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()}
     assert {
@@ -186,13 +210,13 @@ def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, 
         qtbot.waitUntil(lambda: worker._processed >= processed + count, timeout=WAIT_MS)
         return worker._processed - processed, worker._detector_calls - calls
 
-    window.tracking_action.trigger()
+    window.view.tracking_action.trigger()
     assert worker.view.tracking is False and window.settings.tracking is False
     frames_from_now(1)  # the frame in flight when the menu was used
     frames, calls = frames_from_now(8)
     assert calls >= frames - 1  # the detector on every frame
     qtbot.waitUntil(lambda: window.hud.tracking.text() == "off", timeout=WAIT_MS)
-    window.tracking_action.trigger()
+    window.view.tracking_action.trigger()
     frames_from_now(2)
     frames, calls = frames_from_now(8)
     assert calls <= 2 and frames >= 8  # tracked again: at most one periodic full scan in 8 frames
@@ -201,10 +225,10 @@ def test_tracking_is_switched_off_and_on_from_the_menu_while_frames_flow(qtbot, 
 def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
     window = open_window(str(pan_video))
     wait_frames(qtbot, window)
-    window.overlay_actions["axes"].trigger()
-    window.strength_slider.setValue(70)
+    window.view.overlay_actions["axes"].trigger()
+    window.view.strength_slider.setValue(70)
     window.hud_action.trigger()
-    window.tracking_action.trigger()
+    window.view.tracking_action.trigger()
     window.start_source(str(pan_video))  # as File > Open does: remembered as the source and a recent file
     window.resize(700, 500)  # inside the offscreen platform's 800x600 screen
     qtbot.waitUntil(lambda: window.width() == 700)
@@ -216,10 +240,10 @@ def test_settings_round_trip_through_the_window(qtbot, open_window, pan_video):
     assert settings.hud is False and settings.tracking is False and settings.source == str(pan_video)
     assert settings.recent_files == [str(pan_video.resolve())]
     again = open_window(settings.source, settings)
-    assert not again.overlay_actions["axes"].isChecked() and again.strength_slider.value() == 70
+    assert not again.view.overlay_actions["axes"].isChecked() and again.view.strength_slider.value() == 70
     assert not again.hud.isVisibleTo(again) and again.width() == 700
-    assert not again.tracking_action.isChecked() and again.worker.view.tracking is False
-    assert [a.text() for a in again.recent_menu.actions()] == [pan_video.name]
+    assert not again.view.tracking_action.isChecked() and again.worker.view.tracking is False
+    assert [a.text() for a in again.sources.recent_menu.actions()] == [pan_video.name]
 
 
 def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open_window):
@@ -227,16 +251,16 @@ def test_a_corrupt_settings_file_gives_defaults_and_a_warning_in_the_window(open
     settings, warning = load_settings()
     window = open_window("fakecam:0", settings, settings_warning=warning)
     assert settings == Settings()
-    assert "using defaults" in window.status_text.text() and window.status_text.property("error")
+    assert "using defaults" in window.status.text.text() and window.status.text.property("error")
 
 
 def test_a_pyside6_losing_references_to_none_is_told_at_start_up(open_window, monkeypatch, caplog):
     """The window's own measurement injected as PySide6 6.12.0 on CPython 3.11 reads: status bar and stderr."""
     from facemap_gui.gui import qt_health
 
-    assert open_window("fakecam:0").status_text.text() == ""
+    assert open_window("fakecam:0").status.text.text() == ""
     monkeypatch.setattr(qt_health, "none_references_lost_per_call", lambda: 1.0)
-    text = open_window("fakecam:0").status_text.text()
+    text = open_window("fakecam:0").status.text.text()
     assert text.startswith("PySide6-Essentials ") and "(1.00 a call)" in text
     assert any(r.levelname == "WARNING" and r.getMessage() == text for r in caplog.records)
 
@@ -263,8 +287,8 @@ def test_no_camera_says_so_in_the_window_and_offers_a_file_or_the_demo(qtbot, op
 def test_a_frame_that_fails_is_reported_and_the_stream_goes_on(qtbot, open_window):
     window = open_window("glitchy:0")  # every fourth frame is malformed
     shown: list[tuple[str, bool]] = []
-    original = window.show_status
-    window.show_status = lambda text, error=False: (shown.append((text, error)), original(text, error))
+    original = window.status.show
+    window.status.show = lambda text, error=False: (shown.append((text, error)), original(text, error))
     wait_frames(qtbot, window, lambda live: live.result.frame.index > 12)
     assert any(error and text.startswith("Frame ") and " failed: " in text for text, error in shown)
     assert any(text.startswith("Processing recovered") for text, _ in shown)
@@ -293,17 +317,17 @@ def test_recording_from_the_window_shows_progress_and_writes_the_files(qtbot, op
     settings = Settings(output_folder=str(tmp_path / "recordings"))
     window = open_window(str(pan_video), settings)
     wait_frames(qtbot, window)
-    window.record_action.trigger()
-    assert window.record_action.isChecked() and "Recording to" in window.status_text.text()
+    window.recording.action.trigger()
+    assert window.recording.action.isChecked() and "Recording to" in window.status.text.text()
     recorder = window.worker.recorder
     qtbot.waitUntil(lambda: recorder.status.frames_written >= 5, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: "MB" in window.recording_label.text(), timeout=WAIT_MS)
-    assert window.recording_label.isVisible() and window.recording_label.text().startswith("● REC 00:0")
-    assert window.recording_label.text().endswith("0 dropped")
-    window.record_action.trigger()  # Ctrl+R again: stop
-    assert not window.record_action.isChecked() and not window.recording_label.isVisible()
+    qtbot.waitUntil(lambda: "MB" in window.recording.label.text(), timeout=WAIT_MS)
+    assert window.recording.label.isVisible() and window.recording.label.text().startswith("● REC 00:0")
+    assert window.recording.label.text().endswith("0 dropped")
+    window.recording.action.trigger()  # Ctrl+R again: stop
+    assert not window.recording.action.isChecked() and not window.recording.label.isVisible()
     status = recorder.status
-    assert window.status_text.text().startswith(f"Saved {status.frames_written} frames to {status.video_path}")
+    assert window.status.text.text().startswith(f"Saved {status.frames_written} frames to {status.video_path}")
     with av.open(str(status.video_path)) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == status.frames_written and (frames[0].width, frames[0].height) == (640, 360)
@@ -316,20 +340,20 @@ def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbo
     blocker.write_text("")
     window = open_window(str(pan_video), Settings(output_folder=str(blocker)))
     wait_frames(qtbot, window)
-    window.record_action.trigger()
-    assert not window.record_action.isChecked()
-    assert window.status_text.text().startswith("Cannot record:") and str(blocker) in window.status_text.text()
+    window.recording.action.trigger()
+    assert not window.recording.action.isChecked()
+    assert window.status.text.text().startswith("Cannot record:") and str(blocker) in window.status.text.text()
     seen = window.latest.processed
     wait_frames(qtbot, window, lambda live: live.processed > seen)
 
 
 def test_the_source_menu_lists_cameras_by_name(qtbot, open_window, monkeypatch):
     # No webcam exists here: the camera list is the one thing faked, as the OS would report it.
-    monkeypatch.setattr(window_module, "list_cameras", lambda: [CameraInfo(0, "Integrated Webcam")])
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [CameraInfo(0, "Integrated Webcam")])
     window = open_window("fakecam:0")
-    window.source_menu.aboutToShow.emit()
-    texts = [a.text() for a in window.source_menu.actions()]
+    window.sources.menu.aboutToShow.emit()
+    texts = [a.text() for a in window.sources.menu.actions()]
     assert texts[0] == "Integrated Webcam  (camera 0)"
     assert {"&Open video or image…", "&Demo clip", "&Refresh camera list"} <= set(texts)
-    window.source_menu.actions()[0].trigger()
+    window.sources.menu.actions()[0].trigger()
     assert window.options.source == "camera:0" and window.settings.source == "camera:0"

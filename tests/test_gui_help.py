@@ -22,7 +22,7 @@ WAIT_MS = 60_000  # doctor --json opens a session on every runtime here
 def test_about_names_the_versions_and_the_model_in_use(qtbot, open_window, tiny_model):
     window = open_window("demo")
     wait_frames(qtbot, window, lambda live: live.runtime is not None)
-    text = window.about_text()
+    text = window.help.about_text()
     for version in (__version__, qVersion(), PySide6.__version__, onnxruntime.__version__):
         assert f"<b>{version}</b>" in text
     assert "QNN SDK" in text and "onnxruntime-qnn" in text
@@ -55,9 +55,9 @@ def test_the_documentation_menu_says_so_when_the_docs_are_not_there(tmp_path):
 def test_copy_diagnostics_puts_the_doctor_report_on_the_clipboard(qtbot, open_window):
     window = open_window("fakecam:0")
     QGuiApplication.clipboard().setText("")
-    window.diagnostics_action.trigger()
-    assert "Collecting diagnostics" in window.status_text.text()
-    qtbot.waitUntil(lambda: "copied to the clipboard" in window.status_text.text(), timeout=WAIT_MS)
+    window.help.diagnostics_action.trigger()
+    assert "Collecting diagnostics" in window.status.text.text()
+    qtbot.waitUntil(lambda: "copied to the clipboard" in window.status.text.text(), timeout=WAIT_MS)
     report = json.loads(QGuiApplication.clipboard().text())
     assert set(help_module.DOCTOR_KEYS) <= set(report) and report["facemap_gui"] == __version__
     assert report["platform"]["executable"] == sys.executable  # this installation's doctor
@@ -67,6 +67,6 @@ def test_copy_diagnostics_that_fail_say_why(qtbot, open_window, monkeypatch):
     monkeypatch.setattr(help_module, "doctor_command", lambda: [sys.executable, "-c", "raise SystemExit('no luck')"])
     window = open_window("fakecam:0")
     QGuiApplication.clipboard().setText("before")
-    window.diagnostics_action.trigger()
-    qtbot.waitUntil(lambda: "Diagnostics failed" in window.status_text.text(), timeout=WAIT_MS)
-    assert "no luck" in window.status_text.text() and QGuiApplication.clipboard().text() == "before"
+    window.help.diagnostics_action.trigger()
+    qtbot.waitUntil(lambda: "Diagnostics failed" in window.status.text.text(), timeout=WAIT_MS)
+    assert "no luck" in window.status.text.text() and QGuiApplication.clipboard().text() == "before"

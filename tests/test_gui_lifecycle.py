@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QToolB
 
 from facemap_gui.commands import demo as demo_command
 from facemap_gui.errors import ModelError
+from facemap_gui.gui import controls as controls_module
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
 from facemap_gui.gui.style import STYLE_SHEET
@@ -119,7 +120,7 @@ def test_a_stand_in_that_cannot_be_made_is_told_in_the_window(qtbot):
     window = MainWindow(RunOptions(source="demo"), Settings(), make_model=make_model)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: "disk full" in window.status_text.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "disk full" in window.status.text.text(), timeout=WAIT_MS)
     assert window.stack.currentWidget() is window.stack.message and "disk full" in window.stack.message.detail.text()
     qtbot.waitUntil(lambda: not window.model_progress.isVisible(), timeout=WAIT_MS)
     window.close()
@@ -200,15 +201,15 @@ def test_the_layout_holds_at_800_by_500(qtbot, open_window, pan_video, tmp_path,
     assert window.hud_area.isVisible()
     assert window.hud.height() >= window.hud.minimumSizeHint().height()  # every HUD row there, scrolled if need be
     more = window.toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
-    w8a8 = window.toolbar.widgetForAction(window.precision_actions["w8a8"])
+    w8a8 = window.toolbar.widgetForAction(window.choice.precision_actions["w8a8"])
     assert more.isVisible() and not w8a8.isVisible()  # what does not fit is behind the » button
     assert more.toolTip() == "More controls"
-    record = window.toolbar.widgetForAction(window.record_action)
-    before = (record.width(), window.toolbar.widgetForAction(window.runtime_actions["cpu"]).x())
-    window.record_action.trigger()
-    assert window.record_action.text() == "Stop &recording"
-    assert (record.width(), window.toolbar.widgetForAction(window.runtime_actions["cpu"]).x()) == before
-    window.record_action.trigger()
+    record = window.toolbar.widgetForAction(window.recording.action)
+    before = (record.width(), window.toolbar.widgetForAction(window.choice.runtime_actions["cpu"]).x())
+    window.recording.action.trigger()
+    assert window.recording.action.text() == "Stop &recording"
+    assert (record.width(), window.toolbar.widgetForAction(window.choice.runtime_actions["cpu"]).x()) == before
+    window.recording.action.trigger()
     window.resize(1400, 800)
     qtbot.waitUntil(lambda: w8a8.isVisible() and not more.isVisible(), timeout=WAIT_MS)  # all fits again
 
@@ -235,21 +236,21 @@ def test_at_the_minimum_size_the_banner_keeps_to_two_lines_and_hud_values_end_in
 
 def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_window, tmp_path, monkeypatch):
     videos = tmp_path / "Videos"
-    monkeypatch.setattr(window_module.platformdirs, "user_videos_dir", lambda: str(videos))
+    monkeypatch.setattr(controls_module.platformdirs, "user_videos_dir", lambda: str(videos))
     window = open_window("fakecam:0")
-    assert window.open_folder() == Path.home()  # no Videos folder here
+    assert window.sources.open_folder() == Path.home()  # no Videos folder here
     videos.mkdir()
-    assert window.open_folder() == videos
+    assert window.sources.open_folder() == videos
     (tmp_path / "clips").mkdir()
     window.settings.add_recent(str(tmp_path / "clips" / "a.mp4"))
-    assert window.open_folder() == tmp_path / "clips"
+    assert window.sources.open_folder() == tmp_path / "clips"
 
 
 def test_starting_and_quitting_with_a_recording_running_leaves_no_thread_behind(qtbot, open_window, tmp_path):
     for round_ in range(8):
         window = open_window("demo:0", Settings(output_folder=str(tmp_path / f"r{round_}")))
         wait_frames(qtbot, window)
-        window.record_action.trigger()
+        window.recording.action.trigger()
         recorder, worker = window.worker.recorder, window.worker
         qtbot.waitUntil(lambda r=recorder: r.status.frames_written >= 1, timeout=WAIT_MS)
         window.close()
@@ -276,7 +277,7 @@ def record_then_quit():
     if window is None or window.latest is None:
         QTimer.singleShot(20, record_then_quit)
     elif window.worker.recorder is None:
-        window.record_action.trigger()
+        window.recording.action.trigger()
         QTimer.singleShot(20, record_then_quit)
     elif window.worker.recorder.status.frames_written:
         window.close()

@@ -48,13 +48,13 @@ def test_two_hundred_switches_leave_memory_threads_files_and_sessions_flat(qtbot
 
     def switch(number: int) -> None:
         precision = ("w8a8", "float")[number % 2]
-        window.precision_actions[precision].trigger()
+        window.choice.precision_actions[precision].trigger()
         qtbot.waitUntil(
             lambda: window.latest is not None and window.latest.runtime.precision == precision, timeout=WAIT_MS
         )
         if number % 10 == 0:
-            window.runtime_actions["gpu"].trigger()  # unavailable here: said why, the CPU session kept
-            assert window.runtime_actions["cpu"].isChecked()
+            window.choice.runtime_actions["gpu"].trigger()  # unavailable here: said why, the CPU session kept
+            assert window.choice.runtime_actions["cpu"].isChecked()
 
     def sample() -> tuple[float, int, int, int]:
         gc.collect()

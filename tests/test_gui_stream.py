@@ -73,11 +73,11 @@ def fill_target_dialog(host: str, port: int) -> None:
 def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, open_window, receivers):
     osf, vmc = receivers(), receivers()
     window = open_window(DEMO_LOOP, Settings())
-    assert not window.stream_action.isChecked() and window.stream_actions["off"].isChecked()
-    assert not window.stream_label.isVisible()
+    assert not window.stream.action.isChecked() and window.stream.protocol_actions["off"].isChecked()
+    assert not window.stream.label.isVisible()
     fill_target_dialog("127.0.0.1", osf.port)
-    window.stream_target_action.trigger()  # Stream › Target…, for OpenSeeFace (the default protocol)
-    window.stream_actions["osf"].trigger()
+    window.stream.target_action.trigger()  # Stream › Target…, for OpenSeeFace (the default protocol)
+    window.stream.protocol_actions["osf"].trigger()
     qtbot.waitUntil(lambda: osf.count() >= 20, timeout=WAIT_MS)
     frame = window.latest.result.frame
     for datagram in osf.datagrams:
@@ -89,22 +89,22 @@ def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, op
     qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)  # frames go on
     line = f"streaming to osf://127.0.0.1:{osf.port} · "
     qtbot.waitUntil(
-        lambda: window.stream_label.text().startswith(line) and window.stream_label.text() != f"{line}0 pkt/s",
+        lambda: window.stream.label.text().startswith(line) and window.stream.label.text() != f"{line}0 pkt/s",
         timeout=WAIT_MS,
     )
-    assert window.stream_label.isVisible() and window.stream_action.isChecked()
+    assert window.stream.label.isVisible() and window.stream.action.isChecked()
     signals = {name: label.text() for name, label in window.hud.signals.items()}  # the first face's, in the HUD
     assert signals["Distance"].endswith(" m") and signals["Blink"] in ("yes", "no")
     assert all(0.0 <= float(v.split()[1]) <= 1.0 for v in signals["Eyes"].split(" · "))
 
     # VMC replaces the OpenSeeFace sender between frames: OSC bundles to its own target, nothing more to OSF.
     window.settings.stream_vmc = f"vmc://127.0.0.1:{vmc.port}"
-    window.stream_actions["vmc"].trigger()
+    window.stream.protocol_actions["vmc"].trigger()
     qtbot.waitUntil(lambda: vmc.count() >= 5, timeout=WAIT_MS)
     osf_sent = osf.count()  # the OpenSeeFace sender is gone once VMC bundles arrive
     qtbot.waitUntil(lambda: vmc.count() >= 10, timeout=WAIT_MS)
     assert osf.count() == osf_sent and all(d.startswith(b"#bundle\0") for d in vmc.datagrams)
-    window.stream_actions["osf"].trigger()
+    window.stream.protocol_actions["osf"].trigger()
     qtbot.waitUntil(lambda: osf.count() > osf_sent, timeout=WAIT_MS)
 
     window.close()  # saves the settings
@@ -113,7 +113,7 @@ def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, op
     assert settings.stream_target() == StreamTarget("osf", "127.0.0.1", osf.port)
     before = osf.count()
     again = open_window(DEMO_LOOP, settings)
-    assert again.stream_action.isChecked() and again.stream_actions["osf"].isChecked()
+    assert again.stream.action.isChecked() and again.stream.protocol_actions["osf"].isChecked()
     qtbot.waitUntil(lambda: osf.count() >= before + 10, timeout=WAIT_MS)
 
 
@@ -121,15 +121,15 @@ def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, op
     osf = receivers()
     window = open_window(DEMO_LOOP, Settings(stream=True, stream_osf=f"osf://127.0.0.1:{osf.port}"))
     qtbot.waitUntil(lambda: osf.count() >= 5, timeout=WAIT_MS)
-    assert window.stream_action.shortcut().toString() == "Ctrl+T"
-    window.stream_action.trigger()
-    assert not window.settings.stream and window.stream_actions["off"].isChecked()
+    assert window.stream.action.shortcut().toString() == "Ctrl+T"
+    window.stream.action.trigger()
+    assert not window.settings.stream and window.stream.protocol_actions["off"].isChecked()
     qtbot.waitUntil(lambda: window.worker.stream_status() == [], timeout=WAIT_MS)  # the sender is closed
     sent = osf.count()
     processed = window.latest.processed
     qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)
-    assert osf.count() == sent and not window.stream_label.isVisible()
-    window.stream_action.trigger()
+    assert osf.count() == sent and not window.stream.label.isVisible()
+    window.stream.action.trigger()
     qtbot.waitUntil(lambda: osf.count() > sent, timeout=WAIT_MS)
 
 
@@ -140,13 +140,13 @@ def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window
     closed.close()  # nothing listens there: each send draws an ICMP port unreachable
     window = open_window(DEMO_LOOP, Settings(stream=True, stream_osf=f"osf://127.0.0.1:{port}"))
     problem = f"osf://127.0.0.1:{port}: nothing is listening there (is the receiving app running?); streaming goes on"
-    qtbot.waitUntil(lambda: window.status_text.text() == problem, timeout=WAIT_MS)
-    assert window.status_text.property("error")
+    qtbot.waitUntil(lambda: window.status.text.text() == problem, timeout=WAIT_MS)
+    assert window.status.text.property("error")
     processed = window.latest.processed
     qtbot.waitUntil(lambda: window.latest.processed > processed + 30, timeout=WAIT_MS)  # a second of frames more
     told = [r for r in caplog.records if r.name == "facemap_gui.gui.status" and r.getMessage() == problem]
-    assert len(told) == 1 and window.status_text.text() == problem
-    assert window.stream_label.text().startswith(f"streaming to osf://127.0.0.1:{port}")
+    assert len(told) == 1 and window.status.text.text() == problem
+    assert window.stream.label.text().startswith(f"streaming to osf://127.0.0.1:{port}")
 
 
 def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):

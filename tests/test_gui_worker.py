@@ -50,7 +50,7 @@ class Listener:
             self.states.append((state, message))
             self.changed.notify_all()
 
-    def event(self, event: WorkerEvent) -> None:
+    def worker_event(self, event: WorkerEvent) -> None:
         with self.changed:
             self.events.append(event)
             self.messages.append((event.text, event.error))

@@ -23,7 +23,7 @@ def test_the_window_switches_between_the_installed_precisions_while_it_runs(qtbo
         assert window.latest.runtime.io == "input float32, output float32"
         for precision, io in (("w8a8", "input uint8 (scale 0.00392157, zero point 0)"), ("float", "input float32")):
             seen = window.latest.processed
-            window.precision_actions[precision].trigger()
+            window.choice.precision_actions[precision].trigger()
             wait_frames(
                 qtbot, window, lambda live, p=precision, s=seen: live.runtime.precision == p and live.processed > s
             )

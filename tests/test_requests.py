@@ -121,30 +121,30 @@ def test_the_window_on_the_stand_in_starts_on_w8a8_and_switches_to_float(qtbot, 
     assert options.precision == "w8a8" and make_model is not None
     window = open_window("demo:0", model=make_model(), precision=options.precision)
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.runtime.precision == "w8a8", timeout=WAIT_MS)
-    window.precision_actions["float"].trigger()
+    window.choice.precision_actions["float"].trigger()
     qtbot.waitUntil(lambda: window.latest.runtime.precision == "float", timeout=WAIT_MS)
-    window._update_availability()
-    assert not window.toolbar.widgetForAction(window.precision_actions["w8a8"]).property("unavailable")
-    window.precision_actions["w8a8"].trigger()
+    window.choice.update_availability()
+    assert not window.toolbar.widgetForAction(window.choice.precision_actions["w8a8"]).property("unavailable")
+    window.choice.precision_actions["w8a8"].trigger()
     qtbot.waitUntil(lambda: window.latest.runtime.precision == "w8a8", timeout=WAIT_MS)
-    assert window.latest.runtime.fallback_reason is None and window.precision_actions["w8a8"].isChecked()
+    assert window.latest.runtime.fallback_reason is None and window.choice.precision_actions["w8a8"].isChecked()
 
 
 def test_the_window_tells_a_missing_precision_with_what_to_do_in_the_window(qtbot, open_window, tiny_model):
     window = open_window("demo:0", precision="w8a8")  # the tiny stand-in named at start has no w8a8
-    text = window.status_text.text()
-    assert text.startswith("w8a8 is not available, using float: ") and window.status_text.property("error")
+    text = window.status.text.text()
+    assert text.startswith("w8a8 is not available, using float: ") and window.status.text.property("error")
     assert "put facemap_3dmm_w8a8.onnx there" in text and "facemap-gui" not in text
     qtbot.waitUntil(lambda: window.latest is not None, timeout=WAIT_MS)
     assert window.latest.runtime.precision == "float"
     installed = open_window("demo:0", model=None)
-    installed._update_availability()
-    assert "File > Download models…" in installed.precision_actions["w8a8"].toolTip()
+    installed.choice.update_availability()
+    assert "File > Download models…" in installed.choice.precision_actions["w8a8"].toolTip()
 
 
 @pytest.mark.parametrize("request_kwargs", [{"runtime": "npu"}, {"precision": "w8a8"}])
 def test_the_window_with_strict_refuses_what_cannot_run(qtbot, open_window, request_kwargs):
     window = open_window("demo:0", strict=True, **request_kwargs)
     qtbot.waitUntil(lambda: window.worker.state is WorkerState.FAILED, timeout=WAIT_MS)
-    text = window.status_text.text()
-    assert text.startswith(f"--{next(iter(request_kwargs))} ") and window.status_text.property("error")
+    text = window.status.text.text()
+    assert text.startswith(f"--{next(iter(request_kwargs))} ") and window.status.text.property("error")

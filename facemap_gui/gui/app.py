@@ -126,6 +126,7 @@ def run_gui(
     cv2.setNumThreads(1)
     set_intra_op_threads(1)
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
     app.setApplicationName("facemap-gui")
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "data" / "facemap-gui.png")))
     apply_style(app)
@@ -156,7 +157,7 @@ def run_gui(
     def report(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         # An exception in a Qt slot: logged with its traceback, one line in the window; the app keeps running.
         log.error("unexpected error in the window", exc_info=(kind, exc, tb))
-        window.show_status(f"Unexpected error: {kind.__name__}: {exc}", error=True)
+        window.status.show(f"Unexpected error: {kind.__name__}: {exc}", error=True)
 
     def close_on_signal(signum: int, _frame: FrameType | None) -> None:
         # Ctrl+C or SIGTERM: close the window the normal way (worker stopped, recording finished, settings

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QDialog, QToolButton, QWidget
 
 from facemap_gui.errors import FacemapError
-from facemap_gui.gui.controls import RUNTIMES
-from facemap_gui.live.events import WorkerState
+from facemap_gui.gui.controls import Controller, make_action
 from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.runtime import PRECISIONS, available_runtimes
+from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
+
+RUNTIMES = {name: name.upper() for name in RUNTIME_NAMES}
+RUNTIME_KEYS = {name: f"Ctrl+{number}" for number, name in enumerate(RUNTIME_NAMES, 1)}
+PRECISION_KEYS = {"float": "Ctrl+F", "w8a8": "Ctrl+8"}
 
 
 def precision_availability(options: RunOptions) -> dict[str, str | None]:
@@ -31,60 +35,99 @@ def precision_availability(options: RunOptions) -> dict[str, str | None]:
     return reasons
 
 
-class RuntimeChoice:
-    """MainWindow's runtime and precision menus and toolbar buttons, greyed with the reason where they cannot run."""
+class RuntimeChooser(Controller):
+    """The runtime and precision actions (menus and toolbar buttons), greyed with the reason where they cannot
+    run, and File › Download models. `chosen` (runtime, precision) asks for a switch; `options` gives the
+    window's run options, whose runtime and precision are what runs."""
 
-    def _choice(self) -> tuple[str, str]:
-        return self.runtime_group.checkedAction().data(), self.precision_group.checkedAction().data()
+    chosen = Signal(str, str)
 
-    def _check_choice(self, runtime: str, precision: str) -> None:
+    def __init__(self, window: QWidget, options: Callable[[], RunOptions]) -> None:
+        super().__init__(window)
+        self._options = options
+        self.download_action = make_action(
+            window,
+            "Download &models…",
+            None,
+            self.download_models,
+            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)",
+        )
+        self.runtime_actions = self._group(RUNTIMES, RUNTIME_KEYS)
+        self.precision_actions = self._group({p: p for p in PRECISIONS}, PRECISION_KEYS)
+        self._unavailable: dict[str, str] = {}  # runtime or precision key -> why it cannot run here
+        self.update_availability()
+        self.check_choice(options().runtime, options().precision)
+
+    def _group(self, labels: dict[str, str], keys: dict[str, str]) -> dict[str, QAction]:
+        group = QActionGroup(self)
+        actions: dict[str, QAction] = {}
+        for key, label in labels.items():
+            action = actions[key] = make_action(self._window, label, keys[key], checkable=True)
+            action.setData(key)
+            group.addAction(action)
+        group.triggered.connect(self._choice_triggered)
+        return actions
+
+    def choice(self) -> tuple[str, str]:
+        return self._checked(self.runtime_actions), self._checked(self.precision_actions)
+
+    @staticmethod
+    def _checked(actions: dict[str, QAction]) -> str:
+        return next(key for key, action in actions.items() if action.isChecked())
+
+    def check_choice(self, runtime: str, precision: str) -> None:
         for actions, wanted in ((self.runtime_actions, runtime), (self.precision_actions, precision)):
             if wanted not in self._unavailable:
                 actions[wanted].setChecked(True)
             elif not any(a.isChecked() for a in actions.values()):
                 # At start: the first usable one (told as a fallback). With --strict, or when nothing runs here (no
                 # model at all), the one asked for, and the worker fails saying why.
-                usable = (a for key, a in actions.items() if key not in self._unavailable and not self.options.strict)
+                usable = (
+                    a for key, a in actions.items() if key not in self._unavailable and not self._options().strict
+                )
                 next(usable, actions[wanted]).setChecked(True)
 
-    def _update_availability(self) -> None:
+    def update_availability(self) -> None:
         """Unavailable runtimes and precisions stay clickable (greyed, the reason as tooltip), so that choosing
         one can say why it is not there."""
         self._unavailable = {}
+        options = self._options()
         for actions, reasons in (
-            (self.runtime_actions, available_runtimes(self.options.allow_simulator)),
-            (self.precision_actions, precision_availability(self.options)),
+            (self.runtime_actions, available_runtimes(options.allow_simulator)),
+            (self.precision_actions, precision_availability(options)),
         ):
             for key, action in actions.items():
                 reason = reasons.get(key, "not available")
                 if reason:
                     self._unavailable[key] = reason
                 action.setToolTip(reason or f"{action.text()} ({action.shortcut().toString()})")
-                button = self.toolbar.widgetForAction(action)
-                button.setProperty("unavailable", reason is not None)
-                button.style().polish(button)
+                for button in action.associatedObjects():  # the toolbar's
+                    if isinstance(button, QToolButton):
+                        button.setProperty("unavailable", reason is not None)
+                        button.style().polish(button)
 
     def _choice_triggered(self, action: QAction) -> None:
-        self._update_availability()
+        self.update_availability()
+        options = self._options()
         if action.data() in self._unavailable:
-            self._check_choice(self.options.runtime, self.options.precision)  # back to what runs
+            self.check_choice(options.runtime, options.precision)  # back to what runs
             self._tell_unavailable(action.data())
             return
-        self.switch_session()
+        self.chosen.emit(*self.choice())
 
     def _tell_unavailable(self, key: str) -> None:
         """Why `key` (a runtime or precision) cannot be chosen, with the fix as a button where there is one."""
         label = RUNTIMES.get(key, key)
-        fix = self.download_action if key in PRECISIONS and self.options.model is None else None
-        self.show_status(f"{label} is not available: {self._unavailable[key]}", error=True, fix=fix)
+        fix = self.download_action if key in PRECISIONS and self._options().model is None else None
+        self.say(f"{label} is not available: {self._unavailable[key]}", error=True, fix=fix)
 
-    def _tell_unavailable_choice(self, runtime: str, precision: str) -> None:
+    def tell_unavailable_choice(self, runtime: str, precision: str) -> None:
         """A runtime or precision asked for at start (command line, settings) that cannot run: say what runs
         instead and why, as a fallback always is."""
-        running = self._choice()
+        running = self.choice()
         for key, instead in ((runtime, running[0]), (precision, running[1])):
             if key in self._unavailable and key != instead:
-                self.show_status(
+                self.say(
                     f"{RUNTIMES.get(key, key)} is not available, using "
                     f"{RUNTIMES.get(instead, instead)}: {self._unavailable[key]}",
                     error=True,
@@ -93,24 +136,6 @@ class RuntimeChoice:
     def download_models(self) -> None:
         from facemap_gui.gui.download_dialog import DownloadDialog
 
-        if DownloadDialog(parent=self).exec() == QDialog.DialogCode.Accepted:
-            self._update_availability()
-            self.show_status("Models installed: choose them in the Runtime and Precision menus")
-
-    def switch_session(self) -> None:
-        runtime, precision = self._choice()
-        if self.worker is None or self.worker.state is WorkerState.FAILED:
-            self.start_source(self.options.source, remember=False)
-            return
-        self.options = dataclasses.replace(self.options, runtime=runtime, precision=precision)
-        self.worker.request_switch(runtime, precision)
-        self.show_status(f"Switching to {RUNTIMES[runtime]} {precision}…")
-
-    def _sync_choice_to_session(self) -> None:
-        """Check the runtime and precision actually running (after a failed switch or a fallback)."""
-        worker = self.worker
-        if worker is None or worker.pipeline is None or worker.switching:
-            return
-        info = worker.pipeline.session.info
-        self._check_choice(info.runtime, info.precision)
-        self.settings.runtime, self.settings.precision = info.runtime, info.precision
+        if DownloadDialog(parent=self._window).exec() == QDialog.DialogCode.Accepted:
+            self.update_availability()
+            self.say("Models installed: choose them in the Runtime and Precision menus")

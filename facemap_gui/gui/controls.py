@@ -1,25 +1,25 @@
-"""The main window's actions, menus and toolbar."""
+"""Making the window's actions, and two of its controllers: the Source menu (what to play) and the View toggles
+(overlay, smoothing, tracking)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
-from PySide6.QtWidgets import (
-    QLabel,
-    QSlider,
-    QToolBar,
-    QToolButton,
-)
+import platformdirs
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QSlider, QWidget
 
-from facemap_gui.gui.icons import dot_icon, text_icon, widest
-from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
+from facemap_gui.live.events import ViewOptions
+from facemap_gui.live.settings import Settings
+from facemap_gui.live.worker import LiveWorker
+from facemap_gui.overlay import OverlayOptions
+from facemap_gui.sources import list_cameras
 from facemap_gui.sources.demo import DEMO_LOOP
+from facemap_gui.sources.files import IMAGE_SUFFIXES
 
-RUNTIMES = {name: name.upper() for name in RUNTIME_NAMES}
-RUNTIME_KEYS = {name: f"Ctrl+{number}" for number, name in enumerate(RUNTIME_NAMES, 1)}
-PRECISION_KEYS = {"float": "Ctrl+F", "w8a8": "Ctrl+8"}
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 OVERLAY_TOGGLES = {
     "boxes": ("Face &boxes", "B"),
     "points": ("Land&mark points", "P"),
@@ -28,159 +28,176 @@ OVERLAY_TOGGLES = {
 }
 
 
-class Controls:
-    """MainWindow's actions and where they appear; the slots they call are the window's."""
+def make_action(
+    window: QWidget,
+    text: str,
+    shortcut: str | None = None,
+    slot: Callable[[], object] | None = None,
+    checkable: bool = False,
+    checked: bool = False,
+    tip: str = "",
+) -> QAction:
+    """An action of `window`: its shortcut works in fullscreen too, with the menu bar hidden."""
+    action = QAction(text, window)
+    action.setCheckable(checkable)
+    if checkable:
+        action.setChecked(checked)
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+    if slot:
+        action.triggered.connect(slot)
+    window.addAction(action)
+    return action
 
-    def _action(
-        self,
-        text: str,
-        shortcut: str | None = None,
-        slot: Callable[[], object] | None = None,
-        checkable: bool = False,
-        checked: bool = False,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self, checkable=checkable)
-        if checkable:
-            action.setChecked(checked)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        if slot:
-            action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work in fullscreen too, with the menu bar hidden
-        return action
 
-    def _build_actions(self) -> None:
-        s = self.settings
-        self.open_action = self._action("&Open video or image…", "Ctrl+O", self.open_file)
-        self.demo_action = self._action("&Demo clip", "Ctrl+D", lambda: self.start_source(DEMO_LOOP))
-        self.record_action = self._action(
-            "&Record",
-            "Ctrl+R",
-            self.toggle_recording,
-            checkable=True,
-            tip="Record the annotated view and its landmarks",
+class Controller(QObject):
+    """A part of the window: owns its actions and widgets, tells the status bar through `message`, and acts on
+    the worker in use (the window's `worker_changed` signal calls `set_worker`)."""
+
+    message = Signal(str, bool, object)  # text, error, fix (QAction | None)
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._window = window  # the parent of its actions and dialogs
+        self._worker: LiveWorker | None = None
+
+    def set_worker(self, worker: LiveWorker | None) -> None:
+        self._worker = worker
+
+    def say(self, text: str, error: bool = False, fix: QAction | None = None) -> None:
+        self.message.emit(text, error, fix)
+
+
+class SourceMenu(QObject):
+    """The Source menu, File › Open, Open recent and Demo clip; `chosen` carries the source spec picked."""
+
+    chosen = Signal(str)
+
+    def __init__(self, window: QWidget, settings: Settings) -> None:
+        super().__init__(window)
+        self._window = window
+        self._settings = settings
+        self.current = ""  # the source playing, checked in the menu
+        self.open_action = make_action(window, "&Open video or image…", "Ctrl+O", self.open_file)
+        self.demo_action = make_action(window, "&Demo clip", "Ctrl+D", lambda: self.chosen.emit(DEMO_LOOP))
+        self.refresh_cameras_action = make_action(window, "&Refresh camera list", None, self._fill_menu)
+        self.recent_menu = QMenu("Open &recent", window)
+        self.menu = QMenu("&Source", window)
+        self.menu.aboutToShow.connect(self._fill_menu_once)
+        self._cameras_listed = False
+        self._fill_recent_menu()
+
+    def remember(self, spec: str) -> None:
+        """`spec` was opened by the user: a file goes first in Open recent."""
+        self._settings.source = spec
+        if Path(spec).exists():
+            self._settings.add_recent(str(Path(spec).resolve()))
+            self._fill_recent_menu()
+
+    def open_folder(self) -> Path:
+        """Where the Open dialog starts: the folder of the last file opened, else Videos, else home."""
+        folders = [Path(p).parent for p in self._settings.recent_files[:1]]
+        folders += [Path(platformdirs.user_videos_dir()), Path.home()]
+        return next(f for f in folders if f.is_dir())
+
+    def open_file(self) -> None:
+        patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
+        path, _ = QFileDialog.getOpenFileName(
+            self._window,
+            "Open video or image",
+            str(self.open_folder()),
+            f"Videos and images ({patterns});;All files (*)",
         )
-        self.record_action.setIcon(dot_icon(QColor("#ff5252")))
-        self.folder_action = self._action("Output &folder…", None, self.choose_output_folder)
-        self.download_action = self._action(
-            "Download &models…",
-            None,
-            self.download_models,
-            tip="Download Qualcomm's facemap_3dmm models (float and w8a8)",
-        )
-        self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
-        self.refresh_cameras_action = self._action("&Refresh camera list", None, self._fill_source_menu)
-        self.runtime_group = QActionGroup(self, exclusive=True)
-        self.runtime_actions: dict[str, QAction] = {}
-        for runtime, label in RUNTIMES.items():
-            action = self._action(label, RUNTIME_KEYS[runtime], checkable=True)
-            action.setData(runtime)
-            self.runtime_group.addAction(action)
-            self.runtime_actions[runtime] = action
-        self.runtime_group.triggered.connect(self._choice_triggered)
-        self.precision_group = QActionGroup(self, exclusive=True)
-        self.precision_actions: dict[str, QAction] = {}
-        for precision in PRECISIONS:
-            action = self._action(precision, PRECISION_KEYS[precision], checkable=True)
-            action.setData(precision)
-            self.precision_group.addAction(action)
-            self.precision_actions[precision] = action
-        self.precision_group.triggered.connect(self._choice_triggered)
+        if path:
+            self.chosen.emit(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self._settings.recent_files:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _c=False, p=path: self.chosen.emit(p))
+        self.recent_menu.setEnabled(bool(self._settings.recent_files))
+
+    def _fill_menu_once(self) -> None:
+        # Listing probes devices (slow on Windows): do it when the menu is first opened, and on Refresh.
+        if not self._cameras_listed:
+            self._fill_menu()
+
+    def _fill_menu(self) -> None:
+        self._cameras_listed = True
+        menu = self.menu
+        menu.clear()
+        cameras = list_cameras()
+        for camera in cameras:
+            action = menu.addAction(f"{camera.name}  (camera {camera.index})")
+            action.setCheckable(True)
+            action.setChecked(self.current == camera.spec)
+            action.triggered.connect(lambda _c=False, spec=camera.spec: self.chosen.emit(spec))
+        if not cameras:
+            menu.addAction("No camera found").setEnabled(False)
+        menu.addAction(self.refresh_cameras_action)
+        menu.addSeparator()
+        menu.addAction(self.open_action)
+        menu.addMenu(self.recent_menu)
+        menu.addAction(self.demo_action)
+
+
+class ViewControls(QObject):
+    """The overlay, smoothing and tracking toggles and the smoothing strength; kept in the settings. `changed`
+    tells that `options` differ."""
+
+    changed = Signal()
+
+    def __init__(self, window: QWidget, settings: Settings, tracking_allowed: bool) -> None:
+        super().__init__(window)
+        self._settings = s = settings
         self.overlay_actions = {
-            name: self._action(text, key, self._view_changed, checkable=True, checked=getattr(s.overlay, name))
+            name: make_action(window, text, key, self._changed, checkable=True, checked=getattr(s.overlay, name))
             for name, (text, key) in OVERLAY_TOGGLES.items()
         }
-        self.smoothing_action = self._action(
+        self.smoothing_action = make_action(
+            window,
             "&Smoothing",
             "S",
-            self._view_changed,
+            self._changed,
             checkable=True,
             checked=s.smoothing,
             tip="One Euro filter on landmarks and pose",
         )
-        self.tracking_action = self._action(
+        self.tracking_action = make_action(
+            window,
             "&Tracking",
             "T",
-            self._view_changed,
+            self._changed,
             checkable=True,
-            checked=s.tracking and self.options.tracking is not False,
+            checked=s.tracking and tracking_allowed,
             tip="Crop each face where its landmarks were on the previous frame, and run the full-frame detector "
             "only when a face is lost or every few frames (off: detect on every frame)",
         )
-        self.hud_action = self._action("&HUD panel", "H", self._toggle_hud, checkable=True, checked=s.hud)
-        self.fullscreen_action = self._action("&Full screen", "F11", self._toggle_fullscreen, checkable=True)
-        self._action("Leave full screen", "Esc", self._leave_fullscreen)
-        self._build_help_actions()
-        self._build_stream_actions()
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setFixedWidth(110)
+        self.strength_slider.setToolTip("Smoothing strength: stronger is steadier but lags more")
+        self.strength_slider.setValue(round(s.smoothing_strength * 100))
+        self.strength_slider.valueChanged.connect(self._changed)
 
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        file_menu.addAction(self.demo_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.record_action)
-        file_menu.addAction(self.folder_action)
-        file_menu.addAction(self.download_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        self.source_menu = bar.addMenu("&Source")
-        self.source_menu.aboutToShow.connect(self._fill_source_menu_once)
-        self._cameras_listed = False
-        runtime_menu = bar.addMenu("&Runtime")
-        runtime_menu.addActions(list(self.runtime_actions.values()))
-        runtime_menu.aboutToShow.connect(self._update_availability)
-        precision_menu = bar.addMenu("&Precision")
-        precision_menu.addActions(list(self.precision_actions.values()))
-        precision_menu.aboutToShow.connect(self._update_availability)
-        view_menu = bar.addMenu("&View")
-        view_menu.addActions(list(self.overlay_actions.values()))
-        view_menu.addSeparator()
-        view_menu.addAction(self.smoothing_action)
-        view_menu.addAction(self.tracking_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.hud_action)
-        view_menu.addAction(self.fullscreen_action)
-        self._build_stream_menu(bar)
-        self._build_help_menu(bar)
-        self._fill_recent_menu()
-
-    def _build_toolbar(self) -> None:
-        bar = self.toolbar = QToolBar("Controls", self, movable=False, objectName="controls")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        bar.addAction(self.open_action)
-        bar.addAction(self.demo_action)
-        bar.addSeparator()
-        bar.addAction(self.record_action)
-        record = bar.widgetForAction(self.record_action)
-        record.setObjectName("recordButton")
-        record.setFixedWidth(widest(record, ("&Record", "Stop &recording")))  # the toolbar must not shift
-        bar.addSeparator()
-        bar.addWidget(QLabel("RUNTIME", objectName="toolbarLabel"))
-        bar.addActions(list(self.runtime_actions.values()))
-        bar.addSeparator()
-        bar.addWidget(QLabel("PRECISION", objectName="toolbarLabel"))
-        bar.addActions(list(self.precision_actions.values()))
-        bar.addSeparator()
-        bar.addAction(self.smoothing_action)
-        self.strength_slider = QSlider(
-            Qt.Orientation.Horizontal,
-            minimum=0,
-            maximum=100,
-            fixedWidth=110,
-            toolTip="Smoothing strength: stronger is steadier but lags more",
+    def options(self, display_area: tuple[int, int] | None = None) -> ViewOptions:
+        overlay = OverlayOptions(**{name: a.isChecked() for name, a in self.overlay_actions.items()})
+        return ViewOptions(
+            overlay=overlay,
+            smoothing=self.smoothing_action.isChecked(),
+            smoothing_strength=self.strength_slider.value() / 100,
+            tracking=self.tracking_action.isChecked(),
+            display_area=display_area,
         )
-        self.strength_slider.setValue(round(self.settings.smoothing_strength * 100))
-        self.strength_slider.valueChanged.connect(self._view_changed)
-        bar.addWidget(self.strength_slider)
-        bar.addSeparator()
-        bar.addAction(self.stream_action)
-        self.addToolBar(bar)
-        # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
-        more = bar.findChild(QToolButton, "qt_toolbar_ext_button")
-        more.setIcon(text_icon("»", QColor("#d7dae0")))
-        more.setToolTip("More controls")
+
+    def _changed(self) -> None:
+        view = self.options()
+        self._settings.overlay = view.overlay
+        self._settings.smoothing, self._settings.smoothing_strength = view.smoothing, view.smoothing_strength
+        self._settings.tracking = view.tracking
+        self.strength_slider.setEnabled(view.smoothing)
+        self.changed.emit()

@@ -13,9 +13,10 @@ import onnxruntime
 import PySide6
 from PySide6.QtCore import QProcess, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QMenuBar, QMessageBox
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from facemap_gui import __version__
+from facemap_gui.gui.controls import Controller, make_action
 from facemap_gui.runtime.qnn import qnn_versions
 
 log = logging.getLogger(__name__)
@@ -53,22 +54,23 @@ def versions() -> dict[str, str]:
     }
 
 
-class HelpMenu:
-    """MainWindow's Help menu; the diagnostics run in a child process, so the window stays live meanwhile."""
+class HelpMenu(Controller):
+    """The Help menu; the diagnostics run in a child process, so the window stays live meanwhile. About names
+    the model of the worker in use (`set_worker`)."""
 
-    def _build_help_actions(self) -> None:
-        self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self._show_shortcuts)
-        self.about_action = self._action("&About facemap-gui", None, self._show_about)
-        self.diagnostics_action = self._action(
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.shortcuts_action = make_action(window, "&Keyboard shortcuts", "F1", self._show_shortcuts)
+        self.about_action = make_action(window, "&About facemap-gui", None, self._show_about)
+        self.diagnostics_action = make_action(
+            window,
             "&Copy diagnostics",
             None,
             self._copy_diagnostics,
             tip="Copy the `facemap-gui doctor --json` report to the clipboard, for bug reports",
         )
         self._diagnostics: QProcess | None = None
-
-    def _build_help_menu(self, bar: QMenuBar) -> None:
-        menu = bar.addMenu("&Help")
+        self.menu = menu = QMenu("&Help", window)
         menu.addAction(self.shortcuts_action)
         docs = menu.addMenu("&Documentation")
         pages = doc_pages()
@@ -85,15 +87,15 @@ class HelpMenu:
     def _show_shortcuts(self) -> None:
         rows = "".join(
             f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
-            for a in self.actions()
+            for a in self._window.actions()
             if not a.shortcut().isEmpty()
         )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
+        QMessageBox.information(self._window, "Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
 
     def about_text(self) -> str:
         """The versions and the landmark model in use (real or stand-in, its file and sha256), as HTML."""
         rows = "".join(f"<tr><td>{name}</td><td><b>{value}</b></td></tr>" for name, value in versions().items())
-        pipeline = self.worker.pipeline if self.worker is not None else None
+        pipeline = self._worker.pipeline if self._worker is not None else None
         if pipeline is None:
             model = "not loaded yet"
         else:
@@ -103,21 +105,23 @@ class HelpMenu:
         return f"<p><b>facemap-gui {__version__}</b></p><table cellspacing=4>{rows}</table><p>Model: {model}</p>"
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, "About facemap-gui", self.about_text())
+        QMessageBox.about(self._window, "About facemap-gui", self.about_text())
 
     def _copy_diagnostics(self) -> None:
         if self._diagnostics is not None:
             return  # one at a time
         process = self._diagnostics = QProcess(self)
         process.finished.connect(self._diagnostics_finished)
-        process.errorOccurred.connect(
-            lambda error: error == QProcess.ProcessError.FailedToStart and self._diagnostics_finished()
-        )
+        process.errorOccurred.connect(self._diagnostics_failed)
         command = doctor_command()
         process.start(command[0], command[1:])
-        self.show_status("Collecting diagnostics (facemap-gui doctor --json)…")
+        self.say("Collecting diagnostics (facemap-gui doctor --json)…")
 
-    def _stop_diagnostics(self) -> None:
+    def _diagnostics_failed(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._diagnostics_finished()
+
+    def stop_diagnostics(self) -> None:
         if self._diagnostics is not None:
             self._diagnostics.kill()
             self._diagnostics.waitForFinished(1000)
@@ -126,8 +130,8 @@ class HelpMenu:
         process, self._diagnostics = self._diagnostics, None
         if process is None:
             return
-        out = bytes(process.readAllStandardOutput()).decode(errors="replace")
-        err = bytes(process.readAllStandardError()).decode(errors="replace").strip()
+        out = bytes(process.readAllStandardOutput().data()).decode(errors="replace")
+        err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
         process.deleteLater()
         try:
             report = json.loads(out)
@@ -135,7 +139,7 @@ class HelpMenu:
                 raise ValueError("not a doctor report")
         except ValueError:
             reason = err.splitlines()[-1] if err else process.errorString()
-            self.show_status(f"Diagnostics failed: {reason} (run `facemap-gui doctor --json` instead)", error=True)
+            self.say(f"Diagnostics failed: {reason} (run `facemap-gui doctor --json` instead)", error=True)
             return
         QGuiApplication.clipboard().setText(out)
-        self.show_status(f"Diagnostics copied to the clipboard ({len(out) / 1000:.0f} kB): paste them into the report")
+        self.say(f"Diagnostics copied to the clipboard ({len(out) / 1000:.0f} kB): paste them into the report")

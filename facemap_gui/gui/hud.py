@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from facemap_gui.gui.style import named
 from facemap_gui.live.events import LiveFrame
 from facemap_gui.pipeline import STAGES
 from facemap_gui.runtime.base import RuntimeInfo
@@ -56,7 +57,8 @@ class HudPanel(QFrame):
     """Read-only figures in labelled rows; `update_figures` is called a few times a second, not per frame."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, objectName="hud")
+        super().__init__(parent)
+        self.setObjectName("hud")
         self.setFixedWidth(270)
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(16, 14, 16, 14)
@@ -95,13 +97,13 @@ class HudPanel(QFrame):
         self._grid.setRowStretch(self._row, 1)
 
     def _section(self, title: str) -> None:
-        label = QLabel(title.upper(), objectName="hudSection")
+        label = named(QLabel(title.upper()), "hudSection")
         self._grid.addWidget(label, self._row, 0, 1, 2)
         self._row += 1
 
     def _value(self, name: str, tooltip: str = "") -> QLabel:
-        key = QLabel(name, objectName="hudKey")
-        value = ElidedLabel("–", objectName="hudValue", alignment=Qt.AlignmentFlag.AlignRight)
+        key = named(QLabel(name), "hudKey")
+        value = named(ElidedLabel("–", alignment=Qt.AlignmentFlag.AlignRight), "hudValue")
         value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names are elided
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for label in (key, value):

@@ -5,9 +5,13 @@ The live worker sends, on its own thread, per frame; the window only chooses the
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMenuBar, QSpinBox, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMenu, QSpinBox, QWidget
 
 from facemap_gui.errors import FacemapError
+from facemap_gui.gui.controls import Controller, make_action
+from facemap_gui.gui.style import named
+from facemap_gui.live.settings import Settings
+from facemap_gui.live.worker import LiveWorker
 from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
@@ -23,11 +27,14 @@ class TargetDialog(QDialog):
     """Host and port of one protocol's target; `target` holds the choice once accepted."""
 
     def __init__(self, target: StreamTarget, parent: QWidget | None = None) -> None:
-        super().__init__(parent, windowTitle=f"Stream target ({target.protocol})")
+        super().__init__(parent)
+        self.setWindowTitle(f"Stream target ({target.protocol})")
         self.target = target
-        self.host = QLineEdit(target.host, objectName="streamHost")
-        self.port = QSpinBox(minimum=1, maximum=65535, value=target.port, objectName="streamPort")
-        self.problem = QLabel(objectName="streamProblem", wordWrap=True)
+        self.host = named(QLineEdit(target.host), "streamHost")
+        self.port = named(QSpinBox(), "streamPort")
+        self.port.setRange(1, 65535)
+        self.port.setValue(target.port)
+        self.problem = named(QLabel(wordWrap=True), "streamProblem")
         self.problem.hide()
         hint = QLabel(TARGET_HINT, wordWrap=True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -52,74 +59,84 @@ class TargetDialog(QDialog):
         super().accept()
 
 
-class StreamMenu:
-    """MainWindow's Stream menu, toolbar toggle and status label; the choice lives in its settings."""
+class StreamControl(Controller):
+    """The Stream menu, toolbar toggle and status label; the choice lives in the settings, the worker in use
+    (`set_worker`) sends."""
 
-    def _build_stream_actions(self) -> None:
-        self.stream_action = self._action(
+    def __init__(self, window: QWidget, settings: Settings) -> None:
+        super().__init__(window)
+        self._settings = settings
+        self.action = make_action(
+            window,
             "&Stream",
             STREAM_KEY,
-            self._stream_toggled,
+            self._toggled,
             checkable=True,
             tip="Send the tracking to an avatar app (the Stream menu sets where)",
         )
-        self.stream_group = QActionGroup(self, exclusive=True)
-        self.stream_actions = {"off": self._action("&Off", checkable=True)}
-        self.stream_actions.update({p: self._action(PROTOCOL_NAMES[p], checkable=True) for p in PROTOCOLS})
-        for key, action in self.stream_actions.items():
+        group = QActionGroup(self)
+        self.protocol_actions = {"off": make_action(window, "&Off", checkable=True)}
+        self.protocol_actions.update({p: make_action(window, PROTOCOL_NAMES[p], checkable=True) for p in PROTOCOLS})
+        for key, action in self.protocol_actions.items():
             action.setData(key)
-            self.stream_group.addAction(action)
-        self.stream_group.triggered.connect(self._stream_chosen)
-        self.stream_target_action = self._action(
-            "&Target…", None, self.edit_stream_target, tip="Host and port the tracking is sent to"
+            group.addAction(action)
+        group.triggered.connect(self._chosen)
+        self.target_action = make_action(
+            window, "&Target…", None, self.edit_target, tip="Host and port the tracking is sent to"
         )
-        self._stream_told: str | None = None  # the send problem last put in the status bar
+        self.menu = QMenu("S&tream", window)
+        self.menu.addActions(list(self.protocol_actions.values()))
+        self.menu.addSeparator()
+        self.menu.addAction(self.target_action)
+        self.label = named(QLabel(), "streamLabel")
+        self.label.hide()
+        self._told: str | None = None  # the send problem last put in the status bar
+        self._apply()
 
-    def _build_stream_menu(self, bar: QMenuBar) -> None:
-        menu = bar.addMenu("S&tream")
-        menu.addActions(list(self.stream_actions.values()))
-        menu.addSeparator()
-        menu.addAction(self.stream_target_action)
+    def set_worker(self, worker: LiveWorker | None) -> None:
+        super().set_worker(worker)
+        if worker is not None:
+            worker.set_stream(self.targets())
 
-    def stream_targets(self) -> list[StreamTarget]:
-        return [self.settings.stream_target()] if self.settings.stream else []
+    def targets(self) -> list[StreamTarget]:
+        return [self._settings.stream_target()] if self._settings.stream else []
 
-    def _apply_stream(self) -> None:
+    def _apply(self) -> None:
         """Show the settings' choice in the menu and toolbar and hand it to the worker."""
-        s = self.settings
-        self.stream_action.setChecked(s.stream)
-        self.stream_actions[s.stream_protocol if s.stream else "off"].setChecked(True)
-        self.stream_target_action.setText(f"&Target ({s.stream_target()})…")
-        self._stream_told = None
-        if self.worker is not None:
-            self.worker.set_stream(self.stream_targets())
-        self._refresh_stream()
+        s = self._settings
+        self.action.setChecked(s.stream)
+        self.protocol_actions[s.stream_protocol if s.stream else "off"].setChecked(True)
+        self.target_action.setText(f"&Target ({s.stream_target()})…")
+        self._told = None
+        if self._worker is not None:
+            self._worker.set_stream(self.targets())
+        self.refresh()
 
-    def _stream_toggled(self) -> None:
-        self.settings.stream = self.stream_action.isChecked()
-        self._apply_stream()
+    def _toggled(self) -> None:
+        self._settings.stream = self.action.isChecked()
+        self._apply()
 
-    def _stream_chosen(self, action: QAction) -> None:
-        self.settings.stream = action.data() != "off"
-        if self.settings.stream:
-            self.settings.stream_protocol = action.data()
-        self._apply_stream()
+    def _chosen(self, action: QAction) -> None:
+        self._settings.stream = action.data() != "off"
+        if self._settings.stream:
+            self._settings.stream_protocol = action.data()
+        self._apply()
 
-    def edit_stream_target(self) -> None:
-        dialog = TargetDialog(self.settings.stream_target(), self)
+    def edit_target(self) -> None:
+        dialog = TargetDialog(self._settings.stream_target(), self._window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            setattr(self.settings, f"stream_{dialog.target.protocol}", str(dialog.target))
-            self._apply_stream()
+            setattr(self._settings, f"stream_{dialog.target.protocol}", str(dialog.target))
+            self._apply()
 
-    def _refresh_stream(self) -> None:
-        """The status label (a few times a second, from the HUD timer) and a send problem, told once."""
-        targets = self.stream_targets()
-        statuses = (self.worker.stream_status() if self.worker is not None else []) or [
+    def refresh(self) -> None:
+        """The status label (a few times a second, from the window's HUD timer) and a send problem, told once."""
+        targets = self.targets()
+        statuses = (self._worker.stream_status() if self._worker is not None else []) or [
             StreamStatus(t, 0.0, None) for t in targets
         ]  # before the first frame is sent
-        self.stream_label.setVisible(bool(targets))
-        self.stream_label.setText(" | ".join(status.line() for status in statuses))
+        self.label.setVisible(bool(targets))
+        self.label.setText(" | ".join(status.line() for status in statuses))
         for status in statuses:
-            if status.error is not None and status.error != self._stream_told:
-                self._stream_told = status.error
-                self.show_status(f"{status.target}: {status.error}; streaming goes on", error=True)
+            if status.error is not None and status.error != self._told:
+                self._told = status.error
+                self.say(f"{status.target}: {status.error}; streaming goes on", error=True)

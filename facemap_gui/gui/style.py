@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
+
+Named = TypeVar("Named", bound=QObject)
 
 ACCENT = "#3d8bfd"
 STYLE_SHEET = f"""
@@ -58,3 +63,9 @@ def apply_style(app: QApplication) -> None:
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5c616b"))
     app.setPalette(palette)
     app.setStyleSheet(STYLE_SHEET)
+
+
+def named(widget: Named, name: str) -> Named:
+    """`widget` with the object name the style sheet (and the tests) find it by."""
+    widget.setObjectName(name)
+    return widget

@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QPainter, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
+from facemap_gui.gui.style import named
 from facemap_gui.live.picture import fitted_size
 
 BACKGROUND = QColor(18, 19, 22)
@@ -80,8 +81,8 @@ class MessagePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel(objectName="messageTitle", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        self.detail = QLabel(objectName="messageDetail", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.title = named(QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True), "messageTitle")
+        self.detail = named(QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True), "messageDetail")
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for label in (self.title, self.detail):  # a long path wraps or is cut; it never widens the window
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -100,8 +101,9 @@ class MessagePage(QWidget):
         self.detail.setText(detail)
         while self._buttons.count() > 1:
             item = self._buttons.takeAt(1)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for action in actions:
             button = QPushButton(action.text().replace("&", ""), self)
             button.clicked.connect(action.trigger)

@@ -1,4 +1,5 @@
-"""The main window: menus, toolbar, the video with its HUD, status bar. Thin: the work is in `LiveWorker`."""
+"""The main window: it owns the worker and wires its parts (source menu, view toggles, runtime chooser,
+recording, streaming, help, status bar, HUD, video), each a controller with its own actions and widgets."""
 
 from __future__ import annotations
 
@@ -10,44 +11,44 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from facemap_gui.atomic import replacing
-from facemap_gui.gui.choice import RuntimeChoice
-from facemap_gui.gui.controls import Controls
+from facemap_gui.gui.choice import RUNTIMES, RuntimeChooser
+from facemap_gui.gui.controls import SourceMenu, ViewControls, make_action
 from facemap_gui.gui.help import HelpMenu
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
+from facemap_gui.gui.icons import text_icon, widest
 from facemap_gui.gui.qt_health import none_leak_problem
-from facemap_gui.gui.status import StatusBar
-from facemap_gui.gui.stream import StreamMenu
+from facemap_gui.gui.record import RECORD_TEXTS, RecordingControl
+from facemap_gui.gui.status import StatusPanel
+from facemap_gui.gui.stream import StreamControl
+from facemap_gui.gui.style import named
 from facemap_gui.gui.view import ViewStack
-from facemap_gui.live.events import LiveFrame, ViewOptions, WorkerEvent, WorkerState
+from facemap_gui.live.events import LiveFrame, WorkerEvent, WorkerState
 from facemap_gui.live.settings import Settings, save_settings
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.overlay import OverlayOptions
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.sources import list_cameras
 from facemap_gui.sources.demo import DEMO_LOOP
-from facemap_gui.sources.files import IMAGE_SUFFIXES
 from facemap_gui.timing import seconds_since_launch
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 HUD_REFRESH_MS = 250
 STAND_IN_TEXT = "STAND-IN MODEL — landmarks are not real (File › Download models… gets the real one)"
 STAND_IN_TIP = "Random weights. Install the real model with File › Download models… or `facemap-gui models download`"
@@ -68,11 +69,13 @@ class _Bridge(QObject):
     def state_changed(self, state: WorkerState, message: str) -> None:
         self.state.emit(state, message)
 
-    def event(self, event: WorkerEvent) -> None:
+    def worker_event(self, event: WorkerEvent) -> None:
         self.note.emit(event)
 
 
-class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMainWindow):
+class MainWindow(QMainWindow):
+    worker_changed = Signal(object)  # the LiveWorker the parts act on, or None
+
     def __init__(
         self,
         options: RunOptions,
@@ -108,34 +111,110 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         self._model_started = time.monotonic()
         self.setWindowTitle("facemap-gui")
         self.setMinimumSize(*MINIMUM_SIZE)
-        self._build_actions()
+        self.sources = SourceMenu(self, settings)
+        self.sources.chosen.connect(self.start_source)
+        self.view = ViewControls(self, settings, options.tracking is not False)
+        self.view.changed.connect(self._view_changed)
+        self.choice = RuntimeChooser(self, lambda: self.options)
+        self.choice.chosen.connect(self.switch_session)
+        self.recording = RecordingControl(self, settings)
+        self.stream = StreamControl(self, settings)
+        self.help = HelpMenu(self)
+        for user in (self.recording, self.stream, self.help):  # the parts that act on the worker
+            self.worker_changed.connect(user.set_worker)
+        self.quit_action = make_action(self, "&Quit", "Ctrl+Q", self.close)
+        self.hud_action = make_action(self, "&HUD panel", "H", self._toggle_hud, checkable=True, checked=settings.hud)
+        self.fullscreen_action = make_action(self, "&Full screen", "F11", self._toggle_fullscreen, checkable=True)
+        make_action(self, "Leave full screen", "Esc", self._leave_fullscreen)
         self._build_menus()
         self._build_toolbar()
-        self._unavailable: dict[str, str] = {}  # runtime or precision key -> why it cannot run here
-        self._update_availability()
-        self._check_choice(self.options.runtime, self.options.precision)
+        self.choice.update_availability()  # now on the toolbar's buttons too
         self._build_body()
-        self._build_status_bar()
+        # Busy while the model is made (the banner says what and for how long); how far it is, nobody knows.
+        self.model_progress = QProgressBar(maximum=0, textVisible=False)
+        self.model_progress.setMaximumSize(90, 12)
+        self.model_progress.setToolTip("Preparing the model")
+        self.model_progress.hide()
+        self.status = StatusPanel(self.statusBar(), [self.recording.label, self.stream.label, self.model_progress])
+        for part in (self.choice, self.recording, self.stream, self.help):
+            part.message.connect(self.status.show)
         if self._model_future is not None:
             self.model_progress.show()
             self.stand_in_banner.setProperty("preparing", True)
             self._follow_model()
-        self._apply_stream()
         self.stack.video.on_resize = self._view_changed  # the worker scales its pictures to the view
-        self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS, timeout=self._refresh_hud)
+        self._hud_timer = QTimer(self, interval=HUD_REFRESH_MS)
+        self._hud_timer.timeout.connect(self._refresh_hud)
         self._hud_timer.start()
-        self._message_timer = QTimer(self, singleShot=True, timeout=self.clear_status)
         if settings.geometry and not self.quit_after_frames:
             self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode()))
         else:
             self.resize(1280, 760)
         self.start_source(options.source, remember=False)
-        self._tell_unavailable_choice(options.runtime, options.precision)
+        self.choice.tell_unavailable_choice(options.runtime, options.precision)
         for warning in (settings_warning, pyside_problem):
             if warning:
-                self.show_status(warning, error=True)  # also on stderr; the crash warning shown last
+                self.status.show(warning, error=True)  # also on stderr; the crash warning shown last
 
     # -- construction ------------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.sources.open_action)
+        file_menu.addMenu(self.sources.recent_menu)
+        file_menu.addAction(self.sources.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.recording.action)
+        file_menu.addAction(self.recording.folder_action)
+        file_menu.addAction(self.choice.download_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        bar.addMenu(self.sources.menu)
+        for title, actions in (
+            ("&Runtime", self.choice.runtime_actions),
+            ("&Precision", self.choice.precision_actions),
+        ):
+            menu = bar.addMenu(title)
+            menu.addActions(list(actions.values()))
+            menu.aboutToShow.connect(self.choice.update_availability)
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions(list(self.view.overlay_actions.values()))
+        view_menu.addSeparator()
+        view_menu.addAction(self.view.smoothing_action)
+        view_menu.addAction(self.view.tracking_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.hud_action)
+        view_menu.addAction(self.fullscreen_action)
+        bar.addMenu(self.stream.menu)
+        bar.addMenu(self.help.menu)
+
+    def _build_toolbar(self) -> None:
+        bar = self.toolbar = named(QToolBar("Controls", self, movable=False), "controls")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.addAction(self.sources.open_action)
+        bar.addAction(self.sources.demo_action)
+        bar.addSeparator()
+        bar.addAction(self.recording.action)
+        record = bar.widgetForAction(self.recording.action)
+        record.setObjectName("recordButton")
+        assert isinstance(record, QToolButton)
+        record.setFixedWidth(widest(record, RECORD_TEXTS))  # the toolbar must not shift
+        for title, actions in (("RUNTIME", self.choice.runtime_actions), ("PRECISION", self.choice.precision_actions)):
+            bar.addSeparator()
+            bar.addWidget(named(QLabel(title), "toolbarLabel"))
+            bar.addActions(list(actions.values()))
+        bar.addSeparator()
+        bar.addAction(self.view.smoothing_action)
+        bar.addWidget(self.view.strength_slider)
+        bar.addSeparator()
+        bar.addAction(self.stream.action)
+        self.addToolBar(bar)
+        # What does not fit a narrow window goes behind Qt's extension button: make it visible and say so.
+        more = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        assert more is not None
+        more.setIcon(text_icon("»", QColor("#d7dae0")))
+        more.setToolTip("More controls")
 
     def _build_body(self) -> None:
         body = QWidget(self)
@@ -144,12 +223,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         layout.setSpacing(0)
         column = QVBoxLayout()
         column.setSpacing(0)
-        self.stand_in_banner = QLabel(
-            STAND_IN_TEXT,
-            objectName="standInBanner",
-            alignment=Qt.AlignmentFlag.AlignCenter,
+        self.stand_in_banner = named(
+            QLabel(STAND_IN_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True), "standInBanner"
         )
-        self.stand_in_banner.setWordWrap(True)
         self.stand_in_banner.setToolTip(STAND_IN_TIP)
         self.stand_in_banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stand_in_banner.hide()
@@ -159,12 +235,9 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         layout.addLayout(column, 1)
         self.hud = HudPanel()
         # Scrolls in a short window instead of setting the window's minimum height.
-        self.hud_area = QScrollArea(
-            body,
-            widgetResizable=True,
-            frameShape=QFrame.Shape.NoFrame,
-            horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff,
-        )
+        self.hud_area = QScrollArea(body, widgetResizable=True)
+        self.hud_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.hud_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hud_area.setWidget(self.hud)
         self.hud_area.setFixedWidth(self.hud.width() + self.hud_area.verticalScrollBar().sizeHint().width())
         self.hud_area.setVisible(self.settings.hud)
@@ -177,24 +250,23 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         """Stop what runs and start `spec` with the current runtime, precision and view options."""
         self._stop_worker()
         spec = DEMO_LOOP if spec == "demo" else spec  # a window shows the demo clip looped, however it was named
-        runtime, precision = self._choice()
+        runtime, precision = self.choice.choice()
         self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
+        self.sources.current = spec
         if remember:
-            self.settings.source = spec
-            if Path(spec).exists():
-                self.settings.add_recent(str(Path(spec).resolve()))
-                self._fill_recent_menu()
+            self.sources.remember(spec)
         self.latest = None
         self.stand_in_banner.setVisible(self._model_future is not None and not self._model_future.done())
-        self.clear_status()  # messages belong to the source that caused them
+        self.status.clear()  # messages belong to the source that caused them
         # No parent: the worker keeps its bridge alive as long as its threads may call it. Signals from a
         # stopped worker's bridge still queued are ignored by checking the sender.
         self._bridge = _Bridge()
         self._bridge.frame.connect(self._on_frame)
         self._bridge.state.connect(self._on_state)
         self._bridge.note.connect(self._on_note)
-        self.worker = LiveWorker(self.options, self._bridge, self._view_options(), model=self._model_future)
-        self.worker.set_stream(self.stream_targets())
+        view = self.view.options(self.stack.video.display_area())
+        self.worker = LiveWorker(self.options, self._bridge, view, model=self._model_future)
+        self.worker_changed.emit(self.worker)  # the stream control hands it the targets before it starts
         self.worker.start()
 
     @staticmethod
@@ -229,13 +301,13 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             log.info("stand-in model ready %.2f s after launch", seconds_since_launch())
             self.options = dataclasses.replace(self.options, model=future.result())
             self._model_future = None
-            self._update_availability()
+            self.choice.update_availability()
         # A failed one is kept: every source started then says why there is no model.
 
     def _stop_worker(self) -> None:
         if self.worker is None:
             return
-        self.stop_recording()
+        self.recording.stop()
         if not self.worker.stop():
             log.warning(
                 "the %s worker did not stop within a second; it finishes in the background", self.options.source
@@ -244,74 +316,30 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             # thread, and never by the last reference going away on one of its own threads.
             self._draining.append(self.worker)
         self.worker = None
+        self.worker_changed.emit(None)
 
-    def open_folder(self) -> Path:
-        """Where the Open dialog starts: the folder of the last file opened, else Videos, else home."""
-        folders = [Path(p).parent for p in self.settings.recent_files[:1]]
-        folders += [Path(platformdirs.user_videos_dir()), Path.home()]
-        return next(f for f in folders if f.is_dir())
+    # -- parts -------------------------------------------------------------------------------------------
 
-    def open_file(self) -> None:
-        patterns = " ".join(f"*{s}" for s in (*VIDEO_SUFFIXES, *sorted(IMAGE_SUFFIXES)))
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open video or image", str(self.open_folder()), f"Videos and images ({patterns});;All files (*)"
-        )
-        if path:
-            self.start_source(path)
+    def switch_session(self, runtime: str, precision: str) -> None:
+        if self.worker is None or self.worker.state is WorkerState.FAILED:
+            self.start_source(self.options.source, remember=False)
+            return
+        self.options = dataclasses.replace(self.options, runtime=runtime, precision=precision)
+        self.worker.request_switch(runtime, precision)
+        self.status.show(f"Switching to {RUNTIMES[runtime]} {precision}…")
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent_files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _c=False, p=path: self.start_source(p))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files))
-
-    def _fill_source_menu_once(self) -> None:
-        # Listing probes devices (slow on Windows): do it when the menu is first opened, and on Refresh.
-        if not self._cameras_listed:
-            self._fill_source_menu()
-
-    def _fill_source_menu(self) -> None:
-        self._cameras_listed = True
-        menu = self.source_menu
-        menu.clear()
-        cameras = list_cameras()
-        for camera in cameras:
-            action = menu.addAction(f"{camera.name}  (camera {camera.index})")
-            action.setCheckable(True)
-            action.setChecked(self.options.source == camera.spec)
-            action.triggered.connect(lambda _c=False, spec=camera.spec: self.start_source(spec))
-        if not cameras:
-            menu.addAction("No camera found").setEnabled(False)
-        menu.addAction(self.refresh_cameras_action)
-        menu.addSeparator()
-        menu.addAction(self.open_action)
-        menu.addMenu(self.recent_menu)
-        menu.addAction(self.demo_action)
-
-    # -- runtime and precision ---------------------------------------------------------------------------
-
-    # -- view options ------------------------------------------------------------------------------------
-
-    def _view_options(self) -> ViewOptions:
-        overlay = OverlayOptions(**{name: a.isChecked() for name, a in self.overlay_actions.items()})
-        return ViewOptions(
-            overlay=overlay,
-            smoothing=self.smoothing_action.isChecked(),
-            smoothing_strength=self.strength_slider.value() / 100,
-            tracking=self.tracking_action.isChecked(),
-            display_area=self.stack.video.display_area(),
-        )
+    def _sync_choice_to_session(self) -> None:
+        """Check the runtime and precision actually running (after a failed switch or a fallback)."""
+        worker = self.worker
+        if worker is None or worker.pipeline is None or worker.switching:
+            return
+        info = worker.pipeline.session.info
+        self.choice.check_choice(info.runtime, info.precision)
+        self.settings.runtime, self.settings.precision = info.runtime, info.precision
 
     def _view_changed(self) -> None:
-        view = self._view_options()
-        self.settings.overlay = view.overlay
-        self.settings.smoothing, self.settings.smoothing_strength = view.smoothing, view.smoothing_strength
-        self.settings.tracking = view.tracking
-        self.strength_slider.setEnabled(view.smoothing)
         if self.worker is not None:
-            self.worker.view = view
+            self.worker.view = self.view.options(self.stack.video.display_area())
 
     def _toggle_hud(self) -> None:
         self.settings.hud = self.hud_action.isChecked()
@@ -320,7 +348,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
     def _toggle_fullscreen(self) -> None:
         full = self.fullscreen_action.isChecked()
         self.menuBar().setVisible(not full)
-        self.findChild(QToolBar, "controls").setVisible(not full)
+        self.toolbar.setVisible(not full)
         if full:
             self.showFullScreen()
         else:
@@ -351,7 +379,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             self._refresh_hud()
             log.info("first frame on screen %.2f s after launch", seconds_since_launch())
         if self._record_toggles and live.processed >= self._record_toggles[0]:
-            (self.start_recording if len(self._record_toggles) == 2 else self.stop_recording)()
+            (self.recording.start if len(self._record_toggles) == 2 else self.recording.stop)()
             self._record_toggles.pop(0)
         if self.quit_after_frames and live.processed >= self.quit_after_frames:
             self._finish_script(0)
@@ -359,17 +387,15 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
     def _on_state(self, state: WorkerState, message: str) -> None:
         if self.worker is None or self.sender() is not self._bridge:
             return
-        self.state_label.setText(f"● {state.value}")
-        self.state_label.setProperty("state", state.value)
-        self.state_label.style().polish(self.state_label)
+        self.status.show_state(state)
         if state is WorkerState.STARTING and self.latest is None:
             self.stack.show_message(message, "", [])
         elif state is WorkerState.RUNNING:
             self._sync_choice_to_session()
             self.setWindowTitle(f"facemap-gui — {Path(message).name or message}")
         elif state is WorkerState.IDLE:
-            self.show_status(message)
-            self.stop_recording()
+            self.status.show(message)
+            self.recording.stop()
             if self.quit_after_frames:
                 self._finish_script(0)
         elif state is WorkerState.FAILED:
@@ -387,18 +413,18 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             )
         else:
             title, detail = f"Cannot start {Path(source).name or source}", message
-        self.stack.show_message(title, detail, [self.open_action, self.demo_action])
-        self.show_status(message, error=True)
+        self.stack.show_message(title, detail, [self.sources.open_action, self.sources.demo_action])
+        self.status.show(message, error=True)
 
     def _on_note(self, event: WorkerEvent) -> None:
         if self.sender() is self._bridge:
-            self.show_status(event.text, event.error)
+            self.status.show(event.text, event.error)
             self._sync_choice_to_session()
 
     def _refresh_hud(self) -> None:
         self._draining = [w for w in self._draining if w.alive]
-        self._refresh_recording()
-        self._refresh_stream()
+        self.recording.refresh()
+        self.stream.refresh()
         self._follow_model()
         live = self.latest
         if live is None:
@@ -416,7 +442,7 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             return "off"
         return f"on · full scan every {pipeline.config.redetect_every}"
 
-    # -- help, script, close -----------------------------------------------------------------------------
+    # -- script, close -----------------------------------------------------------------------------
 
     def _finish_script(self, code: int) -> None:
         """Quit with `code` after saving the screenshot; the grab waits one turn of the event loop so that
@@ -442,13 +468,13 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
         image.setText("Software", "facemap-gui")
         try:
             with replacing(path) as part:
-                return image.save(str(part), path.suffix.lstrip(".") or "png")
+                return image.save(str(part), (path.suffix.lstrip(".") or "png").encode())
         except OSError:
             return False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._hud_timer.stop()
-        self._stop_diagnostics()
+        self.help.stop_diagnostics()
         self._stop_worker()
         for worker in self._draining:  # no worker thread may outlive the window (and run into interpreter exit)
             if not worker.stop(SHUTDOWN_TIMEOUT_S):
@@ -459,6 +485,6 @@ class MainWindow(Controls, RuntimeChoice, StatusBar, StreamMenu, HelpMenu, QMain
             log.info("finishing the stand-in model before quitting (a few seconds)")
             wait([self._model_future])
         if not self.quit_after_frames:
-            self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
+            self.settings.geometry = bytes(self.saveGeometry().toBase64().data()).decode()
             save_settings(self.settings)
         event.accept()

@@ -287,7 +287,7 @@ class LiveWorker:
             self._tell(EventKind.SWITCHED, info.summary())
 
     def _tell(self, kind: EventKind, detail: str, subject: str = "") -> None:
-        self._listener.event(WorkerEvent(kind, detail, subject))
+        self._listener.worker_event(WorkerEvent(kind, detail, subject))
 
     def _process(self, captured: Captured) -> None:
         assert self.pipeline is not None

@@ -468,7 +468,8 @@ class MainWindow(QMainWindow):
         image.setText("Software", "facemap-gui")
         try:
             with replacing(path) as part:
-                return image.save(str(part), (path.suffix.lstrip(".") or "png").encode())
+                # A str format: the stubs say bytes, but PySide6 6.11 aborts the process on bytes here.
+                return image.save(str(part), path.suffix.lstrip(".") or "png")  # type: ignore[call-overload]
         except OSError:
             return False
 

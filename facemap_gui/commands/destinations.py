@@ -145,7 +145,8 @@ def _outputs(action: argparse.Action, args: argparse.Namespace) -> Iterator[_Out
                 yield _Output(label, path / name, kind, "choose a new or empty folder", in_folder=True)
             continue
         fix = f"choose another {label} file"
-        writes: Kind = getattr(action.type, "writes", None)  # set by output(): this is an output option
+        writes = getattr(action.type, "writes", None)
+        assert isinstance(writes, Kind), f"{label}: an output file option's type is made by output()"
         yield _Output(label, path, writes, fix)
         companions = getattr(action.type, "companions", None)
         for suffix, (beside, kind) in (companions(path, args) if companions else {}).items():

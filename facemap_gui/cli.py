@@ -11,6 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from facemap_gui import __version__
 from facemap_gui.errors import FacemapError, OneLineMessages, reason
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live facial landmarks (Qualcomm facemap_3dmm) on the Snapdragon NPU, GPU or CPU.",
     )
     parser.add_argument("--version", action="version", version=f"facemap-gui {__version__}")
-    verbose = {"action": "count", "help": "more log output (-vv for debug)"}
+    verbose: dict[str, Any] = {"action": "count", "help": "more log output (-vv for debug)"}
     parser.add_argument("-v", "--verbose", default=0, **verbose)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
@@ -53,7 +54,9 @@ def with_default_command(argv: list[str], commands: set[str]) -> list[str]:
 
 
 def _command_names(parser: argparse.ArgumentParser) -> set[str]:
-    return {name for action in parser._subparsers._group_actions for name in action.choices}
+    return {
+        name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices
+    }
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -82,7 +85,7 @@ class _StderrHandler(logging.StreamHandler):
     that swaps stderr (a test capturing it, a frozen app without a console) never leaves logs on a closed one."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter

@@ -131,4 +131,4 @@ def hud_rows(signals: FaceSignals) -> dict[str, str]:
     }
 
 
-HUD_ROWS = tuple(hud_rows(FaceSignals(*[0.0] * 12, blink=False)))  # the row names, in order
+HUD_ROWS = tuple(hud_rows(FaceSignals(*(0.0,) * 12, blink=False)))  # the row names, in order

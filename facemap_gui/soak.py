@@ -90,7 +90,7 @@ class _Watcher(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()  # not `lock`: logging.Handler holds that one while it calls emit()
         self.exceptions: list[str] = []
         self.switch_outcomes: list[str] = []  # "done", "fallback" or "failed", in order
 
@@ -118,11 +118,11 @@ class _Watcher(logging.Handler):
         self.failure(f"thread {thread}: {args.exc_type.__name__}: {args.exc_value}")
 
     def _outcome(self, outcome: str) -> None:
-        with self.lock:
+        with self._lock:
             self.switch_outcomes.append(outcome)
 
     def failure(self, text: str) -> None:
-        with self.lock:
+        with self._lock:
             self.exceptions.append(text)
 
 

@@ -256,6 +256,17 @@ def test_an_integer_input_without_dequantize_or_metadata_is_refused(capsys, rele
     assert "input 'image' is uint8 with no DequantizeLinear after it and no metadata file" in line
 
 
+def missing_zero_point(model: onnx.ModelProto) -> None:
+    dequantise = next(n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == "image")
+    dequantise.input[2] = "no_such_tensor"
+
+
+def test_a_dequantize_whose_zero_point_is_no_constant_is_refused(capsys, releases, tmp_path):
+    zipped = edited_w8a8(releases, tmp_path, missing_zero_point, lambda m: m.pop("inputs"))
+    line = refused(capsys, "models", "install", str(zipped))
+    assert "the DequantizeLinear of 'image' has no constant per-tensor scale and zero point" in line
+
+
 @pytest.mark.parametrize(
     ("zero_point", "expected"),
     [(float("inf"), "has zero point inf, not a whole number"), (10**30, "outside uint8's 0..255")],

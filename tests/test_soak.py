@@ -3,6 +3,8 @@ and recordings, and the report notices what goes wrong. The 10-minute figures ar
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import numpy as np
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.recording import Recorder
-from facemap_gui.soak import check_recording, run_soak
+from facemap_gui.soak import _Watcher, check_recording, run_soak
 from facemap_gui.sources import Frame
 from facemap_gui.standins import write_stand_in
 
@@ -40,6 +42,18 @@ def test_a_variant_that_cannot_load_fails_the_soak_and_says_why(tmp_path):
     assert not any(text.startswith("worker failed") for text in report.exceptions)
     assert report.frames_processed > 0
     assert report.lines()[-1] == "soak: FAILED"
+
+
+def test_an_error_logged_during_the_soak_is_a_failure_not_a_hang():
+    watcher = _Watcher()
+    log = logging.getLogger("test_soak.error")
+    log.addHandler(watcher)
+    logged = threading.Thread(target=log.error, args=("disk full",), daemon=True)
+    logged.start()
+    logged.join(timeout=60)  # a guard only: the watcher once took logging.Handler's own lock again in emit()
+    log.removeHandler(watcher)
+    assert not logged.is_alive(), "the watcher deadlocked on an ERROR record"
+    assert watcher.exceptions == ["log ERROR: disk full"]
 
 
 def test_recording_check_notices_a_truncated_video(tmp_path):

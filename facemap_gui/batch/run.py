@@ -325,7 +325,8 @@ def _run_locked(found: Found, options: RunOptions, settings: BatchSettings, ray:
     if workers > 1 or settings.cluster:  # a process of its own: this one's threads are left as they are
         todo = [replace(job, threads=threads) for job in todo]
     start = time.monotonic()
-    if ray is not None:  # before the progress line and the table: a cluster that is not there is one line
+    # Ray was imported for a cluster; it connects before the progress line and the table: a missing one is one line.
+    if settings.cluster:
         _connect_ray(ray, settings.cluster)
     progress = Progress(len(todo))
     results: list[FileResult] = []

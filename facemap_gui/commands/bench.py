@@ -148,11 +148,11 @@ def run(args: argparse.Namespace) -> int:
             report["runs"].append(figures.record())
             print_run(figures, repeat)
         if baseline:
-            figures = run_baseline(clip, options, args.frames)
-            report["baseline"].append(figures)
+            straight = run_baseline(clip, options, args.frames)
+            report["baseline"].append(straight)
             print(
-                f"  baseline (straight-line script, full-range detector on every frame): {figures['fps']:.1f} fps, "
-                f"face on {figures['frames_with_face']}/{figures['frames']} frames"
+                f"  baseline (straight-line script, full-range detector on every frame): {straight['fps']:.1f} fps, "
+                f"face on {straight['frames_with_face']}/{straight['frames']} frames"
             )
     report["load_average_end"] = load_average()
     summary = summarise(results, report["baseline"])

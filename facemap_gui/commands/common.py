@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from facemap_gui.choices import PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
 from facemap_gui.commands.destinations import read_path
@@ -27,12 +27,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def in_range(kind: type[int] | type[float], low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+Number = TypeVar("Number", int, float)
+
+
+def in_range(kind: type[Number], low: float, high: float, *, above: bool = False) -> Callable[[str], Number]:
     """An argparse `type=` for a finite `kind` from `low` (exclusive with `above`) to `high`: every numeric
     option of every command is one of these, so NaN, infinities and absurd sizes stop at the parser."""
     wanted = f"{'above' if above else 'from'} {kind(low)} {'and at most' if above else 'to'} {kind(high)}"
 
-    def parse(text: str) -> float:
+    def parse(text: str) -> Number:
         try:
             value = kind(text)
         except ValueError:

@@ -136,7 +136,7 @@ def _label(action: argparse.Action, positional: str) -> str:
 
 
 def _outputs(action: argparse.Action, args: argparse.Namespace) -> Iterator[_Output]:
-    label = _label(action, action.metavar or action.dest)
+    label = _label(action, str(action.metavar or action.dest))
     for path in _values(action, args):
         if files := getattr(action.type, "folder_files", None):
             if path.exists() and not path.is_dir():
@@ -145,7 +145,9 @@ def _outputs(action: argparse.Action, args: argparse.Namespace) -> Iterator[_Out
                 yield _Output(label, path / name, kind, "choose a new or empty folder", in_folder=True)
             continue
         fix = f"choose another {label} file"
-        yield _Output(label, path, action.type.writes, fix)
+        writes = getattr(action.type, "writes", None)
+        assert isinstance(writes, Kind), f"{label}: an output file option's type is made by output()"
+        yield _Output(label, path, writes, fix)
         companions = getattr(action.type, "companions", None)
         for suffix, (beside, kind) in (companions(path, args) if companions else {}).items():
             yield _Output(f"{label}{suffix}", beside, kind, fix)

@@ -163,7 +163,7 @@ def landmark_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of every landmark model present: installed catalogue entries and stand-ins."""
     from facemap_gui.models.catalogue import ENTRIES
 
-    installed = [(e.name, e.paths()[0], e.precision) for e in ENTRIES.values() if e.kind == "landmark"]
+    installed = [(e.name, e.paths()[0], e.precision) for e in ENTRIES.values() if e.precision is not None]
     return [entry for entry in installed if entry[1].is_file()] + stand_in_models()
 
 

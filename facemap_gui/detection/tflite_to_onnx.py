@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -90,7 +91,7 @@ def densify(shape: tuple[int, ...], values: np.ndarray, sparsity: tflite.Sparsit
     return dense
 
 
-def _index_vector(kind: int, table: object) -> np.ndarray:
+def _index_vector(kind: int, table: Any) -> np.ndarray:  # Any: a flatbuffers table (the package has no types)
     vector = INDEX_VECTORS[kind]()
     vector.Init(table.Bytes, table.Pos)
     return vector.ValuesAsNumpy().astype(np.int64)
@@ -102,7 +103,7 @@ def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[i
     return total // 2, total - total // 2
 
 
-def _options(op: tflite.Operator, kind: type) -> object:
+def _options(op: tflite.Operator, kind: type) -> Any:  # Any: the tflite package has no types
     table = op.BuiltinOptions()
     options = kind()
     options.Init(table.Bytes, table.Pos)
@@ -157,13 +158,13 @@ class _Graph:
             )
         return f"t{index}"
 
-    def add(self, op_type: str, inputs: list[str], output: str, **attributes: object) -> str:
+    def add(self, op_type: str, inputs: list[str], output: str, **attributes: Any) -> str:
         self.nodes.append(
             helper.make_node(op_type, inputs, [output], name=f"{op_type}_{len(self.nodes)}", **attributes)
         )
         return output
 
-    def add_activated(self, fused: int, op_type: str, inputs: list[str], output: int, **attributes: object) -> None:
+    def add_activated(self, fused: int, op_type: str, inputs: list[str], output: int, **attributes: Any) -> None:
         """An op followed by its TFLite fused activation, writing TFLite tensor `output`."""
         if fused == ActivationFunctionType.NONE:
             self.add(op_type, inputs, f"t{output}", **attributes)

@@ -9,6 +9,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import cv2
 import numpy as np
@@ -179,6 +180,10 @@ def decode(params: np.ndarray, crop_boxes: np.ndarray, basis: FoldedBasis) -> tu
     return shape @ projections[:, :6].reshape(-1, 3, 2) + projections[:, None, 6:], poses
 
 
+@overload
+def focal_length(raw: float) -> float: ...
+@overload
+def focal_length(raw: np.ndarray) -> np.ndarray: ...
 def focal_length(raw: np.ndarray | float) -> np.ndarray | float:
     """The model's focal length (in its units, the face MODEL_DEPTH away) from its raw output p[263]."""
     return raw * 150.0 + 450.0

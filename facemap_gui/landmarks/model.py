@@ -100,7 +100,7 @@ def _quantisation(model: Any, path: Path, name: str, is_input: bool) -> tuple[fl
         if node.op_type == op and (node.input[0] if is_input else node.output[0]) == name:
             scale = _constant(model, node.input[1], path.parent)
             zero = _constant(model, node.input[2], path.parent) if len(node.input) > 2 and node.input[2] else 0
-            if scale is None or np.size(scale) != 1 or np.size(zero) != 1:
+            if scale is None or zero is None or np.size(scale) != 1 or np.size(zero) != 1:
                 raise ModelError(
                     f"{path}: the {op} of '{name}' has no constant per-tensor scale and zero point; "
                     "this app needs per-tensor I/O quantisation"
@@ -119,10 +119,13 @@ def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: Rel
             f"this app runs models with {', '.join(IO_TYPES.values())} I/O"
         )
     dtype = IO_TYPES[elem]
-    spec = metadata.tensors.get(value.name, TensorSpec()) if metadata else TensorSpec()
+    # The spec and the file it comes from (without metadata the spec is empty, so no message names that file).
+    spec, said_in = (
+        (metadata.tensors.get(value.name, TensorSpec()), metadata.path) if metadata else (TensorSpec(), path)
+    )
     if spec.dtype is not None and spec.dtype != dtype:
         raise ModelError(
-            f"{metadata.path}: says {kind} '{value.name}' is {spec.dtype} but {path} has {dtype}; the "
+            f"{said_in}: says {kind} '{value.name}' is {spec.dtype} but {path} has {dtype}; the "
             "files come from different releases: install the whole release zip again"
         )
     if dtype.startswith("float"):
@@ -131,7 +134,7 @@ def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: Rel
     given = None if spec.scale is None else (spec.scale, spec.zero_point or 0)
     if graph and given and (not np.isclose(graph[0], given[0], rtol=1e-4, atol=0) or graph[1] != given[1]):
         raise ModelError(
-            f"{metadata.path}: says {kind} '{value.name}' has scale {given[0]:.6g}, zero point "
+            f"{said_in}: says {kind} '{value.name}' has scale {given[0]:.6g}, zero point "
             f"{given[1]}, but {path} has {graph[0]:.6g}, {graph[1]}; the files come from different "
             "releases: install the whole release zip again"
         )
@@ -146,7 +149,7 @@ def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: Rel
     limits = np.iinfo(dtype)
     if not limits.min <= zero_point <= limits.max:
         raise ModelError(
-            f"{metadata.path if given and not graph else path}: {kind} '{value.name}' has zero point "
+            f"{said_in if given and not graph else path}: {kind} '{value.name}' has zero point "
             f"{zero_point}, outside {dtype}'s {limits.min}..{limits.max}; the model is damaged: download it again"
         )
     return TensorIO(value.name, dtype, scale, zero_point)

@@ -7,6 +7,7 @@ import lzma
 import re
 import stat
 import struct
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -44,8 +45,10 @@ def _member_path(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
 class _Decompressor(Protocol):
     """What the bz2 and lzma decompressors share: at most `max_length` bytes out a call, whatever the input."""
 
-    eof: bool
-    needs_input: bool
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
@@ -75,7 +78,7 @@ _METHODS: dict[int, type[_Decompressor]] = {
     zipfile.ZIP_DEFLATED: _Inflate,
     zipfile.ZIP_BZIP2: bz2.BZ2Decompressor,
 }
-if hasattr(zipfile, "ZIP_ZSTANDARD"):  # Python 3.14+
+if sys.version_info >= (3, 14):  # zipfile.ZIP_ZSTANDARD
     from compression import zstd
 
     _METHODS[zipfile.ZIP_ZSTANDARD] = zstd.ZstdDecompressor

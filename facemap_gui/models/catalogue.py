@@ -56,7 +56,7 @@ class Entry:
 
     def install_dir(self) -> Path:
         if self.kind == "landmark":
-            return store.landmark_model_path(self.precision).parent
+            return self._model_path().parent
         if self.kind == "basis":
             return store.basis_dir()
         if self.kind == "reference":
@@ -66,13 +66,17 @@ class Entry:
     def paths(self) -> tuple[Path, ...]:
         """The files whose presence means the entry is installed (a model's external data is in its record)."""
         if self.kind == "landmark":
-            return (store.landmark_model_path(self.precision),)
+            return (self._model_path(),)
         if self.kind == "basis":
             return tuple(store.basis_dir() / name for name in BASIS_FILES)
         return tuple(self.install_dir() / remote.filename for remote in self.files)
 
     def bundled_path(self) -> Path | None:
-        return store.bundled_detector_path(self.detector_range) if self.kind == "detector" else None
+        return store.bundled_detector_path(self.detector_range) if self.detector_range is not None else None
+
+    def _model_path(self) -> Path:
+        assert self.precision is not None, f"landmark entry {self.name} has no precision"
+        return store.landmark_model_path(self.precision)
 
 
 def _landmark(precision: str, size_note: str) -> Entry:

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from facemap_gui import __version__
@@ -128,7 +129,7 @@ def check_url(url: str) -> None:
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     """Follows redirects only to URLs check_url accepts, so https cannot be downgraded to http."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         check_url(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -148,7 +149,7 @@ class _Deadline:
         return [_WatchedHttp(self), _WatchedHttps(self)]
 
     def watch(self, http_class: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
-        def connection(*args: object, **kwargs: object) -> http.client.HTTPConnection:
+        def connection(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
             self._connections.append(http_class(*args, **kwargs))
             return self._connections[-1]
 
@@ -169,7 +170,7 @@ class _Watched(urllib.request.AbstractHTTPHandler):
         super().__init__()
         self.deadline = deadline
 
-    def do_open(self, http_class, req, **http_conn_args):  # type: ignore[no-untyped-def]
+    def do_open(self, http_class, req, **http_conn_args):
         return super().do_open(self.deadline.watch(http_class), req, **http_conn_args)
 
 

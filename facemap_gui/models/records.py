@@ -94,7 +94,9 @@ def expected_sha256(remote: RemoteFile) -> str | None:
 def check_origin(path: Path, source: str) -> tuple[str, dict[str, dict]]:
     """Compare a file named like a catalogue download with its known checksum (raises ModelError if it
     differs). Returns how it was vouched for, and the trust record to keep if this is its first use."""
-    remote = entry_for_download(path.name)[1]
+    found = entry_for_download(path.name)
+    assert found is not None, f"{path.name} is not a catalogue download"  # the callers check first
+    remote = found[1]
     digest = file_sha256(path)
     expected = expected_sha256(remote)
     if expected is None:

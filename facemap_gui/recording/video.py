@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import cv2
@@ -47,7 +48,7 @@ def even_size(size: tuple[int, int]) -> tuple[int, int]:
     return size[0] + size[0] % 2, size[1] + size[1] % 2
 
 
-def _configure(ctx: av.CodecContext, codec: str, size: tuple[int, int], fps: float) -> None:
+def _configure(ctx: av.VideoCodecContext, codec: str, size: tuple[int, int], fps: float) -> None:
     ctx.width, ctx.height = even_size(size)
     ctx.pix_fmt = "yuv420p"
     ctx.time_base = TIME_BASE
@@ -61,6 +62,8 @@ def _open_error(codec: str, size: tuple[int, int], fps: float) -> str | None:
     """Why the encoder `codec` does not open with these settings, or None when it does."""
     try:
         ctx = av.CodecContext.create(codec, "w")
+        if not isinstance(ctx, av.VideoCodecContext):
+            return f"{codec}: not a video encoder"
         _configure(ctx, codec, size, fps)
         ctx.open()
     except (av.FFmpegError, ValueError) as exc:
@@ -106,9 +109,11 @@ class VideoWriter:
             raise FacemapError(f"{path}: cannot create ({exc.strerror}); choose another name or folder") from exc
         try:
             self._container = av.open(str(path), "w", format=fmt, container_options=container_options)
-            self._stream = self._container.add_stream(self.codec)
-            _configure(self._stream.codec_context, self.codec, size, fps)
-            self._stream.time_base = TIME_BASE
+            stream = self._container.add_stream(self.codec)
+            assert isinstance(stream, av.VideoStream)  # choose_codec opened it as one
+            _configure(stream.codec_context, self.codec, size, fps)
+            stream.time_base = TIME_BASE
+            self._stream = stream
             self._container.start_encoding()  # writes the header now: a failing disk fails here, not later
         except (av.FFmpegError, OSError) as exc:
             path.unlink(missing_ok=True)
@@ -133,7 +138,9 @@ class VideoWriter:
         if (width, height) != even_size(self.size):
             rgb = cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
         # OpenCV's BT.601 I420 conversion matches swscale's default and is faster (docs/performance.md).
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        # cast: cv2's stubs give any-dtype arrays; converting a uint8 image gives uint8.
+        yuv = cast("np.ndarray[Any, np.dtype[np.uint8]]", cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = self._last_pts = self._pts(timestamp_ms)
         frame.time_base = TIME_BASE
         if self._last_key_pts is None or frame.pts - self._last_key_pts >= KEYFRAME_INTERVAL_MS:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -29,12 +31,12 @@ class Graph:
         self.count += 1
         return f"{prefix}{self.count}"
 
-    def const(self, array: np.ndarray, prefix: str = "w", dtype: type = np.float32) -> str:
+    def const(self, array: npt.ArrayLike, prefix: str = "w", dtype: type = np.float32) -> str:
         name = self.name(prefix)
         self.weights.append(numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
         return name
 
-    def node(self, op: str, inputs: list[str], **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
         out = self.name(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out

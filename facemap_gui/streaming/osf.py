@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -55,7 +56,7 @@ FEATURE_SCALE = {"steepness": 15.0, "quirk": 0.5, "corner_updown": 0.5, "corner_
 _FEATURE_POINTS = (0, 1, 15, 16, *range(17, 28), 30, 51, 52, 50, 57, 60, 62, 64, 66)
 
 
-def _angle(a: list[float], b: list[float]) -> float:
+def _angle(a: Sequence[float], b: Sequence[float]) -> float:
     """Degrees of the line a→b, folded into -90..90 (OpenSeeFace's align_points)."""
     degrees = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) % 360.0
     return 180.0 - degrees if degrees >= 90.0 and degrees < 270.0 else (degrees - 360.0 if degrees >= 270 else degrees)

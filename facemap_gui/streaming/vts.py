@@ -249,8 +249,9 @@ class VtsSender(SenderStatus):
                 raise VtsProblem("VTube Studio sent something that is not JSON") from None
             if not isinstance(reply, dict) or reply.get("requestID") != request_id:
                 continue
-            data = reply.get("data") if isinstance(reply.get("data"), dict) else {}
+            if not isinstance(answer := reply.get("data"), dict):
+                answer = {}
             if reply.get("messageType") == "APIError":
-                raise ApiError(data.get("errorID", 0), f"error {data.get('errorID')}: {data.get('message', '')}")
-            return data
+                raise ApiError(answer.get("errorID", 0), f"error {answer.get('errorID')}: {answer.get('message', '')}")
+            return answer
         raise VtsProblem(f"VTube Studio did not answer {kind} within {timeout:.0f} s")

@@ -32,7 +32,7 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
         "version": __version__,
         "input": {
             "name": source.name,
-            "size": list(getattr(source, "size", (0, 0))),
+            "size": list(source.size) if source.size else None,
             "fps": source.fps,
             "frames": source.frame_count,
         },
@@ -57,21 +57,28 @@ def header_record(options: RunOptions, source: FrameSource, pipeline: Pipeline) 
     }
 
 
-def frame_record(result: FrameResult) -> dict[str, Any]:
+DECIMALS = 3  # pixels, degrees and milliseconds in every file: a thousandth is below any measurement's precision
+
+
+def frame_record(result: FrameResult, origin: tuple[int, float] = (0, 0.0)) -> dict[str, Any]:
+    """One frame's line; `origin` (frame index, timestamp) is subtracted, so a recording counts from its first
+    frame. A still image's line names its file."""
+    frame = result.frame
     return {
         "type": "frame",
-        "frame": result.frame.index,
-        "timestamp_ms": round(result.frame.timestamp_ms, 3),
+        "frame": frame.index - origin[0],
+        "timestamp_ms": round(frame.timestamp_ms - origin[1], DECIMALS),
+        **({"file": frame.file} if frame.file is not None else {}),
         "faces": [
             {
                 "box": list(face.box),
                 "crop_box": list(face.crop_box),
                 "score": round(face.score, 4),
-                "landmarks": np.round(face.landmarks, 3).tolist(),
+                # float64 first: a float32 rounded to 3 places still prints as 166.09100341796875
+                "landmarks": np.round(face.landmarks.astype(np.float64), DECIMALS).tolist(),
                 "pose": {
-                    "yaw": round(face.pose[0], 3),
-                    "pitch": round(face.pose[1], 3),
-                    "roll": round(face.pose[2], 3),
+                    name: round(value, DECIMALS)
+                    for name, value in zip(("yaw", "pitch", "roll"), face.pose, strict=True)
                 },
                 "signals": face_signals(face, result.frame.size).record(),
                 "blendshapes": expressions.record(expressions.blendshapes(face)),
@@ -81,7 +88,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
         "detector_ran": result.detector_ran,
         "background_detection": result.background_detection,
         "failed_faces": result.failed_faces,
-        "timings_ms": {stage: round(ms, 3) for stage, ms in result.timings_ms.items()},
+        "timings_ms": {stage: round(ms, DECIMALS) for stage, ms in result.timings_ms.items()},
     }
 
 

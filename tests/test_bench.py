@@ -72,7 +72,7 @@ def test_record_adds_the_recorder_hand_over(tmp_path, pan_video, tiny_model):
     )
     (run,) = report["runs"]
     assert run["recording"]["frames"] == 10 and run["recording"]["dropped"] == 0
-    assert run["stages_ms"]["record (hand-over)"]["count"] == 10
+    assert run["stages_ms"]["draw and record"]["count"] == 10
     encode = run["recording"]["encode_ms"]
     assert encode["count"] == 10 and 0 < encode["median"] <= encode["p95"]
     with av.open(str(video)) as container:

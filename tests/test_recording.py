@@ -125,7 +125,9 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
 
     header, *frames, summary = read_jsonl(path.with_suffix(".jsonl").read_text())
     assert header["recording"] == {"video": path.name, "codec": status.codec, "size": list(SIZE), "fps": 25}
-    assert [f["timestamp_ms"] for f in frames] == timestamps
+    # The landmarks count from the first recorded frame, as the video's time does.
+    assert [f["timestamp_ms"] for f in frames] == [t - 5000.0 for t in timestamps]
+    assert [f["frame"] for f in frames] == list(range(40))
     np.testing.assert_allclose(frames[0]["faces"][0]["landmarks"], face.landmarks, atol=1e-3)
     assert summary["type"] == "summary" and summary["frames"] == 40 and summary["frames_dropped"] == 0
     assert summary["stand_in"] is True
@@ -145,7 +147,7 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     assert float(row["x_17"]) == pytest.approx(face.landmarks[17, 0], abs=1e-3)
     assert float(row["y_17"]) == pytest.approx(face.landmarks[17, 1], abs=1e-3)
     assert [int(row[k]) for k in ("box_x0", "box_y0", "box_x1", "box_y1")] == list(face.box)
-    assert float(row["yaw"]) == 10.0 and float(row["timestamp_ms"]) == 5000.0
+    assert float(row["yaw"]) == 10.0 and float(row["timestamp_ms"]) == 0.0
     assert status.bytes_written == sum(p.stat().st_size for p in tmp_path.iterdir())
     assert recorder.close() == status  # idempotent
 

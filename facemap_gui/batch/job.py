@@ -15,15 +15,15 @@ from typing import Any
 
 import cv2
 
+from facemap_gui.engine import FrameLoop, RecordingSink, Sink
 from facemap_gui.errors import FacemapError, reason
-from facemap_gui.output import RunStats, frame_record, header_record
-from facemap_gui.overlay import draw_overlay
+from facemap_gui.output import frame_record, header_record
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.recording import Recorder
+from facemap_gui.recording import Recorder, recording_format
 from facemap_gui.recording.landmarks import LandmarkFiles
 from facemap_gui.runtime.session import set_intra_op_threads
 from facemap_gui.sources import open_source
-from facemap_gui.sources.files import IMAGE_SUFFIXES, ImageSource
+from facemap_gui.sources.files import IMAGE_SUFFIXES
 from facemap_gui.sources.readahead import ReadAhead
 
 
@@ -130,42 +130,35 @@ def _run(job: FileJob, base: Path, on_frame: Callable[[], None] | None) -> tuple
     stamp = input_stamp(job.source)
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
-        pipeline = build_pipeline(job.options, video=not isinstance(source, ImageSource))
+        pipeline = build_pipeline(job.options, video=not source.still)
         stack.callback(pipeline.close)
         header: dict[str, Any] = {
             **header_record(job.options, source, pipeline),
             "batch": {"relative": job.relative, "input": stamp},
         }
         stand_in = pipeline.session.model.stand_in
-        stats = RunStats()
+        loop = FrameLoop(pipeline)
         recorder = files = None
         if job.record:  # the recorder writes the JSON Lines (and CSV) beside its video
-            recorder = Recorder(
-                Path(f"{base}.mkv"), fps=source.fps or 1.0, size=source.size, header=header, csv=job.csv
-            )
+            fps, size = recording_format(source)
+            recorder = Recorder(Path(f"{base}.mkv"), fps=fps, size=size, header=header, csv=job.csv)
             stack.callback(recorder.close)
+            loop.sinks.append(Sink("record", RecordingSink(recorder, stand_in, wait=True)))
         else:
             files = LandmarkFiles(Path(f"{base}.jsonl"), Path(f"{base}.csv") if job.csv else None)
             stack.callback(files.close)
             files.write_header(header)
-        for frame in stack.enter_context(ReadAhead(source.__iter__)):
-            result = pipeline.process(frame)
-            stats.add(result)
-            if recorder is not None:
-                recorder.submit(result, draw_overlay(frame.rgb.copy(), result, stand_in=stand_in), wait=True)
-            else:
-                files.write_frame(frame_record(result))
-            if on_frame is not None:
-                on_frame()
-            if job.frames and stats.frames >= job.frames:
-                break
+            loop.sinks.append(Sink("jsonl", lambda result: files.write_frame(frame_record(result))))
+        if on_frame is not None:
+            loop.sinks.append(Sink("progress", lambda _result: on_frame()))
+        loop.run(stack.enter_context(ReadAhead(source.__iter__)), limit=job.frames)
         if recorder is not None:
             status = recorder.close()
             if status.error:
                 raise FacemapError(status.error)
         else:
-            files.write_summary(stats.record(interrupted=False, stand_in=stand_in))
-    return stats.frames, stats.faces
+            files.write_summary(loop.stats.record(interrupted=False, stand_in=stand_in))
+    return loop.stats.frames, loop.stats.faces
 
 
 def process_file(job: FileJob, on_frame: Callable[[], None] | None = None) -> FileResult:

@@ -15,6 +15,7 @@ import numpy as np
 from facemap_gui.bench.clip import decoded_frames
 from facemap_gui.bench.cpu import ThreadCpu, per_frame_ms
 from facemap_gui.bench.memory import peak_rss_mb, rss_mb
+from facemap_gui.engine import FrameLoop, RecordingSink, Sink
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
 from facemap_gui.output import header_record
@@ -32,7 +33,8 @@ RSS_EVERY_S = 30.0
 CPU_SAMPLE_EVERY = 30  # frames between per-thread CPU readings (a thread that ends keeps its last one)
 # Stages in the order a frame meets them; "detect" and "track" are the frames with and without the full-frame
 # detector on the frame's own path, "detect (background)" the periodic pass on its own thread, "overhead" is
-# every per-frame step except the models and video decoding (the 1.5 ms budget), and "wait for frame" the
+# every per-frame step except the models, video decoding and recording (the 1.5 ms budget), "draw and record"
+# the recording sink (a copy of the frame, the overlay, the hand-over), and "wait for frame" the
 # hand-over from the decoding thread (plus any wait for the decoder when it is slower).
 STAGES = (
     "video decode",
@@ -45,7 +47,7 @@ STAGES = (
     "decode 265 params",
     "smoothing",
     "draw",
-    "record (hand-over)",
+    "draw and record",
     "overhead",
     "frame total",
 )
@@ -112,16 +114,18 @@ def run_pipeline(
     figures.session_ms = pipeline.session.info.session_ms
     figures.runtime = pipeline.session.info.summary()
     figures.stand_in = stand_in = pipeline.session.model.stand_in
-    smoother = LandmarkSmoother()
     times = figures.stages
     with contextlib.ExitStack() as stack:
         stack.callback(pipeline.close)
-        recorder = None
-        if record is not None:
+        loop = FrameLoop(pipeline, smoother=LandmarkSmoother())
+        if record is None:
+            loop.sinks.append(Sink("draw", lambda result: draw_overlay(result.frame.rgb, result, stand_in=stand_in)))
+        else:
             with VideoSource(clip) as source:
                 header = header_record(options, source, pipeline)
             recorder = Recorder(record, fps=source.fps, size=source.size, header=header)
             stack.callback(recorder.close)
+            loop.sinks.append(Sink("draw and record", RecordingSink(recorder, stand_in, wait=True)))
         until = time.monotonic() + minutes * 60.0 if minutes else None
         reader = stack.enter_context(
             ReadAhead(lambda: decoded_frames(clip, None if minutes else frames, until), name="bench-decode")
@@ -134,14 +138,7 @@ def run_pipeline(
         waited = time.perf_counter()
         for decoded in reader:
             t0 = time.perf_counter()
-            result = pipeline.process(decoded.frame)
-            t1 = time.perf_counter()
-            result = smoother.apply(result)
-            t2 = time.perf_counter()
-            annotated = draw_overlay(decoded.frame.rgb, result, stand_in=stand_in)
-            t3 = time.perf_counter()
-            if recorder is not None:
-                recorder.submit(result, annotated, wait=True)
+            result = loop.step(decoded.frame)
             t4 = time.perf_counter()
             stage = result.timings_ms
             times.add("video decode", decoded.decode_ms)
@@ -152,17 +149,16 @@ def run_pipeline(
             times.add("preprocess", stage["preprocess"])
             times.add("inference", stage["inference"])
             times.add("decode 265 params", stage["decode"])
-            times.add("smoothing", (t2 - t1) * 1000.0)
-            times.add("draw", (t3 - t2) * 1000.0)
-            if recorder is not None:
-                times.add("record (hand-over)", (t4 - t3) * 1000.0)
+            for name, ms in loop.sink_ms.items():
+                times.add(name, ms)
             # The overhead budget: all the per-frame work except the models (detector, landmarks, or the wait
             # for the detector's background pass) and decoding; following tracked faces is not a model, so it
             # counts.
             models_ms = stage["inference"] + (
                 stage["detect"] if result.detector_ran else stage.get("background wait", 0.0)
             )
-            times.add("overhead", (t3 - t0) * 1000.0 - models_ms)
+            recording_ms = loop.sink_ms.get("draw and record", 0.0)
+            times.add("overhead", (t4 - t0) * 1000.0 - models_ms - recording_ms)
             times.add("frame total", (t4 - waited) * 1000.0)
             figures.frames += 1
             figures.frames_with_face += bool(result.faces)
@@ -182,7 +178,7 @@ def run_pipeline(
             (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) * 1000.0 / max(figures.frames, 1)
         )
         figures.rss_mb.append((figures.seconds, rss_mb()))
-        if recorder is not None:
+        if record is not None:
             figures.recording = recorder.close().summary()
     if pipeline.tracker is not None:
         figures.tracked_faces = pipeline.tracker.tracked_faces

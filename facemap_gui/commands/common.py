@@ -13,6 +13,7 @@ from facemap_gui.errors import FacemapError
 
 if TYPE_CHECKING:  # the parsers build without the pipeline's imports (numpy, OpenCV, ONNX): see choices.py
     from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.smoothing import LandmarkSmoother
     from facemap_gui.streaming import StreamTarget
 
 MAX_PIXELS = 100_000  # a coordinate beyond any image's side; the pipeline checks the box against the image
@@ -147,6 +148,24 @@ def add_stream_option(parser: argparse.ArgumentParser) -> None:
         "127.0.0.1:11573), VMC (vmc://, default 127.0.0.1:39539), iFacialMocap (ifm://, default 127.0.0.1:49983) "
         "or VTube Studio's plugin API (vts://, default 127.0.0.1:8001); repeatable",
     )
+
+
+def add_smoothing_option(parser: argparse.ArgumentParser, default: float) -> None:
+    """One Euro smoothing of every output of the run (files, recording, streams alike): `track` smooths by
+    default, as the window does; `process` writes the landmarks as found unless asked."""
+    parser.add_argument(
+        "--smoothing",
+        type=in_range(float, 0, 1),
+        default=default,
+        metavar="0..1",
+        help=f"One Euro smoothing strength of every output (default {default:g}; 0 = off)",
+    )
+
+
+def smoother_from(args: argparse.Namespace) -> LandmarkSmoother | None:
+    from facemap_gui.smoothing import LandmarkSmoother
+
+    return LandmarkSmoother(args.smoothing) if args.smoothing > 0 else None
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:

@@ -26,20 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_headless(options: RunOptions, frames: int) -> int:
-    from facemap_gui.output import RunStats  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.engine import FrameLoop  # the pipeline loads when it runs (see process.run)
     from facemap_gui.pipeline_builder import build_pipeline
     from facemap_gui.sources import open_source
     from facemap_gui.sources.readahead import ReadAhead
 
-    stats = RunStats()
     with open_source(f"demo:{frames}") as source:
         pipeline = build_pipeline(options)
+        loop = FrameLoop(pipeline)
         try:
             with ReadAhead(source.__iter__) as reader:  # rendered ahead, as process reads a file
-                for frame in reader:
-                    stats.add(pipeline.process(frame))
+                loop.run(reader)
         finally:
             pipeline.close()
+    stats = loop.stats
     label = " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else ""
     print(f"demo: {stats.frames} frames, face found on {stats.frames_with_face}{label}")
     for stage, figures in stats.timings.summary().items():

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from facemap_gui.atomic import replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
-from facemap_gui.commands.common import add_run_options, add_stream_option, frame_count, options_from_args
+from facemap_gui.commands.common import (
+    add_run_options,
+    add_smoothing_option,
+    add_stream_option,
+    frame_count,
+    options_from_args,
+    smoother_from,
+)
 from facemap_gui.commands.destinations import JSON_LINES, RECORDING, output, read_name, recording_companions
 from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
@@ -50,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "such in the output; made once, as `demo` does)",
     )
     add_stream_option(parser)
+    add_smoothing_option(parser, default=0.0)
     add_run_options(parser)
     add_batch_options(parser)
     parser.set_defaults(run=run)
@@ -135,11 +143,11 @@ def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
 
 def run(args: argparse.Namespace) -> int:
     # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
-    from facemap_gui.output import JsonlWriter, RunStats, frame_record, header_record
-    from facemap_gui.overlay import draw_overlay
+    from facemap_gui.engine import FrameLoop, RecordingSink, Sink
+    from facemap_gui.output import JsonlWriter, frame_record, header_record
     from facemap_gui.pipeline_builder import build_pipeline
-    from facemap_gui.recording import Recorder
-    from facemap_gui.sources import ImageSource, open_source
+    from facemap_gui.recording import Recorder, recording_format
+    from facemap_gui.sources import open_source
     from facemap_gui.sources.readahead import ReadAhead
     from facemap_gui.streaming import Streamer
 
@@ -152,50 +160,45 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.input)
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
-        pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
+        pipeline = build_pipeline(options, video=not source.still)
         stack.callback(pipeline.close)
+        stand_in = pipeline.session.model.stand_in
         header = header_record(options, source, pipeline)
+        sinks = []
         recorder = None
         if args.record:  # before the output is created, so a refused recording leaves no output behind
-            # Still images have no rate: record them as a one-per-second slide show.
-            recorder = Recorder(args.record, fps=source.fps or 1.0, size=source.size, header=header, csv=args.csv)
+            fps, size = recording_format(source)
+            recorder = Recorder(args.record, fps=fps, size=size, header=header, csv=args.csv)
             stack.callback(recorder.close)
+            sinks.append(Sink("record", RecordingSink(recorder, stand_in, wait=not source.live)))
         stream = stack.enter_context(jsonl_destination(args.output))
         writer = JsonlWriter(stream, args.output or "standard output")
         writer.write(header)
-        stats = RunStats()
         streamer = stack.enter_context(Streamer(args.stream))
+        progress = TerminalProgress(args.frames or source.frame_count)
+        loop = FrameLoop(pipeline, smoother=smoother_from(args))
+        loop.sinks = [
+            Sink("jsonl", lambda result: writer.write(frame_record(result))),
+            Sink("stream", streamer.send),
+            Sink("progress", lambda _result: progress.update(loop.stats.frames)),
+            *sinks,
+        ]
         stop = stack.enter_context(stop_between_frames())
         # A file is decoded on a thread of its own, ahead of the pipeline; a camera is read as its frames come.
         frames = source if source.live else stack.enter_context(ReadAhead(source.__iter__))
-        progress = TerminalProgress(args.frames or source.frame_count)
         try:
-            for frame in frames:
-                result = pipeline.process(frame)
-                writer.write(frame_record(result))
-                streamer.send(result)
-                stats.add(result)
-                progress.update(stats.frames)
-                if recorder is not None:
-                    # A file waits for the encoder rather than lose frames; a live camera drops them.
-                    recorder.submit(
-                        result,
-                        draw_overlay(frame.rgb.copy(), result, stand_in=pipeline.session.model.stand_in),
-                        wait=not source.live,
-                    )
-                if stop.is_set() or (args.frames and stats.frames >= args.frames):
-                    break
+            loop.run(frames, stop, args.frames)
         except KeyboardInterrupt:  # a second signal: stop now, still closing every file
             stop.set()
         stop.finishing = True
         interrupted = stop.is_set()
         recording = None if recorder is None else recorder.close()
         extra = {} if recording is None else {"recording": recording.summary()}
-        writer.write(stats.record(interrupted=interrupted, stand_in=pipeline.session.model.stand_in, **extra))
+        writer.write(loop.stats.record(interrupted=interrupted, stand_in=stand_in, **extra))
         progress.finish(
-            stats.frames,
-            stats.frames_with_face,
-            " (STAND-IN model: landmarks are not real)" if pipeline.session.model.stand_in else "",
+            loop.stats.frames,
+            loop.stats.frames_with_face,
+            " (STAND-IN model: landmarks are not real)" if stand_in else "",
         )
     if interrupted:
         raise KeyboardInterrupt(signal.Signals(stop.signum).name)

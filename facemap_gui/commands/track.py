@@ -8,7 +8,13 @@ import contextlib
 import sys
 
 from facemap_gui.choices import DEFAULT_STRENGTH
-from facemap_gui.commands.common import add_run_options, add_stream_option, in_range, options_from_args
+from facemap_gui.commands.common import (
+    add_run_options,
+    add_smoothing_option,
+    add_stream_option,
+    options_from_args,
+    smoother_from,
+)
 from facemap_gui.commands.process import stop_between_frames
 from facemap_gui.errors import FacemapError
 
@@ -22,13 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo")
     add_stream_option(parser)
-    parser.add_argument(
-        "--smoothing",
-        type=in_range(float, 0, 1),
-        default=DEFAULT_STRENGTH,
-        metavar="0..1",
-        help=f"One Euro smoothing strength of what is sent (default {DEFAULT_STRENGTH}; 0 = off)",
-    )
+    add_smoothing_option(parser, default=DEFAULT_STRENGTH)
     add_run_options(parser)
     parser.set_defaults(run=run)
 
@@ -38,17 +38,16 @@ def run(args: argparse.Namespace) -> int:
         raise FacemapError(
             "track: nothing to send to; add --stream osf://127.0.0.1:11573 or --stream vmc://127.0.0.1:39539"
         )
+    from facemap_gui.engine import FrameLoop, Sink
     from facemap_gui.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
-    from facemap_gui.smoothing import LandmarkSmoother
-    from facemap_gui.sources import ImageSource, open_source
+    from facemap_gui.sources import open_source
     from facemap_gui.streaming import Streamer
 
     options = options_from_args(args, args.source)
     source = open_source(args.source)
-    smoother = LandmarkSmoother(args.smoothing) if args.smoothing > 0 else None
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
-        pipeline = build_pipeline(options, video=not isinstance(source, ImageSource))
+        pipeline = build_pipeline(options, video=not source.still)
         stack.callback(pipeline.close)
         streamer = stack.enter_context(Streamer(args.stream))
         stop = stack.enter_context(stop_between_frames())
@@ -58,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            for frame in source:
-                result = pipeline.process(frame)
-                streamer.send(result if smoother is None else smoother.apply(result))
-                if stop.is_set():
-                    break
+            FrameLoop(pipeline, [Sink("stream", streamer.send)], smoother_from(args)).run(source, stop)
         except KeyboardInterrupt:  # a second signal: stop now, still closing everything
             stop.set()
     if stop.is_set():

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from facemap_gui.engine import FrameLoop, RecordingSink, Sink
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.live.events import (
     Captured,
@@ -38,18 +39,17 @@ from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline import FrameResult, Pipeline
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
-from facemap_gui.recording import Recorder, RecorderStatus
+from facemap_gui.recording import Recorder, RecorderStatus, recording_format
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.runtime.switcher import SessionSwitcher
 from facemap_gui.smoothing import LandmarkSmoother
-from facemap_gui.sources import FrameSource, ImageSource, open_source
+from facemap_gui.sources import FrameSource, open_source
 from facemap_gui.streaming import Streamer, StreamStatus, StreamTarget
 
 log = logging.getLogger(__name__)
 
 CAMERA_RETRY_S = 2.0
 IDLE_POLL_S = 0.05  # how often an idle worker looks for switches and view changes
-RECORDING_FPS = 30.0  # for sources without a frame rate (images); the recorder keeps real timestamps anyway
 EMA = 0.1  # weight of the newest sample in the running per-stage figures
 
 
@@ -90,7 +90,9 @@ class LiveWorker:
         self._shown: FrameResult | None = None
         self._shown_view: ViewOptions | None = None
         self._recorder_lock = threading.Lock()
-        self._recorder: Recorder | None = None
+        self._recording: RecordingSink | None = None
+        self._engine: FrameLoop | None = None  # the frame loop, once the pipeline is built
+        self._captured_at = 0.0  # when the frame in the loop was captured (for the picture's latency)
         self._stream_targets: list[StreamTarget] = []
         self._streamer: Streamer | None = None
 
@@ -140,25 +142,27 @@ class LiveWorker:
         source, pipeline = self.source, self.pipeline
         if source is None or pipeline is None or self.state is not WorkerState.RUNNING:
             raise FacemapError(f"{self.options.source}: nothing to record (the source is not running)")
-        size = self._shown.frame.size if self._shown is not None else source.size
-        recorder = Recorder(
-            path, fps=source.fps or RECORDING_FPS, size=size, header=header_record(self.options, source, pipeline)
-        )
+        fps, size = recording_format(source)
+        if self._shown is not None:  # a camera may deliver another size than it reported
+            size = self._shown.frame.size
+        recorder = Recorder(path, fps=fps, size=size, header=header_record(self.options, source, pipeline))
+        recording = RecordingSink(recorder, pipeline.session.model.stand_in, wait=False)  # drops rather than wait
         with self._recorder_lock:
-            previous, self._recorder = self._recorder, recorder
+            previous, self._recording = self._recording, recording
         if previous is not None:
-            previous.close()
+            previous.recorder.close()
         return recorder
 
     def stop_recording(self) -> RecorderStatus | None:
         """Finish the files; the final status, or None when nothing was recording."""
         with self._recorder_lock:
-            recorder, self._recorder = self._recorder, None
-        return recorder.close() if recorder is not None else None
+            recording, self._recording = self._recording, None
+        return recording.recorder.close() if recording is not None else None
 
     @property
     def recorder(self) -> Recorder | None:
-        return self._recorder
+        recording = self._recording
+        return recording.recorder if recording is not None else None
 
     def set_stream(self, targets: list[StreamTarget]) -> None:
         """Send every processed frame to `targets` (none: stop); the Streamer is replaced between frames."""
@@ -193,7 +197,16 @@ class LiveWorker:
                     self._close()
                     return
                 self.options = dataclasses.replace(self.options, model=self._pending_model.result())
-            self.pipeline = build_pipeline(self.options, video=not isinstance(self.source, ImageSource))
+            self.pipeline = build_pipeline(self.options, video=not self.source.still)
+            self._engine = FrameLoop(
+                self.pipeline,
+                [
+                    Sink("count", self._count),
+                    Sink("picture", lambda shown: self._publish(shown, self._captured_at)),
+                    Sink("record", self._record),
+                    Sink("stream", self._stream),
+                ],
+            )
         except FacemapError as exc:
             self._fail(str(exc))
             return
@@ -290,12 +303,17 @@ class LiveWorker:
         self._listener.worker_event(WorkerEvent(kind, detail, subject))
 
     def _process(self, captured: Captured) -> None:
-        assert self.pipeline is not None
+        assert self.pipeline is not None and self._engine is not None and self.source is not None
         view = self.view
-        self.pipeline.set_tracking(view.tracking and not isinstance(self.source, ImageSource))
+        self.pipeline.set_tracking(view.tracking and not self.source.still)
+        self._smoother.strength = view.smoothing_strength
+        self._engine.smoother = self._smoother if view.smoothing else None
+        if not view.smoothing:
+            self._smoother.reset()
+        self._captured_at = captured.captured_at
         start = time.perf_counter()
         try:
-            result = self.pipeline.process(captured.frame)
+            shown = self._engine.step(captured.frame)
         except Exception as exc:  # one bad frame must not end the stream
             self._failures += 1
             if self._failures == 1:
@@ -305,17 +323,19 @@ class LiveWorker:
         if self._failures:
             self._tell(EventKind.RECOVERED, str(self._failures))
             self._failures = 0
-        self._processed += 1
-        self._detector_calls += result.detector_looked
-        self._smoother.strength = view.smoothing_strength
-        shown = self._smoother.apply(result) if view.smoothing else result
-        if not view.smoothing:
-            self._smoother.reset()
-        self._publish(shown, captured.captured_at)
-        self._stream(shown)
-        for stage, ms in result.timings_ms.items():
+        for stage, ms in shown.timings_ms.items():
             self._average(stage, ms)
         self._pipeline_ms = self._average("total", (time.perf_counter() - start) * 1000.0)
+
+    def _count(self, result: FrameResult) -> None:
+        self._processed += 1
+        self._detector_calls += result.detector_looked
+
+    def _record(self, shown: FrameResult) -> None:
+        with self._recorder_lock:
+            if self._recording is not None:  # at the source's size: drawn again on a copy of the frame
+                self._recording.overlay = self.view.overlay
+                self._recording(shown)
 
     # -- streaming: on the inference thread, after the frame is published --------------------------------
 
@@ -359,11 +379,6 @@ class LiveWorker:
             pipeline_ms=self._pipeline_ms,
             detector_calls=self._detector_calls,
         )
-        if captured_at is not None:  # a new frame, not a redraw
-            with self._recorder_lock:
-                if self._recorder is not None:  # at the source's size: drawn again on a copy of the frame
-                    annotated = draw_overlay(shown.frame.rgb.copy(), shown, view.overlay, stand_in=stand_in)
-                    self._recorder.submit(shown, annotated)  # drops (and counts) rather than wait
         with self._latest_lock:
             self._latest = live
             notify, self._notified = not self._notified, True

@@ -28,12 +28,29 @@ each keyframe and every landmark line is flushed, so after `kill -9` the video p
 before the kill and the JSONL holds only complete lines. Files are written under their final names for that
 reason (no temporary name to rename: a recording is valid at every moment).
 The JSONL has the schema of `process --output`: the given header (plus a "recording" object), one
-`frame_record` per recorded frame (dropped frames have none), and a summary with `frames` (written) and
+`frame_record` per recorded frame (dropped frames have none; `frame` and `timestamp_ms` count from the first
+recorded frame, as the video's time does), and a summary with `frames` (written) and
 `frames_dropped`. The CSV has one row per face per frame, columns `CSV_COLUMNS`.
 """
 
 from facemap_gui.recording.landmarks import CSV_COLUMNS
-from facemap_gui.recording.recorder import Recorder, RecorderStatus, default_recording_path, landmark_paths
+from facemap_gui.recording.recorder import (
+    STILL_FPS,
+    Recorder,
+    RecorderStatus,
+    default_recording_path,
+    landmark_paths,
+    recording_format,
+)
 from facemap_gui.recording.video import VIDEO_CODECS
 
-__all__ = ["CSV_COLUMNS", "VIDEO_CODECS", "Recorder", "RecorderStatus", "default_recording_path", "landmark_paths"]
+__all__ = [
+    "CSV_COLUMNS",
+    "STILL_FPS",
+    "VIDEO_CODECS",
+    "Recorder",
+    "RecorderStatus",
+    "default_recording_path",
+    "landmark_paths",
+    "recording_format",
+]

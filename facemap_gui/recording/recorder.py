@@ -19,11 +19,24 @@ from facemap_gui.output import RunStats, frame_record
 from facemap_gui.pipeline import FrameResult
 from facemap_gui.recording.landmarks import LandmarkFiles
 from facemap_gui.recording.video import VIDEO_CODECS, VideoWriter, container_format
+from facemap_gui.sources.base import FrameSource
 
 log = logging.getLogger(__name__)
 
 _CLOSE = object()  # queue sentinel: finish the files and end the thread
 ENCODE_STAGE = "encode"  # the writer thread's time a frame, beside the pipeline's stages in the summary
+
+
+STILL_FPS = 1.0  # still images have no rate: they are recorded as a slide show, one a second
+
+
+def recording_format(source: FrameSource) -> tuple[float, tuple[int, int]]:
+    """The frame rate and size a recording of `source` is made at; one line when its frames differ in size."""
+    if source.size is None:
+        raise FacemapError(
+            f"{source.name}: the images differ in size and a video has one; record each size from its own folder"
+        )
+    return source.fps or STILL_FPS, source.size
 
 
 def landmark_paths(video_path: Path) -> tuple[Path, Path]:
@@ -119,6 +132,7 @@ class Recorder:
         self._close_lock = threading.Lock()
         self._stats = RunStats()
         self._dropped = 0
+        self._origin: tuple[int, float] | None = None  # the first recorded frame (index, time): files count from it
         self._bytes = 0
         self._error: str | None = None
         self._started = time.monotonic()
@@ -191,7 +205,9 @@ class Recorder:
         start = time.perf_counter()
         self._video.write(annotated_rgb, result.frame.timestamp_ms)
         encode_ms = (time.perf_counter() - start) * 1000.0
-        self._landmarks.write_frame(frame_record(result))
+        if self._origin is None:
+            self._origin = (result.frame.index, result.frame.timestamp_ms)
+        self._landmarks.write_frame(frame_record(result, self._origin))
         with self._lock:
             self._stats.add(result)
             self._stats.timings.add(ENCODE_STAGE, encode_ms)

@@ -20,11 +20,13 @@ THREAD_PRIORITY_LOWEST = -2  # Windows
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One captured frame: RGB uint8 pixels (H, W, 3), its index and a monotonic timestamp in ms."""
+    """One captured frame: RGB uint8 pixels (H, W, 3), its index and a monotonic timestamp in ms; a still image
+    also carries its file's name (`file`, written with its landmarks)."""
 
     index: int
     timestamp_ms: float
     rgb: np.ndarray
+    file: str | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -40,6 +42,10 @@ class FrameSource(abc.ABC):
     fps: float = 0.0
     #: True for live sources (cameras) whose frames must not be queued.
     live: bool = False
+    #: Still images: no motion from one frame to the next (nothing to track) and no frame rate of their own.
+    still: bool = False
+    #: Pixel size (width, height) of every frame; None when it differs between frames (a folder of images).
+    size: tuple[int, int] | None = None
 
     @abc.abstractmethod
     def read(self) -> Frame | None: ...

@@ -113,8 +113,23 @@ def read_image_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _shown_size(path: Path) -> tuple[int, int] | None:
+    """The size an image decodes to (OpenCV turns it by its EXIF orientation), read from its header alone."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            turned = image.getexif().get(0x0112) in (5, 6, 7, 8)  # orientations that swap width and height
+    except Exception:  # not an image Pillow knows: its size is known once it is decoded
+        return None
+    return (height, width) if turned else (width, height)
+
+
 class ImageSource(FrameSource):
-    """One image, or every image in a folder (sorted by name); each is one frame."""
+    """One image, or every image in a folder (sorted by name); each is one frame, carrying its file's name."""
+
+    still = True
 
     def __init__(self, path: str | Path) -> None:
         root = Path(path)
@@ -135,7 +150,8 @@ class ImageSource(FrameSource):
         self._next = 0
         # Read the first image now so a bad file fails at open time, not mid-run.
         self._first = read_image_rgb(self.paths[0])
-        self.size = (self._first.shape[1], self._first.shape[0])
+        first = (self._first.shape[1], self._first.shape[0])
+        self.size = first if all(_shown_size(p) == first for p in self.paths[1:]) else None
 
     @property
     def frame_count(self) -> int:
@@ -147,7 +163,7 @@ class ImageSource(FrameSource):
         index = self._next
         rgb = self._first if index == 0 else read_image_rgb(self.paths[index])
         self._next += 1
-        return Frame(index=index, timestamp_ms=0.0, rgb=rgb)
+        return Frame(index=index, timestamp_ms=0.0, rgb=rgb, file=self.paths[index].name)
 
 
 class VideoSource(FrameSource):

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class JsonlWriter:
     complete lines; a write that fails part-way (a full disk) is cut back to the last complete line and raised
     as one line naming `name`."""
 
-    def __init__(self, stream: BinaryIO, name: object) -> None:
+    def __init__(self, stream: IO[bytes], name: object) -> None:
         self._stream = stream
         self._name = name
         fd = stream.fileno()

@@ -254,7 +254,7 @@ class Pipeline:
         faces = [
             FaceResult(
                 box=d.box,
-                crop_box=tuple(int(v) for v in crop),
+                crop_box=(int(crop[0]), int(crop[1]), int(crop[2]), int(crop[3])),
                 score=d.score,
                 landmarks=pts,
                 pose=(float(pose[0]), float(pose[1]), float(pose[2])),

@@ -42,8 +42,10 @@ DUPLICATE_IOU = 0.5  # two tracks whose faces overlap this much have converged o
 class Landmarked(Protocol):
     """What the tracker needs of a face the pipeline processed (pipeline.FaceResult)."""
 
-    score: float
-    landmarks: np.ndarray
+    @property
+    def score(self) -> float: ...
+    @property
+    def landmarks(self) -> np.ndarray: ...
 
 
 Square = tuple[float, float, float]  # centre x, centre y and side, image px

@@ -57,31 +57,13 @@ def test_no_pickle_and_no_shell_true_anywhere():
 
 # Modules being restructured into the one frame loop (issue 28): their mypy errors (FrameSource without `size`,
 # Optional writers, FaceResult against the tracker's protocol) go with that change, then this set is emptied.
-MYPY_PENDING = frozenset(
-    f"facemap_gui/{name}.py"
-    for name in (
-        "batch/job",
-        "bench/measure",
-        "commands/demo",
-        "commands/process",
-        "commands/track",
-        "live/worker",
-        "output",
-        "pipeline",
-        "recording/landmarks",
-        "recording/recorder",
-        "sources/base",
-    )
-)
 
 
 def test_package_is_mypy_clean():
-    """`mypy facemap_gui` as configured in pyproject.toml ([tool.mypy]): no error outside MYPY_PENDING."""
+    """`mypy facemap_gui` as configured in pyproject.toml ([tool.mypy]): no error anywhere."""
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "facemap_gui"], cwd=PACKAGE.parent, capture_output=True, text=True
     )
     assert "No module named mypy" not in result.stderr, "mypy is not installed: pip install -e '.[test]'"
     assert result.returncode in (0, 1) and not result.stderr, result.stdout + result.stderr  # 2: mypy itself failed
-    errors = [line.replace("\\", "/") for line in result.stdout.splitlines() if ": error: " in line]
-    assert (result.returncode == 1) == bool(errors), result.stdout
-    assert [line for line in errors if line.split(":", 1)[0] not in MYPY_PENDING] == []
+    assert result.returncode == 0 and result.stdout.startswith("Success: no issues found"), result.stdout

@@ -156,7 +156,7 @@ def _run(job: FileJob, base: Path, on_frame: Callable[[], None] | None) -> tuple
             status = recorder.close()
             if status.error:
                 raise FacemapError(status.error)
-        else:
+        elif files is not None:
             files.write_summary(loop.stats.record(interrupted=False, stand_in=stand_in))
     return loop.stats.frames, loop.stats.faces
 

@@ -21,7 +21,7 @@ from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
 from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.recording import Recorder
+from facemap_gui.recording import Recorder, recording_format
 from facemap_gui.runtime import PRECISIONS, available_runtimes
 from facemap_gui.smoothing import LandmarkSmoother
 from facemap_gui.sources.files import VideoSource
@@ -123,7 +123,8 @@ def run_pipeline(
         else:
             with VideoSource(clip) as source:
                 header = header_record(options, source, pipeline)
-            recorder = Recorder(record, fps=source.fps, size=source.size, header=header)
+            fps, size = recording_format(source)
+            recorder = Recorder(record, fps=fps, size=size, header=header)
             stack.callback(recorder.close)
             loop.sinks.append(Sink("draw and record", RecordingSink(recorder, stand_in, wait=True)))
         until = time.monotonic() + minutes * 60.0 if minutes else None

@@ -403,7 +403,8 @@ class LiveWorker:
                     return
                 self._mailbox.put(Captured(frame, time.monotonic()))
         except Exception as exc:  # a bug in a source: reported like the end of the stream, never silent
-            self._tell(EventKind.SOURCE_ERROR, read_failed(source, exc), source.name)
+            if source is not None:
+                self._tell(EventKind.SOURCE_ERROR, read_failed(source, exc), source.name)
         finally:
             if source is not None:
                 source.close()

@@ -108,6 +108,7 @@ class LandmarkFiles:
     def _write_csv(self, rows: list) -> None:
         if self._csv_stream is None or not rows:
             return
+        assert self.csv_path is not None  # a CSV stream is opened only for a CSV path
         with _writing(self.csv_path):
             self._csv.writerows(rows)
             self._csv_stream.flush()

@@ -55,7 +55,7 @@ class DemoSource(FrameSource):
             raise InputError(f"demo:{arg}: frame count must be a number, e.g. demo:300") from None
         self.name = "demo" if not arg else f"demo:{arg}"
         self.fps = DEMO_FPS
-        self.size = size
+        self.size = self._canvas = size
         self._photo = read_image_rgb(photo or demo_photo_path())
         self._index = 0
 
@@ -69,5 +69,5 @@ class DemoSource(FrameSource):
         index, self._index = self._index, self._index + 1
         t = (index % 300) / 300
         return Frame(
-            index=index, timestamp_ms=index * 1000.0 / self.fps, rgb=render_pan_zoom(self._photo, t, self.size)
+            index=index, timestamp_ms=index * 1000.0 / self.fps, rgb=render_pan_zoom(self._photo, t, self._canvas)
         )

@@ -72,4 +72,5 @@ def test_two_hundred_switches_leave_memory_threads_files_and_sessions_flat(qtbot
         f"open files {before[2]} -> {after[2]}, ONNX Runtime sessions alive {before[3]} -> {after[3]}"
     )
     assert after[0] - before[0] < 30  # a leaked session of even the tiny model is ~2 MB: 180 of them show
-    assert after[1] <= before[1] and after[2] <= before[2] and after[3] <= before[3]
+    # A leak grows with the switches (180 between the samples); a pool thread Qt or ONNX Runtime starts once does not.
+    assert after[1] <= before[1] + 2 and after[2] <= before[2] + 2 and after[3] <= before[3]

@@ -227,7 +227,8 @@ def test_hostile_release_metadata_is_one_line(tmp_path, capsys, name, text, mess
     model = constant_model(tmp_path / "facemap_3dmm.onnx", np.zeros(265)).read_bytes()
     (tmp_path / "release.zip").write_bytes(make_zip({"facemap_3dmm.onnx": model, name: text.encode()}))
     code, err = cli_main(capsys, "models", "install", str(tmp_path / "release.zip"))
-    assert_one_line(code, err, name, message)
+    assert_one_line(code, err, f"{tmp_path / 'release.zip'}/{name}", message)  # in the zip, not a deleted folder
+    assert "unpack-" not in err
     assert installed_files() == []
 
 

@@ -7,7 +7,10 @@ checksums) and put in place atomically: the entry's folder is staged beside it a
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -16,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from facemap_gui import store
-from facemap_gui.errors import ModelError
+from facemap_gui.errors import FacemapError, ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.landmarks.onnx_proto import load_graph
@@ -226,11 +229,29 @@ def install_path(path: Path, precision: str | None = None, source: str | None = 
             if path.suffix.lower() == ".zip":
                 origin = check_origin(path, source) if entry_for_download(path.name) else None
                 store.cache_dir().mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryDirectory(prefix=folder.UNPACK_PREFIX, dir=store.cache_dir()) as tmp:
+                with (
+                    tempfile.TemporaryDirectory(prefix=folder.UNPACK_PREFIX, dir=store.cache_dir()) as tmp,
+                    _named_in_zip(path, Path(tmp)),
+                ):
                     return _install(_plan(unpack_zip(path, Path(tmp)), precision, False, source), source, origin)
             return _install(_plan([path], precision, True, source), source)
     except OSError as exc:
         raise ModelError(f"{path}: could not install into {store.models_dir()} ({exc})") from exc
+
+
+@contextlib.contextmanager
+def _named_in_zip(archive: Path, unpacked: Path) -> Iterator[None]:
+    """An error about an unpacked member names it inside the zip the user gave (`models.zip/metadata.json`),
+    not in the temporary folder that is gone by the time the message is read."""
+    try:
+        yield
+    except FacemapError as exc:
+        text = str(exc).replace(f"{unpacked}{os.sep}", f"{archive}/")
+        if text == str(exc):
+            raise
+        renamed = copy.copy(exc)  # the same kind of error, only its words changed
+        renamed.args = (text,)
+        raise renamed from exc
 
 
 def _install(

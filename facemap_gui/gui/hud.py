@@ -131,8 +131,8 @@ class HudPanel(QFrame):
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
-        faces = live.result.faces
-        rows = hud_rows(face_signals(faces[0], live.result.frame.size)) if faces else {}
+        face = live.result.avatar_face
+        rows = hud_rows(face_signals(face, live.result.frame.size)) if face is not None else {}
         for name, label in self.signals.items():
             label.setText(rows.get(name, "–"))
         self.source.setText(source_name)

@@ -88,7 +88,7 @@ class HudPanel(QFrame):
             "Tracking",
             "between full-frame detections, each face is cropped where its landmarks were on the previous frame",
         )
-        self._section("Face signals")  # the first face's, as streamed
+        self._section("Face signals")  # the avatar face's (FrameResult.avatar_face), as streamed
         tips = {"Head": "yaw / pitch / roll, degrees", "Distance": "from the camera, estimated from the face's size"}
         self.signals = {name: self._value(name, tips.get(name, "")) for name in HUD_ROWS}
         self._section("Source")

@@ -71,6 +71,7 @@ def frame_record(result: FrameResult, origin: tuple[int, float] = (0, 0.0)) -> d
         **({"file": frame.file} if frame.file is not None else {}),
         "faces": [
             {
+                "id": face.track_id,
                 "box": list(face.box),
                 "crop_box": list(face.crop_box),
                 "score": round(face.score, 4),

@@ -1,4 +1,5 @@
-"""Draws a FrameResult onto a frame: boxes, 68 keypoints as contours, head-pose axes, stand-in label."""
+"""Draws a FrameResult onto a frame: boxes (with the track id when there are several faces), 68 keypoints as
+contours, head-pose axes, stand-in label."""
 
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ def draw_overlay(
         if options.boxes:
             x0, y0, x1, y1 = (round(v * scale) for v in face.box)
             cv2.rectangle(rgb, (x0, y0), (x1, y1), BOX_COLOUR, t, cv2.LINE_AA)
+            if len(result.faces) > 1:  # which face is which, as the files and streams number them
+                at = (x0 + 2 * t, max(y0 - 3 * t, 12 * t))
+                cv2.putText(rgb, str(face.track_id), at, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * t, BOX_COLOUR, t, cv2.LINE_AA)
         points = np.round(face.landmarks * scale).astype(np.int32)
         if options.contours:
             cv2.polylines(

@@ -3,6 +3,7 @@ full-frame detection runs on a thread of its own (DetectorThread)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,7 +16,7 @@ from facemap_gui.errors import InputError
 from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, focal_length, preprocess
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.sources.base import Frame
-from facemap_gui.tracking import REDETECT_EVERY, FaceTracker
+from facemap_gui.tracking import NEW_FACE, REDETECT_EVERY, FaceTracker, Identities
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class FaceResult:
     landmarks: np.ndarray  # (68, 2) image pixels, iBUG-68 order
     pose: tuple[float, float, float]  # yaw, pitch, roll in degrees
     focal: float = 450.0  # the model's focal length, for the head's distance (signals.head_position)
+    track_id: int = 0  # the face's identity from frame to frame (tracking.Identities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,11 @@ class FrameResult:
     detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
     background_detection: bool = False  # the periodic full-frame detection started on this frame, beside it
     failed_faces: int = 0  # faces found whose landmarks came out non-finite (a broken model): left out
+
+    @property
+    def avatar_face(self) -> FaceResult | None:
+        """The face an avatar follows when there are several: the lowest track id, the longest known of them."""
+        return min(self.faces, key=lambda face: face.track_id, default=None)
 
     @property
     def detector_looked(self) -> bool:
@@ -125,6 +132,7 @@ class Pipeline:
     nothing is tracked, and on the frame a tracked face is lost; otherwise each face is cropped where its
     landmarks were on the previous frame. Every `redetect_every` frames the detector also looks for new faces,
     on its own thread beside the landmark model (DetectorThread); what it found joins BACKGROUND_LAG frames later.
+    Every face gets its track id (tracking.Identities), with or without tracking.
     """
 
     def __init__(
@@ -140,6 +148,7 @@ class Pipeline:
         self.detector = detector
         self._detection = DetectorThread(detector) if detector is not None else None
         self.tracker: FaceTracker | None = None
+        self.identities = Identities()
         self.set_tracking(self.config.tracking)
         self.session = session
         self.basis = basis
@@ -175,13 +184,14 @@ class Pipeline:
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
         faces, failed = self.landmarks(frame, crops, timings)
         t0 = time.perf_counter()
+        if found is None and not self.tracker.confirm(frame.rgb, faces):
+            timings["detect"] += (time.perf_counter() - t0) * 1000.0
+            return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame
+        faces = self._identified(faces)
         if found is not None:
             self.tracker.start(frame.rgb, faces, age=self._detection.lag)
             # The pass's own time on its thread, and how long this frame waited for it (part of "detect").
             timings["background detect"], timings["background wait"] = self._detection.last_ms, waited_ms
-        elif not self.tracker.confirm(frame.rgb, faces):
-            timings["detect"] += (time.perf_counter() - t0) * 1000.0
-            return self._detected(frame, timings)  # a tracked face was lost: the detector looks on this frame
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
         return FrameResult(
             frame=frame, faces=faces, timings_ms=timings, background_detection=started, failed_faces=failed
@@ -193,10 +203,11 @@ class Pipeline:
         detections = self.find_faces(frame)
         timings["detect"] += (time.perf_counter() - t0) * 1000.0
         faces, failed = self.landmarks(frame, detections, timings)
+        t0 = time.perf_counter()
+        faces = self._identified(faces)
         if self.tracker is not None:
-            t0 = time.perf_counter()
             self.tracker.start(frame.rgb, faces)
-            timings["detect"] += (time.perf_counter() - t0) * 1000.0
+        timings["detect"] += (time.perf_counter() - t0) * 1000.0
         return FrameResult(
             frame=frame,
             faces=faces,
@@ -204,6 +215,11 @@ class Pipeline:
             detector_ran=self.config.fixed_box is None,
             failed_faces=failed,
         )
+
+    def _identified(self, faces: list[FaceResult]) -> list[FaceResult]:
+        """The faces with their track ids; called once per frame."""
+        ids = self.identities.assign(faces)
+        return [dataclasses.replace(face, track_id=i) for face, i in zip(faces, ids, strict=True)]
 
     def find_faces(self, frame: Frame) -> list[Detection]:
         """The full-frame detector's faces, or the fixed box."""
@@ -259,6 +275,7 @@ class Pipeline:
                 landmarks=pts,
                 pose=(float(pose[0]), float(pose[1]), float(pose[2])),
                 focal=float(focal),
+                track_id=NEW_FACE if d.track_id is None else d.track_id,
             )
             for d, crop, pts, pose, focal, ok in zip(detections, crops, points, poses, focals, finite, strict=True)
             if ok

@@ -119,7 +119,7 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
 
 
 def hud_rows(signals: FaceSignals) -> dict[str, str]:
-    """The window's HUD rows for the first face: always the same rows, so the panel never changes height."""
+    """The window's HUD rows for the avatar face: always the same rows, so the panel never changes height."""
     s = signals
     return {
         "Eyes": f"L {s.eye_open_left:.2f} · R {s.eye_open_right:.2f}",

@@ -1,7 +1,8 @@
 """Temporal smoothing of landmarks and head pose: a One Euro filter per tracked face.
 
 The One Euro filter (Casiez et al., CHI 2012) is a low-pass filter whose cutoff rises with speed: still faces
-lose their jitter, moving faces keep up without lag. Faces are matched frame to frame by box overlap.
+lose their jitter, moving faces keep up without lag. A face's filter is its track id's (pipeline.FaceResult.track_id),
+so two faces never share one, however close they come.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import math
 import numpy as np
 
 from facemap_gui.choices import DEFAULT_STRENGTH
-from facemap_gui.detection.base import box_iou
 from facemap_gui.pipeline import FaceResult, FrameResult
 
 BETA = 0.02  # cutoff gain per unit of speed (pixels or degrees per second)
 DERIVATIVE_CUTOFF_HZ = 1.0
-MIN_IOU = 0.3  # a face overlapping its previous box less than this is a new face
 MAX_GAP_S = 0.5  # after a longer gap (or time going backwards) a face starts afresh
 
 
@@ -50,27 +49,21 @@ class OneEuroFilter:
         return self.x.copy()
 
 
-@dataclasses.dataclass
-class _Track:
-    box: tuple[int, int, int, int]
-    filter: OneEuroFilter
-
-
 def _state(face: FaceResult) -> np.ndarray:
     return np.concatenate([face.landmarks.ravel(), face.pose, [face.focal]])  # focal: the head's distance
 
 
 class LandmarkSmoother:
     """Smooths the landmarks, pose and focal length of each face in a stream of FrameResults (boxes stay as
-    detected)."""
+    detected). A face seen on the previous frame continues its filter; any other starts afresh."""
 
     def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
         self.strength = strength
-        self._tracks: list[_Track] = []
+        self._filters: dict[int, OneEuroFilter] = {}  # by track id
         self._last_t: float | None = None
 
     def reset(self) -> None:
-        self._tracks = []
+        self._filters = {}
         self._last_t = None
 
     def apply(self, result: FrameResult) -> FrameResult:
@@ -79,24 +72,21 @@ class LandmarkSmoother:
             self.reset()
         self._last_t = t
         cutoff = min_cutoff_hz(self.strength)
-        unmatched = list(self._tracks)
-        tracks, faces = [], []
+        filters, faces = {}, []
         for face in result.faces:
-            best = max(unmatched, key=lambda tr: box_iou(tr.box, face.box), default=None)
             state = _state(face)
-            if best is not None and box_iou(best.box, face.box) >= MIN_IOU:
-                unmatched.remove(best)
-                smoothed = best.filter(t, state, cutoff)
+            known = self._filters.get(face.track_id)
+            if known is None:
+                filters[face.track_id] = OneEuroFilter(t, state)
+            else:
+                smoothed = known(t, state, cutoff)
                 face = dataclasses.replace(
                     face,
                     landmarks=smoothed[:-4].reshape(-1, 2),
                     pose=(float(smoothed[-4]), float(smoothed[-3]), float(smoothed[-2])),
                     focal=float(smoothed[-1]),
                 )
-                best.box = face.box
-                tracks.append(best)
-            else:
-                tracks.append(_Track(face.box, OneEuroFilter(t, state)))
+                filters[face.track_id] = known
             faces.append(face)
-        self._tracks = tracks
+        self._filters = filters
         return dataclasses.replace(result, faces=faces)

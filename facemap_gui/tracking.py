@@ -16,6 +16,11 @@ frames, which finds new faces, drops tracks on faces it no longer sees and refre
 periodic pass runs beside tracking (pipeline.DetectorThread) and is merged a few frames after the frame it
 looked at: a tracked face it saw keeps its track, a face it found that is not tracked is cropped where it was
 found.
+
+Every face has a track id (`Identities`), whether the tracker runs or the detector looks at every frame: a face the
+tracker followed keeps its track's id; any other face takes the id of the nearest face seen on one of the last
+`REACQUIRE_FRAMES` frames whose centre lay within `NEAR` of a face side from its own (and that no other face of the
+frame has), nearest pairs first; else a new id, counting from 0 in order of first appearance, never reused.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ SLACK = 2  # thumbnail px (~6% of the face) the face may sit off its landmark bo
 # jitter by a few percent from frame to frame, more with an 8-bit model
 MIN_FACE = 8  # px: a landmark box smaller than this (e.g. squeezed against the border) is not a face
 DUPLICATE_IOU = 0.5  # two tracks whose faces overlap this much have converged on one face
+REACQUIRE_FRAMES = 10  # a face lost this many frames ago or fewer gets its id back when found where it was
+NEAR = 0.5  # face sides between a face's centre and where an id was last seen, at most, to take that id
+NEW_FACE = -1  # the track id of a face not followed by a track, until Identities gives it one
 
 
 class Landmarked(Protocol):
@@ -46,6 +54,8 @@ class Landmarked(Protocol):
     def score(self) -> float: ...
     @property
     def landmarks(self) -> np.ndarray: ...
+    @property
+    def track_id(self) -> int: ...
 
 
 Square = tuple[float, float, float]  # centre x, centre y and side, image px
@@ -95,6 +105,7 @@ class Track:
     box: tuple[int, int, int, int]  # where the face's crop comes from on the next frame: its landmark box
     score: float  # the detector's, when it last saw the face
     thumbnail: np.ndarray  # the face when the detector last saw it
+    track_id: int
 
 
 class FaceTracker:
@@ -124,7 +135,7 @@ class FaceTracker:
         (the detector must look on this frame)."""
         if not self._tracks:
             return None
-        return [Detection(track.box, track.score) for track in self._tracks]
+        return [Detection(track.box, track.score, track.track_id) for track in self._tracks]
 
     def due(self) -> bool:
         """`redetect_every` frames have passed since the detector last looked: time for the periodic pass."""
@@ -144,7 +155,7 @@ class FaceTracker:
                 crops.append(detection)
             else:
                 unseen.remove(track)
-                crops.append(Detection(track.box, detection.score))
+                crops.append(Detection(track.box, detection.score, track.track_id))
         return crops
 
     def start(self, rgb: np.ndarray, faces: Sequence[Landmarked], age: int = 0) -> None:
@@ -156,7 +167,7 @@ class FaceTracker:
             square = landmark_square(face.landmarks)
             box = landmark_box(square, size)
             if box is not None:
-                tracks.append(Track(box, face.score, thumbnail(rgb, square)))
+                tracks.append(Track(box, face.score, thumbnail(rgb, square), face.track_id))
         self._tracks = _without_duplicates(tracks)
         self._since_detection = 1 + age
 
@@ -171,7 +182,7 @@ class FaceTracker:
             if box is None or similarity(thumbnail(rgb, square, SLACK), track.thumbnail) < MIN_SIMILARITY:
                 self.lost += 1
                 return False
-            moved.append(Track(box, track.score, track.thumbnail))
+            moved.append(Track(box, track.score, track.thumbnail, track.track_id))
         self._tracks = _without_duplicates(moved)
         self._since_detection += 1
         self.tracked_faces += len(moved)
@@ -184,3 +195,38 @@ def _without_duplicates(tracks: list[Track]) -> list[Track]:
         if all(box_iou(track.box, other.box) < DUPLICATE_IOU for other in kept):
             kept.append(track)
     return kept
+
+
+class Identities:
+    """Gives each face of each frame its track id (the rule is in the module's docstring). Call `assign` once per
+    frame, in time order, frames without a face included (they age the lost faces)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[Square, int]] = {}  # id -> where its face was last seen, and on which frame
+        self._frame = 0
+        self._next = 0
+
+    def assign(self, faces: Sequence[Landmarked]) -> list[int]:
+        """The faces' ids: their `track_id` when the tracker followed them, else matched or new (NEW_FACE)."""
+        self._frame += 1
+        self._seen = {i: seen for i, seen in self._seen.items() if self._frame - seen[1] <= REACQUIRE_FRAMES}
+        squares = [landmark_square(face.landmarks) for face in faces]
+        ids: list[int | None] = [None if face.track_id == NEW_FACE else face.track_id for face in faces]
+        free = {i: square for i, (square, _) in self._seen.items() if i not in ids}
+        pairs = sorted(
+            (math.dist(square[:2], last[:2]) / max(square[2], last[2], 1.0), n, i)
+            for n, square in enumerate(squares)
+            if ids[n] is None
+            for i, last in free.items()
+        )
+        for distance, n, i in pairs:
+            if distance <= NEAR and ids[n] is None and i in free:
+                ids[n] = i
+                del free[i]
+        assigned = []
+        for square, track_id in zip(squares, ids, strict=True):
+            if track_id is None:
+                track_id, self._next = self._next, self._next + 1
+            self._seen[track_id] = (square, self._frame)
+            assigned.append(track_id)
+        return assigned

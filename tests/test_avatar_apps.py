@@ -164,9 +164,10 @@ def check_message(message: dict) -> None:
 
         assert Image.open(io.BytesIO(base64.b64decode(data["pluginIcon"]))).size == (128, 128)
     if message["messageType"] == "InjectParameterDataRequest":
-        assert data["faceFound"] is True and data["mode"] == "set"
+        assert data["mode"] == "set"
         ids = [p["id"] for p in data["parameterValues"]]
-        assert len(ids) == len(set(ids)) and set(ids) == set(vts.RANGES)  # no eye gaze: we cannot know it
+        # No eye gaze: we cannot know it. No face: nothing but faceFound false.
+        assert len(ids) == len(set(ids)) and set(ids) == (set(vts.RANGES) if data["faceFound"] is True else set())
         for value in data["parameterValues"]:
             low, high = vts.RANGES[value["id"]]
             assert set(value) == {"id", "value"} and low <= value["value"] <= high, value
@@ -204,6 +205,28 @@ def test_vts_token_granted_stored_privately_and_reused_then_values_injected_and_
             streamer.send(smile_frame(1))
             assert server.next()["messageType"] == "AuthenticationRequest"
             assert server.next()["messageType"] == "InjectParameterDataRequest"
+    finally:
+        server.stop()
+
+
+def test_vts_is_told_face_found_false_while_no_face_is_tracked_and_true_when_it_returns():
+    server = FakeVts()
+    empty = FrameResult(frame=smile_frame().frame, faces=[])
+    try:
+        with Streamer([StreamTarget("vts", "127.0.0.1", server.port)]) as streamer:
+            streamer.send(smile_frame())
+            assert server.next("InjectParameterDataRequest")["data"]["faceFound"] is True
+            streamer.send(empty)
+            lost = server.next("InjectParameterDataRequest")
+            while lost["data"]["faceFound"]:  # the face's values may be re-sent once before the empty frame's
+                lost = server.next("InjectParameterDataRequest")
+            assert lost["data"]["parameterValues"] == []
+            assert server.next("InjectParameterDataRequest")["data"] == lost["data"]  # re-sent while it lasts
+            streamer.send(smile_frame(2))
+            found = server.next("InjectParameterDataRequest")
+            while not found["data"]["faceFound"]:
+                found = server.next("InjectParameterDataRequest")
+            assert len(found["data"]["parameterValues"]) == len(vts.RANGES)
     finally:
         server.stop()
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 
 from facemap_gui.errors import FacemapError
+from facemap_gui.output import frame_record
 from facemap_gui.overlay import draw_overlay
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.recording import CSV_COLUMNS, Recorder, default_recording_path
+from facemap_gui.recording.landmarks import csv_rows
 from facemap_gui.recording.video import VideoWriter
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DemoSource
@@ -436,3 +438,25 @@ def test_sigterm_finishes_the_recording_properly(tmp_path, tiny_model):
     assert out["interrupted"] is True and out["recording"]["frames"] == len(frames)
     assert out["recording"]["dropped"] == 0
     assert os.path.getsize(video) > 0
+
+
+def test_files_and_overlay_name_each_face_by_its_track_id():
+    face = ring_face(SIZE)
+    blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+
+    def result(*ids: int) -> FrameResult:
+        faces = [
+            replace(face, box=(b := (10 + 150 * n, 40, 130 + 150 * n, 160)), crop_box=b, track_id=i)
+            for n, i in enumerate(ids)
+        ]
+        return FrameResult(frame=Frame(0, 0.0, blank), faces=faces)
+
+    record = frame_record(result(4, 7))
+    assert [f["id"] for f in record["faces"]] == [4, 7] and next(iter(record["faces"][0])) == "id"
+    assert [row[CSV_COLUMNS.index("face")] for row in csv_rows(record)] == [4, 7]
+
+    def drawn(*ids: int) -> np.ndarray:
+        return draw_overlay(blank.copy(), result(*ids))
+
+    assert not np.array_equal(drawn(4, 7), drawn(4, 8))  # two faces: each box labelled with its id
+    assert np.array_equal(drawn(4), drawn(5))  # one face: no label

@@ -14,12 +14,14 @@ FPS = 30.0
 BLANK = np.zeros((4, 4, 3), np.uint8)
 
 
-def face(centre: tuple[float, float], points: np.ndarray | None = None, yaw: float = 0.0) -> FaceResult:
+def face(
+    centre: tuple[float, float], points: np.ndarray | None = None, yaw: float = 0.0, track_id: int = 0
+) -> FaceResult:
     x, y = centre
     base = np.stack([np.linspace(-40, 40, 68), np.sin(np.arange(68)) * 40], axis=1)
     landmarks = base + np.array([x, y]) if points is None else points
     box = (int(x - 50), int(y - 50), int(x + 50), int(y + 50))
-    return FaceResult(box=box, crop_box=box, score=0.9, landmarks=landmarks, pose=(yaw, 0.0, 0.0))
+    return FaceResult(box=box, crop_box=box, score=0.9, landmarks=landmarks, pose=(yaw, 0.0, 0.0), track_id=track_id)
 
 
 def frame_result(index: int, faces: list[FaceResult]) -> FrameResult:
@@ -71,14 +73,28 @@ def test_pose_is_smoothed_with_the_landmarks():
 
 def test_two_faces_keep_their_own_filters_and_a_new_face_starts_unsmoothed():
     smoother = LandmarkSmoother(strength=1.0)
-    smoother.apply(frame_result(0, [face((150, 200)), face((500, 200))]))
-    moved = smoother.apply(frame_result(1, [face((500, 210)), face((150, 190))])).faces
-    # Matched by box overlap whatever the order: each moved only a little towards its own new position.
+    smoother.apply(frame_result(0, [face((150, 200), track_id=0), face((500, 200), track_id=1)]))
+    moved = smoother.apply(frame_result(1, [face((500, 210), track_id=1), face((150, 190), track_id=0)])).faces
+    # Matched by track id whatever the order: each moved only a little towards its own new position.
     assert 190 < moved[0].landmarks[:, 1].mean() - face((0, 0)).landmarks[:, 1].mean() < 210
     assert abs(moved[1].landmarks[:, 0].mean() - 150) < 5
-    new = face((900, 500))
+    new = face((900, 500), track_id=2)
     out = smoother.apply(frame_result(2, [new])).faces[0]
     np.testing.assert_array_equal(out.landmarks, new.landmarks)
+
+
+def test_two_faces_passing_close_by_are_never_blended():
+    # Two faces crossing: at frame 1 each is where the other was, their boxes overlapping the other's. Each is
+    # smoothed with its own past only, so each stays on its own side of the crossing; with box matching, each
+    # would be pulled towards the other face's past.
+    smoother = LandmarkSmoother(strength=1.0)
+    smoother.apply(frame_result(0, [face((300, 200), track_id=0), face((340, 200), track_id=1)]))
+    a, b = smoother.apply(frame_result(1, [face((335, 200), track_id=0), face((305, 200), track_id=1)])).faces
+    assert 300 < a.landmarks[:, 0].mean() < 335 and 305 < b.landmarks[:, 0].mean() < 340
+    assert a.landmarks[:, 0].mean() < b.landmarks[:, 0].mean()  # not swapped: a still lags behind, left of b
+    # A new face where another just was starts afresh: nothing of the other face's past.
+    other = face((302, 200), track_id=2)
+    np.testing.assert_array_equal(smoother.apply(frame_result(2, [other])).faces[0].landmarks, other.landmarks)
 
 
 def test_a_gap_in_time_starts_afresh():

@@ -26,6 +26,7 @@ from facemap_gui.streaming import Streamer, StreamTarget, osf
 from tests.conftest import FULL_RANGE
 from tests.test_decode import reference_rotation
 from tests.test_process import read_jsonl, run_cli
+from tests.test_tracking import CROSSING_SIZE, crossing_results
 
 # OpenSeeFace's packet, one per face (facetracker.py packs it, Unity/OpenSee.cs reads it: packetFrameSize 1785):
 # double time; int id; float width, height, eye right, eye left; byte success; float PnP error, quaternion x y z w,
@@ -257,6 +258,22 @@ def test_a_receiver_that_is_not_running_does_not_stop_the_run(pan_video, tiny_mo
     assert len(warnings) == 2  # once each, not once a frame
     assert any(f"osf://127.0.0.1:{port}: nothing is listening there" in line for line in warnings)
     assert any("vmc://nowhere.invalid:39539: cannot resolve nowhere.invalid" in line for line in warnings)
+
+
+def test_openseeface_face_ids_follow_the_tracks_of_two_faces_crossing(tiny_model, receiver):
+    results = crossing_results(tiny_model, redetect_every=4)
+    with Streamer([StreamTarget("osf", "127.0.0.1", receiver.getsockname()[1])]) as streamer:
+        for result in results:
+            streamer.send(result)
+    datagrams = drain(receiver)
+    assert len(datagrams) == len(results)
+    ids_by_row: dict[bool, set[int]] = {False: set(), True: set()}
+    for datagram in datagrams:
+        packets = decode_osf(datagram)
+        assert len(packets) == 2
+        for packet in packets:  # the face in the lower row, and the one in the upper row
+            ids_by_row[bool(packet["points"][:66, 1].mean() > CROSSING_SIZE[1] / 2)].add(packet["id"])
+    assert ids_by_row == {False: {0}, True: {1}}  # OpenSeeFace's face id is the track id, through the crossing
 
 
 def test_status_reports_a_refused_receiver_and_sending_goes_on():

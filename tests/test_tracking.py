@@ -20,9 +20,12 @@ from facemap_gui.sources.files import read_image_rgb
 from facemap_gui.standins.fitting import PLACEMENT, mean_face_placement
 from facemap_gui.tracking import (
     MIN_FACE,
+    NEW_FACE,
+    REACQUIRE_FRAMES,
     SLACK,
     THUMBNAIL,
     FaceTracker,
+    Identities,
     landmark_box,
     landmark_square,
     similarity,
@@ -336,18 +339,19 @@ def test_merge_keeps_tracks_the_pass_saw_adds_new_faces_and_drops_the_rest():
     tracker = FaceTracker(redetect_every=5)
     rgb = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)  # texture: each face matches itself
 
-    def face(x0: float, y0: float) -> SimpleNamespace:
-        return SimpleNamespace(score=0.8, landmarks=np.array([[x0, y0], [x0 + 80, y0 + 80]]))
+    def face(x0: float, y0: float, track_id: int) -> SimpleNamespace:
+        return SimpleNamespace(score=0.8, landmarks=np.array([[x0, y0], [x0 + 80, y0 + 80]]), track_id=track_id)
 
-    tracker.start(rgb, [face(20, 20), face(300, 20)])
+    tracker.start(rgb, [face(20, 20, 0), face(300, 20, 1)])
     found = [Detection((310, 30, 390, 110), 0.95), Detection((500, 200, 580, 280), 0.7)]
     crops = tracker.merge(found)  # the face at 300 seen (its centre inside), one new, the face at 20 unseen
-    assert crops == [Detection((300, 20, 380, 100), 0.95), Detection((500, 200, 580, 280), 0.7)]
-    tracker.start(rgb, [face(300, 20), face(500, 200)], age=2)
-    assert [d.box for d in tracker.tracked()] == [(300, 20, 380, 100), (500, 200, 580, 280)]
+    # The seen face keeps its track's id; the new one has none yet.
+    assert crops == [Detection((300, 20, 380, 100), 0.95, 1), Detection((500, 200, 580, 280), 0.7)]
+    tracker.start(rgb, [face(300, 20, 1), face(500, 200, 2)], age=2)
+    assert [(d.box, d.track_id) for d in tracker.tracked()] == [((300, 20, 380, 100), 1), ((500, 200, 580, 280), 2)]
     assert not tracker.due()
     for _ in range(2):  # started 2 frames late: due 5 frames after the frame the pass looked at
-        assert not tracker.due() and tracker.confirm(rgb, [face(300, 20), face(500, 200)])
+        assert not tracker.due() and tracker.confirm(rgb, [face(300, 20, 1), face(500, 200, 2)])
     assert tracker.due()
 
 
@@ -373,3 +377,94 @@ def test_a_scan_that_fails_fails_the_frame_that_merges_it_and_the_next_frame_goe
         pipeline.close()
     assert results[2].background_detection and results[5].background_detection  # a new scan after the failure
     assert "background detect" in results[7].timings_ms and all(len(r.faces) == 1 for r in results.values())
+
+
+# Two faces passing each other: the photo's head (PATCH, full-resolution rows and columns) pasted twice at half size
+# on one canvas, one face in the upper row moving right, the other in the lower row moving left, past each other.
+PATCH = (slice(100, 390), slice(120, 415))
+FACE_IN_PATCH = (25, 23, 122, 119)  # FACE_IN_PHOTO less the patch's corner, at half size
+ROWS = (20, 180)  # the patches' top edges: the faces 160 px apart, their crops reaching into each other's
+CROSSING_SIZE = (800, 360)
+
+
+def crossing_frames(steps: int = 41) -> tuple[list[Frame], dict[int, list[tuple[int, int, int, int]]]]:
+    """The frames, and each frame's face boxes in reading order (left to right), as a detector lists them."""
+    head = cv2.resize(read_image_rgb(PHOTO)[PATCH], None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
+    frames, boxes = [], {}
+    for i in range(steps):
+        rgb = np.full((CROSSING_SIZE[1], CROSSING_SIZE[0], 3), 60, np.uint8)
+        places = [(100 + 8 * i, ROWS[0]), (420 - 8 * i, ROWS[1])]  # 8 px a frame each, crossing at i = 20
+        for x, y in places:
+            rgb[y : y + head.shape[0], x : x + head.shape[1]] = head
+        frames.append(Frame(i, i * 33.3, rgb))
+        x0, y0, x1, y1 = FACE_IN_PATCH
+        boxes[i] = sorted((x + x0, y + y0, x + x1, y + y1) for x, y in places)
+    return frames, boxes
+
+
+def crossing_results(tiny_model, **config) -> list[FrameResult]:
+    frames, boxes = crossing_frames()
+    models = build_pipeline(RunOptions(source="demo", model=tiny_model, box=(0, 0, 9, 9)))  # session and basis
+    pipeline = Pipeline(ScriptedDetector(boxes), models.session, models.basis, PipelineConfig(**config))
+    try:
+        return [pipeline.process(frame) for frame in frames]
+    finally:
+        pipeline.close()
+
+
+def row(face) -> int:
+    """0: the face in the upper row, moving right; 1: the one in the lower row."""
+    return int(face.landmarks[:, 1].mean() > CROSSING_SIZE[1] / 2)
+
+
+@pytest.mark.parametrize("config", [{"redetect_every": 4}, {"tracking": False}], ids=["tracked", "detector"])
+def test_two_faces_crossing_keep_their_ids(tiny_model, config):
+    results = crossing_results(tiny_model, **config)
+    ids_by_row: dict[int, set[int]] = {0: set(), 1: set()}
+    for result in results:
+        assert len(result.faces) == 2 and {row(face) for face in result.faces} == {0, 1}
+        for face in result.faces:
+            ids_by_row[row(face)].add(face.track_id)
+    assert ids_by_row == {0: {0}, 1: {1}}  # one id each from the first frame to the last, whatever the list order
+    # They did cross: the detector's (left to right) order of the faces swapped half-way.
+    first, last = results[0].faces, results[-1].faces
+    assert first[0].landmarks[:, 0].mean() < first[1].landmarks[:, 0].mean()
+    assert [row(f) for f in sorted(first, key=lambda f: f.box[0])] != [
+        row(f) for f in sorted(last, key=lambda f: f.box[0])
+    ]
+
+
+def test_a_face_that_leaves_and_returns_gets_its_id_back_and_a_new_face_a_new_id(photo, pipeline_factory):
+    pipeline = pipeline_factory(redetect_every=3)
+    both, left_only = canvas(photo, 20, 340), canvas(photo, 20)
+    frames = [both] * 6 + [left_only] * 4 + [both] * 8 + [left_only] * (REACQUIRE_FRAMES + 6) + [both] * 8
+    results = run(pipeline, frames)
+
+    def ids(result: FrameResult) -> list[int]:  # left to right
+        return [f.track_id for f in sorted(result.faces, key=lambda f: f.box[0])]
+
+    assert all(ids(r) == [0, 1] for r in results[:6])
+    assert all(ids(r) == [0] for r in results[6:10])
+    back = [ids(r) for r in results[10:18]]
+    # Found again by the periodic pass within redetect_every + BACKGROUND_LAG frames, with its old id.
+    assert back.index([0, 1]) <= 3 + BACKGROUND_LAG and back[-1] == [0, 1] and all(i in ([0], [0, 1]) for i in back)
+    # Gone longer than REACQUIRE_FRAMES: a face coming back there is a new face.
+    assert ids(results[-1]) == [0, 2]
+
+
+def test_identities_follow_the_nearest_recent_face_and_never_reuse_an_id():
+    identities = Identities()
+
+    def face(x: float, y: float, track_id: int = NEW_FACE) -> SimpleNamespace:
+        return SimpleNamespace(landmarks=np.array([[x, y], [x + 100, y + 100]]), track_id=track_id)
+
+    assert identities.assign([face(0, 0), face(300, 0)]) == [0, 1]
+    assert identities.assign([face(310, 5), face(10, 0)]) == [1, 0]  # by place, not by list order
+    # A followed face keeps its id even where another was; the other face, where the followed one was, cannot
+    # take its id, and is too far from 0's place: new.
+    assert identities.assign([face(20, 0, track_id=1), face(305, 0)]) == [1, 2]
+    assert identities.assign([face(600, 0)]) == [3]  # more than half a face from every known one: new
+    for _ in range(REACQUIRE_FRAMES - 1):
+        identities.assign([])
+    # 3 was seen REACQUIRE_FRAMES frames ago: back with its id; 1 was seen one frame longer ago: expired.
+    assert identities.assign([face(610, 0), face(25, 0)]) == [3, 4]

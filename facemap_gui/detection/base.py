@@ -15,6 +15,7 @@ class Detection:
 
     box: tuple[int, int, int, int]
     score: float
+    track_id: int | None = None  # the followed face's id when the box comes from a track (tracking.Identities)
 
 
 class FaceDetector(abc.ABC):

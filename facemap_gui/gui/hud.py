@@ -88,7 +88,7 @@ class HudPanel(QFrame):
             "Tracking",
             "between full-frame detections, each face is cropped where its landmarks were on the previous frame",
         )
-        self._section("Face signals")  # the first face's, as streamed
+        self._section("Face signals")  # the avatar face's (FrameResult.avatar_face), as streamed
         tips = {"Head": "yaw / pitch / roll, degrees", "Distance": "from the camera, estimated from the face's size"}
         self.signals = {name: self._value(name, tips.get(name, "")) for name in HUD_ROWS}
         self._section("Source")
@@ -131,8 +131,8 @@ class HudPanel(QFrame):
         self.faces.setText(str(len(live.result.faces)))
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
-        faces = live.result.faces
-        rows = hud_rows(face_signals(faces[0], live.result.frame.size)) if faces else {}
+        face = live.result.avatar_face
+        rows = hud_rows(face_signals(face, live.result.frame.size)) if face is not None else {}
         for name, label in self.signals.items():
             label.setText(rows.get(name, "–"))
         self.source.setText(source_name)

@@ -13,8 +13,8 @@ from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.output import JsonlWriter
 from facemap_gui.signals import RECORD_NAMES
 
-# OpenFace-style layout: one row per face per frame, all x then all y (iBUG-68 order), pose in degrees, then the
-# face signals (facemap_gui.signals), then the ARKit-named expressions (facemap_gui.expressions).
+# OpenFace-style layout: one row per face per frame (`face`: its track id), all x then all y (iBUG-68 order), pose
+# in degrees, then the face signals (facemap_gui.signals), then the ARKit-named expressions (facemap_gui.expressions).
 CSV_COLUMNS = (
     "frame",
     "timestamp_ms",
@@ -37,14 +37,14 @@ CSV_COLUMNS = (
 def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
     """Rows of one `frame_record`, so CSV and JSON Lines carry the same (rounded) numbers."""
     rows = []
-    for number, face in enumerate(record["faces"]):
+    for face in record["faces"]:
         xs, ys = zip(*face["landmarks"], strict=True)
         pose = face["pose"]
         rows.append(
             [
                 record["frame"],
                 record["timestamp_ms"],
-                number,
+                face["id"],
                 *face["box"],
                 face["score"],
                 *xs,

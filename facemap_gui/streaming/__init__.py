@@ -79,31 +79,36 @@ class Streamer:
         self._expressions = any(t.protocol != "osf" for t in self.targets)
 
     def send(self, result: FrameResult) -> None:
-        if not self._senders or not result.faces:  # OpenSeeFace, too, sends nothing for a frame without a face
+        """OpenSeeFace gets every face, with its track id as the face id; the others follow one face
+        (`FrameResult.avatar_face`). A frame without a face sends nothing (as OpenSeeFace), except to VTube Studio,
+        which is told `faceFound: false`."""
+        face = result.avatar_face
+        if face is None:
+            for sender in self._senders:
+                if isinstance(sender, vts.VtsSender):
+                    sender.send({})
             return
-        signals = [face_signals(face, result.frame.size) for face in result.faces]
-        shapes = blendshapes(result.faces[0]) if self._expressions else {}  # an avatar has one face: the first
+        signals = face_signals(face, result.frame.size)
+        shapes = blendshapes(face) if self._expressions else {}
         payloads: dict[str, Any] = {}
-        now = time.time()
         for target, sender in zip(self.targets, self._senders, strict=True):
             if target.protocol not in payloads:
-                payloads[target.protocol] = self._payload(target.protocol, result, signals, shapes, now)
+                payloads[target.protocol] = self._payload(target.protocol, result, signals, shapes)
             sender.send(payloads[target.protocol])
 
-    def _payload(
-        self, protocol: str, result: FrameResult, signals: list[FaceSignals], shapes: dict[str, float], now: float
-    ) -> Any:
+    def _payload(self, protocol: str, result: FrameResult, signals: FaceSignals, shapes: dict[str, float]) -> Any:
         """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio."""
         if protocol == "vmc":
             assert self._vmc is not None
-            return self._vmc.frame(signals[0], shapes)
+            return self._vmc.frame(signals, shapes)
         if protocol == "ifm":
-            return ifm.packet(signals[0], shapes)
+            return ifm.packet(signals, shapes)
         if protocol == "vts":
-            return vts.parameters(signals[0], shapes)
+            return vts.parameters(signals, shapes)
+        now = time.time()
         return b"".join(
-            osf.face_packet(now, number, result.frame.size, face, its_signals)
-            for number, (face, its_signals) in enumerate(zip(result.faces, signals, strict=True))
+            osf.face_packet(now, other.track_id, result.frame.size, other, face_signals(other, result.frame.size))
+            for other in result.faces
         )
 
     def status(self) -> list[StreamStatus]:

@@ -136,7 +136,8 @@ def _icon() -> str:
 
 
 class VtsSender(SenderStatus):
-    """One VTS target: `send(parameters)` hands the latest values to the connection's thread and returns."""
+    """One VTS target: `send(parameters)` hands the latest values to the connection's thread and returns; empty
+    values say no face is tracked (`faceFound: false`, nothing injected)."""
 
     def __init__(self, name: str, host: str, port: int) -> None:
         super().__init__(name)
@@ -187,12 +188,13 @@ class VtsSender(SenderStatus):
         self._delay = RETRY_FIRST_S
         while not self._stop.is_set():
             # Nothing new: the latest again (also right after reconnecting to a restarted VTS).
-            values = self._mailbox.get(timeout=RESEND_S) or self._latest
+            values = self._mailbox.get(timeout=RESEND_S)
+            values = self._latest if values is None else values
             if values is None or self._stop.is_set():
                 continue
             self._latest = values
             request = {
-                "faceFound": True,
+                "faceFound": bool(values),  # no values: no face is tracked
                 "mode": "set",
                 "parameterValues": [{"id": name, "value": value} for name, value in values.items()],
             }

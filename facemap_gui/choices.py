@@ -7,3 +7,8 @@ RUNTIME_NAMES = ("npu", "gpu", "cpu")  # the only runtime names, in menu order (
 # about a second at 30 fps, while each pass's CPU time stays a small share of the stream's.
 REDETECT_EVERY = 30
 DEFAULT_STRENGTH = 0.5  # One Euro smoothing strength
+CAMERA_BACKENDS = ("auto", "qt", "opencv")  # auto: Qt Multimedia where it loads, OpenCV otherwise
+# The default camera format: the largest at or below this size with at least this rate; the model needs 128x128
+# crops of the face, so a larger picture only costs conversion and detector time.
+DEFAULT_CAMERA_SIZE = (1280, 720)
+MIN_CAMERA_FPS = 30.0

@@ -209,10 +209,21 @@ def test_camera_specs_are_checked_before_opencv_sees_them(capsys, spec, message,
     assert_one_line(code, err, f"{spec}: {message}")
 
 
-def test_a_missing_camera_is_one_line_without_opencv_warnings(capfd):
-    assert main(["process", "camera:0"]) == 2
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("opencv", "camera:0: cannot open the camera (not connected, or in use by another app)"),
+        (
+            "qt",
+            "camera:0: no such camera (cameras: none found through Qt Multimedia); "
+            "list them with `facemap-gui cameras`",
+        ),
+    ],
+)
+def test_a_missing_camera_is_one_line_without_opencv_or_qt_warnings(capfd, backend, message):
+    assert main(["process", "camera:0", "--camera-backend", backend]) == 2
     lines = capfd.readouterr().err.strip().splitlines()
-    assert lines == ["facemap-gui: error: camera:0: cannot open the camera (not connected, or in use by another app)"]
+    assert lines == [f"facemap-gui: error: {message}"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import logging
 import sys
 import time
@@ -78,7 +79,7 @@ def configure(backend: str = "auto", camera_format: tuple[int, int, float | None
 def qt_unavailable() -> str | None:
     """Why Qt Multimedia cannot capture here, or None when it can."""
     try:
-        from facemap_gui.sources import qt_camera  # noqa: F401
+        importlib.import_module("facemap_gui.sources.qt_camera")
     except ImportError as exc:  # PySide6-Addons missing, or its libraries (libpulse on Linux)
         return f"{reason(exc)}; install PySide6-Addons: pip install 'facemap-gui[qtcamera]'"
     return None

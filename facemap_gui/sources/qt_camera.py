@@ -1,5 +1,5 @@
 """Cameras through Qt Multimedia (PySide6-Addons): QMediaDevices names them and lists their formats; a QCamera in a
-QMediaCaptureSession feeds a QVideoSink on a QThread of the source's own, off the window's thread.
+QMediaCaptureSession feeds a QVideoSink whose frames reach a QThread of the source's own, off the window's thread.
 
 The one module outside gui/ that imports Qt (the import-linter contract in pyproject.toml allows exactly this):
 headless commands capture through it as well, with a QCoreApplication when no application exists yet.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QLoggingCategory, Qt, QThread
+from PySide6.QtCore import QCoreApplication, QLoggingCategory, QObject, Qt, QThread, Slot
 
 # Qt Multimedia logs every optional library it does not find (PipeWire, VA-API) as it loads, and its FFmpeg
 # version; what matters reaches us through the camera's error signal.
@@ -120,7 +120,7 @@ def to_rgb(frame: QVideoFrame) -> np.ndarray:
 
 
 class _Feed:
-    """What the sink's frames go through: called on Qt's delivering thread, it only stamps and hands over."""
+    """What the sink's frames go through on the capture thread: it only stamps them and hands them over."""
 
     def __init__(self) -> None:
         self.mailbox: Mailbox[tuple[QVideoFrame, float]] = Mailbox()
@@ -158,16 +158,30 @@ def _ensure_application() -> None:
 _application: QCoreApplication | None = None
 
 
+class _Receiver(QObject):
+    """Lives on the capture thread: the sink's frames reach it through that thread's event loop (a queued
+    connection), so Qt's delivering threads never wait for Python's GIL (one held there while a player or
+    camera stops deadlocked the two)."""
+
+    def __init__(self, feed: _Feed) -> None:
+        super().__init__()
+        self._feed = feed
+
+    @Slot(QVideoFrame)
+    def on_frame(self, frame: QVideoFrame) -> None:
+        self._feed.on_frame(frame)
+
+
 class _CaptureThread(QThread):
-    """Runs the producer and its event loop; the sink's frames go straight to the feed on Qt's delivering thread."""
+    """Runs the producer and the event loop that receives its frames."""
 
     def __init__(self, build: Producer, feed: _Feed) -> None:
         super().__init__()
         self._build, self._feed = build, feed
 
     def run(self) -> None:
-        sink = QVideoSink()
-        sink.videoFrameChanged.connect(self._feed.on_frame, Qt.ConnectionType.DirectConnection)
+        sink, receiver = QVideoSink(), _Receiver(self._feed)
+        sink.videoFrameChanged.connect(receiver.on_frame, Qt.ConnectionType.QueuedConnection)
         try:
             kept = self._build(sink, self._feed.lost)
         except InputError as exc:
@@ -175,7 +189,6 @@ class _CaptureThread(QThread):
             return
         self.exec()
         kept[0].stop()
-        sink.videoFrameChanged.disconnect(self._feed.on_frame)
 
 
 class QtVideoSource(FrameSource):

@@ -10,3 +10,8 @@ DEFAULT_STRENGTH = 0.5  # One Euro smoothing strength
 # A batch's own files in its output folder (docs/batch.md): no input's outputs may take these names.
 BATCH_FAILURES = "failures.jsonl"
 BATCH_LOCK = ".facemap-gui-batch.lock"  # hidden, so discovery never takes it for an input
+CAMERA_BACKENDS = ("auto", "qt", "opencv")  # auto: Qt Multimedia where it loads, OpenCV otherwise
+# The default camera format: the largest at or below this size with at least this rate; the model needs 128x128
+# crops of the face, so a larger picture only costs conversion and detector time.
+DEFAULT_CAMERA_SIZE = (1280, 720)
+MIN_CAMERA_FPS = 30.0

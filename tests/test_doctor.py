@@ -25,6 +25,8 @@ TOP_LEVEL_KEYS = {
     "models",
     "placement",
     "cache",
+    "video_decoding",
+    "camera_backend",
     "cameras",
     "errors",
 }
@@ -146,7 +148,7 @@ def test_placement_on_the_simulator_shows_every_node_on_qnn():
 def test_a_failing_probe_is_reported_and_the_rest_still_runs(capsys, monkeypatch):
     import facemap_gui.sources
 
-    def broken() -> list:
+    def broken(*_backend: str) -> list:
         raise OSError("camera enumeration exploded")
 
     monkeypatch.setattr(facemap_gui.sources, "list_cameras", broken)

@@ -194,16 +194,36 @@ def test_an_image_promising_more_pixels_than_memory_holds_is_refused_before_deco
     assert_one_line(code, err, "bomb.png: the image claims more than 100 megapixels", "scale it down")
 
 
-@pytest.mark.parametrize("spec", ["camera:-1", "camera:99999999999999", "camera:x", "camera:²"])
-def test_camera_specs_are_checked_before_opencv_sees_them(capsys, spec):
-    code, err = cli_main(capsys, "process", spec)  # camera:-1 crashed OpenCV with SIGSEGV
-    assert_one_line(code, err, f"{spec}: camera index must be a whole number from 0 to 63")
+@pytest.mark.parametrize("backend", ["qt", "opencv"])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("camera:99999999999999", "camera index must be a whole number from 0 to 63"),
+        ("camera:-1", "no such camera (cameras: none found through"),  # crashed OpenCV with SIGSEGV
+        ("camera:x", "no such camera (cameras: none found through"),  # names: none listed here
+        ("camera:²", "no such camera (cameras: none found through"),
+    ],
+)
+def test_camera_specs_are_checked_before_opencv_sees_them(capsys, spec, message, backend):
+    code, err = cli_main(capsys, "process", spec, "--camera-backend", backend)
+    assert_one_line(code, err, f"{spec}: {message}")
 
 
-def test_a_missing_camera_is_one_line_without_opencv_warnings(capfd):
-    assert main(["process", "camera:0"]) == 2
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("opencv", "camera:0: cannot open the camera (not connected, or in use by another app)"),
+        (
+            "qt",
+            "camera:0: no such camera (cameras: none found through Qt Multimedia); "
+            "list them with `facemap-gui cameras`",
+        ),
+    ],
+)
+def test_a_missing_camera_is_one_line_without_opencv_or_qt_warnings(capfd, backend, message):
+    assert main(["process", "camera:0", "--camera-backend", backend]) == 2
     lines = capfd.readouterr().err.strip().splitlines()
-    assert lines == ["facemap-gui: error: camera:0: cannot open the camera (not connected, or in use by another app)"]
+    assert lines == [f"facemap-gui: error: {message}"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from facemap_gui.choices import PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
+from facemap_gui.choices import CAMERA_BACKENDS, PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
 from facemap_gui.commands.destinations import read_path
 from facemap_gui.errors import FacemapError
 
@@ -53,6 +53,8 @@ def in_range(kind: type[Number], low: float, high: float, *, above: bool = False
 
 frame_count = in_range(int, 0, MAX_FRAMES)
 _coordinate = in_range(int, 0, MAX_PIXELS)
+_side = in_range(int, 1, MAX_PIXELS)
+_fps = in_range(float, 0, 1000, above=True)
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:
@@ -68,7 +70,38 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
 parse_box.numeric = True  # type: ignore[attr-defined]
 
 
+def parse_camera_format(text: str) -> tuple[int, int, float | None]:
+    """WxH or WxH@FPS, e.g. 1280x720@30."""
+    size, at, rate = text.partition("@")
+    width, x, height = size.lower().partition("x")
+    if not x:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: expected WIDTHxHEIGHT or WIDTHxHEIGHT@FPS, e.g. 1280x720@30")
+    return int(_side(width)), int(_side(height)), _fps(rate) if at else None
+
+
+parse_camera_format.numeric = True  # type: ignore[attr-defined]
+
+
+def add_camera_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("camera")
+    group.add_argument(
+        "--camera-backend",
+        choices=CAMERA_BACKENDS,
+        default="auto",
+        help="capture cameras through Qt Multimedia (names, formats; Media Foundation on Windows) or OpenCV; "
+        "auto (default): Qt where PySide6-Addons is installed, OpenCV otherwise",
+    )
+    group.add_argument(
+        "--camera-format",
+        type=parse_camera_format,
+        metavar="WxH[@FPS]",
+        help="capture format, one the camera lists (`facemap-gui cameras`); default: the largest at or below "
+        "1280x720 with at least 30 fps",
+    )
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_camera_options(parser)
     group = parser.add_argument_group("model and runtime")
     group.add_argument("--model", type=read_path, help="facemap_3dmm ONNX file (default: the installed model)")
     group.add_argument("--basis-dir", type=read_path, help="folder with meanFace.npy, shapeBasis.npy, blendShape.npy")
@@ -170,6 +203,10 @@ def smoother_from(args: argparse.Namespace) -> LandmarkSmoother | None:
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
     from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.sources import camera
+
+    # Process-wide: every camera this run opens, also one reopened after an unplug, comes back the same way.
+    camera.configure(args.camera_backend, args.camera_format)
 
     return RunOptions(
         source=source,

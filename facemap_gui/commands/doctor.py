@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facemap_gui import __version__
+from facemap_gui.commands.cameras import camera_lines, probe_camera_backend, probe_cameras
 
 if TYPE_CHECKING:
     from facemap_gui.landmarks.model import ModelInfo
@@ -255,10 +256,11 @@ def probe_cache() -> dict[str, Any]:
     }
 
 
-def probe_cameras() -> list[dict[str, Any]]:
-    from facemap_gui.sources import list_cameras
+def probe_video_decoding() -> dict[str, Any]:
+    from facemap_gui.sources.files import hardware_decoding
 
-    return [{"index": c.index, "name": c.name, "spec": c.spec} for c in list_cameras()]
+    device, why = hardware_decoding()
+    return {"hwaccel": device, "reason": why}
 
 
 def collect(allow_simulator: bool = False) -> dict[str, Any]:
@@ -272,6 +274,8 @@ def collect(allow_simulator: bool = False) -> dict[str, Any]:
         "models": probe_models,
         "placement": lambda: probe_placement(allow_simulator),
         "cache": probe_cache,
+        "video_decoding": probe_video_decoding,
+        "camera_backend": probe_camera_backend,
         "cameras": probe_cameras,
     }
     report: dict[str, Any] = {"facemap_gui": __version__}
@@ -345,7 +349,13 @@ def format_text(report: dict[str, Any]) -> str:
             *[f"  compiled   {c['file']} ({c['bytes'] / 1e6:.1f} MB)" for c in cache["compiled_models"]],
         ],
     )
-    section("Cameras", "cameras", lambda cameras: [f"  {c['spec']:<9} {c['name']}" for c in cameras])
+    section(
+        "Video decoding",
+        "video_decoding",
+        lambda d: [f"  {d['hwaccel'] or 'software'} ({d['reason']})"],
+    )
+    section("Camera backend", "camera_backend", lambda b: [f"  {b['backend']} ({b['reason']})"])
+    section("Cameras", "cameras", camera_lines)
     return "\n".join(lines)
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import logging
 import stat
+import sys
 import warnings
 from pathlib import Path
 
 import av
+import av.codec.hwaccel
 import cv2
 import numpy as np
 
@@ -29,6 +32,8 @@ TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
 TEXT_VIDEO_MAGIC = (b"YUV4MPEG2",)  # video formats whose header is text (their frames follow as raw bytes)
 # FFmpeg renders text-art files (.nfo, .bin, ANSI art) as video through these demuxers; never a recording.
 TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+# Hardware decoders worth trying first on each platform (PyAV's `hwaccel`), most preferred first.
+HARDWARE_DECODERS = {"win32": ("d3d11va", "dxva2"), "darwin": ("videotoolbox",), "linux": ("vaapi", "cuda")}
 QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
@@ -166,6 +171,28 @@ class ImageSource(FrameSource):
         return Frame(index=index, timestamp_ms=0.0, rgb=rgb, file=self.paths[index].name)
 
 
+@functools.cache
+def hardware_decoding() -> tuple[str | None, str]:
+    """The hardware device type videos decode on here (None: software) and why, for `-v` and `doctor`: the
+    platform's first device type this FFmpeg was built with whose device opens (checked once, on H.264)."""
+    built = av.codec.hwaccel.hwdevices_available()
+    candidates = [name for name in HARDWARE_DECODERS.get(sys.platform, ()) if name in built]
+    if not candidates:
+        return (
+            None,
+            f"software: this FFmpeg has no {'/'.join(HARDWARE_DECODERS.get(sys.platform, ('hardware',)))} decoder",
+        )
+    failures = []
+    for name in candidates:
+        try:
+            av.codec.hwaccel.HWAccel(name).create(av.codec.Codec("h264", "r"))
+        except (av.error.FFmpegError, NotImplementedError, OSError) as exc:
+            failures.append(f"{name}: {reason(exc)}")
+            continue
+        return name, f"{name}: its device opened"
+    return None, f"software: no hardware device ({'; '.join(failures)})"
+
+
 class VideoSource(FrameSource):
     """A video file; timestamps come from the stream's presentation times, so dropped frames keep real time.
     Frames come upright: a phone's rotation in the stream's display matrix is applied to the pixels."""
@@ -177,8 +204,11 @@ class VideoSource(FrameSource):
             raise InputError(f"{self.path}: {problem}")
         # FFmpeg refuses frames beyond the limit before allocating them, also while probing the file in open.
         limit = {"max_pixels": str(MAX_IMAGE_PIXELS)}
+        device, _why = hardware_decoding()
+        # With software fallback: a stream the device cannot decode (MJPEG, an odd profile) decodes on the CPU.
+        hwaccel = av.codec.hwaccel.HWAccel(device, allow_software_fallback=True) if device else None
         try:
-            self._container = av.open(str(self.path), options=limit)
+            self._container = av.open(str(self.path), options=limit, hwaccel=hwaccel)
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(f"{self.path}: not a readable video ({reason(exc)})") from exc
         try:
@@ -186,6 +216,7 @@ class VideoSource(FrameSource):
         except InputError:
             self._container.close()
             raise
+        log.info("%s: decoding on %s", self.path.name, device if self._stream.codec_context.is_hwaccel else "the CPU")
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self._frames = self._container.decode(self._stream)

@@ -1,5 +1,8 @@
 """`facemap-gui track`: run a camera (or a file, or the demo) without a window and stream the tracking to avatar
-apps; what someone streaming live puts in autostart. Ctrl+C stops it cleanly."""
+apps; what someone streaming live puts in autostart. Ctrl+C stops it cleanly.
+
+A file and the demo play at their own clock, as in the window (`live.pacing.FilePacer`), so an avatar app gets
+them at the speed they were filmed; `demo` loops for ever, as the window plays it."""
 
 from __future__ import annotations
 
@@ -11,22 +14,28 @@ from facemap_gui.choices import DEFAULT_STRENGTH
 from facemap_gui.commands.common import (
     add_run_options,
     add_smoothing_option,
+    add_stand_in_option,
     add_stream_option,
     options_from_args,
     smoother_from,
+    with_stand_in,
 )
 from facemap_gui.commands.process import stop_between_frames
-from facemap_gui.errors import FacemapError
+from facemap_gui.errors import FacemapError, InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "track",
         help="track a camera without a window and stream it to avatar apps",
-        description="Track faces on a camera without a window and send them live to "
-        "OpenSeeFace or VMC receivers (VSeeFace, Warudo, VNyan, ...).",
+        description="Track faces on a camera (or a file or the demo, at their own clock) without a window and send "
+        "them live to avatar apps: OpenSeeFace, VMC, iFacialMocap or VTube Studio receivers (VSeeFace, Warudo, "
+        "VNyan, VTube Studio, ...).",
     )
-    parser.add_argument("--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo")
+    parser.add_argument(
+        "--source", default="camera:0", help="camera:N (default camera:0), a video file, or demo (looped)"
+    )
+    add_stand_in_option(parser)
     add_stream_option(parser)
     add_smoothing_option(parser, default=DEFAULT_STRENGTH)
     add_run_options(parser)
@@ -39,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
             "track: nothing to send to; add --stream osf://127.0.0.1:11573 or --stream vmc://127.0.0.1:39539"
         )
     from facemap_gui.engine import FrameLoop, Sink
+    from facemap_gui.live.pacing import FilePacer
     from facemap_gui.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
     from facemap_gui.sources import open_source
+    from facemap_gui.sources.demo import looped
     from facemap_gui.streaming import Streamer
 
-    options = options_from_args(args, args.source)
-    source = open_source(args.source)
+    spec = looped(args.source)
+    options = with_stand_in(options_from_args(args, spec), args.stand_in)
+    source = open_source(spec)
+    read_errors: list[str] = []
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
         pipeline = build_pipeline(options, video=not source.still)
@@ -56,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        frames = source if source.live else FilePacer(source, stop, read_errors.append).frames()
         try:
-            FrameLoop(pipeline, [Sink("stream", streamer.send)], smoother_from(args)).run(source, stop)
+            FrameLoop(pipeline, [Sink("stream", streamer.send)], smoother_from(args)).run(frames, stop)
         except KeyboardInterrupt:  # a second signal: stop now, still closing everything
             stop.set()
     if stop.is_set():
         raise KeyboardInterrupt
+    if read_errors:
+        raise InputError(read_errors[0])
     return 0

@@ -44,7 +44,7 @@ from facemap_gui.live.settings import Settings, save_settings
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.sources import list_cameras
-from facemap_gui.sources.demo import DEMO_LOOP
+from facemap_gui.sources.demo import looped
 from facemap_gui.timing import seconds_since_launch
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
     def start_source(self, spec: str, remember: bool = True) -> None:
         """Stop what runs and start `spec` with the current runtime, precision and view options."""
         self._stop_worker()
-        spec = DEMO_LOOP if spec == "demo" else spec  # a window shows the demo clip looped, however it was named
+        spec = looped(spec)
         runtime, precision = self.choice.choice()
         self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
         self.sources.current = spec

@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from facemap_gui.gui.stream import TargetDialog
-from facemap_gui.live.settings import Settings, load_settings
+from facemap_gui.live.settings import Settings, load_calibration, load_settings
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.streaming import StreamTarget
 
@@ -228,3 +228,23 @@ def test_a_stream_error_clears_when_the_target_changes_or_streaming_stops(qtbot,
     window.stream.action.trigger()
     assert window.status.text.text() == "Streaming stopped" and not window.status.text.property("error")
     assert not window.stream.label.isVisible()
+
+
+def test_calibrate_neutral_face_from_the_stream_menu_saves_it_and_streams_relative_to_it(qtbot, open_window):
+    window = open_window(DEMO_LOOP, Settings())
+    qtbot.waitUntil(lambda: window.latest is not None and bool(window.latest.result.faces), timeout=WAIT_MS)
+    assert window.stream.calibrate_action in window.stream.menu.actions()
+    assert window.stream.calibrate_action.shortcut().toString() == "Ctrl+Shift+N"
+    window.stream.calibrate_action.trigger()
+    assert window.status.text.text().startswith("Calibrating: look at the camera with a relaxed, neutral face")
+    qtbot.waitUntil(lambda: window.status.text.text().startswith("Neutral face calibrated on "), timeout=WAIT_MS)
+    assert not window.status.text.property("error")
+    neutral, warning = load_calibration()
+    assert neutral is not None and warning is None and neutral.frames >= 5
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a sender made now starts from the saved face
+    receiver.bind(("127.0.0.1", 0))
+    window.settings.stream_ifm = f"ifm://127.0.0.1:{receiver.getsockname()[1]}"
+    window.stream.protocol_actions["ifm"].trigger()
+    qtbot.waitUntil(lambda: window.worker.stream_status() != [], timeout=WAIT_MS)
+    assert window.worker._streamer is not None and window.worker._streamer.neutral == neutral
+    receiver.close()

@@ -26,6 +26,8 @@ from facemap_gui.network import is_loopback
 from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
+CALIBRATE_KEY = "Ctrl+Shift+N"
+CALIBRATE_S = 3.0
 PROTOCOL_NAMES = {"osf": "&OpenSeeFace UDP", "vmc": "&VMC (OSC)", "ifm": "&iFacialMocap", "vts": "VTube &Studio"}
 TARGET_HINT = (
     "Default 127.0.0.1:11573 for OpenSeeFace, 127.0.0.1:39539 for VMC (39540 for a VMC performer such "
@@ -132,10 +134,18 @@ class StreamControl(Controller):
         self.target_action = make_action(
             window, "&Target…", None, self.edit_target, tip="Host and port the tracking is sent to"
         )
+        self.calibrate_action = make_action(
+            window,
+            "Calibrate &neutral face",
+            CALIBRATE_KEY,
+            self.calibrate,
+            tip="Record your relaxed face for a few seconds: what is streamed then reads 0 there",
+        )
         self.menu = QMenu("S&tream", window)
         self.menu.addActions(list(self.protocol_actions.values()))
         self.menu.addSeparator()
         self.menu.addAction(self.target_action)
+        self.menu.addAction(self.calibrate_action)
         self.label = named(QLabel(), "streamLabel")
         self.label.hide()
         self._told: str | None = None  # the send problem last put in the status bar
@@ -177,6 +187,14 @@ class StreamControl(Controller):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             setattr(self._settings, f"stream_{dialog.target.protocol}", str(dialog.target))
             self._apply()
+
+    def calibrate(self) -> None:
+        """The worker records and saves the neutral face and tells how it went (a worker event)."""
+        if self._worker is None:
+            self.say("Nothing to calibrate on: start a camera first", error=True)
+            return
+        self._worker.calibrate(CALIBRATE_S)
+        self.say(f"Calibrating: look at the camera with a relaxed, neutral face for {CALIBRATE_S:g} s…")
 
     def refresh(self) -> None:
         """The status label (a few times a second, from the window's HUD timer) and a send problem, told once."""

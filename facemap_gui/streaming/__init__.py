@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from facemap_gui.calibration import Neutral
 from facemap_gui.errors import FacemapError
 from facemap_gui.expressions import blendshapes
 from facemap_gui.network import redact, split_url
@@ -68,10 +69,12 @@ class StreamStatus:
 
 
 class Streamer:
-    """Sends every processed frame to each target."""
+    """Sends every processed frame to each target; with `neutral`, every expression and signal sent is relative
+    to the user's neutral face (calibration.py). Set between frames."""
 
-    def __init__(self, targets: list[StreamTarget]) -> None:
+    def __init__(self, targets: list[StreamTarget], neutral: Neutral | None = None) -> None:
         self.targets = list(targets)
+        self.neutral = neutral
         self._senders = [
             (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
         ]
@@ -83,6 +86,10 @@ class Streamer:
             return
         signals = [face_signals(face, result.frame.size) for face in result.faces]
         shapes = blendshapes(result.faces[0]) if self._expressions else {}  # an avatar has one face: the first
+        neutral = self.neutral
+        if neutral is not None:
+            signals = [neutral.apply_signals(s) for s in signals]
+            shapes = neutral.apply_shapes(shapes)
         payloads: dict[str, Any] = {}
         now = time.time()
         for target, sender in zip(self.targets, self._senders, strict=True):

@@ -172,6 +172,11 @@ class LiveWorker:
         """Send every processed frame to `targets` (none: stop); the Streamer is replaced between frames."""
         self._stream_targets = list(targets)
 
+    @property
+    def neutral(self) -> Neutral | None:
+        """The neutral face what is streamed is relative to (None: uncalibrated)."""
+        return self._neutral
+
     def calibrate(self, seconds: float) -> None:
         """Record the neutral face over the next `seconds` of the source (on the inference thread), then save it
         and stream relative to it; told as a CALIBRATED or CALIBRATION_FAILED event."""

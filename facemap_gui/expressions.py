@@ -67,6 +67,17 @@ ARKIT_NAMES = (
     "noseSneerRight",
     "tongueOut",
 )
+# What the 68 points cannot show (always 0): gaze, cheeks, nose, tongue and the finer lip shapes.
+NOT_COMPUTED = frozenset(
+    {
+        *(f"eyeLook{d}{side}" for d in ("Down", "In", "Out", "Up") for side in ("Left", "Right")),
+        *(f"{stem}{side}" for stem in ("cheekSquint", "mouthDimple", "mouthLowerDown") for side in ("Left", "Right")),
+        *(f"{stem}{side}" for stem in ("mouthPress", "mouthUpperUp", "noseSneer") for side in ("Left", "Right")),
+        *("cheekPuff", "jawForward", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper"),
+        "tongueOut",
+    }
+)
+COMPUTED = tuple(name for name in ARKIT_NAMES if name not in NOT_COMPUTED)
 
 # Each rule maps a measure linearly from its rest value (reads 0) to its full value (reads 1), in eye-corner spans
 # (the eyes: lid gap / eye width). Rest values are dlib's points of real neutral faces (tests/data/dlib_faces.json),

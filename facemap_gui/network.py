@@ -39,6 +39,18 @@ def check_host(host: str) -> None:
         raise ValueError(f"{host!r} is a number, not a host name nor a whole IPv4 address (a.b.c.d)")
 
 
+def is_loopback(host: str | None) -> bool:
+    """`host` is this machine (localhost, 127.0.0.0/8, ::1): what is sent there never crosses a network."""
+    if host is None:
+        return False
+    if host.lower().removesuffix(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def split_url(url: str) -> SplitResult:
     """`urllib.parse.urlsplit`, with the host and port checked. Raises ValueError saying what is wrong, without
     repeating a user name or password (a URL holding one is refused: it would be printed and logged)."""

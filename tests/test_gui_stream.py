@@ -11,10 +11,10 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from facemap_gui.gui.stream import TargetDialog
-from facemap_gui.live.settings import Settings, load_settings
+from facemap_gui.live.settings import Settings, load_calibration, load_settings
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.streaming import StreamTarget
 
@@ -53,6 +53,20 @@ def receivers():
     yield receiver
     for r in made:
         r.sock.close()
+
+
+def answer_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
+    """Answers the next modal question box (its exec() blocks the test until it closes), keeping its text."""
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(0, answer)
 
 
 def fill_target_dialog(host: str, port: int) -> None:
@@ -167,3 +181,70 @@ def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):
     dialog.port.setValue(39540)
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted and dialog.target == StreamTarget("vmc", "::1", 39540)
+
+
+def test_the_target_dialog_says_where_packets_go_and_asks_before_leaving_this_machine(qtbot):
+    dialog = TargetDialog(StreamTarget("vmc", "127.0.0.1", 39539))
+    qtbot.addWidget(dialog)
+    assert dialog.destination.text() == "Packets go to 127.0.0.1, port 39539 (this computer only)."
+    dialog.host.setText("localhost")
+    dialog.port.setValue(39540)
+    assert dialog.destination.text() == "Packets go to localhost, port 39540 (this computer only)."
+    dialog.host.setText("39600")
+    assert dialog.destination.text().startswith("Packets go nowhere until the host is a valid")
+    dialog.host.setText("192.168.1.20")
+    assert dialog.destination.text().startswith("Packets go to 192.168.1.20, port 39540 (another machine: your")
+    asked: list[str] = []
+    answer_question(QMessageBox.StandardButton.No, asked)
+    dialog.accept()
+    assert len(asked) == 1 and "192.168.1.20" in asked[0] and "unencrypted" in asked[0]
+    assert dialog.result() != QDialog.DialogCode.Accepted and dialog.target == StreamTarget("vmc", "127.0.0.1", 39539)
+    answer_question(QMessageBox.StandardButton.Yes, asked)
+    dialog.accept()
+    assert len(asked) == 2 and dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.target == StreamTarget("vmc", "192.168.1.20", 39540)
+
+
+def test_a_stream_error_clears_when_the_target_changes_or_streaming_stops(qtbot, open_window, receivers):
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: each send draws an ICMP port unreachable
+    live = receivers()
+    window = open_window(DEMO_LOOP, Settings(stream=True, stream_osf=f"osf://127.0.0.1:{port}"))
+    problem = f"osf://127.0.0.1:{port}: nothing is listening there"
+    qtbot.waitUntil(lambda: window.status.text.text().startswith(problem), timeout=WAIT_MS)
+    fill_target_dialog("127.0.0.1", live.port)
+    window.stream.target_action.trigger()
+    assert window.status.text.text() == f"Streaming to osf://127.0.0.1:{live.port}"
+    assert not window.status.text.property("error")
+    assert window.stream.label.text().startswith(f"streaming to osf://127.0.0.1:{live.port} ")  # not the old one
+    qtbot.waitUntil(lambda: live.count() >= 5, timeout=WAIT_MS)
+    assert not window.status.text.property("error")
+
+    fill_target_dialog("127.0.0.1", port)  # back to the closed port: the error comes back, then streaming stops
+    window.stream.target_action.trigger()
+    qtbot.waitUntil(lambda: window.status.text.text().startswith(problem), timeout=WAIT_MS)
+    window.stream.action.trigger()
+    assert window.status.text.text() == "Streaming stopped" and not window.status.text.property("error")
+    assert not window.stream.label.isVisible()
+
+
+def test_calibrate_neutral_face_from_the_stream_menu_saves_it_and_streams_relative_to_it(qtbot, open_window):
+    window = open_window(DEMO_LOOP, Settings())
+    qtbot.waitUntil(lambda: window.latest is not None and bool(window.latest.result.faces), timeout=WAIT_MS)
+    assert window.stream.calibrate_action in window.stream.menu.actions()
+    assert window.stream.calibrate_action.shortcut().toString() == "Ctrl+Shift+N"
+    window.stream.calibrate_action.trigger()
+    assert window.status.text.text().startswith("Calibrating: look at the camera with a relaxed, neutral face")
+    qtbot.waitUntil(lambda: window.status.text.text().startswith("Neutral face calibrated on "), timeout=WAIT_MS)
+    assert not window.status.text.property("error")
+    neutral, warning = load_calibration()
+    assert neutral is not None and warning is None and neutral.frames >= 5
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a sender made now starts from the saved face
+    receiver.bind(("127.0.0.1", 0))
+    window.settings.stream_ifm = f"ifm://127.0.0.1:{receiver.getsockname()[1]}"
+    window.stream.protocol_actions["ifm"].trigger()
+    qtbot.waitUntil(lambda: window.worker.stream_status() != [], timeout=WAIT_MS)
+    assert window.worker._streamer is not None and window.worker._streamer.neutral == neutral
+    receiver.close()

@@ -103,3 +103,16 @@ def test_a_stop_ends_the_wait_for_the_next_frame(clock):
     assert taken(pacer) == 0
     stop.set()
     assert taken(pacer) is None and not pacer.closed  # stopped, not ended: the frame stays unread
+
+
+def test_frames_iterates_at_the_file_clock_until_the_end_or_the_stop(clock):
+    stop = ClockStop(clock)
+    pacer = FilePacer(TenFps(frames=4), stop, print)
+    start = clock.now
+    due = [(frame.index, round(clock.now - start, 6)) for frame in pacer.frames()]
+    assert due == [(0, 0.0), (1, 0.1), (2, 0.2), (3, 0.3)] and pacer.closed  # `track` streams a file this way
+    stopped = FilePacer(TenFps(), stop, print)
+    frames = stopped.frames()
+    assert next(frames).index == 0
+    stop.set()
+    assert list(frames) == [] and not stopped.closed

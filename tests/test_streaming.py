@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import signal
 import socket
 import struct
@@ -17,11 +18,12 @@ import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
+from facemap_gui import store
 from facemap_gui.commands.common import stream_target
 from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.sources import Frame
-from facemap_gui.sources.demo import DEMO_SIZE
+from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE
 from facemap_gui.streaming import Streamer, StreamTarget, osf
 from tests.conftest import FULL_RANGE
 from tests.test_decode import reference_rotation
@@ -392,10 +394,33 @@ def test_track_streams_without_a_window_and_ctrl_c_stops_it_cleanly(tiny_model, 
             track.kill()
             track.wait()
     assert track.returncode == 130 and stderr.splitlines()[-1] == "facemap-gui: interrupted"
-    assert f"streaming to osf://127.0.0.1:{port} (Ctrl+C stops)" in stderr
+    assert f"tracking demo:0, streaming to osf://127.0.0.1:{port} (Ctrl+C stops)" in stderr  # looped, as the window
     assert all(len(p) == 1 and p[0]["size"] == DEMO_SIZE for p in packets)
 
 
 def test_track_without_a_target_says_what_to_add():
     result = run_cli("track", "--source", "demo", check=False)
     assert result.returncode == 2 and "add --stream osf://127.0.0.1:11573" in result.stderr
+
+
+def test_track_with_the_stand_in_streams_a_clip_at_its_own_clock(tiny_model, receiver):
+    # The stand-in `demo` makes, put in place beforehand (the tiny one, to spare the CPU a full generation).
+    shutil.copytree(tiny_model.parent, store.stand_in_dir("full"))
+    port = receiver.getsockname()[1]
+    frames = 45
+    result = run_cli(
+        "track",
+        "--stand-in",
+        "--source",
+        f"demo:{frames}",
+        "--detector",
+        str(FULL_RANGE),
+        "--stream",
+        f"osf://127.0.0.1:{port}",
+    )
+    assert "STAND-IN" in result.stderr and f"tracking demo:{frames}, streaming to" in result.stderr
+    packets = [decode_osf(d)[0] for d in drain(receiver)]
+    assert len(packets) >= frames - 5  # a face on (nearly) every frame, one packet each
+    # Each frame is sent once it is due, never before: the packets span the clip's length at least (before
+    # pacing, the frames went out as fast as they were processed, 45 frames of the tiny model in well under 1 s).
+    assert packets[-1]["time"] - packets[0]["time"] >= (len(packets) - 1) / DEMO_FPS - 0.02

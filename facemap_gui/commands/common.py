@@ -195,6 +195,26 @@ def add_smoothing_option(parser: argparse.ArgumentParser, default: float) -> Non
     )
 
 
+def add_stand_in_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stand-in",
+        action="store_true",
+        help="without the real model: use the generated STAND-IN (random weights, labelled as "
+        "such in the output; made once, as `demo` does)",
+    )
+
+
+def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
+    """--stand-in: the generated stand-in (its session warns that it is one; the output says so too)."""
+    if not wanted:
+        return options
+    if options.model is not None:
+        raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
+    from facemap_gui.pipeline_builder import with_stand_in
+
+    return with_stand_in(options)
+
+
 def smoother_from(args: argparse.Namespace) -> LandmarkSmoother | None:
     from facemap_gui.smoothing import LandmarkSmoother
 

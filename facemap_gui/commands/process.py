@@ -11,24 +11,23 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from facemap_gui.atomic import replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import (
     add_run_options,
     add_smoothing_option,
+    add_stand_in_option,
     add_stream_option,
     frame_count,
     options_from_args,
     smoother_from,
+    with_stand_in,
 )
 from facemap_gui.commands.destinations import JSON_LINES, RECORDING, output, read_name, recording_companions
 from facemap_gui.commands.progress import TerminalProgress
 from facemap_gui.errors import FacemapError
-
-if TYPE_CHECKING:
-    from facemap_gui.pipeline_builder import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,12 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(with --output-dir: no name, each video goes beside its .jsonl)",
     )
     parser.add_argument("--csv", action="store_true", help="with --record or --output-dir: also write a .csv")
-    parser.add_argument(
-        "--stand-in",
-        action="store_true",
-        help="without the real model: use the generated STAND-IN (random weights, labelled as "
-        "such in the output; made once, as `demo` does)",
-    )
+    add_stand_in_option(parser)
     add_stream_option(parser)
     add_smoothing_option(parser, default=0.0)
     add_run_options(parser)
@@ -128,17 +122,6 @@ def stop_between_frames() -> Iterator[StopFlag]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
-    """--stand-in: the generated stand-in (its session warns that it is one; the output says so too)."""
-    if not wanted:
-        return options
-    if options.model is not None:
-        raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
-    from facemap_gui.pipeline_builder import with_stand_in
-
-    return with_stand_in(options)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,16 +5,29 @@ The live worker sends, on its own thread, per frame; the window only chooses the
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMenu, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
 
 from facemap_gui.errors import FacemapError
 from facemap_gui.gui.controls import Controller, make_action
 from facemap_gui.gui.style import named
 from facemap_gui.live.settings import Settings
 from facemap_gui.live.worker import LiveWorker
+from facemap_gui.network import is_loopback
 from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
+CALIBRATE_KEY = "Ctrl+Shift+N"
+CALIBRATE_S = 3.0
 PROTOCOL_NAMES = {"osf": "&OpenSeeFace UDP", "vmc": "&VMC (OSC)", "ifm": "&iFacialMocap", "vts": "VTube &Studio"}
 TARGET_HINT = (
     "Default 127.0.0.1:11573 for OpenSeeFace, 127.0.0.1:39539 for VMC (39540 for a VMC performer such "
@@ -23,8 +36,19 @@ TARGET_HINT = (
 )
 
 
+def destination(target: StreamTarget) -> str:
+    """Where `target`'s packets go, in words: this computer only, or out over the network."""
+    where = (
+        "this computer only"
+        if is_loopback(target.host)
+        else "another machine: your face's tracking leaves this computer, unencrypted"
+    )
+    return f"Packets go to {target.host}, port {target.port} ({where})."
+
+
 class TargetDialog(QDialog):
-    """Host and port of one protocol's target; `target` holds the choice once accepted."""
+    """Host and port of one protocol's target; `target` holds the choice once accepted. It says where packets
+    will go as the host is typed, and asks before accepting a host beyond this machine."""
 
     def __init__(self, target: StreamTarget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,6 +60,9 @@ class TargetDialog(QDialog):
         self.port.setValue(target.port)
         self.problem = named(QLabel(wordWrap=True), "streamProblem")
         self.problem.hide()
+        self.destination = named(QLabel(wordWrap=True), "streamDestination")
+        self.host.textChanged.connect(self._show_destination)
+        self.port.valueChanged.connect(self._show_destination)
         hint = QLabel(TARGET_HINT, wordWrap=True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -43,20 +70,43 @@ class TargetDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Host", self.host)
         form.addRow("Port", self.port)
+        form.addRow(self.destination)
         form.addRow(hint)
         form.addRow(self.problem)
         form.addRow(buttons)
+        self._show_destination()
 
-    def accept(self) -> None:
+    def typed(self) -> StreamTarget:
+        """The target as typed; FacemapError (the CLI's check and words) when the host is not valid."""
         host = self.host.text().strip()
         host = f"[{host}]" if ":" in host else host
+        return StreamTarget.parse(f"{self.target.protocol}://{host}:{self.port.value()}")
+
+    def _show_destination(self) -> None:
         try:
-            self.target = StreamTarget.parse(f"{self.target.protocol}://{host}:{self.port.value()}")
-        except FacemapError as exc:  # the dialog stays open and says what is wrong (the CLI's check and words)
+            self.destination.setText(destination(self.typed()))
+        except FacemapError:
+            self.destination.setText("Packets go nowhere until the host is a valid name or address.")
+
+    def accept(self) -> None:
+        try:
+            target = self.typed()
+        except FacemapError as exc:  # the dialog stays open and says what is wrong
             self.problem.setText(str(exc).partition("; expected")[0])
             self.problem.show()
             return
+        if not is_loopback(target.host) and not self.confirm_remote(target):
+            return
+        self.target = target
         super().accept()
+
+    def confirm_remote(self, target: StreamTarget) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Send beyond this computer?",
+            f"{destination(target)}\n\nAnyone on the network path can read it. Send to {target.host}?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
 
 class StreamControl(Controller):
@@ -84,10 +134,18 @@ class StreamControl(Controller):
         self.target_action = make_action(
             window, "&Target…", None, self.edit_target, tip="Host and port the tracking is sent to"
         )
+        self.calibrate_action = make_action(
+            window,
+            "Calibrate &neutral face",
+            CALIBRATE_KEY,
+            self.calibrate,
+            tip="Record your relaxed face for a few seconds: what is streamed then reads 0 there",
+        )
         self.menu = QMenu("S&tream", window)
         self.menu.addActions(list(self.protocol_actions.values()))
         self.menu.addSeparator()
         self.menu.addAction(self.target_action)
+        self.menu.addAction(self.calibrate_action)
         self.label = named(QLabel(), "streamLabel")
         self.label.hide()
         self._told: str | None = None  # the send problem last put in the status bar
@@ -107,6 +165,8 @@ class StreamControl(Controller):
         self.action.setChecked(s.stream)
         self.protocol_actions[s.stream_protocol if s.stream else "off"].setChecked(True)
         self.target_action.setText(f"&Target ({s.stream_target()})…")
+        if self._told is not None:  # the old target's error must not stay red in the status bar
+            self.say(f"Streaming to {s.stream_target()}" if s.stream else "Streaming stopped")
         self._told = None
         if self._worker is not None:
             self._worker.set_stream(self.targets())
@@ -128,12 +188,20 @@ class StreamControl(Controller):
             setattr(self._settings, f"stream_{dialog.target.protocol}", str(dialog.target))
             self._apply()
 
+    def calibrate(self) -> None:
+        """The worker records and saves the neutral face and tells how it went (a worker event)."""
+        if self._worker is None:
+            self.say("Nothing to calibrate on: start a camera first", error=True)
+            return
+        self._worker.calibrate(CALIBRATE_S)
+        self.say(f"Calibrating: look at the camera with a relaxed, neutral face for {CALIBRATE_S:g} s…")
+
     def refresh(self) -> None:
         """The status label (a few times a second, from the window's HUD timer) and a send problem, told once."""
         targets = self.targets()
-        statuses = (self._worker.stream_status() if self._worker is not None else []) or [
-            StreamStatus(t, 0.0, None) for t in targets
-        ]  # before the first frame is sent
+        sending = self._worker.stream_status() if self._worker is not None else []
+        # Before the first frame is sent to a new target, the worker still reports the old one.
+        statuses = [s for s in sending if s.target in targets] or [StreamStatus(t, 0.0, None) for t in targets]
         self.label.setVisible(bool(targets))
         self.label.setText(" | ".join(status.line() for status in statuses))
         for status in statuses:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from facemap_gui.atomic import replacing
 from facemap_gui.gui.choice import RUNTIMES, RuntimeChooser
 from facemap_gui.gui.controls import SourceMenu, ViewControls, make_action
+from facemap_gui.gui.expressions_view import ExpressionsPanel
 from facemap_gui.gui.help import HelpMenu
 from facemap_gui.gui.hud import DisplayFigures, HudPanel, RateMeter
 from facemap_gui.gui.icons import text_icon, widest
@@ -44,7 +45,7 @@ from facemap_gui.live.settings import Settings, save_settings
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.pipeline_builder import RunOptions
 from facemap_gui.sources import list_cameras
-from facemap_gui.sources.demo import DEMO_LOOP
+from facemap_gui.sources.demo import looped
 from facemap_gui.timing import seconds_since_launch
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,14 @@ class MainWindow(QMainWindow):
             self.worker_changed.connect(user.set_worker)
         self.quit_action = make_action(self, "&Quit", "Ctrl+Q", self.close)
         self.hud_action = make_action(self, "&HUD panel", "H", self._toggle_hud, checkable=True, checked=settings.hud)
+        self.expressions_action = make_action(
+            self,
+            "&Expressions panel",
+            "E",
+            self._toggle_expressions,
+            checkable=True,
+            tip="What the avatar app receives: a bar for each expression and signal, and a short plot",
+        )
         self.fullscreen_action = make_action(self, "&Full screen", "F11", self._toggle_fullscreen, checkable=True)
         make_action(self, "Leave full screen", "Esc", self._leave_fullscreen)
         self._build_menus()
@@ -185,6 +194,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.view.tracking_action)
         view_menu.addSeparator()
         view_menu.addAction(self.hud_action)
+        view_menu.addAction(self.expressions_action)
         view_menu.addAction(self.fullscreen_action)
         bar.addMenu(self.stream.menu)
         bar.addMenu(self.help.menu)
@@ -242,6 +252,15 @@ class MainWindow(QMainWindow):
         self.hud_area.setFixedWidth(self.hud.width() + self.hud_area.verticalScrollBar().sizeHint().width())
         self.hud_area.setVisible(self.settings.hud)
         layout.addWidget(self.hud_area)
+        self.expressions = ExpressionsPanel()
+        self.expressions_area = QScrollArea(body, widgetResizable=True)
+        self.expressions_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.expressions_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.expressions_area.setWidget(self.expressions)
+        width = self.expressions.sizeHint().width() + self.expressions_area.verticalScrollBar().sizeHint().width()
+        self.expressions_area.setFixedWidth(width)
+        self.expressions_area.hide()
+        layout.addWidget(self.expressions_area)
         self.setCentralWidget(body)
 
     # -- source ------------------------------------------------------------------------------------------
@@ -249,7 +268,7 @@ class MainWindow(QMainWindow):
     def start_source(self, spec: str, remember: bool = True) -> None:
         """Stop what runs and start `spec` with the current runtime, precision and view options."""
         self._stop_worker()
-        spec = DEMO_LOOP if spec == "demo" else spec  # a window shows the demo clip looped, however it was named
+        spec = looped(spec)
         runtime, precision = self.choice.choice()
         self.options = dataclasses.replace(self.options, source=spec, runtime=runtime, precision=precision)
         self.sources.current = spec
@@ -340,6 +359,9 @@ class MainWindow(QMainWindow):
     def _view_changed(self) -> None:
         if self.worker is not None:
             self.worker.view = self.view.options(self.stack.video.display_area())
+
+    def _toggle_expressions(self) -> None:
+        self.expressions_area.setVisible(self.expressions_action.isChecked())
 
     def _toggle_hud(self) -> None:
         self.settings.hud = self.hud_action.isChecked()
@@ -435,6 +457,8 @@ class MainWindow(QMainWindow):
         self.hud.update_figures(
             live, figures, Path(self.options.source).name or self.options.source, self._tracking_text()
         )
+        if self.expressions_area.isVisible():
+            self.expressions.update_values(live, self.worker.neutral if self.worker is not None else None)
 
     def _tracking_text(self) -> str:
         pipeline = self.worker.pipeline if self.worker is not None else None

@@ -31,9 +31,17 @@ class EventKind(enum.Enum):
     RECOVERED = "recovered"  # frames succeed again after failures
     SOURCE_ERROR = "source error"  # reading the source failed (a camera: retried)
     SOURCE_BACK = "source back"  # a lost camera is back
+    CALIBRATED = "calibrated"  # the neutral face is recorded and saved; `detail`: on how many frames
+    CALIBRATION_FAILED = "calibration failed"  # not recorded (no face), not saved, or the saved one unreadable
 
 
-ERROR_EVENTS = {EventKind.FALLBACK, EventKind.SWITCH_FAILED, EventKind.FRAME_FAILED, EventKind.SOURCE_ERROR}
+ERROR_EVENTS = {
+    EventKind.FALLBACK,
+    EventKind.SWITCH_FAILED,
+    EventKind.FRAME_FAILED,
+    EventKind.SOURCE_ERROR,
+    EventKind.CALIBRATION_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class WorkerEvent:
             EventKind.RECOVERED: f"Processing recovered after {self.detail} failed frame(s)",
             EventKind.SOURCE_ERROR: self.detail,
             EventKind.SOURCE_BACK: f"{self.subject} is back",
+            EventKind.CALIBRATED: f"Neutral face calibrated on {self.detail} frames: streaming relative to it",
+            EventKind.CALIBRATION_FAILED: self.detail,
         }[self.kind]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from facemap_gui.errors import InputError
 from facemap_gui.live.events import Captured
@@ -59,6 +59,13 @@ class FilePacer:
             return None
         self._next = None
         return Captured(frame, time.monotonic())
+
+    def frames(self, poll_s: float = 0.25) -> Iterator[Frame]:
+        """Each frame when it is due, until the end or the stop (what `FrameLoop.run` takes)."""
+        while not self.closed and not self._stop.is_set():
+            captured = self.get(poll_s)
+            if captured is not None:
+                yield captured.frame
 
     def _read(self) -> tuple[Frame, float] | None:
         while not self.closed:

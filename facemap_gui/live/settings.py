@@ -1,7 +1,8 @@
-"""The app's settings: a versioned JSON file in the data directory, restored on launch (Qt-free).
+"""The app's settings and the user's neutral face (calibration.py): versioned JSON files in the data directory,
+restored on launch (Qt-free), written atomically.
 
-A file that is unreadable, of another version or with wrong values falls back to defaults with a warning,
-never an error: losing preferences must not stop the app from starting.
+A file that is unreadable, of another version or with wrong values falls back to defaults (no calibration) with
+a warning, never an error: losing preferences must not stop the app from starting.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platformdirs
 
 from facemap_gui import store
 from facemap_gui.atomic import write_atomic
+from facemap_gui.calibration import Neutral
 from facemap_gui.errors import FacemapError
 from facemap_gui.overlay import OverlayOptions
 from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
@@ -142,3 +144,34 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
         write_atomic(path, json.dumps(settings.to_json(), indent=2))
     except OSError as exc:
         log.warning("%s: cannot save settings (%s)", path, exc.strerror or exc)
+
+
+def calibration_path() -> Path:
+    return store.home() / "neutral_face.json"
+
+
+def load_calibration(path: Path | None = None) -> tuple[Neutral | None, str | None]:
+    """The user's saved neutral face, or None (and a one-line warning when the file is unusable)."""
+    path = path or calibration_path()
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            raise ValueError(f"version {data.get('version') if isinstance(data, dict) else None!r}, expected {VERSION}")
+        return Neutral.from_json(data), None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
+        warning = f"{path}: calibration unreadable ({exc}); streaming uncalibrated until you calibrate again"
+        log.warning("%s", warning)
+        return None, warning
+
+
+def save_calibration(neutral: Neutral, path: Path | None = None) -> Path:
+    """Written beside and renamed. Raises FacemapError naming the file when it cannot be written."""
+    path = path or calibration_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps({"version": VERSION, **neutral.to_json()}, indent=2))
+    except OSError as exc:
+        raise FacemapError(f"{path}: cannot save the calibration ({exc.strerror or exc}); check the folder") from exc
+    return path

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from facemap_gui.calibration import Calibrator, Neutral
 from facemap_gui.engine import FrameLoop, RecordingSink, Sink
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.live.events import (
@@ -34,6 +35,7 @@ from facemap_gui.live.events import (
 )
 from facemap_gui.live.pacing import FilePacer, read_failed
 from facemap_gui.live.picture import fitted_size, scaled_copy
+from facemap_gui.live.settings import load_calibration, save_calibration
 from facemap_gui.mailbox import Mailbox
 from facemap_gui.output import header_record
 from facemap_gui.overlay import draw_overlay
@@ -95,6 +97,8 @@ class LiveWorker:
         self._captured_at = 0.0  # when the frame in the loop was captured (for the picture's latency)
         self._stream_targets: list[StreamTarget] = []
         self._streamer: Streamer | None = None
+        self._neutral: Neutral | None = None  # the user's saved neutral face (loaded on the inference thread)
+        self._calibrator: Calibrator | None = None
 
     # -- control, from the GUI thread ------------------------------------------------------------------------
 
@@ -168,6 +172,16 @@ class LiveWorker:
         """Send every processed frame to `targets` (none: stop); the Streamer is replaced between frames."""
         self._stream_targets = list(targets)
 
+    @property
+    def neutral(self) -> Neutral | None:
+        """The neutral face what is streamed is relative to (None: uncalibrated)."""
+        return self._neutral
+
+    def calibrate(self, seconds: float) -> None:
+        """Record the neutral face over the next `seconds` of the source (on the inference thread), then save it
+        and stream relative to it; told as a CALIBRATED or CALIBRATION_FAILED event."""
+        self._calibrator = Calibrator(seconds)
+
     def stream_status(self) -> list[StreamStatus]:
         streamer = self._streamer
         return streamer.status() if streamer is not None else []
@@ -189,6 +203,9 @@ class LiveWorker:
     def _run(self) -> None:
         self._set_state(WorkerState.STARTING, f"Opening {self.options.source}…")
         held: Captured | None = None
+        self._neutral, warning = load_calibration()
+        if warning is not None:
+            self._tell(EventKind.CALIBRATION_FAILED, warning)
         try:
             self.source = open_source(self.options.source)
             if self._pending_model is not None:
@@ -340,14 +357,30 @@ class LiveWorker:
     # -- streaming: on the inference thread, after the frame is published --------------------------------
 
     def _stream(self, shown: FrameResult) -> None:
+        if self._calibrator is not None:
+            self._calibrate(self._calibrator, shown)
         targets = self._stream_targets
         if targets != (self._streamer.targets if self._streamer is not None else []):
             self._replace_streamer(targets)
         if self._streamer is not None:
+            self._streamer.neutral = self._neutral
             self._streamer.send(shown)
 
+    def _calibrate(self, calibrator: Calibrator, shown: FrameResult) -> None:
+        try:
+            neutral = calibrator.add(shown)
+            if neutral is None:
+                return
+            save_calibration(neutral)
+        except FacemapError as exc:
+            self._tell(EventKind.CALIBRATION_FAILED, str(exc))
+        else:
+            self._neutral = neutral
+            self._tell(EventKind.CALIBRATED, str(neutral.frames))
+        self._calibrator = None
+
     def _replace_streamer(self, targets: list[StreamTarget]) -> None:
-        previous, self._streamer = self._streamer, Streamer(targets) if targets else None
+        previous, self._streamer = self._streamer, Streamer(targets, self._neutral) if targets else None
         if previous is not None:
             previous.close()
 

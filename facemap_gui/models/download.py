@@ -31,13 +31,10 @@ from facemap_gui import __version__
 from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.models.catalogue import MIRROR_ENV
-from facemap_gui.network import redact, split_url
+from facemap_gui.network import is_loopback, redact, split_url
 
 log = logging.getLogger(__name__)
 
-# Plain http is refused except on the loopback interface, where nothing crosses a network: tests (and a
-# local mirror) serve files from 127.0.0.1 without a certificate.
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 CHUNK_BYTES = 1 << 16
 PROGRESS_INTERVAL_S = 0.1
 MAX_BACKOFF_S = 30.0
@@ -111,13 +108,14 @@ def offline_hint(urls: tuple[str, ...]) -> str:
 
 
 def check_url(url: str) -> None:
-    """Raises FacemapError unless `url` is https (or http on the loopback) to a valid host, without a password."""
+    """Raises FacemapError unless `url` is https (or http on the loopback, where nothing crosses a network: tests
+    and a local mirror serve files without a certificate) to a valid host, without a password."""
     mirror = f" (check {MIRROR_ENV}={redact(os.environ[MIRROR_ENV])})" if os.environ.get(MIRROR_ENV) else ""
     try:
         parts = split_url(url)
     except ValueError as exc:  # also a bad IPv6 literal, a port out of range, a user name
         raise FacemapError(f"{redact(url)}: not a valid URL ({exc}){mirror}") from exc
-    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+    if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))):
         raise FacemapError(
             f"{url}: refusing to download over {parts.scheme or 'an unknown scheme'}; "
             f"only https is allowed (plain http only from this machine, 127.0.0.1){mirror}"
@@ -250,7 +248,7 @@ class Downloader:
             headers.update({"Range": f"bytes={offset}-", "If-Range": validator})
         deadline = _Deadline(self.timeout_s)
         handlers: list[urllib.request.BaseHandler] = [_CheckedRedirects(), *deadline.handlers()]
-        if urlsplit(url).hostname in LOOPBACK_HOSTS:
+        if is_loopback(urlsplit(url).hostname):
             handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach this machine's loopback
         opener = urllib.request.build_opener(*handlers)
         try:

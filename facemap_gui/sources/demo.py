@@ -22,6 +22,11 @@ BACKGROUND = (40, 42, 48)
 DEMO_LOOP = "demo:0"  # the clip looped for ever, as every window shows it (`demo`, Demo button, `--source demo`)
 
 
+def looped(spec: str) -> str:
+    """`demo` as a live run plays it (the window, `track`): looped for ever; any other source as given."""
+    return DEMO_LOOP if spec == "demo" else spec
+
+
 def demo_photo_path() -> Path:
     import matplotlib  # ~0.1 s to import, for one data path: only when the demo runs
 

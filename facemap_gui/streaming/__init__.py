@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from facemap_gui.calibration import Neutral
 from facemap_gui.errors import FacemapError
 from facemap_gui.expressions import blendshapes
 from facemap_gui.network import redact, split_url
-from facemap_gui.pipeline import FrameResult
+from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.signals import FaceSignals, face_signals
 from facemap_gui.streaming import ifm, osf, vmc, vts
 from facemap_gui.streaming.udp import UdpSender
@@ -68,10 +69,12 @@ class StreamStatus:
 
 
 class Streamer:
-    """Sends every processed frame to each target."""
+    """Sends every processed frame to each target; with `neutral`, every expression and signal sent is relative
+    to the user's neutral face (calibration.py). Set between frames."""
 
-    def __init__(self, targets: list[StreamTarget]) -> None:
+    def __init__(self, targets: list[StreamTarget], neutral: Neutral | None = None) -> None:
         self.targets = list(targets)
+        self.neutral = neutral
         self._senders = [
             (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
         ]
@@ -88,8 +91,10 @@ class Streamer:
                 if isinstance(sender, vts.VtsSender):
                     sender.send({})
             return
-        signals = face_signals(face, result.frame.size)
+        signals = self._signals(face, result.frame.size)
         shapes = blendshapes(face) if self._expressions else {}
+        if self.neutral is not None:
+            shapes = self.neutral.apply_shapes(shapes)
         payloads: dict[str, Any] = {}
         for target, sender in zip(self.targets, self._senders, strict=True):
             if target.protocol not in payloads:
@@ -107,9 +112,14 @@ class Streamer:
             return vts.parameters(signals, shapes)
         now = time.time()
         return b"".join(
-            osf.face_packet(now, other.track_id, result.frame.size, other, face_signals(other, result.frame.size))
+            osf.face_packet(now, other.track_id, result.frame.size, other, self._signals(other, result.frame.size))
             for other in result.faces
         )
+
+    def _signals(self, face: FaceResult, size: tuple[int, int]) -> FaceSignals:
+        """The face's signals, relative to the calibrated neutral face when there is one."""
+        signals = face_signals(face, size)
+        return signals if self.neutral is None else self.neutral.apply_signals(signals)
 
     def status(self) -> list[StreamStatus]:
         return [

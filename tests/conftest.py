@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from facemap_gui import store
 from facemap_gui.sources.demo import DemoSource, demo_photo_path
 from facemap_gui.standins import write_stand_in
+from facemap_gui.standins.replica import write_release
 
 PHOTO = demo_photo_path()
 SHORT_RANGE = store.bundled_detector_path("short")
@@ -45,6 +46,32 @@ def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_w8a8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny stand-in's w8a8 variant (QDQ, calibrated on demo-photo face crops), with the float model beside it."""
     return write_stand_in(tmp_path_factory.mktemp("tiny_w8a8"), arch="tiny", precision="w8a8")
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The float and w8a8 replica release zips, laid out as Qualcomm publishes them."""
+    directory = tmp_path_factory.mktemp("releases")
+    return {precision: write_release(directory, precision) for precision in ("float", "w8a8")}
+
+
+@pytest.fixture(scope="session")
+def basis_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The stand-in basis files (meanFace, shapeBasis, blendShape), as a user places them beside a release."""
+    directory = tmp_path_factory.mktemp("basis")
+    write_stand_in(directory, arch="tiny")
+    return [directory / f"{name}.npy" for name in ("meanFace", "shapeBasis", "blendShape")]
+
+
+@pytest.fixture
+def fake_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake sources of tests/fakes.py (`fakecam:`, `glitchy:`, `threadprobe:`, `unplugged:`, `explode:`),
+    registered for this test only."""
+    from facemap_gui.sources import base
+    from tests.fakes import FAKE_SOURCES
+
+    for scheme, factory in FAKE_SOURCES.items():
+        monkeypatch.setitem(base._SCHEMES, scheme, factory)
 
 
 @pytest.fixture

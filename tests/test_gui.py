@@ -22,8 +22,8 @@ from facemap_gui.overlay import OverlayOptions
 from facemap_gui.sources import CameraInfo
 from facemap_gui.standins import write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
-from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
+pytestmark = pytest.mark.usefixtures("fake_sources")  # fakecam: and glitchy: (tests/fakes.py)
 WAIT_MS = 20_000
 
 

@@ -43,7 +43,7 @@ def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
                 stream.flush()
         for fd in fds:
             if fd not in _redirects:
-                _redirects[fd] = _Redirect(os.dup(fd), tempfile.TemporaryFile())
+                _redirects[fd] = _Redirect(os.dup(fd), tempfile.TemporaryFile())  # noqa: SIM115 - the last user closes it
                 os.dup2(_redirects[fd].sink.fileno(), fd)
             _redirects[fd].users += 1
     try:

@@ -300,7 +300,7 @@ def test_closing_stops_everything_promptly(qtbot, open_window):
     wait_frames(qtbot, window)
     worker = window.worker
     window.close()
-    assert worker.state is WorkerState.STOPPING and not worker.alive and window._draining == []
+    assert worker.state is WorkerState.STOPPING and not worker.alive
 
 
 def test_unattended_run_saves_a_screenshot_and_closes(qtbot, open_window, pan_video, tmp_path):

@@ -11,27 +11,54 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
 
 log = logging.getLogger("facemap_gui.native")
 
 
+@dataclass
+class _Redirect:
+    saved: int  # a copy of what the descriptor pointed at before, put back when the last user leaves
+    sink: IO[bytes]
+    users: int = 0
+
+
+# A descriptor is process-wide: threads that open detectors at once (the window's worker, a switch, a
+# batch) share one redirect, counted, instead of each saving the other's sink as "the original" and
+# leaving stderr pointed at a closed file or the terminal in the middle of another's capture.
+_lock = threading.Lock()
+_redirects: dict[int, _Redirect] = {}
+
+
 @contextlib.contextmanager
 def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
-    """Point the given file descriptors at a temporary file for the duration, then log what arrived."""
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:  # None when the program was started with it closed
-            stream.flush()
-    with tempfile.TemporaryFile() as sink:
-        saved = {fd: os.dup(fd) for fd in fds}
-        try:
+    """Point the given file descriptors at a temporary file for the duration, then log what arrived.
+    Safe from several threads at once: the first to enter redirects, the last to leave restores."""
+    with _lock:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when the program was started with it closed
+                stream.flush()
+        for fd in fds:
+            if fd not in _redirects:
+                _redirects[fd] = _Redirect(os.dup(fd), tempfile.TemporaryFile())  # noqa: SIM115 - the last user closes it
+                os.dup2(_redirects[fd].sink.fileno(), fd)
+            _redirects[fd].users += 1
+    try:
+        yield
+    finally:
+        with _lock:
             for fd in fds:
-                os.dup2(sink.fileno(), fd)
-            yield
-        finally:
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-            sink.seek(0)
-            for line in sink.read().decode(errors="replace").splitlines():
-                log.debug("native: %s", line)
+                redirect = _redirects[fd]
+                redirect.users -= 1
+                if redirect.users:
+                    continue
+                del _redirects[fd]
+                os.dup2(redirect.saved, fd)
+                os.close(redirect.saved)
+                with redirect.sink as sink:
+                    sink.seek(0)
+                    for line in sink.read().decode(errors="replace").splitlines():
+                        log.debug("native: %s", line)

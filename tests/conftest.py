@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from pathlib import Path
 
 import av
@@ -14,8 +15,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from facemap_gui import store
+from facemap_gui.native import captured_native_output
 from facemap_gui.sources.demo import DemoSource, demo_photo_path
 from facemap_gui.standins import write_stand_in
+from facemap_gui.standins.replica import write_release
 
 PHOTO = demo_photo_path()
 SHORT_RANGE = store.bundled_detector_path("short")
@@ -45,6 +48,32 @@ def full_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_w8a8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny stand-in's w8a8 variant (QDQ, calibrated on demo-photo face crops), with the float model beside it."""
     return write_stand_in(tmp_path_factory.mktemp("tiny_w8a8"), arch="tiny", precision="w8a8")
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The float and w8a8 replica release zips, laid out as Qualcomm publishes them."""
+    directory = tmp_path_factory.mktemp("releases")
+    return {precision: write_release(directory, precision) for precision in ("float", "w8a8")}
+
+
+@pytest.fixture(scope="session")
+def basis_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The stand-in basis files (meanFace, shapeBasis, blendShape), as a user places them beside a release."""
+    directory = tmp_path_factory.mktemp("basis")
+    write_stand_in(directory, arch="tiny")
+    return [directory / f"{name}.npy" for name in ("meanFace", "shapeBasis", "blendShape")]
+
+
+@pytest.fixture
+def fake_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake sources of tests/fakes.py (`fakecam:`, `glitchy:`, `threadprobe:`, `unplugged:`, `explode:`),
+    registered for this test only."""
+    from facemap_gui.sources import base
+    from tests.fakes import FAKE_SOURCES
+
+    for scheme, factory in FAKE_SOURCES.items():
+        monkeypatch.setitem(base._SCHEMES, scheme, factory)
 
 
 @pytest.fixture
@@ -133,6 +162,21 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """A window's detector set-up thread may still be capturing LiteRT's chatter (native.py) when a test body
+    returns; pytest then points fd 2 back at the terminal between phases, and the chatter would land there.
+    So the phase ends once no capture is active (a bounded wait; the thread finishes its set-up meanwhile)."""
+    from facemap_gui import native
+
+    try:
+        return (yield)
+    finally:
+        deadline = time.monotonic() + 10
+        while native._redirects and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Every MediaPipe detector must be closed by whoever opened it: one left to the interpreter's final garbage
     collection hangs the exit (its __del__ waits on a dispatcher thread that is gone). Close leftovers, then fail."""
@@ -140,8 +184,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     gc.collect()
     left_open = [o for o in gc.get_objects() if isinstance(o, FaceDetector) and o._handle]
-    for detector in left_open:
-        detector.close()
+    with captured_native_output():  # closing prints LiteRT lines, as in MediaPipeFaceDetector.close
+        for detector in left_open:
+            detector.close()
     if left_open:
         session.config.get_terminal_writer().line(
             f"{len(left_open)} MediaPipe detector(s) left open by the tests", red=True

@@ -219,6 +219,13 @@ def installed_files() -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in files if p.is_file() and p.name != LOCK_FILE)
 
 
+def unpacked(zip_path: Path, directory: Path) -> Path:
+    """The release's top folder, unpacked under `directory`."""
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(directory)
+    return directory / zip_path.stem
+
+
 # --- running the CLI ---------------------------------------------------------------------------------
 
 

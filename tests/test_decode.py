@@ -75,6 +75,23 @@ def test_preprocess_is_bilinear_rgb_over_255():
     batch = preprocess(image, np.array([[10, 20, 137, 147]]))  # exactly 128x128: no resampling
     assert batch.shape == (1, 3, 128, 128) and batch.dtype == np.float32
     np.testing.assert_allclose(batch[0].transpose(1, 2, 0), image[20:148, 10:138] / 255.0, atol=1e-7)
+    # A 192x160 crop is resampled: each value is the bilinear mix of its four neighbours (half-pixel centres,
+    # as OpenCV and the model's training resize), to within OpenCV's 8-bit rounding.
+    crop = image[30:190, 50:242].astype(np.float64)
+    resized = preprocess(image, np.array([[50, 30, 241, 189]]))[0].transpose(1, 2, 0)
+    (r0, r1, wr), (c0, c1, wc) = _bilinear_axis(160), _bilinear_axis(192)
+    rows = crop[r0] * (1 - wr)[:, None, None] + crop[r1] * wr[:, None, None]
+    expected = rows[:, c0] * (1 - wc)[None, :, None] + rows[:, c1] * wc[None, :, None]
+    np.testing.assert_allclose(resized, expected / 255.0, atol=1.01 / 255)
+    nearest = crop[np.round(r0 + wr).astype(int)][:, np.round(c0 + wc).astype(int)]
+    assert np.abs(resized - nearest / 255.0).mean() > 10 / 255  # what the check tells apart from no mixing
+
+
+def _bilinear_axis(n: int, size: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `size` outputs along an axis of `n` inputs: the two neighbours and the second's weight."""
+    position = np.clip((np.arange(size) + 0.5) * n / size - 0.5, 0, n - 1)
+    first = np.floor(position).astype(int)
+    return first, np.minimum(first + 1, n - 1), position - first
 
 
 def test_npy_with_pickled_objects_is_refused_without_unpickling(tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 import zlib
 from fractions import Fraction
 
@@ -16,10 +15,10 @@ import pytest
 
 from facemap_gui.cli import build_parser, main
 from facemap_gui.errors import InputError
-from facemap_gui.sources import Frame, FrameSource, register_scheme
 from facemap_gui.sources.demo import DemoSource
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 from tests.conftest import PHOTO, constant_model, write_video
+from tests.fakes import UnpluggedCamera
 from tests.helpers import assert_one_line, cli_main
 from tests.test_process import _one_line_error, read_jsonl, run_cli
 from tests.test_recording import decode
@@ -68,29 +67,7 @@ def test_non_image_file_as_input_is_one_line(tmp_path, tiny_model, name, content
     _one_line_error(run_cli("process", str(tmp_path / name), "--model", str(tiny_model), check=False), name, message)
 
 
-class UnpluggedCamera(FrameSource):
-    """A webcam that delivers `FRAMES` frames and is then pulled out, failing as CameraSource does."""
-
-    FRAMES = 8
-    live = True
-    fps = 30.0
-
-    def __init__(self, arg: str) -> None:
-        self.name = f"unplugged:{arg}"
-        self._demo = DemoSource("", photo=PHOTO, size=(320, 180))
-        self.size = self._demo.size
-
-    def read(self) -> Frame | None:
-        frame = self._demo.read()
-        if frame.index >= self.FRAMES:
-            raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
-        return Frame(frame.index, time.monotonic() * 1000.0, frame.rgb)
-
-
-register_scheme("unplugged", UnpluggedCamera)
-
-
-def test_camera_unplugged_during_process_record_keeps_what_was_captured(tmp_path, tiny_model):
+def test_camera_unplugged_during_process_record_keeps_what_was_captured(tmp_path, tiny_model, fake_sources):
     """Headless, a vanished camera ends the run with its one-line error (the window retries instead, see
     test_gui_worker.py); every frame captured before is in the JSON Lines and in a finished recording."""
     out, video = tmp_path / "out.jsonl", tmp_path / "cam.mkv"
@@ -270,14 +247,7 @@ def test_a_box_reaching_past_the_image_is_clamped(tmp_path, tiny_model, capsys):
     assert face["crop_box"] == [400, 500, 511, 599]
 
 
-def explode(_arg: str) -> FrameSource:
-    raise RuntimeError("boom: a case nobody foresaw")
-
-
-register_scheme("explode", explode)
-
-
-def test_an_unexpected_exception_is_one_line_and_its_traceback_comes_with_vv(capsys):
+def test_an_unexpected_exception_is_one_line_and_its_traceback_comes_with_vv(capsys, fake_sources):
     code, err = cli_main(capsys, "process", "explode:0")
     assert_one_line(code, err, "unexpected RuntimeError: boom: a case nobody foresaw", "-vv")
     code, err = cli_main(capsys, "-vv", "process", "explode:0")

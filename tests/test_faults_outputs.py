@@ -19,8 +19,8 @@ from facemap_gui.cli import build_parser, main
 from facemap_gui.errors import InputError
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from tests.conftest import PHOTO, constant_model
+from tests.fakes import UnpluggedCamera
 from tests.helpers import assert_one_line, cli_main, cli_process
-from tests.test_faults_inputs import UnpluggedCamera
 from tests.test_process import _one_line_error, read_jsonl, run_cli
 
 
@@ -44,7 +44,7 @@ def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, tiny_
     assert blocker.read_text() == "not a folder"
 
 
-def test_a_failed_run_leaves_the_old_output_and_keeps_the_partial_beside_it(tmp_path, tiny_model):
+def test_a_failed_run_leaves_the_old_output_and_keeps_the_partial_beside_it(tmp_path, tiny_model, fake_sources):
     out = tmp_path / "results.jsonl"
     out.write_text('{"type":"summary","frames":99}\n')
     args = build_parser().parse_args(["process", "unplugged:0", "--model", str(tiny_model), "--output", str(out)])

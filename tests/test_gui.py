@@ -22,8 +22,8 @@ from facemap_gui.overlay import OverlayOptions
 from facemap_gui.sources import CameraInfo
 from facemap_gui.standins import write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
-from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
+pytestmark = pytest.mark.usefixtures("fake_sources")  # fakecam: and glitchy: (tests/fakes.py)
 WAIT_MS = 20_000
 
 
@@ -300,7 +300,7 @@ def test_closing_stops_everything_promptly(qtbot, open_window):
     wait_frames(qtbot, window)
     worker = window.worker
     window.close()
-    assert worker.state is WorkerState.STOPPING and not worker.alive and window._draining == []
+    assert worker.state is WorkerState.STOPPING and not worker.alive
 
 
 def test_unattended_run_saves_a_screenshot_and_closes(qtbot, open_window, pan_video, tmp_path):

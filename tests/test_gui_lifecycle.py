@@ -25,7 +25,6 @@ from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.pipeline_builder import RunOptions, stand_in_model
 from tests.conftest import PHOTO
 from tests.test_gui import wait_frames
-from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: and glitchy: sources
 
 WAIT_MS = 20_000
 
@@ -234,7 +233,9 @@ def test_at_the_minimum_size_the_banner_keeps_to_two_lines_and_hud_values_end_in
     assert hud.source.shown_text().endswith("…")
 
 
-def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(open_window, tmp_path, monkeypatch):
+def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(
+    open_window, tmp_path, monkeypatch, fake_sources
+):
     videos = tmp_path / "Videos"
     monkeypatch.setattr(controls_module.platformdirs, "user_videos_dir", lambda: str(videos))
     window = open_window("fakecam:0")
@@ -254,7 +255,7 @@ def test_starting_and_quitting_with_a_recording_running_leaves_no_thread_behind(
         recorder, worker = window.worker.recorder, window.worker
         qtbot.waitUntil(lambda r=recorder: r.status.frames_written >= 1, timeout=WAIT_MS)
         window.close()
-        assert not worker.alive and window._draining == []
+        assert not worker.alive
         status = recorder.status
         assert not status.running and status.error is None and status.frames_written >= 1
         assert len(status.landmarks_path.read_text().splitlines()) == status.frames_written + 2  # summary written

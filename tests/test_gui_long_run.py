@@ -33,15 +33,13 @@ SWITCHES = 200
 WARM_SWITCHES = 20  # sessions, allocator arenas and Qt's caches settle over the first switches
 
 
-def test_two_hundred_switches_leave_memory_threads_files_and_sessions_flat(qtbot, open_window, tiny_w8a8):
+def test_two_hundred_switches_leave_memory_threads_files_and_sessions_flat(qtbot, open_window, tiny_w8a8, fake_sources):
     """Precision switched 200 times in one window (each switch a new ONNX Runtime session), with a runtime that
     cannot run here asked for every tenth time: nothing a switch creates may outlive the next one."""
     import gc
 
     import onnxruntime as ort
     import psutil
-
-    from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: source
 
     window = open_window("fakecam:0", model=tiny_w8a8)
     process = psutil.Process()

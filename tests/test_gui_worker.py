@@ -11,13 +11,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
 
 import cv2
 import numpy as np
 import pytest
 
-from facemap_gui.errors import InputError
 from facemap_gui.live import worker as worker_module
 from facemap_gui.live.events import EventKind, LiveFrame, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.live.worker import LiveWorker
@@ -25,11 +23,11 @@ from facemap_gui.mailbox import Mailbox
 from facemap_gui.overlay import OverlayOptions, draw_overlay
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.pipeline_builder import RunOptions, open_session
-from facemap_gui.sources import Frame, FrameSource, lower_reader_priority, register_scheme
+from facemap_gui.sources import Frame, lower_reader_priority
 from facemap_gui.sources.base import READER_NICE
-from facemap_gui.sources.demo import DemoSource
 from facemap_gui.standins import write_stand_in
 from tests.conftest import PHOTO
+from tests.fakes import FakeCamera, ThreadProbe
 
 
 class Listener:
@@ -83,69 +81,8 @@ def run_until(worker: LiveWorker, condition, timeout: float = 20.0) -> list[Live
     raise AssertionError(f"condition not met; state {worker.state}, {len(taken)} frames")
 
 
-class FakeCamera(FrameSource):
-    """A live source like a webcam (200 fps, or as fast as it can render with `interval_s` 0); it can be told
-    to 'unplug'."""
-
-    live = True
-    fps = 200.0
-    interval_s = 0.005
-    unplug_after: int | None = None  # the frame at which the camera disappears
-    unplugged_opens = 0  # how many attempts to reopen it fail before it is back
-    refuse_opens = 0
-    opened = 0
-    reads = 0  # frames delivered by all fake cameras
-
-    def __init__(self, arg: str) -> None:
-        if FakeCamera.refuse_opens:
-            FakeCamera.refuse_opens -= 1
-            raise InputError("fakecam:0: cannot open the camera")
-        FakeCamera.opened += 1
-        self.name = f"fakecam:{arg}"
-        self.size = (640, 360)
-        self._demo = DemoSource("0", photo=PHOTO, size=self.size)
-        self._index = 0
-
-    def read(self) -> Frame | None:
-        if FakeCamera.unplug_after is not None and self._index >= FakeCamera.unplug_after:
-            FakeCamera.unplug_after, FakeCamera.refuse_opens = None, FakeCamera.unplugged_opens
-            raise InputError(f"{self.name}: camera stopped delivering frames (unplugged or in use?)")
-        time.sleep(self.interval_s)  # the camera's own frame interval
-        frame = self._demo.read()
-        self._index += 1
-        FakeCamera.reads += 1
-        return Frame(frame.index, time.monotonic() * 1000.0, frame.rgb)
-
-
-class GlitchySource(FakeCamera):
-    """A 10 fps clip in which every fourth frame is malformed (grey, no colour axis)."""
-
-    live = False
-    fps = 10.0
-
-    def read(self) -> Frame | None:
-        frame = self._demo.read()
-        rgb = frame.rgb[:, :, 0] if frame.index % 4 == 3 else frame.rgb
-        return Frame(frame.index, frame.index * 100.0, rgb)
-
-
-class ThreadProbe(FakeCamera):
-    """Records the name of the thread reading it (a camera, or with `live` False a file)."""
-
-    seen: ClassVar[list[str]] = []
-
-    def read(self) -> Frame | None:
-        ThreadProbe.seen.append(threading.current_thread().name)
-        return super().read()
-
-
-register_scheme("fakecam", FakeCamera)
-register_scheme("glitchy", GlitchySource)
-register_scheme("threadprobe", ThreadProbe)
-
-
 @pytest.fixture
-def start(tiny_model):
+def start(tiny_model, fake_sources):
     workers: list[LiveWorker] = []
 
     def start(

@@ -19,31 +19,11 @@ from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.landmarks.model import TensorIO, inspect_model
 from facemap_gui.runtime import RuntimeSettings, open_landmark_session
-from facemap_gui.standins import write_stand_in
-from facemap_gui.standins.replica import release_folder, write_release
+from facemap_gui.standins.replica import release_folder
 from tests.conftest import PHOTO, constant_model
+from tests.helpers import unpacked
 
 FACE_BOX = (171, 146, 364, 339)
-
-
-@pytest.fixture(scope="session")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("releases")
-    return {precision: write_release(directory, precision) for precision in ("float", "w8a8")}
-
-
-@pytest.fixture(scope="session")
-def basis_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    directory = tmp_path_factory.mktemp("basis")
-    write_stand_in(directory, arch="tiny")
-    return [directory / f"{name}.npy" for name in ("meanFace", "shapeBasis", "blendShape")]
-
-
-def unpacked(zip_path: Path, directory: Path) -> Path:
-    """The release's top folder, unpacked under `directory`."""
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(directory)
-    return directory / zip_path.stem
 
 
 def rezip(folder: Path, zip_path: Path) -> Path:

@@ -8,11 +8,9 @@ from facemap_gui.gui.window import MainWindow
 from facemap_gui.live.settings import Settings
 from facemap_gui.pipeline_builder import RunOptions
 from tests.test_gui import WAIT_MS, wait_frames
-from tests.test_gui_worker import FakeCamera  # noqa: F401 - registers the fakecam: source
-from tests.test_release import basis_files, releases  # noqa: F401 - shared session fixtures
 
 
-def test_the_window_switches_between_the_installed_precisions_while_it_runs(qtbot, releases, basis_files):  # noqa: F811
+def test_the_window_switches_between_the_installed_precisions_while_it_runs(qtbot, releases, basis_files, fake_sources):
     for path in [*basis_files, releases["float"], releases["w8a8"]]:
         assert main(["models", "install", str(path)]) == 0
     window = MainWindow(RunOptions(source="fakecam:0"), Settings())

@@ -15,7 +15,7 @@ from facemap_gui.landmarks.decode import expand_box, preprocess
 from facemap_gui.runtime.qnn import is_simulator, qnn_devices
 from facemap_gui.sources.files import read_image_rgb
 from tests.conftest import PHOTO
-from tests.test_release import basis_files, releases, unpacked  # noqa: F401 - shared session fixtures
+from tests.helpers import unpacked
 from tests.test_runtime_simulator import FACE_BOX, QNN, landmarks, process_on_npu
 
 pytestmark = [
@@ -46,7 +46,7 @@ print(json.dumps({"nodes": nodes_by_ep(session), "output": out.tolist()}))
 
 
 @pytest.mark.parametrize("offload", ["0", "1"])
-def test_uint8_io_replica_runs_every_node_on_the_htp(releases, tmp_path, offload):  # noqa: F811
+def test_uint8_io_replica_runs_every_node_on_the_htp(releases, tmp_path, offload):
     import onnxruntime as ort
 
     model = unpacked(releases["w8a8"], tmp_path) / "facemap_3dmm.onnx"
@@ -73,7 +73,7 @@ def test_uint8_io_replica_runs_every_node_on_the_htp(releases, tmp_path, offload
     assert steps.max() <= 8
 
 
-def test_process_runs_the_installed_w8a8_replica_on_the_npu(releases, basis_files):  # noqa: F811
+def test_process_runs_the_installed_w8a8_replica_on_the_npu(releases, basis_files):
     from facemap_gui.cli import main
 
     for path in [*basis_files, releases["w8a8"]]:

@@ -16,11 +16,10 @@ from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.reference import load_reference
 from facemap_gui.standins.replica import REFERENCE_BOX, write_reference
 from tests.helpers import file_server
-from tests.test_release import basis_files, releases  # noqa: F401 - shared session fixtures
 
 
 @pytest.fixture
-def installed(releases, basis_files, tmp_path) -> Path:  # noqa: F811
+def installed(releases, basis_files, tmp_path) -> Path:
     """Basis, the float replica and a reference case made from that very model, installed; returns the model."""
     for path in [*basis_files, releases["float"]]:
         assert main(["models", "install", str(path)]) == 0
@@ -76,7 +75,7 @@ def test_missing_reference_files_are_downloaded_on_demand(capsys, monkeypatch, i
     assert "PASS  error 0.000%" in capsys.readouterr().out
 
 
-def test_reference_files_that_cannot_be_downloaded_are_one_line(capsys, monkeypatch, releases):  # noqa: F811
+def test_reference_files_that_cannot_be_downloaded_are_one_line(capsys, monkeypatch, releases):
     assert main(["models", "install", str(releases["float"])]) == 0
     capsys.readouterr()
     with file_server() as server:  # serves nothing: 404

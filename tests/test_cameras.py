@@ -23,7 +23,7 @@ from facemap_gui.live import worker as worker_module
 from facemap_gui.live.events import EventKind
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.sources import camera, files, qt_camera, register_scheme
+from facemap_gui.sources import base, camera, files, qt_camera
 from facemap_gui.sources.camera import CameraFormat, CameraInfo, choose_format, select_camera
 from facemap_gui.sources.files import VideoSource
 from facemap_gui.sources.qt_camera import QtVideoSource
@@ -145,10 +145,8 @@ class QtPlayerCamera(QtVideoSource):
         super().__init__(f"qtcam:{arg}", player(self.clip))
 
 
-register_scheme("qtcam", QtPlayerCamera)
-
-
 def test_a_qt_camera_unplugged_mid_run_is_told_once_and_resumes_when_back(qapp, tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setitem(base._SCHEMES, "qtcam", QtPlayerCamera)  # registered like the real camera, for this test
     monkeypatch.setattr(worker_module, "CAMERA_RETRY_S", 0.05)
     monkeypatch.setattr(QtPlayerCamera, "clip", make_clip(tmp_path / "clip.mkv", "rawvideo", "nv12", frames=30))
     monkeypatch.setattr(QtPlayerCamera, "opened", 0)

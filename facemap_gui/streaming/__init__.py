@@ -110,9 +110,15 @@ class Streamer:
             return ifm.packet(signals, shapes)
         if protocol == "vts":
             return vts.parameters(signals, shapes)
-        now = time.time()
+        now, avatar = time.time(), result.avatar_face  # the avatar's face: its signals are `signals` already
         return b"".join(
-            osf.face_packet(now, other.track_id, result.frame.size, other, self._signals(other, result.frame.size))
+            osf.face_packet(
+                now,
+                other.track_id,
+                result.frame.size,
+                other,
+                signals if other is avatar else self._signals(other, result.frame.size),
+            )
             for other in result.faces
         )
 

@@ -144,7 +144,11 @@ def test_recorder_writes_annotated_frames_at_source_timestamps(tmp_path, suffix,
     assert status.encode_ms == summary["timings_ms"]["encode"]
     with path.with_suffix(".csv").open(newline="") as stream:
         columns, *rows = list(csv.reader(stream))
-    assert tuple(columns) == CSV_COLUMNS and len(columns) == 8 + 136 + 3 + 10 + 52 and len(rows) == 40
+    assert tuple(columns) == CSV_COLUMNS and len(columns) == 8 + 136 + 3 + 10 + 52 + 1 and len(rows) == 40
+    assert {row[-1] for row in rows} == {"1"}  # HEADER's model is a stand-in: every row says so
+    with av.open(str(path)) as container:  # and the video file itself, not only its burned-in label
+        tags = {name.lower(): value for name, value in container.metadata.items()}  # Matroska writes COMMENT
+        assert "STAND-IN" in tags["comment"]
     row = dict(zip(columns, rows[0], strict=True))
     assert float(row["x_17"]) == pytest.approx(face.landmarks[17, 0], abs=1e-3)
     assert float(row["y_17"]) == pytest.approx(face.landmarks[17, 1], abs=1e-3)
@@ -453,7 +457,7 @@ def test_files_and_overlay_name_each_face_by_its_track_id():
 
     record = frame_record(result(4, 7))
     assert [f["id"] for f in record["faces"]] == [4, 7] and next(iter(record["faces"][0])) == "id"
-    assert [row[CSV_COLUMNS.index("face")] for row in csv_rows(record)] == [4, 7]
+    assert [row[CSV_COLUMNS.index("face")] for row in csv_rows(record, stand_in=False)] == [4, 7]
 
     def drawn(*ids: int) -> np.ndarray:
         return draw_overlay(blank.copy(), result(*ids))

@@ -31,11 +31,13 @@ CSV_COLUMNS = (
     "roll",
     *RECORD_NAMES,
     *ARKIT_NAMES,
+    "stand_in",  # 1: made with the generated stand-in model (random weights, landmarks not real); 0: the real one
 )
 
 
-def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
-    """Rows of one `frame_record`, so CSV and JSON Lines carry the same (rounded) numbers."""
+def csv_rows(record: dict[str, Any], stand_in: bool) -> list[list[Any]]:
+    """Rows of one `frame_record`, so CSV and JSON Lines carry the same (rounded) numbers; `stand_in`: the
+    header's mark, on every row."""
     rows = []
     for face in record["faces"]:
         xs, ys = zip(*face["landmarks"], strict=True)
@@ -54,6 +56,7 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
                 pose["roll"],
                 *(face["signals"][name] for name in RECORD_NAMES),
                 *(face["blendshapes"][name] for name in ARKIT_NAMES),
+                int(stand_in),
             ]
         )
     return rows
@@ -81,6 +84,7 @@ class LandmarkFiles:
     def __init__(self, jsonl_path: Path, csv_path: Path | None) -> None:
         self.jsonl_path = jsonl_path
         self.csv_path = csv_path
+        self._stand_in = False
         self._jsonl_stream = _create(jsonl_path, "xb", buffering=0)  # JsonlWriter writes whole lines itself
         self._jsonl = JsonlWriter(self._jsonl_stream, jsonl_path)
         self._csv_stream: IO[str] | None = None
@@ -95,12 +99,13 @@ class LandmarkFiles:
             self._csv = csv.writer(self._csv_stream)
 
     def write_header(self, header: dict[str, Any]) -> None:
+        self._stand_in = bool(header.get("model", {}).get("stand_in", False))
         self._jsonl.write(header)
         self._write_csv([CSV_COLUMNS])
 
     def write_frame(self, record: dict[str, Any]) -> None:
         self._jsonl.write(record)
-        self._write_csv(csv_rows(record))
+        self._write_csv(csv_rows(record, self._stand_in))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._jsonl.write(summary)

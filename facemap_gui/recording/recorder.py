@@ -39,6 +39,13 @@ def recording_format(source: FrameSource) -> tuple[float, tuple[int, int]]:
     return source.fps or STILL_FPS, source.size
 
 
+def video_comment(stand_in: bool) -> str:
+    """The comment tag of a recording, so the file itself says what made its overlay."""
+    if stand_in:
+        return "facemap-gui: STAND-IN model with random weights, its landmarks are not real"
+    return "facemap-gui: Qualcomm facemap_3dmm landmarks"
+
+
 def landmark_paths(video_path: Path) -> tuple[Path, Path]:
     """The JSONL and CSV files that go beside a video: OUT.mkv → OUT.jsonl, OUT.csv."""
     return video_path.with_suffix(".jsonl"), video_path.with_suffix(".csv")
@@ -113,7 +120,8 @@ class Recorder:
             raise FacemapError(
                 f"{video_path.parent}: cannot create the folder ({exc.strerror}); choose another folder"
             ) from exc
-        self._video = VideoWriter(video_path, size, fps, codecs)
+        self._stand_in = bool(header.get("model", {}).get("stand_in", False))
+        self._video = VideoWriter(video_path, size, fps, codecs, comment=video_comment(self._stand_in))
         try:
             self._landmarks = LandmarkFiles(jsonl_path, csv_path if csv else None)
             self._landmarks.write_header(
@@ -126,7 +134,6 @@ class Recorder:
             self._video.abort()
             video_path.unlink()
             raise
-        self._stand_in = bool(header.get("model", {}).get("stand_in", False))
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self._close_lock = threading.Lock()

@@ -94,7 +94,15 @@ def choose_codec(codecs: Sequence[str], size: tuple[int, int], fps: float) -> st
 class VideoWriter:
     """Writes frames at their source timestamps to a file it creates (never one that exists)."""
 
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, codecs: Sequence[str] = VIDEO_CODECS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        size: tuple[int, int],
+        fps: float,
+        codecs: Sequence[str] = VIDEO_CODECS,
+        comment: str = "",
+    ) -> None:
+        """`comment`: the container's comment tag (what made the video: the stand-in says so here too)."""
         self.path = path
         self.size = size
         fmt, container_options = container_format(path)
@@ -114,6 +122,8 @@ class VideoWriter:
             _configure(stream.codec_context, self.codec, size, fps)
             stream.time_base = TIME_BASE
             self._stream = stream
+            if comment:
+                self._container.metadata["comment"] = comment
             self._container.start_encoding()  # writes the header now: a failing disk fails here, not later
         except (av.FFmpegError, OSError) as exc:
             path.unlink(missing_ok=True)

@@ -412,3 +412,25 @@ def test_the_camera_list_follows_cameras_plugged_in_and_out(qtbot, open_window, 
     cameras.clear()
     window.sources._devices.videoInputsChanged.emit()
     assert menu_texts(window.sources.menu)[0] == "No camera found"
+
+
+def test_at_launch_a_camera_opens_in_its_remembered_format_unless_one_is_asked_for(open_window, monkeypatch):
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [WEBCAM])
+    monkeypatch.setattr(camera_module, "_settings", camera_module.CameraSettings())
+    remembered = Settings(camera_formats={"usb-0001": "640x480@15"})
+    open_window("camera:integrated webcam", remembered)
+    assert camera_module.chosen_format() == (640, 480, 15.0)
+    camera_module.configure("auto", (1280, 720, 30.0))  # --camera-format 1280x720@30 on the command line
+    open_window("camera:Integrated Webcam", remembered)
+    assert camera_module.chosen_format() == (1280, 720, 30.0)
+
+
+def test_two_cameras_of_one_name_are_told_apart_by_id(qtbot, open_window, monkeypatch):
+    twin = CameraInfo(1, "Integrated Webcam", "usb-0002")
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [WEBCAM, twin])
+    monkeypatch.setattr(camera_module, "_settings", camera_module.CameraSettings())
+    window = open_window("fakecam:0")
+    window.sources.menu.aboutToShow.emit()
+    assert menu_texts(window.sources.menu)[2] == "Integrated Webcam"
+    window.sources.menu.actions()[2].trigger()
+    assert window.options.source == "camera:usb-0002"

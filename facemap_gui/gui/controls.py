@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QSlider, QWidget
 
 from facemap_gui.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
+from facemap_gui.errors import InputError
 from facemap_gui.live.events import ViewOptions
 from facemap_gui.live.settings import Settings
 from facemap_gui.live.worker import LiveWorker
@@ -141,14 +142,15 @@ class SourceMenu(QObject):
         menu = self.menu
         menu.clear()
         cameras = list_cameras()
+        names = [info.name for info in cameras]
         for info in cameras:
-            spec = f"camera:{info.name}"
+            spec = menu_spec(info, names)
             action = menu.addAction(info.name)
             action.setCheckable(True)
             action.setChecked(self.current == spec)
-            action.triggered.connect(lambda _c=False, i=info: self.choose_camera(i))
+            action.triggered.connect(lambda _c=False, i=info, s=spec: self.choose_camera(i, s))
             if info.formats:
-                menu.addMenu(self._format_menu(info))
+                menu.addMenu(self._format_menu(info, spec))
         if not cameras:
             menu.addAction("No camera found").setEnabled(False)
         menu.addAction(self.refresh_cameras_action)
@@ -157,7 +159,7 @@ class SourceMenu(QObject):
         menu.addMenu(self.recent_menu)
         menu.addAction(self.demo_action)
 
-    def _format_menu(self, info: CameraInfo) -> QMenu:
+    def _format_menu(self, info: CameraInfo, spec: str) -> QMenu:
         """The camera's sizes and rates, checkable, the one remembered for it checked (else Automatic)."""
         submenu = QMenu(f"{info.name} format", self.menu)
         remembered = self._settings.camera_formats.get(info.key, "")
@@ -173,21 +175,41 @@ class SourceMenu(QObject):
             action.setCheckable(True)
             action.setChecked(text == remembered)
             group.addAction(action)
-            action.triggered.connect(lambda _c=False, t=text: self.choose_camera(info, t))
+            action.triggered.connect(lambda _c=False, t=text: self.choose_camera(info, spec, t))
         return submenu
 
-    def choose_camera(self, info: CameraInfo, chosen: str | None = None) -> None:
-        """Play camera `info` in the format `chosen` (WxH@FPS, "" automatic; None: the one remembered for it),
-        and remember that format for this camera."""
+    def choose_camera(self, info: CameraInfo, spec: str, chosen: str | None = None) -> None:
+        """Play camera `info` as `spec` in the format `chosen` (WxH@FPS, "" automatic; None: the one remembered
+        for it), and remember that format for this camera."""
+        self._use_format(info, chosen)
+        self.chosen.emit(spec)
+
+    def restore_format(self, spec: str) -> None:
+        """At launch on a camera without --camera-format: the format remembered for it."""
+        if not spec.startswith("camera:") or camera.chosen_format() is not None:
+            return
+        try:
+            info = camera.select_camera(spec.removeprefix("camera:"), list_cameras(), "the camera list")
+        except InputError:
+            return  # opening it tells what is wrong
+        self._use_format(info)
+
+    def _use_format(self, info: CameraInfo, chosen: str | None = None) -> None:
         if chosen is None:
             chosen = self._settings.camera_formats.get(info.key, "")
         wanted = next((f.wanted for f in info.formats if format_text(f.wanted) == chosen), None)
-        if wanted is None:
+        if wanted is None:  # automatic, or a format the camera no longer offers
             self._settings.camera_formats.pop(info.key, None)
         else:
             self._settings.camera_formats[info.key] = chosen
         camera.use_format(wanted)  # the worker opens the camera, and reopens it after an unplug, in this format
-        self.chosen.emit(f"camera:{info.name}")
+
+
+def menu_spec(info: CameraInfo, names: list[str]) -> str:
+    """`camera:NAME`; by id (Qt), else by index (OpenCV), where two cameras share the name."""
+    if names.count(info.name) == 1:
+        return f"camera:{info.name}"
+    return f"camera:{info.id}" if info.id else info.spec
 
 
 def format_text(wanted: tuple[int, int, float]) -> str:

@@ -85,6 +85,11 @@ def configure(backend: str = "auto", camera_format: tuple[int, int, float | None
     _settings = CameraSettings(backend, camera_format)
 
 
+def chosen_format() -> tuple[int, int, float | None] | None:
+    """The format set by `configure` or `use_format`; None: the default choice."""
+    return _settings.format
+
+
 def use_format(camera_format: tuple[int, int, float | None] | None) -> None:
     """Set the format cameras opened from now on use, keeping the backend (the window's camera format menu)."""
     configure(_settings.backend, camera_format)

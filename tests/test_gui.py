@@ -19,7 +19,8 @@ from facemap_gui.live.events import EventKind, WorkerEvent, WorkerState
 from facemap_gui.live.picture import scaled_copy
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from facemap_gui.overlay import OverlayOptions
-from facemap_gui.sources import CameraInfo
+from facemap_gui.sources import CameraFormat, CameraInfo
+from facemap_gui.sources import camera as camera_module
 from facemap_gui.standins import write_stand_in
 from facemap_gui.tracking import REDETECT_EVERY
 
@@ -347,13 +348,89 @@ def test_recording_into_an_unwritable_place_says_why_and_the_stream_goes_on(qtbo
     wait_frames(qtbot, window, lambda live: live.processed > seen)
 
 
-def test_the_source_menu_lists_cameras_by_name(qtbot, open_window, monkeypatch):
+WEBCAM = CameraInfo(
+    0,
+    "Integrated Webcam",
+    "usb-0001",
+    tuple(
+        CameraFormat(w, h, 5.0, fps, pixels)
+        for w, h, fps, pixels in [
+            (1920, 1080, 30, "Jpeg"),
+            (1280, 720, 30, "NV12"),
+            (1280, 720, 30, "Jpeg"),
+            (640, 480, 15, "YUYV"),
+        ]
+    ),
+)
+
+
+def menu_texts(menu) -> list[str]:
+    return [a.text() for a in menu.actions()]
+
+
+def test_the_source_menu_lists_cameras_by_name_with_their_formats(qtbot, open_window, monkeypatch):
     # No webcam exists here: the camera list is the one thing faked, as the OS would report it.
-    monkeypatch.setattr(controls_module, "list_cameras", lambda: [CameraInfo(0, "Integrated Webcam")])
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [WEBCAM])
+    monkeypatch.setattr(camera_module, "_settings", camera_module.CameraSettings())  # restored after the test
     window = open_window("fakecam:0")
     window.sources.menu.aboutToShow.emit()
-    texts = [a.text() for a in window.sources.menu.actions()]
-    assert texts[0] == "Integrated Webcam  (camera 0)"
+    texts = menu_texts(window.sources.menu)
+    assert texts[:2] == ["Integrated Webcam", "Integrated Webcam format"]
     assert {"&Open video or image…", "&Demo clip", "&Refresh camera list"} <= set(texts)
+    formats = window.sources.menu.actions()[1].menu()
+    assert menu_texts(formats) == [
+        "Automatic (best ≤1280x720 ≥30 fps)",
+        "1920x1080 @ 30 fps",
+        "1280x720 @ 30 fps",
+        "640x480 @ 15 fps",
+    ]
+    assert [a.isChecked() for a in formats.actions()] == [True, False, False, False]
+    formats.actions()[3].trigger()
+    assert window.options.source == "camera:Integrated Webcam" and window.settings.source == "camera:Integrated Webcam"
+    assert window.settings.camera_formats == {"usb-0001": "640x480@15"}
+    assert camera_module._settings.format == (640, 480, 15.0)  # what opening the camera chooses by
+    # The next time the camera is picked, by name alone, it opens in the format remembered for it.
+    camera_module.use_format(None)
+    window.sources.menu.aboutToShow.emit()
+    assert [a.isChecked() for a in window.sources.menu.actions()[1].menu().actions()] == [False, False, False, True]
     window.sources.menu.actions()[0].trigger()
-    assert window.options.source == "camera:0" and window.settings.source == "camera:0"
+    assert camera_module._settings.format == (640, 480, 15.0)
+    window.sources.menu.actions()[1].menu().actions()[0].trigger()  # Automatic: forgotten
+    assert window.settings.camera_formats == {} and camera_module._settings.format is None
+
+
+def test_the_camera_list_follows_cameras_plugged_in_and_out(qtbot, open_window, monkeypatch):
+    cameras = [WEBCAM]
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: list(cameras))
+    window = open_window("fakecam:0")
+    window.sources.menu.aboutToShow.emit()
+    assert "USB Camera" not in menu_texts(window.sources.menu)
+    cameras.append(CameraInfo(1, "USB Camera", "usb-0002"))
+    window.sources._devices.videoInputsChanged.emit()  # as Qt Multimedia tells of a camera plugged in
+    texts = menu_texts(window.sources.menu)
+    assert texts[:2] == ["Integrated Webcam", "Integrated Webcam format"] and texts[2] == "USB Camera"
+    cameras.clear()
+    window.sources._devices.videoInputsChanged.emit()
+    assert menu_texts(window.sources.menu)[0] == "No camera found"
+
+
+def test_at_launch_a_camera_opens_in_its_remembered_format_unless_one_is_asked_for(open_window, monkeypatch):
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [WEBCAM])
+    monkeypatch.setattr(camera_module, "_settings", camera_module.CameraSettings())
+    remembered = Settings(camera_formats={"usb-0001": "640x480@15"})
+    open_window("camera:integrated webcam", remembered)
+    assert camera_module.chosen_format() == (640, 480, 15.0)
+    camera_module.configure("auto", (1280, 720, 30.0))  # --camera-format 1280x720@30 on the command line
+    open_window("camera:Integrated Webcam", remembered)
+    assert camera_module.chosen_format() == (1280, 720, 30.0)
+
+
+def test_two_cameras_of_one_name_are_told_apart_by_id(qtbot, open_window, monkeypatch):
+    twin = CameraInfo(1, "Integrated Webcam", "usb-0002")
+    monkeypatch.setattr(controls_module, "list_cameras", lambda: [WEBCAM, twin])
+    monkeypatch.setattr(camera_module, "_settings", camera_module.CameraSettings())
+    window = open_window("fakecam:0")
+    window.sources.menu.aboutToShow.emit()
+    assert menu_texts(window.sources.menu)[2] == "Integrated Webcam"
+    window.sources.menu.actions()[2].trigger()
+    assert window.options.source == "camera:usb-0002"

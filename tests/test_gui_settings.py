@@ -25,6 +25,7 @@ def test_round_trip_in_the_data_directory(_isolated_home):
         stream_protocol="vmc",
         stream_osf="osf://[::1]:5000",
         stream_vmc="vmc://192.168.1.20:39540",
+        camera_formats={"usb-0001": "640x480@15", "Integrated Camera": "1280x720@30"},
     )
     for i in range(MAX_RECENT + 3):
         settings.add_recent(f"/videos/{i}.mp4")
@@ -56,6 +57,8 @@ def test_no_file_gives_defaults_without_a_warning():
         (json.dumps({"version": VERSION, "stream_osf": "vmc://127.0.0.1:39539"}), "stream_osf"),
         (json.dumps({"version": VERSION, "stream_vmc": "vmc://127.0.0.1:70000"}), "stream_vmc"),
         (json.dumps({"version": VERSION, "stream": "yes"}), "stream is 'yes'"),
+        (json.dumps({"version": VERSION, "camera_formats": {"usb-0001": [640, 480]}}), "camera_formats"),
+        (json.dumps({"version": VERSION, "camera_formats": ["640x480"]}), "camera_formats"),
     ],
 )
 def test_a_broken_file_falls_back_to_defaults_with_a_warning(content, problem):

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import platformdirs
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QSlider, QWidget
 
+from facemap_gui.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
+from facemap_gui.errors import InputError
 from facemap_gui.live.events import ViewOptions
 from facemap_gui.live.settings import Settings
 from facemap_gui.live.worker import LiveWorker
 from facemap_gui.overlay import OverlayOptions
-from facemap_gui.sources import list_cameras
+from facemap_gui.sources import CameraInfo, camera, list_cameras
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.files import IMAGE_SUFFIXES
 
@@ -85,8 +87,17 @@ class SourceMenu(QObject):
         self.refresh_cameras_action = make_action(window, "&Refresh camera list", None, self._fill_menu)
         self.recent_menu = QMenu("Open &recent", window)
         self.menu = QMenu("&Source", window)
-        self.menu.aboutToShow.connect(self._fill_menu_once)
         self._cameras_listed = False
+        if camera.qt_unavailable() is None:
+            from PySide6.QtMultimedia import QMediaDevices
+
+            # Qt tells when a camera comes or goes: the list is rebuilt then (hot-plug), not on every opening.
+            self._devices: QObject | None = QMediaDevices(self)
+            self._devices.videoInputsChanged.connect(self._fill_menu)
+            self.menu.aboutToShow.connect(self._fill_menu_once)
+        else:  # nothing tells of changes: list again whenever the menu opens
+            self._devices = None
+            self.menu.aboutToShow.connect(self._fill_menu)
         self._fill_recent_menu()
 
     def remember(self, spec: str) -> None:
@@ -122,7 +133,7 @@ class SourceMenu(QObject):
         self.recent_menu.setEnabled(bool(self._settings.recent_files))
 
     def _fill_menu_once(self) -> None:
-        # Listing probes devices (slow on Windows): do it when the menu is first opened, and on Refresh.
+        # Listing probes devices (slow on Windows): do it when the menu is first opened, and on a change.
         if not self._cameras_listed:
             self._fill_menu()
 
@@ -131,11 +142,15 @@ class SourceMenu(QObject):
         menu = self.menu
         menu.clear()
         cameras = list_cameras()
-        for camera in cameras:
-            action = menu.addAction(f"{camera.name}  (camera {camera.index})")
+        names = [info.name for info in cameras]
+        for info in cameras:
+            spec = menu_spec(info, names)
+            action = menu.addAction(info.name)
             action.setCheckable(True)
-            action.setChecked(self.current == camera.spec)
-            action.triggered.connect(lambda _c=False, spec=camera.spec: self.chosen.emit(spec))
+            action.setChecked(self.current == spec)
+            action.triggered.connect(lambda _c=False, i=info, s=spec: self.choose_camera(i, s))
+            if info.formats:
+                menu.addMenu(self._format_menu(info, spec))
         if not cameras:
             menu.addAction("No camera found").setEnabled(False)
         menu.addAction(self.refresh_cameras_action)
@@ -143,6 +158,64 @@ class SourceMenu(QObject):
         menu.addAction(self.open_action)
         menu.addMenu(self.recent_menu)
         menu.addAction(self.demo_action)
+
+    def _format_menu(self, info: CameraInfo, spec: str) -> QMenu:
+        """The camera's sizes and rates, checkable, the one remembered for it checked (else Automatic)."""
+        submenu = QMenu(f"{info.name} format", self.menu)
+        remembered = self._settings.camera_formats.get(info.key, "")
+        width, height = DEFAULT_CAMERA_SIZE
+        choices = [("", f"Automatic (best ≤{width}x{height} ≥{MIN_CAMERA_FPS:g} fps)")]
+        for wanted in sorted({f.wanted for f in info.formats}, reverse=True):
+            choices.append((format_text(wanted), "{}x{} @ {:g} fps".format(*wanted)))
+        if remembered not in dict(choices):  # a format the camera no longer offers: the default again
+            remembered = ""
+        group = QActionGroup(submenu)
+        for text, label in choices:
+            action = submenu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(text == remembered)
+            group.addAction(action)
+            action.triggered.connect(lambda _c=False, t=text: self.choose_camera(info, spec, t))
+        return submenu
+
+    def choose_camera(self, info: CameraInfo, spec: str, chosen: str | None = None) -> None:
+        """Play camera `info` as `spec` in the format `chosen` (WxH@FPS, "" automatic; None: the one remembered
+        for it), and remember that format for this camera."""
+        self._use_format(info, chosen)
+        self.chosen.emit(spec)
+
+    def restore_format(self, spec: str) -> None:
+        """At launch on a camera without --camera-format: the format remembered for it."""
+        if not spec.startswith("camera:") or camera.chosen_format() is not None:
+            return
+        try:
+            info = camera.select_camera(spec.removeprefix("camera:"), list_cameras(), "the camera list")
+        except InputError:
+            return  # opening it tells what is wrong
+        self._use_format(info)
+
+    def _use_format(self, info: CameraInfo, chosen: str | None = None) -> None:
+        if chosen is None:
+            chosen = self._settings.camera_formats.get(info.key, "")
+        wanted = next((f.wanted for f in info.formats if format_text(f.wanted) == chosen), None)
+        if wanted is None:  # automatic, or a format the camera no longer offers
+            self._settings.camera_formats.pop(info.key, None)
+        else:
+            self._settings.camera_formats[info.key] = chosen
+        camera.use_format(wanted)  # the worker opens the camera, and reopens it after an unplug, in this format
+
+
+def menu_spec(info: CameraInfo, names: list[str]) -> str:
+    """`camera:NAME`; by id (Qt), else by index (OpenCV), where two cameras share the name."""
+    if names.count(info.name) == 1:
+        return f"camera:{info.name}"
+    return f"camera:{info.id}" if info.id else info.spec
+
+
+def format_text(wanted: tuple[int, int, float]) -> str:
+    """A size and rate as `--camera-format` writes it (WxH@FPS), as the settings keep it."""
+    width, height, fps = wanted
+    return f"{width}x{height}@{fps:g}"
 
 
 class ViewControls(QObject):

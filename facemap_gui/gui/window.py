@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode()))
         else:
             self.resize(1280, 760)
+        self.sources.restore_format(options.source)
         self.start_source(options.source, remember=False)
         self.choice.tell_unavailable_choice(options.runtime, options.precision)
         for warning in (settings_warning, pyside_problem):

@@ -45,6 +45,7 @@ class Settings:
     output_folder: str = ""  # empty: the user's Videos folder
     geometry: str = ""  # QWidget.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)
+    camera_formats: dict[str, str] = field(default_factory=dict)  # CameraInfo.key: WxH@FPS chosen in the menu
     ask_download: bool = True  # offer the model download at start-up while the real model is missing
     stream: bool = False  # send the tracking to `stream_protocol`'s target
     stream_protocol: str = "osf"  # a key of streaming.PROTOCOLS
@@ -72,6 +73,10 @@ class Settings:
             raise ValueError(f"version {version!r}, expected {VERSION}")
         values = _checked("settings", data, dataclasses.asdict(cls()))
         values["overlay"] = OverlayOptions(**values.get("overlay", {}))
+        formats = data.get("camera_formats", {})  # keys are the user's cameras, not known in advance
+        if not isinstance(formats, dict) or not all(isinstance(v, str) for v in formats.values()):
+            raise ValueError(f"camera_formats is {formats!r}, expected an object of WxH@FPS texts")
+        values["camera_formats"] = formats
         settings = cls(**values)
         if settings.runtime not in RUNTIME_NAMES or settings.precision not in PRECISIONS:
             raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")

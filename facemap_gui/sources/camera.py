@@ -46,6 +46,11 @@ class CameraFormat:
         rate = f"{self.max_fps:g}" if self.min_fps >= self.max_fps else f"{self.min_fps:g}-{self.max_fps:g}"
         return f"{self.width}x{self.height}@{rate} {self.pixel_format}"
 
+    @property
+    def wanted(self) -> tuple[int, int, float]:
+        """This size at this format's highest rate, as `--camera-format` asks for it (WxH@FPS)."""
+        return self.width, self.height, self.max_fps
+
 
 @dataclass(frozen=True)
 class CameraInfo:
@@ -57,6 +62,11 @@ class CameraInfo:
     @property
     def spec(self) -> str:
         return f"camera:{self.index}"
+
+    @property
+    def key(self) -> str:
+        """What the window remembers the camera's format by: its id, stable across replugs, else its name."""
+        return self.id or self.name
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,16 @@ def configure(backend: str = "auto", camera_format: tuple[int, int, float | None
     """Set the backend and format every camera opened from now on uses (--camera-backend, --camera-format)."""
     global _settings
     _settings = CameraSettings(backend, camera_format)
+
+
+def chosen_format() -> tuple[int, int, float | None] | None:
+    """The format set by `configure` or `use_format`; None: the default choice."""
+    return _settings.format
+
+
+def use_format(camera_format: tuple[int, int, float | None] | None) -> None:
+    """Set the format cameras opened from now on use, keeping the backend (the window's camera format menu)."""
+    configure(_settings.backend, camera_format)
 
 
 @functools.cache

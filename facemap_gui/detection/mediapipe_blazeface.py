@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import importlib
 import logging
+import os
 import sys
 import types
 from collections.abc import Callable
@@ -39,6 +40,9 @@ class _ImportedOnFirstUse(types.ModuleType):
 def _import_mediapipe() -> Any:
     for name in UNUSED_IMPORTS:
         sys.modules.setdefault(name, _ImportedOnFirstUse(name))
+    # LiteRT logs warnings through absl straight to stderr, also on a frame long after set-up (a note that an
+    # input buffer was re-aligned, with absl's "Logging before InitGoogle" line): errors only (a user's value wins).
+    os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe
 
     return mediapipe

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import pytest
 
+from facemap_gui.batch import run as batch_run
 from facemap_gui.batch.discover import discover
 from facemap_gui.batch.run import Progress, plan_workers
 from facemap_gui.choices import BATCH_LOCK
@@ -242,9 +244,11 @@ def test_globs_are_named_from_their_folder_and_fifos_are_skipped(archive, tmp_pa
     assert found.skipped == [(str(fifo), "a named pipe (FIFO), not an image or video file")]
 
 
-def test_progress_line_counts_files_frames_and_the_time_left():
+def test_progress_line_counts_files_frames_and_the_time_left(monkeypatch):
+    clock = SimpleNamespace(monotonic=lambda: 100.0)
+    monkeypatch.setattr(batch_run, "time", clock)  # a fixed clock: the figures below do not depend on load
     progress = Progress(4)  # stderr is not a terminal here: nothing is drawn
     progress.done, progress.frames = 1, 30
-    progress.start = time.monotonic() - 10.0
+    clock.monotonic = lambda: 110.0
     assert progress.line() == "1/4 files, 30 frames, 3.0 fps, ETA 30 s"
     progress.close()

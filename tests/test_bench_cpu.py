@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 
 import pytest
 
@@ -16,35 +17,40 @@ from facemap_gui.sources.demo import DemoSource
 from tests.conftest import PHOTO, write_video
 
 
-def burn(rounds: int) -> int:
-    return sum(i * i for i in range(rounds))
-
-
 def test_thread_cpu_counts_a_finished_threads_work_under_its_name():
     cpu = ThreadCpu()
     cpu.sample()
     before = cpu.by_name()
-    done = threading.Event()
+    used: list[float] = []
 
     def work() -> None:
-        burn(3_000_000)
+        start = time.thread_time()
+        while time.thread_time() - start < 0.2:  # 0.2 s of this thread's own CPU, however fast the machine
+            sum(i * i for i in range(10_000))
         cpu.sample()  # its last reading, taken while it still runs: the thread then ends
-        done.set()
+        used.append(time.thread_time())
 
     worker = threading.Thread(target=work, name="burner")
     worker.start()
     worker.join()
-    assert done.is_set()
     cpu.sample()  # the burner is gone now and keeps the figure it had
     spent = per_frame_ms(before, cpu.by_name(), frames=10)
-    assert spent["burner"] > 5.0  # 3 M squares are >= 50 ms of CPU on any machine, so >= 5 ms a "frame"
+    # The burner's own CPU clock, against a figure the OS keeps in 10 ms ticks for user and system time each
+    assert spent["burner"] * 10 / 1000 == pytest.approx(used[0], abs=0.03)
     assert next(iter(spent)) == "burner"  # largest first; this thread only waited meanwhile
 
 
-def test_child_cpu_is_the_childs_own_and_a_failure_is_one_line():
-    busy = child_cpu_s([sys.executable, "-c", "sum(i * i for i in range(5_000_000))"], {})
+def test_child_cpu_is_the_childs_own_and_a_failure_is_one_line(tmp_path):
+    own = tmp_path / "own.txt"
+    burn = f"""
+import time
+while time.process_time() < 0.3:  # 0.3 s of its own CPU, however fast the machine
+    sum(i * i for i in range(10_000))
+open({str(own)!r}, "w").write(str(time.process_time()))
+"""
+    busy = child_cpu_s([sys.executable, "-c", burn], {})
     idle = child_cpu_s([sys.executable, "-c", "pass"], {})
-    assert busy > idle + 0.1  # 5 M squares take well over 0.1 s of CPU beyond the interpreter's start
+    assert idle < float(own.read_text()) <= busy  # what the child counted itself (the idle one only started)
     with pytest.raises(FacemapError, match=r"exit 3: no such thing$"):
         child_cpu_s([sys.executable, "-c", "import sys; print('no such thing', file=sys.stderr); sys.exit(3)"], {})
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -94,11 +93,12 @@ def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
     model.write_bytes(tiny_model.read_bytes())
     options = RunOptions(model=model, basis_dir=tiny_model.parent, box=(150, 120, 389, 371))
     pipeline = build_pipeline(options)
-    first_build_may_finish = threading.Event()
+    first_build_may_finish, first_build_started = threading.Event(), threading.Event()
     built: list[str] = []
 
     def gated_open(runtime: str, precision: str):
         built.append(precision)
+        first_build_started.set()
         if len(built) == 1:
             first_build_may_finish.wait(30)
         return open_session(options, runtime, precision)
@@ -108,8 +108,7 @@ def test_switch_requested_while_a_switch_is_in_progress(tmp_path, tiny_model):
     with open_source(str(PHOTO)) as source:
         frame = source.read()
     switcher.request("cpu", "w8a8")
-    while not built:
-        time.sleep(0.01)
+    assert first_build_started.wait(30)
     switcher.request("cpu", "float")  # superseded before it starts
     switcher.request("cpu", "w8a8")
     for _ in range(20):  # the worker loop: a frame, then a look for a finished switch

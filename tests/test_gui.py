@@ -86,8 +86,9 @@ def test_frames_arrive_with_the_overlay_on_the_face_and_the_hud_updates(qtbot, o
     differs = np.abs(shown[rows, cols].astype(int) - raw[rows, cols]).sum(axis=1) > 60
     assert differs.mean() > 0.8
     assert np.array_equal(shown[:5, :5], raw[:5, :5])  # the letterbox and corners are untouched
-    assert float(window.hud.display_fps.text().split()[0]) > 1
-    assert float(window.hud.pipeline_fps.text().split()[0]) > 1
+    # The HUD shows the figures of the last frame once it refreshes (the display rate is > 0, waited for above)
+    qtbot.waitUntil(lambda: window.hud.pipeline_fps.text().endswith(f" · {live.pipeline_ms:.1f} ms"), timeout=WAIT_MS)
+    assert float(window.hud.pipeline_fps.text().split()[0]) == pytest.approx(1000.0 / live.pipeline_ms, abs=0.5)
     assert window.hud.runtime.text() == "CPU · float" and window.hud.faces.text() == "1"
     assert window.hud.latency.text().endswith(" ms") and window.hud.stages["inference"].text().endswith(" ms")
     assert window.stand_in_banner.isVisible()  # the tiny model is a stand-in
@@ -296,11 +297,11 @@ def test_a_frame_that_fails_is_reported_and_the_stream_goes_on(qtbot, open_windo
     assert window.worker.state is WorkerState.RUNNING
 
 
-def test_closing_stops_everything_promptly(qtbot, open_window):
+def test_closing_stops_everything(qtbot, open_window):
     window = open_window("fakecam:0")
     wait_frames(qtbot, window)
     worker = window.worker
-    window.close()
+    window.close()  # waits for a worker still finishing up to SHUTDOWN_TIMEOUT_S: that only bounds a failure
     assert worker.state is WorkerState.STOPPING and not worker.alive
 
 

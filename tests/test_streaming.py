@@ -22,6 +22,7 @@ from facemap_gui import store
 from facemap_gui.commands.common import stream_target
 from facemap_gui.expressions import ARKIT_NAMES
 from facemap_gui.pipeline import FaceResult, FrameResult
+from facemap_gui.signals import FaceSignals
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE
 from facemap_gui.streaming import Streamer, StreamTarget, osf
@@ -79,6 +80,57 @@ def decode_osf(datagram: bytes) -> list[dict]:
             }
         )
     return faces
+
+
+# Golden bytes of one OpenSeeFace face, at offsets counted by hand from the published layout (FACTS above:
+# 8 + 4 + 6 * 4 + 1 + 4 ... = 1785), so that a change of the packer's layout shows here and not in decode_osf too.
+GOLDEN_FACE = [  # (offset, little-endian bytes in hex, what)
+    (0, "00000000004a9340", "time: double 1234.5"),
+    (8, "07000000", "face id: int32 7"),
+    (12, "000020440000f043", "width, height: 640.0, 480.0"),
+    (20, "0000403f0000003f", "eye open right, left: 0.75, 0.5"),
+    (28, "01", "success: uint8 1"),
+    (29, "00000000", "PnP error: 0.0"),
+    (49, "0000a0c1000020410000a040", "Euler: pitch -20, yaw 10, roll 5"),
+    (61, "0000003f0000003e00000040", "translation: head x 0.5, -head y 0.125, head z 2.0"),
+    (73, "6666663f", "confidence[0]: the score 0.9"),
+    (341, "6666663f", "confidence[67]"),
+    (345, "0000c84200004843", "points[0]: iBUG 0 (100, 200)"),
+    (737, "0000164300009643", "points[49]: iBUG 50 (150, 300)"),
+    (865, "000027430000a743", "points[65]: iBUG 67 (167, 334)"),
+    (873, "00800a4300808a43", "points[66]: right pupil, the mean of iBUG 36-41 (138.5, 277)"),
+    (889, "00" * 840, "points3d[70][3]: none"),
+    (1729, "000000bf000080be", "features eye_l, eye_r: eye open - 1"),
+    (1741, "0000003e", "feature eyebrow_updown_l: 0.125"),
+    (1753, "0000803e", "feature eyebrow_updown_r: 0.25"),
+    (1777, "0000803d0000c03e", "features mouth_open, mouth_wide: 0.0625, 0.375"),
+]
+
+
+def test_openseeface_face_packet_has_the_published_bytes_at_the_published_offsets():
+    landmarks = np.array([(100.0 + i, 200.0 + 2 * i) for i in range(68)])
+    face = FaceResult(box=(0, 0, 9, 9), crop_box=(0, 0, 9, 9), score=0.9, landmarks=landmarks, pose=(0.0, 0.0, 0.0))
+    signals = FaceSignals(
+        eye_open_left=0.5,
+        eye_open_right=0.75,
+        mouth_open=0.0625,
+        mouth_wide=0.375,
+        brow_raise_left=0.125,
+        brow_raise_right=0.25,
+        yaw=10.0,
+        pitch=-20.0,
+        roll=5.0,
+        head_x=0.5,
+        head_y=-0.125,
+        head_z=2.0,
+        blink=False,
+    )
+    packet = osf.face_packet(1234.5, 7, (640, 480), face, signals)
+    assert len(packet) == 1785
+    for offset, expected, what in GOLDEN_FACE:
+        assert packet[offset : offset + len(expected) // 2].hex() == expected, what
+    # quaternion (x, y, z, w) at 33, of pose (0, 0, 0): its zeros come out as 0.0 or -0.0, so compared as values
+    assert struct.unpack_from("<4f", packet, 33) == pytest.approx((-1.0, 0.0, 0.0, 0.0), abs=1e-6)
 
 
 @pytest.fixture

@@ -153,9 +153,15 @@ def quantized_model_bytes() -> bytes:
         helper.make_node("Flatten", ["mean"], ["flat"]),
         helper.make_node("Add", ["flat", "params"], ["parameters_3dmm"]),
     ]
+    return facemap_io_model("qdq", nodes, inits).SerializeToString()
+
+
+def facemap_io_model(name: str, nodes: list, inits: list) -> onnx.ModelProto:
+    """A checked model with facemap_3dmm's I/O (image [batch, 3, 128, 128] -> parameters_3dmm [batch, 265])
+    around `nodes`: what hand-built test models share."""
     graph = helper.make_graph(
         nodes,
-        "qdq",
+        name,
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
         [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
         inits,
@@ -163,7 +169,7 @@ def quantized_model_bytes() -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return model
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -19,7 +19,7 @@ from facemap_gui import store
 from facemap_gui.cli import main
 from facemap_gui.runtime import check
 from tests.conftest import PHOTO, constant_model
-from tests.helpers import assert_one_line, cli_main, cli_process
+from tests.helpers import assert_one_line, cli_main, cli_process, facemap_io_model
 
 
 def lying_model(path: Path, width: int) -> Path:
@@ -116,17 +116,7 @@ def hostile_model(path: Path, kind: str, size: int) -> Path:
         numpy_helper.from_array(np.zeros((), np.float32), "zero"),
         numpy_helper.from_array(np.full((1, 265), 0.1, np.float32), "params"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "hostile",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    onnx.save(facemap_io_model("hostile", nodes, inits), str(path))
     return path
 
 

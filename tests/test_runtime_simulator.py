@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.runtime.cache import cache_root
 from facemap_gui.sources import open_source
 from facemap_gui.standins import MODEL_FILE, stand_in_basis
 from tests.conftest import PHOTO
+from tests.helpers import facemap_io_model
 
 pytestmark = [pytest.mark.simulator, pytest.mark.slow]
 
@@ -150,16 +151,7 @@ def model_with_an_op_the_htp_lacks(directory: Path) -> Path:
         numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"),
         numpy_helper.from_array(np.zeros((1, 265), np.float32), "params"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "sinh",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 128, 128])],
-        [helper.make_tensor_value_info("parameters_3dmm", TensorProto.FLOAT, ["batch", 265])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.save(model, directory / "sinh.onnx")
+    onnx.save(facemap_io_model("sinh", nodes, inits), directory / "sinh.onnx")
     for name, array in stand_in_basis().items():
         np.save(directory / f"{name}.npy", array, allow_pickle=False)
     return directory / "sinh.onnx"

@@ -45,12 +45,16 @@ def x_display() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_real_window_runs_frames_and_saves_a_screenshot(x_display, tiny_model, pan_video, tmp_path):
+@pytest.fixture
+def env(x_display: str) -> dict[str, str]:
+    """This process's environment for a child on the real X server (not the tests' offscreen platform)."""
+    return {**{k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}, "DISPLAY": x_display}
+
+
+def test_real_window_runs_frames_and_saves_a_screenshot(env, tiny_model, pan_video, tmp_path):
     """`facemap-gui gui --source VIDEO --quit-after-frames N --screenshot PNG` on xcb, checking afterwards in the
     same process that Qt ran on xcb with cv2 and mediapipe loaded."""
     shot = tmp_path / "window.png"
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env["DISPLAY"] = x_display
     run_cli_then_check = (
         "import sys\n"
         "from facemap_gui.cli import main\n"
@@ -93,16 +97,12 @@ RECORD_FRAMES = (1500, 3000)  # the middle third: early samples come before it, 
 RSS_TOLERANCE_MB = 40.0
 
 
-def test_a_long_run_of_the_demo_records_its_middle_third_and_keeps_memory_and_threads_flat(
-    x_display, tiny_model, tmp_path
-):
+def test_a_long_run_of_the_demo_records_its_middle_third_and_keeps_memory_and_threads_flat(env, tiny_model, tmp_path):
     """`facemap-gui -v gui --source demo --quit-after-frames 4500 --record-frames 1500:3000` on xcb. Issue 26: the
     window died after a few minutes (PySide6 losing references to None); a soak of the worker alone cannot see it.
     RSS, threads and open files are sampled every second from outside; those before the recording and those after
     it (each a fifth of the run) are compared."""
     save_settings(Settings(output_folder=str(tmp_path)))
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env["DISPLAY"] = x_display
     start, stop = RECORD_FRAMES
     command = [sys.executable, "-m", "facemap_gui.cli", "-v", "gui", "--source", "demo", "--model", str(tiny_model)]
     command += ["--quit-after-frames", str(LONG_RUN_FRAMES), "--record-frames", f"{start}:{stop}"]
@@ -183,12 +183,10 @@ app.exec()
 """
 
 
-def test_the_window_at_its_minimum_size_on_a_real_x_server(x_display, tiny_model, tmp_path):
+def test_the_window_at_its_minimum_size_on_a_real_x_server(env, tiny_model, tmp_path):
     """A screenshot of the smallest window (look at it after layout changes: --basetemp keeps it): the banner in two
     lines, HUD figures whole or ending in an ellipsis, dots that leave the face visible."""
     shot = tmp_path / "small.png"
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env["DISPLAY"] = x_display
     result = subprocess.run(
         [sys.executable, "-c", SMALL_WINDOW, str(tiny_model), str(shot)],
         env=env,

@@ -139,9 +139,7 @@ def _run(argv: list[str] | None) -> int:
         check_destinations(parser, args)
         return int(args.run(args) or 0)
     except FacemapError as exc:
-        log.debug("traceback", exc_info=True)
-        print(f"facemap-gui: error: {one_line(str(exc))}", file=sys.stderr)
-        return 2
+        return _error(one_line(str(exc)))
     except BrokenPipeError:
         # `facemap-gui process x | head -1`: the reader has what it wanted. Python must not complain either
         # when it flushes stdout at exit.
@@ -152,21 +150,15 @@ def _run(argv: list[str] | None) -> int:
             return _unexpected(exc)
         # A file or folder the app could not create or use (an unwritable FACEMAP_GUI_HOME, a vanished folder):
         # name it, since the fix is the user's.
-        log.debug("traceback", exc_info=True)
-        print(
-            f"facemap-gui: error: {exc.filename}: {one_line(reason(exc))}; check that the folder exists and "
-            "is writable (or point FACEMAP_GUI_HOME or the option that names it elsewhere)",
-            file=sys.stderr,
+        return _error(
+            f"{exc.filename}: {one_line(reason(exc))}; check that the folder exists and is writable (or point "
+            "FACEMAP_GUI_HOME or the option that names it elsewhere)"
         )
-        return 2
     except MemoryError as exc:
-        log.debug("traceback", exc_info=True)
-        print(
-            f"facemap-gui: error: {_file_in_hand(exc) or 'the input'}: ran out of memory reading it; it is larger "
-            "than this machine can hold (or not what it claims to be)",
-            file=sys.stderr,
+        return _error(
+            f"{_file_in_hand(exc) or 'the input'}: ran out of memory reading it; it is larger than this machine "
+            "can hold (or not what it claims to be)"
         )
-        return 2
     except Exception as exc:
         return _unexpected(exc)
 
@@ -183,13 +175,17 @@ def _file_in_hand(exc: BaseException) -> Path | None:
 
 
 def _unexpected(exc: Exception) -> int:
-    """A bug or a case not foreseen: still one line, the traceback with -vv."""
-    log.debug("unexpected error", exc_info=True)
-    print(
-        f"facemap-gui: error: unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the "
-        "traceback and please report it)",
-        file=sys.stderr,
+    """A bug or a case not foreseen: still one line."""
+    return _error(
+        f"unexpected {type(exc).__name__}: {one_line(reason(exc))} (run with -vv for the traceback and please "
+        "report it)"
     )
+
+
+def _error(text: str) -> int:
+    """The one line every error ends as, exit 2; the traceback of the exception being handled comes with -vv."""
+    log.debug("traceback", exc_info=True)
+    print(f"facemap-gui: error: {text}", file=sys.stderr)
     return 2
 
 

@@ -98,11 +98,14 @@ class Streamer:
         payloads: dict[str, Any] = {}
         for target, sender in zip(self.targets, self._senders, strict=True):
             if target.protocol not in payloads:
-                payloads[target.protocol] = self._payload(target.protocol, result, signals, shapes)
+                payloads[target.protocol] = self._payload(target.protocol, result, face, signals, shapes)
             sender.send(payloads[target.protocol])
 
-    def _payload(self, protocol: str, result: FrameResult, signals: FaceSignals, shapes: dict[str, float]) -> Any:
-        """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio."""
+    def _payload(
+        self, protocol: str, result: FrameResult, avatar: FaceResult, signals: FaceSignals, shapes: dict[str, float]
+    ) -> Any:
+        """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio;
+        `signals` and `shapes` are the `avatar` face's."""
         if protocol == "vmc":
             assert self._vmc is not None
             return self._vmc.frame(signals, shapes)
@@ -110,7 +113,7 @@ class Streamer:
             return ifm.packet(signals, shapes)
         if protocol == "vts":
             return vts.parameters(signals, shapes)
-        now, avatar = time.time(), result.avatar_face  # the avatar's face: its signals are `signals` already
+        now = time.time()
         return b"".join(
             osf.face_packet(
                 now,

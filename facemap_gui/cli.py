@@ -15,6 +15,7 @@ from typing import Any
 
 from facemap_gui import __version__
 from facemap_gui.errors import FacemapError, OneLineMessages, reason
+from facemap_gui.native import python_stderr_apart
 
 log = logging.getLogger("facemap_gui")
 DEFAULT_COMMAND = "gui"
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdout is None:  # started with stdout closed: hold fd 1, or the next file opened would become stdout
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     try:
-        return _run(argv)
+        with python_stderr_apart():
+            return _run(argv)
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, _exit_now)
         signal.signal(signal.SIGTERM, _exit_now)

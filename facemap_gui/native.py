@@ -1,7 +1,8 @@
 """Keeps chatter that native libraries (LiteRT, QNN) print from C off the user's terminal.
 
 Their lines are captured and logged at debug level (`facemap-gui -vv` shows them), so errors the app
-reports stay one line.
+reports stay one line. While the program runs, Python's own stderr writes through a copy of the descriptor
+(`python_stderr_apart`), so a capture on one thread never swallows a line the app prints on another.
 """
 
 from __future__ import annotations
@@ -62,3 +63,27 @@ def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
                     sink.seek(0)
                     for line in sink.read().decode(errors="replace").splitlines():
                         log.debug("native: %s", line)
+
+
+@contextlib.contextmanager
+def python_stderr_apart() -> Iterator[None]:
+    """For the duration, `sys.stderr` writes to a duplicate of descriptor 2 rather than to 2 itself, which
+    captures redirect for native code only. A stderr that is not descriptor 2 (a test capturing it, no
+    console) is left alone."""
+    stream = sys.stderr
+    try:
+        apart = stream is not None and stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        apart = False
+    if not apart:
+        yield
+        return
+    stream.flush()
+    sys.stderr = open(  # noqa: SIM115 - closed below, after the caller's last line
+        os.dup(2), "w", encoding=stream.encoding, errors=stream.errors, buffering=1
+    )
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = stream

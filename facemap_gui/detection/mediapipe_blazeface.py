@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import importlib
 import logging
-import os
 import sys
 import types
 from collections.abc import Callable
@@ -40,9 +39,6 @@ class _ImportedOnFirstUse(types.ModuleType):
 def _import_mediapipe() -> Any:
     for name in UNUSED_IMPORTS:
         sys.modules.setdefault(name, _ImportedOnFirstUse(name))
-    # LiteRT logs warnings through absl straight to stderr, also on a frame long after set-up (a note that an
-    # input buffer was re-aligned, with absl's "Logging before InitGoogle" line): errors only (a user's value wins).
-    os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe
 
     return mediapipe
@@ -96,12 +92,15 @@ class MediaPipeFaceDetector(FaceDetector):
 
     def detect(self, frame: Frame) -> list[Detection]:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame.rgb))
-        if self.video:
-            # VIDEO mode needs strictly increasing integer timestamps, whatever the source clock does.
-            self._last_ms = max(self._last_ms + 1, int(frame.timestamp_ms))
-            found = self._uninterrupted(self._detector.detect_for_video, image, self._last_ms).detections
-        else:
-            found = self._uninterrupted(self._detector.detect, image).detections
+        # LiteRT may warn on any call (once a process, when a buffer it allocated needs re-aligning, with a
+        # "Logging before InitGoogle" line); its logging has no switch outside InitGoogle, so each call is captured.
+        with captured_native_output(fds=(2,)):
+            if self.video:
+                # VIDEO mode needs strictly increasing integer timestamps, whatever the source clock does.
+                self._last_ms = max(self._last_ms + 1, int(frame.timestamp_ms))
+                found = self._uninterrupted(self._detector.detect_for_video, image, self._last_ms).detections
+            else:
+                found = self._uninterrupted(self._detector.detect, image).detections
         detections = []
         for d in found:
             b = d.bounding_box

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from facemap_gui.errors import FacemapError
-from facemap_gui.expressions import ARKIT_NAMES, blendshapes
+from facemap_gui.expressions import ARKIT_NAMES, frame_blendshapes
 from facemap_gui.pipeline import FrameResult
-from facemap_gui.signals import BLINK_BELOW, FaceSignals, face_signals
+from facemap_gui.signals import BLINK_BELOW, FaceSignals, frame_signals
 
 AT_REST = ("mouth_open", "mouth_wide", "brow_raise_left", "brow_raise_right")  # signals reading 0 at rest
 OPEN = ("eye_open_left", "eye_open_right")  # signals reading 1 at rest
@@ -84,10 +84,10 @@ class Calibrator:
         """None while recording; the Neutral at the end. Raises FacemapError when too few frames showed a face."""
         if self._first_ms is None:
             self._first_ms = result.frame.timestamp_ms
-        if result.faces:
-            face = result.faces[0]  # an avatar has one face: the first
-            self._shapes.append(blendshapes(face))
-            self._signals.append(face_signals(face, result.frame.size))
+        face = result.avatar_face  # the face the streamers follow
+        if face is not None:
+            self._shapes.append(frame_blendshapes(result, face))
+            self._signals.append(frame_signals(result, face))
         if result.frame.timestamp_ms - self._first_ms < self.seconds * 1000.0:
             return None
         if len(self._shapes) < MIN_FRAMES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from facemap_gui.pipeline import FaceResult
+from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
 
 # ARKit's 52 names, in the order of MediaPipe's face_blendshapes_graph.cc (without `_neutral`) plus tongueOut.
@@ -167,6 +167,11 @@ def blendshapes(face: FaceResult) -> dict[str, float]:
     rounded = _ramp(gap, 0, FUNNEL_GAP)
     shapes["mouthFunnel"], shapes["mouthPucker"] = narrow * rounded, narrow * (1.0 - rounded)
     return shapes
+
+
+def frame_blendshapes(result: FrameResult, face: FaceResult) -> dict[str, float]:
+    """`blendshapes` of one of `result`'s faces, computed once however many sinks read it (do not change it)."""
+    return result.derived("blendshapes", face, lambda: blendshapes(face))
 
 
 def record(shapes: dict[str, float]) -> dict[str, float]:

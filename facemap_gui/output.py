@@ -14,7 +14,7 @@ import numpy as np
 from facemap_gui import __version__, expressions
 from facemap_gui.errors import FacemapError, reason, shown, write_fix
 from facemap_gui.pipeline import FrameResult, Pipeline
-from facemap_gui.signals import face_signals
+from facemap_gui.signals import frame_signals
 from facemap_gui.timing import StageTimes
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ def frame_record(result: FrameResult, origin: tuple[int, float] = (0, 0.0)) -> d
                     name: round(value, DECIMALS)
                     for name, value in zip(("yaw", "pitch", "roll"), face.pose, strict=True)
                 },
-                "signals": face_signals(face, result.frame.size).record(),
-                "blendshapes": expressions.record(expressions.blendshapes(face)),
+                "signals": frame_signals(result, face).record(),
+                "blendshapes": expressions.record(expressions.frame_blendshapes(result, face)),
             }
             for face in result.faces
         ],

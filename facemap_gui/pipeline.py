@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from facemap_gui.tracking import NEW_FACE, REDETECT_EVERY, FaceTracker, Identiti
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 STAGES = ("detect", "preprocess", "inference", "decode")
 BACKGROUND_LAG = 2  # frames: a periodic detection runs beside the landmarks of this many frames, and its faces
 # join on the next one (the pipeline waits for it there, so results never depend on how fast it ran)
@@ -45,6 +48,15 @@ class FrameResult:
     detector_ran: bool = False  # the full-frame detector ran (else faces came from tracking, or a fixed box)
     background_detection: bool = False  # the periodic full-frame detection started on this frame, beside it
     failed_faces: int = 0  # faces found whose landmarks came out non-finite (a broken model): left out
+    _derived: dict[tuple[str, int], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, kind: str, face: FaceResult, compute: Callable[[], T]) -> T:
+        """`compute()` for `kind` of `face` (one of `faces`) the first time it is asked, the same value after: the
+        signals and expressions every sink reads (files, streamers, calibration, HUD) are computed once a frame."""
+        key = (kind, id(face))  # the faces live as long as the result: an id is not reused meanwhile
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     @property
     def avatar_face(self) -> FaceResult | None:

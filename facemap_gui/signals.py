@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facemap_gui.landmarks.decode import INPUT_SIZE, MODEL_DEPTH
-from facemap_gui.pipeline import FaceResult
+from facemap_gui.pipeline import FaceResult, FrameResult
 
 # Proportions of a typical adult face (not fitted to the real model, whose weights are not available here),
 # as ratios that do not change with the face's size in the image.
@@ -100,6 +100,11 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
         head_z=z,
         blink=max(left, right) < BLINK_BELOW,
     )
+
+
+def frame_signals(result: FrameResult, face: FaceResult) -> FaceSignals:
+    """`face_signals` of one of `result`'s faces, computed once however many sinks read it."""
+    return result.derived("signals", face, lambda: face_signals(face, result.frame.size))
 
 
 def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float, float, float]:

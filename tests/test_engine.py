@@ -6,17 +6,26 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import sys
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from facemap_gui import expressions, signals
+from facemap_gui.calibration import Calibrator
+from facemap_gui.engine import FrameLoop, Sink
 from facemap_gui.errors import FacemapError
+from facemap_gui.output import JsonlWriter, frame_record
+from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.recording import STILL_FPS, recording_format
-from facemap_gui.sources import open_source
+from facemap_gui.sources import Frame, open_source
+from facemap_gui.streaming import Streamer, StreamTarget
 from facemap_gui.streaming.osf import OSF_FROM_IBUG
 from tests.conftest import PHOTO
+from tests.test_expressions import FACES
 from tests.test_process import run_cli
 from tests.test_streaming import decode_osf, receiver  # noqa: F401 - the UDP receiver fixture
 
@@ -101,3 +110,49 @@ def test_still_images_record_at_one_frame_a_second(tmp_path, tiny_model):
     assert header["recording"]["fps"] == STILL_FPS == 1.0
     with open_source("demo:1") as moving:
         assert not moving.still and recording_format(moving)[0] == moving.fps
+
+
+class TwoFaces:
+    """A pipeline that finds the same two faces (track ids 0 and 1) on every frame."""
+
+    def process(self, frame):
+        faces = [
+            FaceResult(
+                box=tuple(FACES[name]["box"]),
+                crop_box=tuple(FACES[name]["box"]),
+                score=0.9,
+                landmarks=np.asarray(FACES[name]["landmarks"], float),
+                pose=(5.0, -3.0, 1.0),
+                track_id=track_id,
+            )
+            for track_id, name in enumerate(("smile", "neutral"))
+        ]
+        return FrameResult(frame=frame, faces=faces)
+
+
+def test_signals_and_expressions_are_computed_once_a_face_a_frame_whatever_reads_them(monkeypatch, tmp_path, receiver):  # noqa: F811
+    """The JSON Lines, an OpenSeeFace and an iFacialMocap stream and the calibration all read each face's signals
+    and expressions; they are computed once (each sink computed its own, the streamer's OpenSeeFace twice)."""
+    calls = Counter()
+    for name, original in (("face_signals", signals.face_signals), ("blendshapes", expressions.blendshapes)):
+
+        def counting(*args, _name=name, _original=original):
+            calls[_name] += 1
+            return _original(*args)
+
+        for module in [m for key, m in sys.modules.items() if key.startswith("facemap_gui")]:
+            if getattr(module, name, None) is original:  # wherever it was imported, on any code
+                monkeypatch.setattr(module, name, counting)
+    port = receiver.getsockname()[1]
+    out = tmp_path / "out.jsonl"
+    with out.open("wb") as file, Streamer([StreamTarget(p, "127.0.0.1", port) for p in ("osf", "ifm")]) as streamer:
+        writer = JsonlWriter(file, out)
+        sinks = [
+            Sink("jsonl", lambda result: writer.write(frame_record(result))),
+            Sink("stream", streamer.send),
+            Sink("calibrate", Calibrator(60.0).add),
+        ]
+        FrameLoop(TwoFaces(), sinks).run(Frame(i, i * 33.0, np.zeros((480, 640, 3), np.uint8)) for i in range(4))
+    assert calls == {"face_signals": 4 * 2, "blendshapes": 4 * 2}
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [len(line["faces"]) for line in lines] == [2] * 4 and lines[0]["faces"][0]["blendshapes"]["mouthSmileLeft"]

@@ -11,10 +11,10 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QCheckBox, QFrame, QVBoxLayout, QWidget
 
 from facemap_gui.calibration import Neutral
-from facemap_gui.expressions import ARKIT_NAMES, COMPUTED, blendshapes
+from facemap_gui.expressions import ARKIT_NAMES, COMPUTED, frame_blendshapes
 from facemap_gui.gui.style import named
 from facemap_gui.live.events import LiveFrame
-from facemap_gui.signals import face_signals
+from facemap_gui.signals import frame_signals
 
 SIGNALS = ("eye_open_left", "eye_open_right", "mouth_open", "mouth_wide", "brow_raise_left", "brow_raise_right")
 PLOTTED = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "eyeBlinkRight")  # the plot's lines, in COLOURS order
@@ -95,12 +95,12 @@ class ExpressionsPanel(QFrame):
         self._show()
 
     def update_values(self, live: LiveFrame, neutral: Neutral | None) -> None:
-        """The first face's values as the streamers send them (relative to `neutral` when calibrated)."""
-        faces = live.result.faces
-        if not faces:
+        """The avatar face's values as the streamers send them (relative to `neutral` when calibrated)."""
+        face = live.result.avatar_face
+        if face is None:
             return
-        shapes = blendshapes(faces[0])
-        signals = face_signals(faces[0], live.result.frame.size)
+        shapes = frame_blendshapes(live.result, face)
+        signals = frame_signals(live.result, face)
         if neutral is not None:
             shapes, signals = neutral.apply_shapes(shapes), neutral.apply_signals(signals)
         self.values = {**shapes, **{name: getattr(signals, name) for name in SIGNALS}}

@@ -13,7 +13,7 @@ from facemap_gui.gui.style import named
 from facemap_gui.live.events import LiveFrame
 from facemap_gui.pipeline import STAGES
 from facemap_gui.runtime.base import RuntimeInfo
-from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
+from facemap_gui.signals import HUD_ROWS, frame_signals, hud_rows
 
 STAGE_ROWS = (*STAGES, "overlay")
 
@@ -132,7 +132,7 @@ class HudPanel(QFrame):
         self.detector.setText(f"{live.detector_calls} of {live.processed} frames")
         self.tracking.setText(tracking)
         face = live.result.avatar_face
-        rows = hud_rows(face_signals(face, live.result.frame.size)) if face is not None else {}
+        rows = hud_rows(frame_signals(live.result, face)) if face is not None else {}
         for name, label in self.signals.items():
             label.setText(rows.get(name, "–"))
         self.source.setText(source_name)

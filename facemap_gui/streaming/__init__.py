@@ -13,10 +13,10 @@ from typing import Any
 
 from facemap_gui.calibration import Neutral
 from facemap_gui.errors import FacemapError
-from facemap_gui.expressions import blendshapes
+from facemap_gui.expressions import frame_blendshapes
 from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.signals import FaceSignals, face_signals
+from facemap_gui.signals import FaceSignals, frame_signals
 from facemap_gui.streaming import ifm, osf, vmc, vts
 from facemap_gui.streaming.udp import UdpSender
 
@@ -91,8 +91,8 @@ class Streamer:
                 if isinstance(sender, vts.VtsSender):
                     sender.send({})
             return
-        signals = self._signals(face, result.frame.size)
-        shapes = blendshapes(face) if self._expressions else {}
+        signals = self._signals(result, face)
+        shapes = frame_blendshapes(result, face) if self._expressions else {}
         if self.neutral is not None:
             shapes = self.neutral.apply_shapes(shapes)
         payloads: dict[str, Any] = {}
@@ -120,14 +120,14 @@ class Streamer:
                 other.track_id,
                 result.frame.size,
                 other,
-                signals if other is avatar else self._signals(other, result.frame.size),
+                signals if other is avatar else self._signals(result, other),
             )
             for other in result.faces
         )
 
-    def _signals(self, face: FaceResult, size: tuple[int, int]) -> FaceSignals:
+    def _signals(self, result: FrameResult, face: FaceResult) -> FaceSignals:
         """The face's signals, relative to the calibrated neutral face when there is one."""
-        signals = face_signals(face, size)
+        signals = frame_signals(result, face)
         return signals if self.neutral is None else self.neutral.apply_signals(signals)
 
     def status(self) -> list[StreamStatus]:

@@ -1,7 +1,8 @@
 """A user's neutral face: what their expressions and signals read at rest, so that what is streamed reads 0 there
 (eyes: fully open) and the full range above it (docs/streaming.md, "Calibration").
 
-`Calibrator` records the resting face over a few seconds of the source's clock; `Neutral` is the result, kept in
+`Calibrator` records the resting face over a few seconds of the source's clock, fed by `CalibrationSink` in every
+front end (the window's worker, `track --calibrate`); `Neutral` is the result, kept in
 the data folder (live/settings.py) and applied by the streamers (`Streamer.neutral`) to what they send. JSON Lines,
 CSV and recordings keep the raw values, so a file stays a measurement, readable with any calibration or none.
 Each eye is calibrated and applied on its own, so a wink (one eye closed) stays one: only the `blink` flag looks
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,3 +102,32 @@ class Calibrator:
             signals={name: statistics.median(getattr(s, name) for s in self._signals) for name in AT_REST + OPEN},
             frames=len(self._shapes),
         )
+
+
+class CalibrationSink:
+    """The frame loop's calibration: `start(seconds)` records the neutral face from the next frames (a Calibrator),
+    then hands it to `done` (which saves it and streams relative to it). A failure (too few faces, or `done`
+    raising FacemapError: not saved) goes to `failed`. Either way the recording ends; until `start`, frames pass."""
+
+    def __init__(self, done: Callable[[Neutral], None], failed: Callable[[FacemapError], None]) -> None:
+        self._done = done
+        self._failed = failed
+        self._calibrator: Calibrator | None = None
+
+    def start(self, seconds: float) -> None:
+        """Set from any thread; the next frame starts the recording."""
+        self._calibrator = Calibrator(seconds)
+
+    def __call__(self, result: FrameResult) -> None:
+        calibrator = self._calibrator
+        if calibrator is None:
+            return
+        try:
+            neutral = calibrator.add(result)
+            if neutral is None:
+                return
+            self._calibrator = None
+            self._done(neutral)
+        except FacemapError as exc:
+            self._calibrator = None
+            self._failed(exc)

@@ -3,15 +3,17 @@ is streamed, not to the files; winks stay apart from blinks, raw and calibrated;
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facemap_gui import store
-from facemap_gui.calibration import Calibrator, Neutral
+from facemap_gui.calibration import CalibrationSink, Calibrator, Neutral
 from facemap_gui.errors import FacemapError
 from facemap_gui.expressions import ARKIT_NAMES, blendshapes
 from facemap_gui.live.settings import calibration_path, load_calibration, save_calibration
@@ -150,3 +152,43 @@ def test_track_calibrate_records_saves_and_the_next_run_streams_relative_to_it(t
         receiver.close()
     bad = run_cli("track", "--source", "demo:3", "--calibrate", "0", *common, check=False)
     assert bad.returncode == 2 and "argument --calibrate: '0': must be above 0.0" in bad.stderr
+
+
+def test_every_front_end_calibrates_through_the_one_sink():
+    """The window's worker and `track --calibrate` each fed their own Calibrator (twin code): now both build a
+    CalibrationSink, the only place a Calibrator is made."""
+    package = Path(__file__).resolve().parents[1] / "facemap_gui"
+    makers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("Calibrator", "CalibrationSink")
+    )
+    assert makers == ["calibration.py", "commands/track.py", "live/worker.py"]
+    assert "Calibrator(" not in (package / "live/worker.py").read_text() + (package / "commands/track.py").read_text()
+
+
+def test_the_calibration_sink_tells_done_once_then_passes_frames_and_tells_a_failure():
+    told = []
+    sink = CalibrationSink(lambda neutral: told.append(("done", neutral)), lambda exc: told.append(("failed", exc)))
+    rest = FACES["smile"]["landmarks"]
+    sink(frame(rest, 0, fps=25.0))  # not started: nothing recorded
+    sink.start(1.0)
+    for index in range(1, 40):
+        sink(frame(rest, index, fps=25.0))
+    assert [kind for kind, _ in told] == ["done"] and told[0][1].shapes == calibrated_on(rest).shapes
+    assert told[0][1].frames == 26  # frames 1 to 26 (40 to 1040 ms), not the one before start nor after the end
+
+    def refuse(_neutral):
+        raise FacemapError("/x/neutral_face.json: cannot save the calibration (read-only); check the folder")
+
+    for done, frames, message in (
+        (refuse, [frame(rest, i) for i in range(40)], "cannot save the calibration"),
+        (told.append, [FrameResult(frame=frame(rest, i).frame, faces=[]) for i in range(40)], "a face was seen on 0"),
+    ):
+        failures = []
+        sink = CalibrationSink(done, failures.append)
+        sink.start(1.0)
+        for result in frames:
+            sink(result)
+        assert len(failures) == 1 and message in str(failures[0])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from facemap_gui.choices import DEFAULT_STRENGTH
@@ -27,7 +26,7 @@ from facemap_gui.commands.process import stop_between_frames
 from facemap_gui.errors import FacemapError, InputError
 
 if TYPE_CHECKING:
-    from facemap_gui.pipeline import FrameResult
+    from facemap_gui.calibration import CalibrationSink, Neutral
     from facemap_gui.streaming import Streamer
 
 MAX_CALIBRATE_S = 60.0
@@ -105,31 +104,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def calibration(seconds: float, streamer: Streamer) -> Callable[[FrameResult], None]:
+def calibration(seconds: float, streamer: Streamer) -> CalibrationSink:
     """The sink that records the neutral face over the run's first `seconds`, then saves it and has `streamer`
-    send relative to it (before that, raw values go out)."""
-    from facemap_gui.calibration import Calibrator
+    send relative to it (before that, raw values go out); a failure ends the run."""
+    from facemap_gui.calibration import CalibrationSink
     from facemap_gui.live.settings import save_calibration
 
-    calibrator: Calibrator | None = Calibrator(seconds)
+    def done(neutral: Neutral) -> None:
+        path = save_calibration(neutral)
+        streamer.neutral = neutral
+        print(
+            f"facemap-gui: neutral face calibrated on {neutral.frames} frames and saved to {path}; "
+            "streaming relative to it",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def failed(exc: FacemapError) -> None:
+        raise exc
+
+    sink = CalibrationSink(done, failed)
+    sink.start(seconds)
     print(
         f"facemap-gui: calibrating: look at the camera with a relaxed, neutral face for {seconds:g} s",
         file=sys.stderr,
         flush=True,
     )
-
-    def feed(result: FrameResult) -> None:
-        nonlocal calibrator
-        neutral = calibrator.add(result) if calibrator is not None else None
-        if neutral is not None:
-            calibrator = None
-            path = save_calibration(neutral)
-            streamer.neutral = neutral
-            print(
-                f"facemap-gui: neutral face calibrated on {neutral.frames} frames and saved to {path}; "
-                "streaming relative to it",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    return feed
+    return sink

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from facemap_gui.calibration import Calibrator, Neutral
+from facemap_gui.calibration import CalibrationSink, Neutral
 from facemap_gui.engine import FrameLoop, RecordingSink, Sink
 from facemap_gui.errors import FacemapError, InputError
 from facemap_gui.live.events import (
@@ -98,7 +98,7 @@ class LiveWorker:
         self._stream_targets: list[StreamTarget] = []
         self._streamer: Streamer | None = None
         self._neutral: Neutral | None = None  # the user's saved neutral face (loaded on the inference thread)
-        self._calibrator: Calibrator | None = None
+        self._calibration = CalibrationSink(self._calibrated, self._calibration_failed)
 
     # -- control, from the GUI thread ------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class LiveWorker:
     def calibrate(self, seconds: float) -> None:
         """Record the neutral face over the next `seconds` of the source (on the inference thread), then save it
         and stream relative to it; told as a CALIBRATED or CALIBRATION_FAILED event."""
-        self._calibrator = Calibrator(seconds)
+        self._calibration.start(seconds)
 
     def stream_status(self) -> list[StreamStatus]:
         streamer = self._streamer
@@ -221,6 +221,7 @@ class LiveWorker:
                     Sink("count", self._count),
                     Sink("picture", lambda shown: self._publish(shown, self._captured_at)),
                     Sink("record", self._record),
+                    Sink("calibrate", self._calibration),
                     Sink("stream", self._stream),
                 ],
             )
@@ -357,8 +358,6 @@ class LiveWorker:
     # -- streaming: on the inference thread, after the frame is published --------------------------------
 
     def _stream(self, shown: FrameResult) -> None:
-        if self._calibrator is not None:
-            self._calibrate(self._calibrator, shown)
         targets = self._stream_targets
         if targets != (self._streamer.targets if self._streamer is not None else []):
             self._replace_streamer(targets)
@@ -366,18 +365,13 @@ class LiveWorker:
             self._streamer.neutral = self._neutral
             self._streamer.send(shown)
 
-    def _calibrate(self, calibrator: Calibrator, shown: FrameResult) -> None:
-        try:
-            neutral = calibrator.add(shown)
-            if neutral is None:
-                return
-            save_calibration(neutral)
-        except FacemapError as exc:
-            self._tell(EventKind.CALIBRATION_FAILED, str(exc))
-        else:
-            self._neutral = neutral
-            self._tell(EventKind.CALIBRATED, str(neutral.frames))
-        self._calibrator = None
+    def _calibrated(self, neutral: Neutral) -> None:
+        save_calibration(neutral)
+        self._neutral = neutral
+        self._tell(EventKind.CALIBRATED, str(neutral.frames))
+
+    def _calibration_failed(self, exc: FacemapError) -> None:
+        self._tell(EventKind.CALIBRATION_FAILED, str(exc))
 
     def _replace_streamer(self, targets: list[StreamTarget]) -> None:
         previous, self._streamer = self._streamer, Streamer(targets, self._neutral) if targets else None

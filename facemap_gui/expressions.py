@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from facemap_gui.pipeline import FaceResult, FrameResult
 from facemap_gui.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
 
@@ -95,7 +97,11 @@ FUNNEL_GAP = 0.10  # inner-lip gap of an "o"
 BROW_REST, BROW_DOWN = 0.19, 0.12  # brow above the eye (both centres)
 BROW_INNER_REST, BROW_INNER_UP = 0.23, 0.33  # inner brow ends above the inner eye corners
 BROW_OUTER_REST, BROW_OUTER_UP = 0.12, 0.22  # outer brow end above the outer eye corner
-_USED = (8, *range(17, 28), 33, *range(36, 49), 54, *range(61, 68))
+_PER_SIDE = ("eyeBlink", "eyeWide", "eyeSquint", "browDown", "browOuterUp", "mouthSmile", "mouthFrown", "mouthStretch")
+_SIDES = tuple(  # each side: its names, eye corner, first brow point, outer brow end, outer eye corner, mouth corner
+    (tuple(f"{stem}{side}" for stem in _PER_SIDE), *points)
+    for side, *points in (("Left", 42, 22, 26, 45, 54), ("Right", 36, 17, 17, 36, 48))
+)
 MIN_YAW_COS = 0.5  # beyond 60 degrees of yaw the correction would amplify noise more than it corrects
 
 
@@ -106,64 +112,54 @@ def _ramp(value: float, rest: float, full: float) -> float:
 
 def blendshapes(face: FaceResult) -> dict[str, float]:
     """All 52 ARKit names, each 0..1 (the subject's left and right)."""
-    points = face.landmarks.tolist()  # scalars: it runs every frame, and numpy costs more on 68 points
-    (ax, ay), (bx, by) = points[36], points[45]
+    points = face.landmarks.astype(np.float64)  # float64: the sums of the Python floats the rules use, bit for bit
+    (ax, ay), (bx, by) = points[36].tolist(), points[45].tolist()
     span = max(math.hypot(bx - ax, by - ay), 1e-6)
     cx, cy = (ax + bx) / 2, (ay + by) / 2
     ux, uy = (bx - ax) / span, (by - ay) / span  # towards the subject's left
     vertical = span / max(math.cos(math.radians(face.pose[0])), MIN_YAW_COS)
-    frame = {
-        i: (((x - cx) * ux + (y - cy) * uy) / span, ((y - cy) * ux - (x - cx) * uy) / vertical)
-        for i in _USED
-        for x, y in (points[i],)
-    }  # (x towards the subject's left, y down), only the points the rules read: it runs every frame
-
-    def x(i: int) -> float:
-        return frame[i][0]
-
-    def y(i: int) -> float:
-        return frame[i][1]
+    dx, dy = points[:, 0] - cx, points[:, 1] - cy
+    # (x towards the subject's left, y down) of the 68 points: a few numpy calls cost less than a loop over them
+    xs, ys = ((dx * ux + dy * uy) / span).tolist(), ((dy * ux - dx * uy) / vertical).tolist()
 
     def eye(corner: int) -> tuple[float, float]:  # (lid gap / width, lower lid below the corner line / width)
-        width = max(x(corner + 3) - x(corner), 1e-6)  # x and y are in the same (yaw-corrected) units
-        gap = (y(corner + 5) - y(corner + 1) + y(corner + 4) - y(corner + 2)) / 2
-        below = (y(corner + 4) + y(corner + 5) - y(corner) - y(corner + 3)) / 2
+        width = max(xs[corner + 3] - xs[corner], 1e-6)  # x and y are in the same (yaw-corrected) units
+        gap = (ys[corner + 5] - ys[corner + 1] + ys[corner + 4] - ys[corner + 2]) / 2
+        below = (ys[corner + 4] + ys[corner + 5] - ys[corner] - ys[corner + 3]) / 2
         return gap / width, below / width
 
     def brow(first: int, eye_corner: int) -> float:
-        return sum(y(i) for i in range(eye_corner, eye_corner + 6)) / 6 - sum(y(i) for i in range(first, first + 5)) / 5
+        return sum(ys[eye_corner : eye_corner + 6]) / 6 - sum(ys[first : first + 5]) / 5
 
     shapes = dict.fromkeys(ARKIT_NAMES, 0.0)
-    for side, corner, brow_first, outer_brow, outer_eye, mouth_corner in (
-        ("Left", 42, 22, 26, 45, 54),
-        ("Right", 36, 17, 17, 36, 48),
-    ):
+    for names, corner, brow_first, outer_brow, outer_eye, mouth_corner in _SIDES:
+        blink, wide, squint, brow_down, outer_up, smile_name, frown, stretch = names
         ratio, below = eye(corner)
-        shapes[f"eyeBlink{side}"] = 1.0 - _ramp(ratio, EYE_CLOSED_RATIO, EYE_OPEN_RATIO)
-        shapes[f"eyeWide{side}"] = _ramp(ratio, EYE_WIDE_REST, EYE_WIDE_FULL)
-        shapes[f"eyeSquint{side}"] = _ramp(below, LOWER_LID_REST, LOWER_LID_SQUINT)
-        shapes[f"browDown{side}"] = _ramp(brow(brow_first, corner), BROW_REST, BROW_DOWN)
-        shapes[f"browOuterUp{side}"] = _ramp(y(outer_eye) - y(outer_brow), BROW_OUTER_REST, BROW_OUTER_UP)
-        raised = (y(62) + y(66)) / 2 - y(mouth_corner)
+        shapes[blink] = 1.0 - _ramp(ratio, EYE_CLOSED_RATIO, EYE_OPEN_RATIO)
+        shapes[wide] = _ramp(ratio, EYE_WIDE_REST, EYE_WIDE_FULL)
+        shapes[squint] = _ramp(below, LOWER_LID_REST, LOWER_LID_SQUINT)
+        shapes[brow_down] = _ramp(brow(brow_first, corner), BROW_REST, BROW_DOWN)
+        shapes[outer_up] = _ramp(ys[outer_eye] - ys[outer_brow], BROW_OUTER_REST, BROW_OUTER_UP)
+        raised = (ys[62] + ys[66]) / 2 - ys[mouth_corner]
         smile = _ramp(raised, CORNER_REST, CORNER_SMILE)
-        shapes[f"mouthSmile{side}"] = smile
-        shapes[f"mouthFrown{side}"] = _ramp(raised, FROWN_REST, CORNER_FROWN)
-        half_width = abs(x(mouth_corner) - (x(62) + x(66)) / 2)
-        shapes[f"mouthStretch{side}"] = _ramp(half_width, HALF_WIDTH_REST, HALF_WIDTH_WIDE) * (1.0 - smile)
-    inner_up = (y(39) - y(21) + y(42) - y(22)) / 2
+        shapes[smile_name] = smile
+        shapes[frown] = _ramp(raised, FROWN_REST, CORNER_FROWN)
+        half_width = abs(xs[mouth_corner] - (xs[62] + xs[66]) / 2)
+        shapes[stretch] = _ramp(half_width, HALF_WIDTH_REST, HALF_WIDTH_WIDE) * (1.0 - smile)
+    inner_up = (ys[39] - ys[21] + ys[42] - ys[22]) / 2
     shapes["browInnerUp"] = _ramp(inner_up, BROW_INNER_REST, BROW_INNER_UP)
 
-    gap = (y(67) - y(61) + y(66) - y(62) + y(65) - y(63)) / 3
+    gap = (ys[67] - ys[61] + ys[66] - ys[62] + ys[65] - ys[63]) / 3
     jaw_open = _ramp(gap, 0.0, JAW_OPEN_FULL)
     shapes["jawOpen"] = jaw_open
-    shapes["mouthClose"] = max(_ramp(y(8) - y(33), CHIN_REST, CHIN_DOWN) - jaw_open, 0.0)
-    jaw_side = x(8) - x(27)
+    shapes["mouthClose"] = max(_ramp(ys[8] - ys[33], CHIN_REST, CHIN_DOWN) - jaw_open, 0.0)
+    jaw_side = xs[8] - xs[27]
     shapes["jawLeft"] = _ramp(jaw_side, SIDE_REST, JAW_SIDE_FULL)
     shapes["jawRight"] = _ramp(jaw_side, -SIDE_REST, -JAW_SIDE_FULL)
-    mouth_side = (x(48) + x(54)) / 2 - x(27)
+    mouth_side = (xs[48] + xs[54]) / 2 - xs[27]
     shapes["mouthLeft"] = _ramp(mouth_side, SIDE_REST, MOUTH_SIDE_FULL)
     shapes["mouthRight"] = _ramp(mouth_side, -SIDE_REST, -MOUTH_SIDE_FULL)
-    narrow = _ramp(x(54) - x(48), MOUTH_WIDTH_NEUTRAL, WIDTH_PUCKER)
+    narrow = _ramp(xs[54] - xs[48], MOUTH_WIDTH_NEUTRAL, WIDTH_PUCKER)
     rounded = _ramp(gap, 0, FUNNEL_GAP)
     shapes["mouthFunnel"], shapes["mouthPucker"] = narrow * rounded, narrow * (1.0 - rounded)
     return shapes

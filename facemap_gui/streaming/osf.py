@@ -17,10 +17,16 @@ DEFAULT_PORT = 11573
 # time; face id; width, height; eye open right, left; success; PnP error; quaternion (x, y, z, w); Euler (deg);
 # translation; 68 confidences; 68 points (x, y); 70 3D points; 14 features.
 FACE = struct.Struct("<d i 2f 2f B f 4f 3f 3f 68f 136f 210f 14f")
+# Packed in parts (the same bytes): the scalars, then the arrays as bytes, as building 470 arguments costs more.
+_HEAD, _CONFIDENCE, _FEATURE_VALUES = (
+    struct.Struct("<d i 2f 2f B f 4f 3f 3f"),
+    struct.Struct("<f"),
+    struct.Struct("<14f"),
+)
 # OpenSeeFace's 68 points are its 66-point layout (iBUG-68 without 49 and 53, the outer upper-lip points next to
 # the corners) then the right and left pupils.
 OSF_FROM_IBUG = np.array([*range(49), 50, 51, 52, *range(54, 68)])
-_NO_3D_POINTS = (0.0,) * 210  # what OpenSeeFace sends when its 3D fit failed
+_NO_3D_POINTS = bytes(210 * 4)  # what OpenSeeFace sends when its 3D fit failed: 210 zeros
 _FEATURES = (
     "eye_l",
     "eye_r",
@@ -51,6 +57,12 @@ def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, f
 # Rest values: dlib's points of a real neutral face (tests/data/dlib_faces.json).
 FEATURE_REST = {"steepness": -14.0, "quirk": 0.9, "corner_updown": -0.36, "corner_inout": 0.17}
 FEATURE_SCALE = {"steepness": 15.0, "quirk": 0.5, "corner_updown": 0.5, "corner_inout": 0.08}
+_FEATURE_KIND = {  # eyebrow_steepness_l -> (its rest, its scale)
+    name: (FEATURE_REST[kind], FEATURE_SCALE[kind])
+    for name in _FEATURES
+    for kind in [name.removeprefix("eyebrow_").removeprefix("mouth_")[:-2]]
+    if kind in FEATURE_REST
+}
 
 
 _FEATURE_POINTS = (0, 1, 15, 16, *range(17, 28), 30, 51, 52, 50, 57, 60, 62, 64, 66)
@@ -96,9 +108,8 @@ def _brow_and_mouth(points: list[list[float]]) -> dict[str, float]:
 def brow_and_mouth(points: list[list[float]]) -> dict[str, float]:
     """The 8 features, each -1..1 and 0 at rest."""
     return {
-        name: min(max((raw - FEATURE_REST[kind]) / FEATURE_SCALE[kind], -1.0), 1.0)
+        name: min(max((raw - _FEATURE_KIND[name][0]) / _FEATURE_KIND[name][1], -1.0), 1.0)
         for name, raw in _brow_and_mouth(points).items()
-        for kind in [name.removeprefix("eyebrow_").removeprefix("mouth_")[:-2]]
     }
 
 
@@ -118,10 +129,10 @@ def features(face: FaceResult, signals: FaceSignals) -> tuple[float, ...]:
 
 def face_packet(now: float, face_id: int, size: tuple[int, int], face: FaceResult, signals: FaceSignals) -> bytes:
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none)."""
-    points = face.landmarks[OSF_FROM_IBUG].ravel().tolist()
-    pupils = face.landmarks[36:48].reshape(2, 6, 2).mean(axis=1).ravel().tolist()  # the eyes' centres
+    pupils = face.landmarks[36:48].reshape(2, 6, 2).mean(axis=1)  # the eyes' centres
+    points = np.concatenate((face.landmarks[OSF_FROM_IBUG], pupils)).astype("<f4")  # as struct's "f" rounds
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
-    return FACE.pack(
+    head = _HEAD.pack(
         now,
         face_id,
         *size,
@@ -134,9 +145,8 @@ def face_packet(now: float, face_id: int, size: tuple[int, int], face: FaceResul
         signals.yaw,
         signals.roll,
         *translation,
-        *(face.score,) * 68,
-        *points,
-        *pupils,
-        *_NO_3D_POINTS,
-        *features(face, signals),
+    )
+    confidences = _CONFIDENCE.pack(face.score) * 68
+    return b"".join(
+        (head, confidences, points.tobytes(), _NO_3D_POINTS, _FEATURE_VALUES.pack(*features(face, signals)))
     )

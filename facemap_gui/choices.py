@@ -15,3 +15,5 @@ CAMERA_BACKENDS = ("auto", "qt", "opencv")  # auto: Qt Multimedia where it loads
 # crops of the face, so a larger picture only costs conversion and detector time.
 DEFAULT_CAMERA_SIZE = (1280, 720)
 MIN_CAMERA_FPS = 30.0
+# What every message says of the x86 QNN HTP simulator's speed (where the figure comes from: docs/performance.md).
+SIMULATOR_SLOWER = "100-500x slower than the CPU"

@@ -250,5 +250,5 @@ def test_progress_line_counts_files_frames_and_the_time_left(monkeypatch):
     progress = Progress(4)  # stderr is not a terminal here: nothing is drawn
     progress.done, progress.frames = 1, 30
     clock.monotonic = lambda: 110.0
-    assert progress.line() == "1/4 files, 30 frames, 3.0 fps, ETA 30 s"
+    assert progress.line() == "1/4 files, 30 frames, 3.0 fps, 0:30 left"
     progress.close()

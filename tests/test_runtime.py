@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -57,6 +58,16 @@ def test_registry_says_why_each_runtime_cannot_run_here(monkeypatch):
     assert available_runtimes(allow_simulator=True)["gpu"] == available["gpu"]  # there is no GPU simulator
     monkeypatch.setenv(ALLOW_SIMULATOR_ENV, "1")
     assert available_runtimes(allow_simulator=False)["npu"] is None
+
+
+def test_the_simulator_speed_is_one_figure_in_the_npu_reason_and_in_the_help(capsys):
+    # The figure and where it comes from: docs/performance.md.
+    with pytest.raises(SystemExit):
+        main(["process", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    figure = re.compile(r"\d+(?:-\d+)?x slower than the CPU")
+    [in_reason] = figure.findall(available_runtimes(allow_simulator=False)["npu"])
+    assert figure.findall(help_text) == [in_reason]
 
 
 def test_npu_without_the_simulator_falls_back_to_the_cpu_and_says_why(tiny_model, face_crop, caplog):

@@ -29,6 +29,7 @@ from facemap_gui.choices import BATCH_FAILURES, BATCH_LOCK
 from facemap_gui.errors import FacemapError, OneLineMessages, reason, shown
 from facemap_gui.network import redact, split_url
 from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.progress import REFRESH_S, ProgressLine, time_left
 
 log = logging.getLogger(__name__)
 
@@ -79,33 +80,35 @@ def plan_workers(files: int, jobs: int, cores: int | None = None) -> tuple[int, 
 
 
 class Progress:
-    """One line on stderr, redrawn twice a second when it is a terminal: files, frames, fps, ETA."""
+    """The batch's progress line, redrawn every REFRESH_S on a thread of its own (the main thread waits for
+    results): files, frames, fps, time left."""
 
     def __init__(self, files: int) -> None:
         self.files, self.done, self.frames = files, 0, 0
         self.start = time.monotonic()
         self.live_frames = lambda: 0  # frames of the files still running (local workers count them)
+        self._line = ProgressLine()
         self._stop = threading.Event()
         self._thread = None
-        if sys.stderr is not None and sys.stderr.isatty():
+        if self._line.live:
             self._thread = threading.Thread(target=self._draw_loop, name="progress", daemon=True)
             self._thread.start()
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
         frames = max(self.frames, self.live_frames())
-        eta = f"{elapsed / self.done * (self.files - self.done):.0f} s" if self.done else "?"
-        return f"{self.done}/{self.files} files, {frames} frames, {frames / max(elapsed, 1e-9):.1f} fps, ETA {eta}"
+        left = time_left(elapsed / self.done * (self.files - self.done)) if self.done else "time left ?"
+        return f"{self.done}/{self.files} files, {frames} frames, {frames / max(elapsed, 1e-9):.1f} fps, {left}"
 
     def _draw_loop(self) -> None:
-        while not self._stop.wait(0.5):
-            print(f"\r{self.line()}\033[K", end="", file=sys.stderr, flush=True)
+        while not self._stop.wait(REFRESH_S):
+            self._line.show(self.line(), at_once=True)  # this loop keeps the pace
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self._line.clear()
 
 
 def _in_process(jobs: list[FileJob], progress: Progress) -> Iterator[FileResult]:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from facemap_gui.choices import CAMERA_BACKENDS, PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES
+from facemap_gui.choices import CAMERA_BACKENDS, PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES, SIMULATOR_SLOWER
 from facemap_gui.commands.destinations import read_path
 from facemap_gui.errors import FacemapError
 
@@ -154,7 +154,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--allow-simulator",
         action="store_true",
-        help="let --runtime npu use the x86 HTP simulator (for tests; 100x slower than CPU)",
+        help=f"let --runtime npu use the x86 HTP simulator (for tests; {SIMULATOR_SLOWER})",
     )
     group.add_argument(
         "--strict", action="store_true", help="fail instead of falling back or running part of the model off the NPU"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from facemap_gui.commands.common import in_range
 from facemap_gui.commands.destinations import NEW_FILE, Kind, output_folder, read_path
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
 from facemap_gui.network import redact
+from facemap_gui.progress import ProgressLine
 
 # Each action imports what it uses (installing reads models with onnx, ~0.6 s): the parser builds without them.
 if TYPE_CHECKING:
@@ -106,23 +106,18 @@ class ProgressBar:
     the file is complete otherwise (logs stay readable)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
+        self.line = ProgressLine(stream)
 
     def __call__(self, progress: Progress) -> None:
-        if not (self.live or progress.finished):
-            return
         bar = ""
         if progress.fraction is not None:
             filled = round(progress.fraction * 24)
             bar = f"[{'#' * filled}{'.' * (24 - filled)}] {progress.fraction:4.0%}  "
         line = f"{progress.filename}  {bar}{progress.describe()}"
-        if self.live:
-            width = shutil.get_terminal_size().columns - 1
-            self.stream.write("\r" + line[:width].ljust(width) + ("\n" if progress.finished else ""))
+        if progress.finished:
+            self.line.keep(line)
         else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+            self.line.show(line, at_once=bool(progress.note))
 
 
 def _report(installed: Installed) -> str:

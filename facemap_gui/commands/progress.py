@@ -3,41 +3,33 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import IO
 
-REFRESH_S = 0.5
+from facemap_gui.progress import ProgressLine, time_left
 
 
 class TerminalProgress:
     def __init__(self, total: int | None, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.line = ProgressLine(stream)
         self.total = total or None
         self._started = time.monotonic()
-        self._shown_at: float | None = None
 
     def update(self, frames: int) -> None:
-        """Called after every frame; redraws at most every REFRESH_S (and on the first frame)."""
-        now = time.monotonic()
-        if not self.enabled or (self._shown_at is not None and now - self._shown_at < REFRESH_S):
+        """Called after every frame; shown on the first, then at most every REFRESH_S."""
+        if not self.line.due():
             return
-        self._shown_at = now
-        fps = frames / max(now - self._started, 1e-9)
-        line = f"frame {frames}" + (f"/{self.total}" if self.total else "") + f" · {fps:.1f} fps"
+        fps = frames / max(time.monotonic() - self._started, 1e-9)
+        text = f"frame {frames}" + (f"/{self.total}" if self.total else "") + f" · {fps:.1f} fps"
         if self.total and fps > 0:
-            minutes, seconds = divmod(round(max(self.total - frames, 0) / fps), 60)
-            line += f" · {minutes}:{seconds:02d} left"
-        self.stream.write(f"\r\033[K{line}")
-        self.stream.flush()
+            text += f" · {time_left((self.total - frames) / fps)}"
+        self.line.show(text)
 
     def finish(self, frames: int, frames_with_face: int, note: str = "") -> None:
-        if not self.enabled:
+        if not self.line.live:
             return
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        self.stream.write(
-            f"\r\033[Kprocess: {frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} fps), "
-            f"a face on {frames_with_face}{note}\n"
+        self.line.keep(
+            f"process: {frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} fps), a face on {frames_with_face}"
+            f"{note}"
         )
-        self.stream.flush()

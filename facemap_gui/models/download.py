@@ -32,6 +32,7 @@ from facemap_gui.errors import FacemapError
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.network import is_loopback, redact, split_url
+from facemap_gui.progress import time_left
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,7 @@ class Progress:
         size = f"{format_size(self.done)} / {format_size(self.total)}" if self.total else format_size(self.done)
         if self.finished or not self.total or self.rate <= 0:
             return f"{size}, {format_size(self.rate)}/s"
-        minutes, seconds = divmod(round(max(self.total - self.done, 0) / self.rate), 60)
-        return f"{size}, {format_size(self.rate)}/s, {minutes}:{seconds:02d} left"
+        return f"{size}, {format_size(self.rate)}/s, {time_left((self.total - self.done) / self.rate)}"
 
 
 def format_size(n: float) -> str:

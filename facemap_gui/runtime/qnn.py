@@ -1,10 +1,10 @@
 """The Qualcomm QNN execution provider (onnxruntime-qnn plugin): NPU through the HTP backend, GPU through
 the GPU backend, each on a device picked by its hardware type and with every node's placement checked.
 
-Why it is done this way: `providers=["QNNExecutionProvider"]` silently runs on the
-CPU, and on x86 the plugin offers the HTP *simulator* as a CPU-type device, 100-500x slower than the CPU EP.
-So the plugin is registered once, a device is chosen by type (the simulator only when explicitly allowed),
-and a session whose nodes left the device is reported as a fallback (or refused with --strict).
+Why it is done this way: `providers=["QNNExecutionProvider"]` silently runs on the CPU, and on x86 the plugin
+offers the HTP *simulator* as a CPU-type device, far slower than the CPU EP (docs/performance.md). So the plugin
+is registered once, a device is chosen by type (the simulator only when explicitly allowed), and a session whose
+nodes left the device is reported as a fallback (or refused with --strict).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from facemap_gui.choices import SIMULATOR_SLOWER
 from facemap_gui.errors import RuntimeUnavailable
 from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.onnx_proto import load_graph
@@ -129,8 +130,8 @@ class QnnRuntime(Runtime):
             return simulators[0], f"{self.label} simulator on {platform.machine()}"
         if simulators:
             raise RuntimeUnavailable(
-                f"no Snapdragon {self.key.upper()} here, only the x86 HTP simulator (100-500x slower than the "
-                f"CPU); pass --allow-simulator or set {ALLOW_SIMULATOR_ENV}=1 to use it for testing"
+                f"no Snapdragon {self.key.upper()} here, only the x86 HTP simulator ({SIMULATOR_SLOWER}); pass "
+                f"--allow-simulator or set {ALLOW_SIMULATOR_ENV}=1 to use it for testing"
             )
         found = ", ".join(sorted(d.device.type.name for d in devices)) or "none"
         raise RuntimeUnavailable(

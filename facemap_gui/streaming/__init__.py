@@ -78,7 +78,6 @@ class Streamer:
         self._senders = [
             (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
         ]
-        self._vmc = vmc.VmcBundle() if any(t.protocol == "vmc" for t in self.targets) else None
         self._expressions = any(t.protocol != "osf" for t in self.targets)
 
     def send(self, result: FrameResult) -> None:
@@ -107,8 +106,7 @@ class Streamer:
         """The frame in `protocol`'s form: bytes for the UDP formats, parameter values for VTube Studio;
         `signals` and `shapes` are the `avatar` face's."""
         if protocol == "vmc":
-            assert self._vmc is not None
-            return self._vmc.frame(signals, shapes)
+            return vmc.bundle(signals, shapes)
         if protocol == "ifm":
             return ifm.packet(signals, shapes)
         if protocol == "vts":

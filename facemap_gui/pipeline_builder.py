@@ -121,8 +121,11 @@ def open_detector(options: RunOptions, video: bool = True) -> FaceDetector | Non
 
 def open_session(options: RunOptions, runtime: str, precision: str) -> LandmarkSession:
     """A session for the model of `precision` on `runtime` (the seam live switching uses too); falls back
-    (NPU/GPU → CPU, w8a8 → float) only with a reason in `session.info`, and not at all with --strict."""
-    return open_landmark_session(options.model_path, runtime, precision, options.runtime_settings())
+    (NPU/GPU → CPU, w8a8 → float) only with a reason in `session.info`, and not at all with --strict. Its
+    ModelInfo's provenance covers the model and the basis the run uses."""
+    return open_landmark_session(
+        options.model_path, runtime, precision, options.runtime_settings(), basis=options.basis_path
+    )
 
 
 def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
@@ -144,7 +147,8 @@ def build_pipeline(options: RunOptions, video: bool = True) -> Pipeline:
             raise
         detector = pending.result() if pending is not None else open_detector(options, video=video)
     if session.model.stand_in:
-        log.warning("%s is a STAND-IN model with random weights: its landmarks are not real", session.model.path)
+        summary = session.model.provenance.summary()
+        log.warning("a STAND-IN model or basis (%s): its landmarks are not real", summary)
     config = PipelineConfig(
         expand_box=options.expand_box,
         fixed_box=options.box,

@@ -65,6 +65,17 @@ def basis_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [directory / f"{name}.npy" for name in ("meanFace", "shapeBasis", "blendShape")]
 
 
+@pytest.fixture(scope="session")
+def real_basis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A basis folder with no stand-in mark (the stand-in's numbers, saved as the real download would be)."""
+    from facemap_gui.standins import stand_in_basis
+
+    directory = tmp_path_factory.mktemp("real_basis")
+    for name, array in stand_in_basis().items():
+        np.save(directory / f"{name}.npy", array)
+    return directory
+
+
 @pytest.fixture
 def fake_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake sources of tests/fakes.py (`fakecam:`, `glitchy:`, `threadprobe:`, `unplugged:`, `explode:`),

@@ -210,8 +210,8 @@ def test_a_missing_camera_is_one_line_without_opencv_or_qt_warnings(capfd, backe
         ("0,0,99999999,9", "from 0 to 100000"),
     ],
 )
-def test_boxes_outside_the_image_or_absurd_are_one_line(tmp_path, tiny_model, capsys, box, message):
-    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
+def test_boxes_outside_the_image_or_absurd_are_one_line(tmp_path, real_basis, capsys, box, message):
+    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # no stand-in: stderr has one line
     code, err = cli_main(
         capsys,
         "process",
@@ -219,7 +219,7 @@ def test_boxes_outside_the_image_or_absurd_are_one_line(tmp_path, tiny_model, ca
         "--model",
         str(model),
         "--basis-dir",
-        str(tiny_model.parent),
+        str(real_basis),
         f"--box={box}",
         "--no-expand-box",
     )

@@ -22,7 +22,8 @@ import pytest
 from facemap_gui import store
 from facemap_gui.cli import build_parser, main
 from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.landmarks.decode import load_npy, npy_with_stand_in_mark
+from facemap_gui.landmarks.decode import load_npy
+from facemap_gui.landmarks.provenance import npy_with_stand_in_mark
 from facemap_gui.models.catalogue import ENTRIES, MIRROR_ENV
 from facemap_gui.models.download import Downloader, DownloadError
 from facemap_gui.models.install import install_path

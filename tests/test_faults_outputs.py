@@ -24,18 +24,18 @@ from tests.helpers import assert_one_line, cli_main, cli_process
 from tests.test_process import _one_line_error, read_jsonl, run_cli
 
 
-def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, tiny_model):
+def test_unwritable_output_folder_is_one_line_and_writes_nothing(tmp_path, real_basis):
     # A regular file where the folder should be: refused even for root, unlike a read-only folder.
     blocker = tmp_path / "results"
     blocker.write_text("not a folder")
-    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # not a stand-in: stderr has one line
+    model = constant_model(tmp_path / "constant.onnx", np.zeros(265))  # no stand-in: stderr has one line
     result = run_cli(
         "process",
         str(PHOTO),
         "--model",
         str(model),
         "--basis-dir",
-        str(tiny_model.parent),
+        str(real_basis),
         "--output",
         str(blocker / "out.jsonl"),
         check=False,

@@ -76,7 +76,8 @@ def test_box_mode_on_real_photo_equals_hand_computed_landmarks(tmp_path, tiny_mo
     assert face["box"] == list(box) and face["crop_box"] == list(box)
     np.testing.assert_allclose(np.array(face["landmarks"]), expected, atol=1e-3)
     assert face["pose"]["yaw"] == pytest.approx(params[259] * 90, abs=1e-3)
-    assert header["type"] == "header" and header["model"]["stand_in"] is False
+    # An unmarked model with the stand-in's basis: the landmarks are not real, and the output says so.
+    assert header["type"] == "header" and header["model"]["stand_in"] is True and summary["stand_in"] is True
     assert header["input"]["size"] == [512, 600] and header["runtime"]["runtime"] == "cpu"
     assert summary["type"] == "summary" and summary["frames"] == 1 and summary["faces"] == 1
     assert not list(tmp_path.glob(".*.part"))

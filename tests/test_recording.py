@@ -29,8 +29,8 @@ from facemap_gui.recording.landmarks import csv_rows
 from facemap_gui.recording.video import VideoWriter
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DemoSource
-from tests.conftest import PHOTO
-from tests.test_process import read_jsonl
+from tests.conftest import PHOTO, constant_model
+from tests.test_process import read_jsonl, run_cli
 
 SIZE = (320, 240)
 HEADER = {"type": "header", "model": {"stand_in": True}}
@@ -310,6 +310,27 @@ def test_process_record_writes_video_jsonl_and_csv(tmp_path, pan_video, tiny_mod
     assert len(rows) == 30 and [int(r["frame"]) for r in rows] == list(range(30))
     assert float(rows[7]["y_30"]) == frames[7]["faces"][0]["landmarks"][30][1]
     assert float(rows[7]["roll"]) == frames[7]["faces"][0]["pose"]["roll"]
+
+
+@pytest.mark.parametrize("stand_in_basis", [True, False])
+def test_every_output_follows_the_sessions_provenance(tmp_path, pan_video, tiny_model, real_basis, stand_in_basis):
+    """An unmarked model with the stand-in's basis is a stand-in (with a real basis, real): the JSON Lines header
+    and summary, the recording's header, CSV column and video comment all say what ModelInfo says."""
+    model = constant_model(tmp_path / "model.onnx", np.zeros(265))
+    basis = tiny_model.parent if stand_in_basis else real_basis
+    out, video = tmp_path / "out.jsonl", tmp_path / "rec.mkv"
+    box = "200,100,440,300"
+    run_cli("process", str(pan_video), "--model", str(model), "--basis-dir", str(basis), "--box", box,
+            "--output", str(out), "--record", str(video), "--csv")  # fmt: skip
+    header, *_, summary = read_jsonl(out.read_text())
+    recorded = read_jsonl(video.with_suffix(".jsonl").read_text())
+    assert header["model"]["stand_in"] is summary["stand_in"] is stand_in_basis
+    assert recorded[0]["model"]["stand_in"] is recorded[-1]["stand_in"] is stand_in_basis
+    with video.with_suffix(".csv").open(newline="") as stream:
+        assert {row["stand_in"] for row in csv.DictReader(stream)} == {str(int(stand_in_basis))}
+    with av.open(str(video)) as container:
+        comment = {name.lower(): value for name, value in container.metadata.items()}["comment"]
+    assert ("STAND-IN" in comment) is stand_in_basis
 
 
 def test_process_refuses_an_existing_recording_and_leaves_no_output(tmp_path, pan_video, tiny_model):

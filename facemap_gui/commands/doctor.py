@@ -172,6 +172,7 @@ def probe_models() -> list[dict[str, Any]]:
     """Every catalogue entry, installed or not (the view `facemap-gui models list` gives), with the bundled
     detectors and the generated stand-ins; each file with its size and sha256."""
     from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.landmarks.provenance import read_provenance
     from facemap_gui.models.catalogue import ENTRIES
     from facemap_gui.models.status import status
 
@@ -204,7 +205,7 @@ def probe_models() -> list[dict[str, Any]]:
             "kind": "stand-in",
             "dir": str(path.parent),
             "installed": True,
-            "stand_in": True,
+            "stand_in": read_provenance([path]).stand_in,
             "problem": None,
             "files": [describe(path)],
             "io": None,

@@ -192,15 +192,16 @@ def _file_lines(current: EntryStatus) -> list[str]:
 
 def _stand_in_lines() -> list[str]:
     """The stand-in `demo` and `process --stand-in` generate: not in the catalogue, but on disk all the same."""
+    from facemap_gui.landmarks.provenance import read_provenance
     from facemap_gui.models.download import format_size
     from facemap_gui.standins import MODEL_FILE
 
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
         return ["not generated yet", "made by `facemap-gui demo` or `facemap-gui process --stand-in`"]
+    state = ["generated, STAND-IN", "random weights: results are not real"]
     return [
-        "generated, STAND-IN",
-        "random weights: results are not real",
+        *(state if read_provenance([model]).stand_in else ["generated"]),
         f"{model}  {format_size(model.stat().st_size)}",
     ]
 

@@ -5,7 +5,6 @@ Conventions follow Qualcomm's reference (qai-hub-models facemap_3dmm/utils.py); 
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,33 +41,13 @@ class FoldedBasis:
 
     @classmethod
     def load(cls, directory: Path) -> FoldedBasis:
-        arrays = {name: load_npy(Path(directory) / f"{name}.npy", shape) for name, shape in BASIS_SHAPES.items()}
+        arrays = {path.stem: load_npy(path, BASIS_SHAPES[path.stem]) for path in basis_files(directory)}
         return cls.from_arrays(arrays["meanFace"], arrays["shapeBasis"], arrays["blendShape"])
 
 
-# A stand-in .npy says so inside its own header (a comment numpy's header parser skips), so the mark travels
-# with the file wherever it is copied, unlike a manifest beside it.
-STAND_IN_NPY_MARK = b"# facemap_gui.stand_in"
-
-
-def npy_with_stand_in_mark(array: np.ndarray) -> bytes:
-    """`array` as .npy bytes (format 1.0) whose header carries STAND_IN_NPY_MARK."""
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    data = buffer.getvalue()
-    length = int.from_bytes(data[8:10], "little")
-    header = data[10 : 10 + length].rstrip(b"\n ") + b" " + STAND_IN_NPY_MARK
-    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"  # numpy aligns the data to 64 bytes
-    return data[:8] + len(header).to_bytes(2, "little") + header + data[10 + length :]
-
-
-def npy_has_stand_in_mark(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(12)
-        width = 2 if head[6:7] == b"\x01" else 4  # format 1.0: a 2-byte header length; 2.0 and 3.0: 4 bytes
-        length = int.from_bytes(head[8 : 8 + width], "little")
-        f.seek(8 + width)
-        return STAND_IN_NPY_MARK in f.read(min(length, 1 << 16))
+def basis_files(directory: Path) -> list[Path]:
+    """The 3DMM basis files of a basis folder."""
+    return [Path(directory) / f"{name}.npy" for name in BASIS_SHAPES]
 
 
 def _not_npy(head: bytes) -> str:

@@ -11,11 +11,11 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS
+from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS, basis_files
 from facemap_gui.landmarks.onnx_proto import load_graph, messages, small_array
+from facemap_gui.landmarks.provenance import Provenance, read_provenance
 from facemap_gui.landmarks.release import ReleaseMetadata, TensorSpec, check_scale, find_metadata, read_metadata
 
-STAND_IN_KEY = "facemap_gui.stand_in"
 # ONNX element type → numpy dtype name, for the I/O types the app converts to and from.
 _T = messages().TensorProto
 IO_TYPES = {_T.FLOAT: "float32", _T.FLOAT16: "float16", _T.UINT8: "uint8", _T.INT8: "int8", _T.UINT16: "uint16"}
@@ -54,12 +54,16 @@ class TensorIO:
 class ModelInfo:
     path: Path
     sha256: str
-    stand_in: bool
+    provenance: Provenance  # of the model and the basis it runs with, when inspected with one
     input: TensorIO
     output: TensorIO
     dynamic_batch: bool
     description: str
     metadata: ReleaseMetadata | None = None  # the release's metadata file beside the model, if any
+
+    @property
+    def stand_in(self) -> bool:
+        return self.provenance.stand_in
 
     def io_summary(self) -> str:
         return f"input {self.input.describe()}, output {self.output.describe()}"
@@ -155,10 +159,11 @@ def _tensor_io(model: Any, path: Path, value: Any, is_input: bool, metadata: Rel
     return TensorIO(value.name, dtype, scale, zero_point)
 
 
-def inspect_model(path: Path) -> ModelInfo:
+def inspect_model(path: Path, basis: Path | None = None) -> ModelInfo:
     """Read the graph's inputs and outputs (not the weights) and check them: one image input [N, 3, 128, 128]
     and one [N, 265] output, float or quantised (scale and zero point from the graph, checked against a
-    release metadata file beside the model). Raises ModelError with the file and the fix."""
+    release metadata file beside the model). The provenance covers the model and, when given, the `basis`
+    folder it runs with. Raises ModelError with the file and the fix."""
     path = Path(path)
     fix = "re-download it with `facemap-gui models download` or pass the right --model"
     if not path.is_file():
@@ -191,7 +196,7 @@ def inspect_model(path: Path) -> ModelInfo:
     return ModelInfo(
         path=path,
         sha256=file_sha256(path),
-        stand_in=meta.get(STAND_IN_KEY, "").lower() == "true" or bool(metadata and metadata.stand_in),
+        provenance=read_provenance([path, *(basis_files(basis) if basis else [])], graph=model),
         input=_tensor_io(model, path, inputs[0], True, metadata),
         output=_tensor_io(model, path, outputs[0], False, metadata),
         dynamic_batch=not isinstance(in_dims[0], int),

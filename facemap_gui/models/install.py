@@ -20,9 +20,10 @@ from typing import Any
 
 from facemap_gui import store
 from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
+from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
 from facemap_gui.landmarks.onnx_proto import load_graph
+from facemap_gui.landmarks.provenance import read_provenance
 from facemap_gui.landmarks.release import METADATA_FILES
 from facemap_gui.models import folder
 from facemap_gui.models.archive import unpack_zip
@@ -34,7 +35,6 @@ from facemap_gui.models.records import (
     check_origin,
     expected_sha256,
     installed_records,
-    read_json,
     record_installed,
     trust_path,
     trusted_records,
@@ -129,12 +129,7 @@ def _plan_basis(paths: list[Path]) -> _Plan:
         raise ModelError(f"{paths[0].parent}: more than one copy of a basis file ({', '.join(sorted(names))})")
     for path in paths:
         load_npy(path, BASIS_SHAPES[path.stem])
-    # Stand-in basis files are synthetic: standins/builder.py marks each file's header (and older ones their folder's
-    # manifest). One stand-in file makes the whole set a stand-in.
-    manifest = paths[0].parent / "manifest.json"
-    stand_in = any(npy_has_stand_in_mark(p) for p in paths) or (
-        manifest.is_file() and bool(read_json(manifest).get("stand_in"))
-    )
+    stand_in = read_provenance(paths).stand_in  # one stand-in file makes the whole set a stand-in
     return _Plan(ENTRIES["basis"], [(p, store.basis_dir() / p.name) for p in paths], stand_in)
 
 
@@ -143,9 +138,7 @@ def _plan_reference(paths: list[Path]) -> _Plan:
     entry = ENTRIES["reference"]
     for path in paths:
         READERS[path.name](path)
-    manifest = paths[0].parent / "manifest.json"
-    stand_in = manifest.is_file() and bool(read_json(manifest).get("stand_in"))
-    return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], stand_in)
+    return _Plan(entry, [(p, entry.install_dir() / p.name) for p in paths], read_provenance(paths).stand_in)
 
 
 def _plan_detector(path: Path) -> _Plan:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy, npy_has_stand_in_mark
+from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
 from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.provenance import read_provenance
 from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry
 from facemap_gui.models.records import FileRecord, installed_records, record_path, recorded_files, write_json
@@ -31,32 +32,27 @@ class EntryStatus:
         return bool(self.files) and not self.missing
 
 
-def _content_problem(entry: Entry, path: Path) -> tuple[str, bool]:
-    """Check one installed file by content; returns (problem or "", stand_in)."""
+def _content_problem(entry: Entry, path: Path) -> str:
+    """Check one installed file by content; returns the problem or ""."""
     try:
         if entry.kind == "landmark" and path == entry.paths()[0]:
-            return "", inspect_model(path).stand_in
+            inspect_model(path)
         if entry.kind == "basis":
             load_npy(path, BASIS_SHAPES[path.stem])
-            return "", npy_has_stand_in_mark(path)
         if entry.kind == "reference":
             READERS[path.name](path)
     except ModelError as exc:
-        return str(exc), False
-    return "", False
+        return str(exc)
+    return ""
 
 
 def status(entry: Entry) -> EntryStatus:
     record = installed_records().get(entry.name, {})
     expected = list(dict.fromkeys([*entry.paths(), *recorded_files(entry)]))
     present = tuple(FileRecord(p, p.stat().st_size, file_sha256(p)) for p in expected if p.is_file())
-    problems, stand_in = [], False
-    for f in present:
-        problem, flagged = _content_problem(entry, f.path)
-        stand_in |= flagged
-        problems += [problem] if problem else []
-    if entry.kind == "basis":
-        stand_in |= bool(record.get("stand_in"))
+    problems = [problem for f in present if (problem := _content_problem(entry, f.path))]
+    # What the install found, or the files' own marks (files copied in by hand have no record).
+    stand_in = bool(record.get("stand_in")) or (not problems and read_provenance(f.path for f in present).stand_in)
     return EntryStatus(
         entry, present, tuple(p for p in expected if not p.is_file()), record, stand_in, "; ".join(problems)
     )

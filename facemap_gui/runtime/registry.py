@@ -70,9 +70,14 @@ def log_fallback(what: str, info: RuntimeInfo) -> None:
 
 
 def open_landmark_session(
-    model_path: Callable[[str], Path], runtime: str, precision: str, settings: RuntimeSettings
+    model_path: Callable[[str], Path],
+    runtime: str,
+    precision: str,
+    settings: RuntimeSettings,
+    basis: Callable[[Path], Path] | None = None,
 ) -> LandmarkSession:
-    """A ready session for the landmark model of `precision` on `runtime`.
+    """A ready session for the landmark model of `precision` on `runtime`; `basis(model file)` names the basis
+    folder it runs with, so that the session's provenance (real or stand-in) covers both.
 
     `model_path(precision)` names the model file and raises ModelError when that variant is missing: without
     --strict a missing w8a8 variant runs the float model, with the reason in `info` beside any runtime
@@ -88,7 +93,7 @@ def open_landmark_session(
         reasons.append(f"no w8a8 model ({fall_back(settings, f'--precision {precision}', exc)})")
         precision = "float"
         path = model_path(precision)
-    model = inspect_model(path)
+    model = inspect_model(path, basis(path) if basis else None)
     check_model_once(model)  # bounded, in a child process: a hostile graph never runs unbounded here
     session, info = open_on_runtime(model.path, runtime, precision, settings)
     if info.fallback_reason:

@@ -10,8 +10,9 @@ import onnx
 from onnx import helper
 
 from facemap_gui.atomic import replacing, write_atomic
-from facemap_gui.landmarks.decode import NUM_PARAMS, npy_with_stand_in_mark
-from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
+from facemap_gui.landmarks.decode import NUM_PARAMS
+from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.landmarks.provenance import MANIFEST_FILE, STAND_IN_KEY, npy_with_stand_in_mark
 from facemap_gui.runtime import PRECISIONS
 from facemap_gui.standins.architecture import ARCHITECTURES, Graph, features, onnx_model
 from facemap_gui.standins.basis import stand_in_basis
@@ -20,7 +21,6 @@ from facemap_gui.standins.quantisation import calibration_crops, quantize_w8a8
 
 MODEL_FILE = "facemap_3dmm.onnx"
 W8A8_FILE = "facemap_3dmm_w8a8.onnx"  # beside the float model, as RunOptions.model_path("w8a8") looks for it
-MANIFEST_FILE = "manifest.json"
 STAND_IN_NOTE = (
     "STAND-IN model with random weights (the last layer fitted to put a mean face on the demo "
     "photo's face): its landmarks are not real"

@@ -98,9 +98,10 @@ BROW_REST, BROW_DOWN = 0.19, 0.12  # brow above the eye (both centres)
 BROW_INNER_REST, BROW_INNER_UP = 0.23, 0.33  # inner brow ends above the inner eye corners
 BROW_OUTER_REST, BROW_OUTER_UP = 0.12, 0.22  # outer brow end above the outer eye corner
 _PER_SIDE = ("eyeBlink", "eyeWide", "eyeSquint", "browDown", "browOuterUp", "mouthSmile", "mouthFrown", "mouthStretch")
-_SIDES = tuple(  # each side: its names, eye corner, first brow point, outer brow end, outer eye corner, mouth corner
-    (tuple(f"{stem}{side}" for stem in _PER_SIDE), *points)
-    for side, *points in (("Left", 42, 22, 26, 45, 54), ("Right", 36, 17, 17, 36, 48))
+# Each side: its names, eye corner, first brow point, outer brow end, outer eye corner, mouth corner.
+_SIDES: tuple[tuple[tuple[str, ...], int, int, int, int, int], ...] = tuple(
+    (tuple(f"{stem}{side}" for stem in _PER_SIDE), eye, brow, outer_brow, outer_eye, mouth)
+    for side, eye, brow, outer_brow, outer_eye, mouth in (("Left", 42, 22, 26, 45, 54), ("Right", 36, 17, 17, 36, 48))
 )
 MIN_YAW_COS = 0.5  # beyond 60 degrees of yaw the correction would amplify noise more than it corrects
 

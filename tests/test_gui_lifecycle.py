@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QToolButton
 
 from facemap_gui.commands import demo as demo_command
@@ -18,6 +18,7 @@ from facemap_gui.errors import ModelError
 from facemap_gui.gui import controls as controls_module
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
+from facemap_gui.gui.hud import HudPanel
 from facemap_gui.gui.style import STYLE_SHEET
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.landmarks.model import inspect_model
@@ -231,6 +232,33 @@ def test_at_the_minimum_size_the_banner_keeps_to_two_lines_and_hud_values_end_in
         shown = label.shown_text()
         assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1])), name
     assert hud.source.shown_text().endswith("…")
+
+
+def test_a_hud_refresh_repaints_the_values_without_laying_out_the_panel_again(qtbot, app_style):
+    """Four times a second every figure changes: a relayout of the whole panel each time cost 2.3 ms of the GUI
+    thread instead of 0.5-0.9 (docs/performance.md)."""
+    hud = HudPanel()
+    qtbot.addWidget(hud)
+    hud.show()
+    qtbot.waitExposed(hud)
+    QApplication.processEvents()  # the first layout, done
+    requests: list[QEvent.Type] = []
+
+    class Requests(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.LayoutRequest:
+                requests.append(event.type())
+            return False
+
+    watcher = Requests()
+    hud.installEventFilter(watcher)
+    sizes = [value.size() for _name, value in hud._rows]
+    for width, (_name, value) in enumerate(hud._rows):
+        value.setText("8" * (width % 12 + 1) + " ms")
+    QApplication.processEvents()
+    assert requests == []
+    assert [value.size() for _name, value in hud._rows] == sizes
+    assert hud.pipeline_fps.shown_text() == "88 ms"  # the new text is what is painted
 
 
 def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(

@@ -70,7 +70,10 @@ def test_what_litert_prints_on_a_frame_is_logged_not_shown(capfd, caplog):
         detector._detector = Chatty(detector._detector)
         found = detector.detect(Frame(index=0, timestamp_ms=0.0, rgb=np.zeros((120, 160, 3), np.uint8)))
     assert found == []
-    assert "not aligned" not in capfd.readouterr().err
+    # (An earlier in-process `main()` may have left the app's log handler on stderr: its "facemap-gui: ..." lines
+    # are the debug log, not the raw text.)
+    raw = [line for line in capfd.readouterr().err.splitlines() if not line.startswith("facemap-gui: ")]
+    assert not [line for line in raw if "not aligned" in line]
     # (LiteRT's own lines, set-up, a real re-alignment note, closing, are logged alongside.)
     assert "native: " + warning.decode().strip() in [r.getMessage() for r in caplog.records]
 

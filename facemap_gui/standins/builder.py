@@ -10,8 +10,9 @@ import onnx
 from onnx import helper
 
 from facemap_gui.atomic import replacing, write_atomic
+from facemap_gui.digest import file_sha256
 from facemap_gui.landmarks.decode import NUM_PARAMS, npy_with_stand_in_mark
-from facemap_gui.landmarks.model import STAND_IN_KEY, file_sha256
+from facemap_gui.landmarks.model import STAND_IN_KEY
 from facemap_gui.runtime import PRECISIONS
 from facemap_gui.standins.architecture import ARCHITECTURES, Graph, features, onnx_model
 from facemap_gui.standins.basis import stand_in_basis

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from facemap_gui.crop import expand_box, preprocess
 from facemap_gui.detection.base import Detection, FaceDetector
 from facemap_gui.errors import InputError
-from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, focal_length, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis, decode, focal_length
 from facemap_gui.runtime.session import LandmarkSession
 from facemap_gui.sources.base import Frame
 from facemap_gui.tracking import NEW_FACE, REDETECT_EVERY, FaceTracker, Identities

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from facemap_gui.crop import expand_box, preprocess
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, load_npy, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis, decode, load_npy
 from tests.conftest import GOLDEN
 
 

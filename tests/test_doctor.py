@@ -12,7 +12,7 @@ import pytest
 
 from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.digest import file_sha256
 from facemap_gui.standins import write_stand_in
 
 TOP_LEVEL_KEYS = {

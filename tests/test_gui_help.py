@@ -12,8 +12,8 @@ from PySide6.QtCore import qVersion
 from PySide6.QtGui import QGuiApplication
 
 from facemap_gui import __version__
+from facemap_gui.digest import file_sha256
 from facemap_gui.gui import help as help_module
-from facemap_gui.landmarks.model import file_sha256
 from tests.test_gui import wait_frames
 
 WAIT_MS = 60_000  # doctor --json opens a session on every runtime here

@@ -15,7 +15,8 @@ import onnx
 import pytest
 
 from facemap_gui.cli import main
-from facemap_gui.landmarks.decode import FoldedBasis, preprocess
+from facemap_gui.crop import preprocess
+from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.standins import stand_in_basis
 from facemap_gui.tracking import REDETECT_EVERY
 from tests.conftest import FULL_RANGE, PHOTO, constant_model

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from facemap_gui.landmarks.decode import expand_box, preprocess
+from facemap_gui.crop import expand_box, preprocess
 from facemap_gui.runtime.qnn import is_simulator, qnn_devices
 from facemap_gui.sources.files import read_image_rgb
 from tests.conftest import PHOTO

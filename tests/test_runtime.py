@@ -17,8 +17,9 @@ import pytest
 
 from facemap_gui import store
 from facemap_gui.cli import main
+from facemap_gui.crop import expand_box, preprocess
 from facemap_gui.errors import ModelError, RuntimeUnavailable
-from facemap_gui.landmarks.decode import FoldedBasis, decode, expand_box, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis, decode
 from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.pipeline_builder import RunOptions, open_session
 from facemap_gui.runtime import available_runtimes

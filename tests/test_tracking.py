@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from facemap_gui.crop import expand_box
 from facemap_gui.detection.base import Detection, FaceDetector, box_iou
-from facemap_gui.landmarks.decode import expand_box
 from facemap_gui.pipeline import BACKGROUND_LAG, DetectorThread, FrameResult, Pipeline, PipelineConfig
 from facemap_gui.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.sources import Frame, open_source

@@ -171,7 +171,7 @@ def landmark_models() -> list[tuple[str, Path, str]]:
 def probe_models() -> list[dict[str, Any]]:
     """Every catalogue entry, installed or not (the view `facemap-gui models list` gives), with the bundled
     detectors and the generated stand-ins; each file with its size and sha256."""
-    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.digest import file_sha256
     from facemap_gui.landmarks.provenance import read_provenance
     from facemap_gui.models.catalogue import ENTRIES
     from facemap_gui.models.status import status

@@ -180,7 +180,7 @@ def _describe(current: EntryStatus) -> list[str]:
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
-    from facemap_gui.landmarks.model import file_sha256
+    from facemap_gui.digest import file_sha256
     from facemap_gui.models.download import format_size
 
     bundled = current.entry.bundled_path()

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from facemap_gui import store
+from facemap_gui.crop import preprocess
 from facemap_gui.errors import FacemapError
-from facemap_gui.landmarks.decode import FoldedBasis, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis
 from facemap_gui.models.catalogue import ENTRIES
 from facemap_gui.models.reference import PASS_PERCENT, landmarks_on, load_reference, mean_error_percent
 from facemap_gui.runtime import PRECISIONS, RuntimeSettings, available_runtimes, open_landmark_session

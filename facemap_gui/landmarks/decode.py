@@ -1,4 +1,4 @@
-"""facemap_3dmm: crop boxes, preprocessing, and decoding 265 3DMM parameters to 68 points and head pose.
+"""facemap_3dmm: its basis files, and decoding its 265 3DMM parameters to 68 points and head pose.
 
 Conventions follow Qualcomm's reference (qai-hub-models facemap_3dmm/utils.py); see docs in README.
 """
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
-import cv2
 import numpy as np
 from numpy.lib import format as npy_format
 
@@ -92,31 +91,6 @@ def load_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if not np.isfinite(values).all():
         raise ModelError(f"{path}: holds NaN or infinite values, not a usable 3DMM basis; {fix}")
     return values.reshape(shape, order="F" if fortran_order else "C").astype(np.float64)
-
-
-def expand_box(box: tuple[int, int, int, int], size: tuple[int, int], factor: float = 1.2) -> tuple[int, int, int, int]:
-    """Grow an inclusive box about its centre by `factor` (1.2 = 10% each side), clamped to the image."""
-    x0, y0, x1, y1 = box
-    w, h = size
-    half_w = (x1 - x0 + 1) * factor / 2
-    half_h = (y1 - y0 + 1) * factor / 2
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return (
-        max(0, math.floor(cx - half_w + 0.5)),
-        max(0, math.floor(cy - half_h + 0.5)),
-        min(w - 1, math.floor(cx + half_w - 0.5)),
-        min(h - 1, math.floor(cy + half_h - 0.5)),
-    )
-
-
-def preprocess(rgb: np.ndarray, crop_boxes: np.ndarray) -> np.ndarray:
-    """Crop each inclusive box, resize to 128x128 (bilinear), RGB / 255 → float32 (N, 3, 128, 128)."""
-    batch = np.empty((len(crop_boxes), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
-    for i, (x0, y0, x1, y1) in enumerate(crop_boxes):
-        crop = rgb[y0 : y1 + 1, x0 : x1 + 1]
-        batch[i] = cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
-    batch *= 1.0 / 255.0
-    return batch.transpose(0, 3, 1, 2)
 
 
 def rotations(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:

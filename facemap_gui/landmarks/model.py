@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS, basis_files
 from facemap_gui.landmarks.onnx_proto import load_graph, messages, small_array
@@ -67,11 +67,6 @@ class ModelInfo:
 
     def io_summary(self) -> str:
         return f"input {self.input.describe()}, output {self.output.describe()}"
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _dims(value_info: Any) -> list[int | str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import filelock
 
 from facemap_gui import store
-from facemap_gui.landmarks.model import file_sha256
+from facemap_gui.digest import file_sha256
 from facemap_gui.models.catalogue import ENTRIES
 from facemap_gui.models.records import recorded_files
 

@@ -19,9 +19,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from facemap_gui import store
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import FacemapError, ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
-from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.landmarks.onnx_proto import load_graph
 from facemap_gui.landmarks.provenance import read_provenance
 from facemap_gui.landmarks.release import METADATA_FILES

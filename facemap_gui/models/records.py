@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath
 
 from facemap_gui import store
 from facemap_gui.atomic import write_atomic
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.models.catalogue import ENTRIES, Entry, RemoteFile, entry_for_download
 
 RECORD_FILE = "installed.json"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from facemap_gui.crop import preprocess
 from facemap_gui.errors import InputError, ModelError
-from facemap_gui.landmarks.decode import FoldedBasis, decode, preprocess
+from facemap_gui.landmarks.decode import FoldedBasis, decode
 from facemap_gui.models.catalogue import REFERENCE_FILES  # the box file's order is x0, x1, y0, y1
 from facemap_gui.sources.files import read_image_rgb
 

@@ -7,9 +7,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import ModelError
 from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
-from facemap_gui.landmarks.model import file_sha256, inspect_model
+from facemap_gui.landmarks.model import inspect_model
 from facemap_gui.landmarks.provenance import read_provenance
 from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry

@@ -19,8 +19,8 @@ import onnxruntime as ort
 
 from facemap_gui import store
 from facemap_gui.atomic import replacing, write_atomic
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import RuntimeUnavailable
-from facemap_gui.landmarks.model import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import onnxruntime as ort
 
 from facemap_gui.choices import SIMULATOR_SLOWER
+from facemap_gui.digest import file_sha256
 from facemap_gui.errors import RuntimeUnavailable
-from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.onnx_proto import load_graph
 from facemap_gui.native import captured_native_output
 from facemap_gui.runtime import cache

@@ -10,8 +10,8 @@ import onnx
 from onnx import helper
 
 from facemap_gui.atomic import replacing, write_atomic
+from facemap_gui.digest import file_sha256
 from facemap_gui.landmarks.decode import NUM_PARAMS
-from facemap_gui.landmarks.model import file_sha256
 from facemap_gui.landmarks.provenance import MANIFEST_FILE, STAND_IN_KEY, npy_with_stand_in_mark
 from facemap_gui.runtime import PRECISIONS
 from facemap_gui.standins.architecture import ARCHITECTURES, Graph, features, onnx_model

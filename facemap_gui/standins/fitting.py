@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from facemap_gui.crop import preprocess
 from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS, FoldedBasis, decode, preprocess
+from facemap_gui.landmarks.decode import INPUT_SIZE, NUM_PARAMS, FoldedBasis, decode
 from facemap_gui.standins.basis import stand_in_basis
 
 FIT_SAMPLES = 2000  # crops the last layer is fitted on

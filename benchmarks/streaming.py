@@ -11,6 +11,7 @@ retries). The VTS receiver is a WebSocket server answering every request. The fi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import socket
@@ -18,6 +19,7 @@ import threading
 import time
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
 from facemap_gui.pipeline import FaceResult, FrameResult
@@ -30,15 +32,15 @@ PROTOCOLS = ("osf", "vmc", "ifm", "vts")
 
 def answer_vts(ws) -> None:
     """Grants the token, authenticates and acknowledges every injection, as VTube Studio does."""
-    for raw in ws:
-        message = json.loads(raw)
-        data = {
-            "AuthenticationTokenRequest": {"authenticationToken": "benchmark"},
-            "AuthenticationRequest": {"authenticated": True},
-        }.get(message["messageType"], {})
-        ws.send(
-            json.dumps({**message, "messageType": message["messageType"].replace("Request", "Response"), "data": data})
-        )
+    with contextlib.suppress(ConnectionClosed):  # the sender closing at the end of a run, mid-answer
+        for raw in ws:
+            message = json.loads(raw)
+            data = {
+                "AuthenticationTokenRequest": {"authenticationToken": "benchmark"},
+                "AuthenticationRequest": {"authenticated": True},
+            }.get(message["messageType"], {})
+            kind = message["messageType"].replace("Request", "Response")
+            ws.send(json.dumps({**message, "messageType": kind, "data": data}))
 
 
 def send_ms(protocols: tuple[str, ...], listening: bool, frames: int) -> dict[str, float]:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facemap_gui.pipeline import FrameResult
-from facemap_gui.recording import VIDEO_CODECS, Recorder
-from facemap_gui.recording.video import VideoWriter
+from facemap_gui.perframe.pipeline import FrameResult
+from facemap_gui.sinks.recording import VIDEO_CODECS, Recorder
+from facemap_gui.sinks.recording.video import VideoWriter
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DemoSource
 

@@ -22,9 +22,9 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
-from facemap_gui.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.sinks.streaming import Streamer, StreamTarget
 from facemap_gui.sources import Frame
-from facemap_gui.streaming import Streamer, StreamTarget
 
 WARM_UP = 200
 PROTOCOLS = ("osf", "vmc", "ifm", "vts")

@@ -14,8 +14,8 @@ from types import FrameType
 from typing import Any
 
 from facemap_gui import __version__
-from facemap_gui.errors import FacemapError, OneLineMessages, reason
-from facemap_gui.native import python_stderr_apart
+from facemap_gui.core.errors import FacemapError, OneLineMessages, reason
+from facemap_gui.core.native import python_stderr_apart
 
 log = logging.getLogger("facemap_gui")
 DEFAULT_COMMAND = "gui"

@@ -14,11 +14,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui import store
-from facemap_gui.native import captured_native_output
+from facemap_gui.core import store
+from facemap_gui.core.native import captured_native_output
+from facemap_gui.models.standins import write_stand_in
+from facemap_gui.models.standins.replica import write_release
 from facemap_gui.sources.demo import DemoSource, demo_photo_path
-from facemap_gui.standins import write_stand_in
-from facemap_gui.standins.replica import write_release
 
 PHOTO = demo_photo_path()
 SHORT_RANGE = store.bundled_detector_path("short")
@@ -68,7 +68,7 @@ def basis_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def real_basis(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A basis folder with no stand-in mark (the stand-in's numbers, saved as the real download would be)."""
-    from facemap_gui.standins import stand_in_basis
+    from facemap_gui.models.standins import stand_in_basis
 
     directory = tmp_path_factory.mktemp("real_basis")
     for name, array in stand_in_basis().items():
@@ -92,7 +92,7 @@ def open_window(qtbot, tiny_model):
     """Opens MainWindows on the tiny stand-in (CPU unless asked) and closes them after the test."""
     from facemap_gui.gui.window import MainWindow  # Qt only for the tests that open a window
     from facemap_gui.live.settings import Settings
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
 
     windows: list[MainWindow] = []
 
@@ -178,7 +178,7 @@ def pytest_runtest_call(item: pytest.Item) -> object:
     """A window's detector set-up thread may still be capturing LiteRT's chatter (native.py) when a test body
     returns; pytest then points fd 2 back at the terminal between phases, and the chatter would land there.
     So the phase ends once no capture is active (a bounded wait; the thread finishes its set-up meanwhile)."""
-    from facemap_gui import native
+    from facemap_gui.core import native
 
     try:
         return (yield)

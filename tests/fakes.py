@@ -9,7 +9,7 @@ import threading
 import time
 from typing import ClassVar
 
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.sources import Frame, FrameSource
 from facemap_gui.sources.demo import DemoSource, demo_photo_path
 

@@ -22,8 +22,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui import store
 from facemap_gui.cli import main
+from facemap_gui.core import store
 from facemap_gui.models.folder import LOCK_FILE
 from tests.conftest import constant_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facemap_gui.atomic import replacing, write_atomic
+from facemap_gui.core.atomic import replacing, write_atomic
 
 
 def test_writes_whole_file_and_leaves_no_part(tmp_path):
@@ -22,7 +22,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     def replace_fails(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("facemap_gui.atomic.os.replace", replace_fails)
+    monkeypatch.setattr("facemap_gui.core.atomic.os.replace", replace_fails)
     with pytest.raises(OSError, match="No space left"):
         write_atomic(target, "new")
     assert target.read_text() == "old"

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from websockets.sync.server import serve
 
-from facemap_gui import store
-from facemap_gui.expressions import ARKIT_NAMES, blendshapes
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.signals import face_signals
+from facemap_gui.core import store
+from facemap_gui.perframe.expressions import ARKIT_NAMES, blendshapes
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.signals import face_signals
+from facemap_gui.sinks.streaming import Streamer, StreamTarget, vts
 from facemap_gui.sources import Frame
-from facemap_gui.streaming import Streamer, StreamTarget, vts
 from tests.test_expressions import FACES
 
 SMILE = FACES["smile"]

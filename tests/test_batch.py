@@ -18,7 +18,7 @@ import pytest
 from facemap_gui.batch import run as batch_run
 from facemap_gui.batch.discover import discover
 from facemap_gui.batch.run import Progress, plan_workers
-from facemap_gui.choices import BATCH_LOCK
+from facemap_gui.core.choices import BATCH_LOCK
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import write_video
 from tests.helpers import assert_one_line, cli_main

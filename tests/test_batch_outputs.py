@@ -13,8 +13,8 @@ import pytest
 
 from facemap_gui.batch import run as batch_run
 from facemap_gui.batch.discover import discover
-from facemap_gui.choices import BATCH_LOCK
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.choices import BATCH_LOCK
+from facemap_gui.core.errors import FacemapError
 from tests.test_batch import make_archive, table_value
 from tests.test_process import run_cli
 

@@ -12,7 +12,7 @@ import pytest
 
 from facemap_gui.bench.cpu import PLAIN_LOOP, WARM_FRAMES, ThreadCpu, child_cpu_s, per_frame_ms
 from facemap_gui.cli import main
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import PHOTO, write_video
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui import store
-from facemap_gui.detection import MediaPipeFaceDetector, OnnxBlazeFaceDetector
-from facemap_gui.detection.base import box_iou
-from facemap_gui.detection.blazeface_onnx import (
+from facemap_gui.core import store
+from facemap_gui.core.errors import ModelError, RuntimeUnavailable
+from facemap_gui.inference.runtime import RuntimeSettings
+from facemap_gui.perframe.detection import MediaPipeFaceDetector, OnnxBlazeFaceDetector
+from facemap_gui.perframe.detection.base import box_iou
+from facemap_gui.perframe.detection.blazeface_onnx import (
     ANCHOR_SPECS,
     decode_boxes,
     letterbox,
@@ -22,10 +24,8 @@ from facemap_gui.detection.blazeface_onnx import (
     to_image_box,
     weighted_nms,
 )
-from facemap_gui.detection.tflite_to_onnx import converted_path
-from facemap_gui.errors import ModelError, RuntimeUnavailable
-from facemap_gui.pipeline_builder import RunOptions, open_detector
-from facemap_gui.runtime import RuntimeSettings
+from facemap_gui.perframe.detection.tflite_to_onnx import converted_path
+from facemap_gui.run.pipeline_builder import RunOptions, open_detector
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO, write_video
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui import store
-from facemap_gui.calibration import CalibrationSink, Calibrator, Neutral
-from facemap_gui.errors import FacemapError
-from facemap_gui.expressions import ARKIT_NAMES, blendshapes
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.live.settings import calibration_path, load_calibration, save_calibration
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.signals import face_signals
+from facemap_gui.perframe.calibration import CalibrationSink, Calibrator, Neutral
+from facemap_gui.perframe.expressions import ARKIT_NAMES, blendshapes
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.signals import face_signals
+from facemap_gui.sinks.streaming import Streamer, StreamTarget
 from facemap_gui.sources import Frame
-from facemap_gui.streaming import Streamer, StreamTarget
 from tests.conftest import FULL_RANGE
 from tests.test_avatar_apps import parse_ifm
 from tests.test_expressions import FACES
@@ -164,7 +164,7 @@ def test_every_front_end_calibrates_through_the_one_sink():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Call) and ast.unparse(node.func) in ("Calibrator", "CalibrationSink")
     )
-    assert makers == ["calibration.py", "commands/track.py", "live/worker.py"]
+    assert makers == ["perframe/calibration.py", "commands/track.py", "live/worker.py"]
     assert "Calibrator(" not in (package / "live/worker.py").read_text() + (package / "commands/track.py").read_text()
 
 

@@ -18,11 +18,11 @@ from PySide6.QtCore import QSize, QUrl
 from PySide6.QtMultimedia import QMediaPlayer, QVideoFrameFormat
 
 from facemap_gui.cli import main
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.live import worker as worker_module
 from facemap_gui.live.events import EventKind
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.run.pipeline_builder import RunOptions
 from facemap_gui.sources import base, camera, files, qt_camera
 from facemap_gui.sources.camera import CameraFormat, CameraInfo, choose_format, select_camera
 from facemap_gui.sources.files import VideoSource

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from facemap_gui.crop import expand_box, preprocess
-from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import FoldedBasis, decode, load_npy
+from facemap_gui.core.errors import ModelError
+from facemap_gui.inference.landmarks.decode import FoldedBasis, decode, load_npy
+from facemap_gui.perframe.crop import expand_box, preprocess
 from tests.conftest import GOLDEN
 
 

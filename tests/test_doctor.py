@@ -10,10 +10,10 @@ import sys
 import onnxruntime as ort
 import pytest
 
-from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.digest import file_sha256
-from facemap_gui.standins import write_stand_in
+from facemap_gui.core import store
+from facemap_gui.core.digest import file_sha256
+from facemap_gui.models.standins import write_stand_in
 
 TOP_LEVEL_KEYS = {
     "facemap_gui",
@@ -66,14 +66,14 @@ def test_json_report_has_the_documented_fields(capsys):
 
 def has_simulator() -> bool:
     """Whether this machine offers the x86 HTP simulator (onnxruntime-qnn on x86_64) and no real NPU."""
-    from facemap_gui.runtime.qnn import NPU, is_simulator, qnn_devices
+    from facemap_gui.inference.runtime.qnn import NPU, is_simulator, qnn_devices
 
     devices = qnn_devices()
     return any(is_simulator(d) for d in devices) and not any(d.device.type == NPU.device_type for d in devices)
 
 
 def test_runtimes_say_why_not_and_the_simulator_flag_counts(capsys, monkeypatch):
-    from facemap_gui.runtime import available_runtimes
+    from facemap_gui.inference.runtime import available_runtimes
 
     monkeypatch.delenv("FACEMAP_GUI_ALLOW_SIMULATOR", raising=False)
     runtimes = doctor_json(capsys)["runtimes"]
@@ -176,7 +176,7 @@ def test_text_report_is_readable(capsys):
     ):
         assert f"\n{title}\n" in text
     assert f"onnxruntime      {ort.__version__}" in text
-    from facemap_gui.runtime import available_runtimes
+    from facemap_gui.inference.runtime import available_runtimes
 
     for key, reason in available_runtimes().items():
         assert f"{key:<4} {'available' if reason is None else 'unavailable'}" in text
@@ -187,7 +187,7 @@ def test_release_models_show_their_io_and_tool_versions_and_old_runtimes_are_war
     import json as json_module
 
     from facemap_gui.models.install import install_path
-    from facemap_gui.standins.replica import write_release
+    from facemap_gui.models.standins.replica import write_release
 
     install_path(write_release(tmp_path, "w8a8"))
     metadata_file = store.landmark_model_path("w8a8").parent / "metadata.json"

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar
 
-from facemap_gui import store
+from facemap_gui.core import store
 from facemap_gui.gui.download_dialog import DownloadDialog
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.download import Downloader, Progress

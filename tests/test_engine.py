@@ -1,4 +1,4 @@
-"""One frame loop for every front end (facemap_gui/engine.py): what every sink gets, and the record format they
+"""One frame loop for every front end (facemap_gui/run/engine.py): what every sink gets, and the record format they
 share (rounding, still images, recordings counting from their first frame)."""
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import cv2
 import numpy as np
 import pytest
 
-from facemap_gui import expressions, signals
-from facemap_gui.calibration import Calibrator
-from facemap_gui.engine import FrameLoop, Sink
-from facemap_gui.errors import FacemapError
-from facemap_gui.output import JsonlWriter, frame_record
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.recording import STILL_FPS, recording_format
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.perframe import expressions, signals
+from facemap_gui.perframe.calibration import Calibrator
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.run.engine import FrameLoop, Sink
+from facemap_gui.sinks.output import JsonlWriter, frame_record
+from facemap_gui.sinks.recording import STILL_FPS, recording_format
+from facemap_gui.sinks.streaming import Streamer, StreamTarget
+from facemap_gui.sinks.streaming.osf import OSF_FROM_IBUG
 from facemap_gui.sources import Frame, open_source
-from facemap_gui.streaming import Streamer, StreamTarget
-from facemap_gui.streaming.osf import OSF_FROM_IBUG
 from tests.conftest import PHOTO
 from tests.test_expressions import FACES
 from tests.test_process import run_cli
@@ -44,7 +44,7 @@ def test_the_pipeline_runs_in_one_place():
                 and "pipeline" in ast.unparse(node.func.value)
             ):
                 callers.append(str(path.relative_to(PACKAGE)))
-    assert callers == ["engine.py"]
+    assert callers == ["run/engine.py"]
 
 
 def test_every_sink_gets_the_same_result_so_streams_match_the_file(tmp_path, tiny_model, receiver):  # noqa: F811

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui.expressions import ARKIT_NAMES, blendshapes
-from facemap_gui.pipeline import FaceResult
-from facemap_gui.streaming import osf
+from facemap_gui.perframe.expressions import ARKIT_NAMES, blendshapes
+from facemap_gui.perframe.pipeline import FaceResult
+from facemap_gui.sinks.streaming import osf
 
 FACES = json.loads((Path(__file__).parent / "data" / "dlib_faces.json").read_text())["faces"]
 COMPUTED = {
@@ -95,6 +95,6 @@ def test_openseeface_brow_and_mouth_corner_features_on_real_faces():
 
 
 def _signals(name):
-    from facemap_gui.signals import face_signals
+    from facemap_gui.perframe.signals import face_signals
 
     return face_signals(face(FACES[name]["landmarks"]), tuple(FACES[name]["size"]))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from facemap_gui.cli import build_parser, main
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.sources.demo import DemoSource
 from facemap_gui.sources.files import VideoSource, read_image_rgb
 from tests.conftest import PHOTO, constant_model, write_video

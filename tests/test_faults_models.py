@@ -19,18 +19,18 @@ import numpy as np
 import onnx
 import pytest
 
-from facemap_gui import store
 from facemap_gui.cli import build_parser, main
-from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.landmarks.decode import load_npy
-from facemap_gui.landmarks.provenance import npy_with_stand_in_mark
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError, ModelError
+from facemap_gui.inference.landmarks.decode import load_npy
+from facemap_gui.inference.landmarks.provenance import npy_with_stand_in_mark
+from facemap_gui.inference.runtime.cache import cache_root
 from facemap_gui.models.catalogue import ENTRIES, MIRROR_ENV
 from facemap_gui.models.download import Downloader, DownloadError
 from facemap_gui.models.install import install_path
 from facemap_gui.models.records import record_path, trust_path
 from facemap_gui.models.status import status
-from facemap_gui.recording.video import VIDEO_CODECS, choose_codec
-from facemap_gui.runtime.cache import cache_root
+from facemap_gui.sinks.recording.video import VIDEO_CODECS, choose_codec
 from tests.conftest import PHOTO, constant_model
 from tests.helpers import assert_one_line, cli_main, external_data_model, file_server
 from tests.test_runtime_simulator import landmarks, process_on_npu

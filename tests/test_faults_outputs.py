@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from facemap_gui.cli import build_parser, main
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.live.settings import Settings, load_settings, settings_path
 from tests.conftest import PHOTO, constant_model
 from tests.fakes import UnpluggedCamera

@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
-from facemap_gui.runtime.switcher import SessionSwitcher
+from facemap_gui.inference.runtime.switcher import SessionSwitcher
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline, open_session
 from facemap_gui.sources import open_source
 from tests.conftest import PHOTO
 from tests.helpers import cli_process, wait_for_lines

@@ -18,11 +18,11 @@ from facemap_gui.gui.window import MainWindow
 from facemap_gui.live.events import EventKind, WorkerEvent, WorkerState
 from facemap_gui.live.picture import scaled_copy
 from facemap_gui.live.settings import Settings, load_settings, settings_path
-from facemap_gui.overlay import OverlayOptions
+from facemap_gui.models.standins import write_stand_in
+from facemap_gui.perframe.tracking import REDETECT_EVERY
+from facemap_gui.sinks.overlay import OverlayOptions
 from facemap_gui.sources import CameraFormat, CameraInfo
 from facemap_gui.sources import camera as camera_module
-from facemap_gui.standins import write_stand_in
-from facemap_gui.tracking import REDETECT_EVERY
 
 pytestmark = pytest.mark.usefixtures("fake_sources")  # fakecam: and glitchy: (tests/fakes.py)
 WAIT_MS = 20_000

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from facemap_gui.expressions import ARKIT_NAMES, COMPUTED, blendshapes
 from facemap_gui.gui.expressions_view import PLOTTED, SIGNALS
 from facemap_gui.live.settings import Settings
-from facemap_gui.signals import face_signals
+from facemap_gui.perframe.expressions import ARKIT_NAMES, COMPUTED, blendshapes
+from facemap_gui.perframe.signals import face_signals
 from facemap_gui.sources.demo import DEMO_LOOP
 
 WAIT_MS = 20_000

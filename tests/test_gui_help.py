@@ -12,7 +12,7 @@ from PySide6.QtCore import qVersion
 from PySide6.QtGui import QGuiApplication
 
 from facemap_gui import __version__
-from facemap_gui.digest import file_sha256
+from facemap_gui.core.digest import file_sha256
 from facemap_gui.gui import help as help_module
 from tests.test_gui import wait_frames
 

@@ -14,16 +14,16 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QToolButton
 
 from facemap_gui.commands import demo as demo_command
-from facemap_gui.errors import ModelError
+from facemap_gui.core.errors import ModelError
 from facemap_gui.gui import controls as controls_module
 from facemap_gui.gui import window as window_module
 from facemap_gui.gui.app import display_problem, with_landmark_model
 from facemap_gui.gui.hud import HudPanel
 from facemap_gui.gui.style import STYLE_SHEET
 from facemap_gui.gui.window import MainWindow
-from facemap_gui.landmarks.model import inspect_model
+from facemap_gui.inference.landmarks.model import inspect_model
 from facemap_gui.live.settings import Settings, load_settings
-from facemap_gui.pipeline_builder import RunOptions, stand_in_model
+from facemap_gui.run.pipeline_builder import RunOptions, stand_in_model
 from tests.conftest import PHOTO
 from tests.test_gui import wait_frames
 
@@ -294,8 +294,8 @@ import sys
 from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from facemap_gui.errors import ModelError
-from facemap_gui.pipeline_builder import RunOptions, stand_in_model
+from facemap_gui.core.errors import ModelError
+from facemap_gui.run.pipeline_builder import RunOptions, stand_in_model
 from tests.conftest import PHOTO
 from facemap_gui.gui.app import run_gui
 from facemap_gui.live.settings import Settings

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from facemap_gui.live.settings import MAX_RECENT, VERSION, Settings, load_settings, save_settings, settings_path
-from facemap_gui.overlay import OverlayOptions
+from facemap_gui.sinks.overlay import OverlayOptions
 
 
 def test_round_trip_in_the_data_directory(_isolated_home):

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from facemap_gui.gui.stream import TargetDialog
 from facemap_gui.live.settings import Settings, load_calibration, load_settings
+from facemap_gui.sinks.streaming import StreamTarget
 from facemap_gui.sources.demo import DEMO_LOOP
-from facemap_gui.streaming import StreamTarget
 
 WAIT_MS = 20_000
 # OpenSeeFace's facetracker packet, one per face (little-endian): time, id, width, height, eye open right/left,

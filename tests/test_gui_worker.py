@@ -16,16 +16,16 @@ import cv2
 import numpy as np
 import pytest
 
+from facemap_gui.core.mailbox import Mailbox
 from facemap_gui.live import worker as worker_module
 from facemap_gui.live.events import EventKind, LiveFrame, ViewOptions, WorkerEvent, WorkerState
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.mailbox import Mailbox
-from facemap_gui.overlay import OverlayOptions, draw_overlay
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.pipeline_builder import RunOptions, open_session
+from facemap_gui.models.standins import write_stand_in
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.run.pipeline_builder import RunOptions, open_session
+from facemap_gui.sinks.overlay import OverlayOptions, draw_overlay
 from facemap_gui.sources import Frame, lower_reader_priority
 from facemap_gui.sources.base import READER_NICE
-from facemap_gui.standins import write_stand_in
 from tests.conftest import PHOTO
 from tests.fakes import FakeCamera, ThreadProbe
 

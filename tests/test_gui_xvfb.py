@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from facemap_gui.live.settings import Settings, save_settings
-from facemap_gui.soak import check_recording
+from facemap_gui.live.soak import check_recording
 
 pytestmark = pytest.mark.xvfb
 
@@ -162,7 +162,7 @@ from PySide6.QtWidgets import QApplication
 from facemap_gui.gui.style import apply_style
 from facemap_gui.gui.window import MINIMUM_SIZE, MainWindow
 from facemap_gui.live.settings import Settings
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.run.pipeline_builder import RunOptions
 
 app = QApplication([])
 apply_style(app)

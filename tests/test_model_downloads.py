@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from facemap_gui import store
-from facemap_gui.errors import FacemapError
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.models.catalogue import BASIS_FILES, MIRROR_ENV, REFERENCE_FILES
 from facemap_gui.models.download import Downloader, DownloadError, Progress, check_url
 from facemap_gui.models.install import missing
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.run.pipeline_builder import RunOptions
 from tests.conftest import SHORT_RANGE
 from tests.helpers import (
     FileServer,

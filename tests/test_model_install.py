@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 import pytest
 
-from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.errors import ModelError
+from facemap_gui.core import store
+from facemap_gui.core.errors import ModelError
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import ENTRIES
 from facemap_gui.models.install import install_path, missing

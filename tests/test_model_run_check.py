@@ -15,9 +15,9 @@ import psutil
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.runtime import check
+from facemap_gui.core import store
+from facemap_gui.inference.runtime import check
 from tests.conftest import PHOTO, constant_model
 from tests.helpers import assert_one_line, cli_main, cli_process, facemap_io_model
 

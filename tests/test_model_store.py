@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui import store
 from facemap_gui.cli import main
+from facemap_gui.core import store
 from facemap_gui.models.records import record_path
 from tests.conftest import PHOTO, constant_model
 from tests.helpers import assert_one_line, basis_files, cli_main, installed_files, make_zip, npy_bytes

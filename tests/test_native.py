@@ -11,14 +11,14 @@ import threading
 
 import numpy as np
 
-from facemap_gui.detection.mediapipe_blazeface import MediaPipeFaceDetector
-from facemap_gui.native import captured_native_output
+from facemap_gui.core.native import captured_native_output
+from facemap_gui.core.store import bundled_detector_path
+from facemap_gui.perframe.detection.mediapipe_blazeface import MediaPipeFaceDetector
 from facemap_gui.sources.base import Frame
-from facemap_gui.store import bundled_detector_path
 
 
 def test_overlapping_captures_from_two_threads_keep_everything_off_the_descriptor(capfd, caplog):
-    caplog.set_level(logging.DEBUG, logger="facemap_gui.native")
+    caplog.set_level(logging.DEBUG, logger="facemap_gui.core.native")
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 
     def first() -> None:
@@ -52,7 +52,7 @@ def test_overlapping_captures_from_two_threads_keep_everything_off_the_descripto
 def test_what_litert_prints_on_a_frame_is_logged_not_shown(capfd, caplog):
     """LiteRT warns on whichever call first meets a misaligned buffer of its own (chance, once a process): every
     detection call is captured, so that line never reaches the terminal."""
-    caplog.set_level(logging.DEBUG, logger="facemap_gui.native")
+    caplog.set_level(logging.DEBUG, logger="facemap_gui.core.native")
     warning = b"W0000 inference_runner_litert.cc:1433] Input tensor memory is not aligned\n"
 
     class Chatty:
@@ -83,7 +83,7 @@ def test_a_capture_on_one_thread_never_swallows_a_line_the_program_prints():
     the same moment on the detector's thread takes the native line only."""
     script = (
         "import os, sys\n"
-        "from facemap_gui.native import captured_native_output, python_stderr_apart\n"
+        "from facemap_gui.core.native import captured_native_output, python_stderr_apart\n"
         "with python_stderr_apart():\n"
         "    with captured_native_output(fds=(2,)):\n"
         "        print('facemap-gui: error: the app line', file=sys.stderr)\n"

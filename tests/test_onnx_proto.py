@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facemap_gui.landmarks.onnx_proto import load_graph, small_array
+from facemap_gui.inference.landmarks.onnx_proto import load_graph, small_array
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "uint8", "int8", "uint16", "int16", "int32"])

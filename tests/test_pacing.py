@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.live import pacing
 from facemap_gui.live.pacing import FilePacer
 from facemap_gui.sources import Frame, FrameSource

@@ -15,10 +15,10 @@ import onnx
 import pytest
 
 from facemap_gui.cli import main
-from facemap_gui.crop import preprocess
-from facemap_gui.landmarks.decode import FoldedBasis
-from facemap_gui.standins import stand_in_basis
-from facemap_gui.tracking import REDETECT_EVERY
+from facemap_gui.inference.landmarks.decode import FoldedBasis
+from facemap_gui.models.standins import stand_in_basis
+from facemap_gui.perframe.crop import preprocess
+from facemap_gui.perframe.tracking import REDETECT_EVERY
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 from tests.test_decode import reference_decode
 
@@ -128,7 +128,7 @@ def test_video_has_every_frame_with_a_face_following_the_pan(pan_video, tiny_mod
 
 
 def test_batched_inference_equals_single(tiny_model):
-    from facemap_gui.pipeline_builder import RunOptions, open_session
+    from facemap_gui.run.pipeline_builder import RunOptions, open_session
 
     session = open_session(RunOptions(model=tiny_model), "cpu", "float")
     crops = preprocess(

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 
-from facemap_gui import store
+from facemap_gui.core import store
 from tests.conftest import PHOTO
 from tests.test_process import run_cli
 

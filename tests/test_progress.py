@@ -1,4 +1,4 @@
-"""The one progress line of the terminal commands (facemap_gui/progress.py) and the download bar drawn with it."""
+"""The one progress line of the terminal commands (facemap_gui/core/progress.py) and the download bar drawn with it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from facemap_gui import progress as progress_module
 from facemap_gui.commands.models import ProgressBar
+from facemap_gui.core import progress as progress_module
+from facemap_gui.core.progress import REFRESH_S, ProgressLine, time_left
 from facemap_gui.models.download import Progress
-from facemap_gui.progress import REFRESH_S, ProgressLine, time_left
 
 
 class Terminal(io.StringIO):

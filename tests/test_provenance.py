@@ -9,11 +9,11 @@ import numpy as np
 import onnx
 import pytest
 
-from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import basis_files
-from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.landmarks.provenance import STAND_IN_KEY, npy_with_stand_in_mark, read_provenance
-from facemap_gui.landmarks.release import STAND_IN_FIELD
+from facemap_gui.core.errors import ModelError
+from facemap_gui.inference.landmarks.decode import basis_files
+from facemap_gui.inference.landmarks.model import inspect_model
+from facemap_gui.inference.landmarks.provenance import STAND_IN_KEY, npy_with_stand_in_mark, read_provenance
+from facemap_gui.inference.landmarks.release import STAND_IN_FIELD
 from tests.conftest import constant_model
 
 

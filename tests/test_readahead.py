@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.sources.base import READER_NICE
 from facemap_gui.sources.files import VideoSource
 from facemap_gui.sources.readahead import READ_AHEAD, ReadAhead

@@ -20,13 +20,13 @@ import av
 import numpy as np
 import pytest
 
-from facemap_gui.errors import FacemapError
-from facemap_gui.output import frame_record
-from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.recording import CSV_COLUMNS, Recorder, default_recording_path
-from facemap_gui.recording.landmarks import csv_rows
-from facemap_gui.recording.video import VideoWriter
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.sinks.output import frame_record
+from facemap_gui.sinks.overlay import draw_overlay
+from facemap_gui.sinks.recording import CSV_COLUMNS, Recorder, default_recording_path
+from facemap_gui.sinks.recording.landmarks import csv_rows
+from facemap_gui.sinks.recording.video import VideoWriter
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DemoSource
 from tests.conftest import PHOTO, constant_model

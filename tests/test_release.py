@@ -15,11 +15,11 @@ import pytest
 import yaml
 from onnx import numpy_helper
 
-from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.landmarks.model import TensorIO, inspect_model
-from facemap_gui.runtime import RuntimeSettings, open_landmark_session
-from facemap_gui.standins.replica import release_folder
+from facemap_gui.core import store
+from facemap_gui.inference.landmarks.model import TensorIO, inspect_model
+from facemap_gui.inference.runtime import RuntimeSettings, open_landmark_session
+from facemap_gui.models.standins.replica import release_folder
 from tests.conftest import PHOTO, constant_model
 from tests.helpers import unpacked
 
@@ -291,7 +291,7 @@ def test_truncated_external_weights_are_refused(capsys, releases, tmp_path):
 
 
 def test_metadata_yaml_and_json_give_the_same_reading(releases, tmp_path):
-    from facemap_gui.landmarks.release import read_metadata
+    from facemap_gui.inference.landmarks.release import read_metadata
 
     folder = unpacked(releases["w8a8"], tmp_path)
     from_json = read_metadata(folder / "metadata.json")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from facemap_gui.cli import main
 from facemap_gui.gui.window import MainWindow
 from facemap_gui.live.settings import Settings
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.run.pipeline_builder import RunOptions
 from tests.test_gui import WAIT_MS, wait_frames
 
 

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from facemap_gui.crop import expand_box, preprocess
-from facemap_gui.runtime.qnn import is_simulator, qnn_devices
+from facemap_gui.inference.runtime.qnn import is_simulator, qnn_devices
+from facemap_gui.perframe.crop import expand_box, preprocess
 from facemap_gui.sources.files import read_image_rgb
 from tests.conftest import PHOTO
 from tests.helpers import unpacked
@@ -30,9 +30,9 @@ pytestmark = [
 PLACEMENT_SCRIPT = """
 import json, sys
 import numpy as np, onnxruntime as ort
-from facemap_gui.native import captured_native_output
-from facemap_gui.runtime.qnn import NPU
-from facemap_gui.runtime.session import base_session_options, nodes_by_ep
+from facemap_gui.core.native import captured_native_output
+from facemap_gui.inference.runtime.qnn import NPU
+from facemap_gui.inference.runtime.session import base_session_options, nodes_by_ep
 device, _ = NPU.select_device(True)
 options = {**NPU.provider_options("w8a8", True), "offload_graph_io_quantization": sys.argv[2]}
 session_options = base_session_options()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from facemap_gui import store
+from facemap_gui.core import store
 from facemap_gui.live.events import WorkerState
 from tests.conftest import PHOTO
 from tests.helpers import assert_one_line, cli_main
@@ -94,12 +94,12 @@ def test_a_request_is_honoured_or_told_and_refused_with_strict(capsys, paths, pa
 
 def test_the_stand_in_is_generated_with_its_w8a8_variant(monkeypatch, tmp_path):
     """What `demo` and `--stand-in` make the first time (the tiny architecture here, for speed)."""
-    from facemap_gui import pipeline_builder
-    from facemap_gui.landmarks.model import inspect_model
-    from facemap_gui.standins import write_stand_in
+    from facemap_gui.inference.landmarks.model import inspect_model
+    from facemap_gui.models.standins import write_stand_in
+    from facemap_gui.run import pipeline_builder
 
     monkeypatch.setattr(
-        "facemap_gui.standins.write_stand_in",
+        "facemap_gui.models.standins.write_stand_in",
         lambda directory, arch, precision: write_stand_in(directory, arch="tiny", precision=precision),
     )
     options = pipeline_builder.with_stand_in(pipeline_builder.RunOptions(precision="w8a8"))
@@ -112,7 +112,7 @@ def test_the_window_on_the_stand_in_starts_on_w8a8_and_switches_to_float(qtbot, 
     """First launch without a model (settings saying w8a8): the stand-in, on the precision asked for."""
     from facemap_gui.gui.app import with_landmark_model
     from facemap_gui.live.settings import Settings
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
 
     shutil.copytree(tiny_w8a8.parent, store.stand_in_dir("full"))
     options, make_model = with_landmark_model(

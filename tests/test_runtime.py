@@ -15,19 +15,19 @@ import numpy as np
 import onnx
 import pytest
 
-from facemap_gui import store
 from facemap_gui.cli import main
-from facemap_gui.crop import expand_box, preprocess
-from facemap_gui.errors import ModelError, RuntimeUnavailable
-from facemap_gui.landmarks.decode import FoldedBasis, decode
-from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.pipeline_builder import RunOptions, open_session
-from facemap_gui.runtime import available_runtimes
-from facemap_gui.runtime.cache import entry_for
-from facemap_gui.runtime.qnn import ALLOW_SIMULATOR_ENV, NPU
-from facemap_gui.runtime.switcher import SessionSwitcher
+from facemap_gui.core import store
+from facemap_gui.core.errors import ModelError, RuntimeUnavailable
+from facemap_gui.inference.landmarks.decode import FoldedBasis, decode
+from facemap_gui.inference.landmarks.model import inspect_model
+from facemap_gui.inference.runtime import available_runtimes
+from facemap_gui.inference.runtime.cache import entry_for
+from facemap_gui.inference.runtime.qnn import ALLOW_SIMULATOR_ENV, NPU
+from facemap_gui.inference.runtime.switcher import SessionSwitcher
+from facemap_gui.models.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
+from facemap_gui.perframe.crop import expand_box, preprocess
+from facemap_gui.run.pipeline_builder import RunOptions, open_session
 from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
 from tests.conftest import PHOTO
 
 FACE_BOX = (171, 146, 364, 339)  # BlazeFace's box on the photo, inclusive corners
@@ -207,7 +207,7 @@ def test_a_missing_qnn_plugin_says_how_to_get_it_here(monkeypatch, platform, mac
     import builtins
     import sys
 
-    from facemap_gui.runtime import qnn
+    from facemap_gui.inference.runtime import qnn
 
     real_import = builtins.__import__
 

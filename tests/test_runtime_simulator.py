@@ -17,10 +17,10 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.runtime.cache import cache_root
+from facemap_gui.inference.runtime.cache import cache_root
+from facemap_gui.models.standins import MODEL_FILE, stand_in_basis
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline
 from facemap_gui.sources import open_source
-from facemap_gui.standins import MODEL_FILE, stand_in_basis
 from tests.conftest import PHOTO
 from tests.helpers import facemap_io_model
 

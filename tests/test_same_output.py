@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from facemap_gui.cli import main
-from facemap_gui.output import frame_record
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline
+from facemap_gui.sinks.output import frame_record
 from facemap_gui.sources import open_source
 
 

@@ -33,7 +33,7 @@ def test_only_the_downloader_and_the_stream_sender_touch_the_network():
         if {m.split(".")[0] for m in imported_modules(path) if m != "urllib.parse"} & NETWORK_MODULES
     )
     # network.py only parses (urllib.parse); vts.py speaks VTube Studio's WebSocket API.
-    assert users == ["models/download.py", "streaming/udp.py", "streaming/vts.py"]
+    assert users == ["models/download.py", "sinks/streaming/udp.py", "sinks/streaming/vts.py"]
 
 
 def test_no_shell_and_no_dynamic_code():

@@ -10,11 +10,11 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from facemap_gui import store
 from facemap_gui.cli import main
+from facemap_gui.core import store
 from facemap_gui.models.catalogue import MIRROR_ENV
 from facemap_gui.models.reference import load_reference
-from facemap_gui.standins.replica import REFERENCE_BOX, write_reference
+from facemap_gui.models.standins.replica import REFERENCE_BOX, write_reference
 from tests.helpers import file_server
 
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from facemap_gui.output import frame_record
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.recording.landmarks import CSV_COLUMNS, csv_rows
-from facemap_gui.signals import HUD_ROWS, face_signals, hud_rows
-from facemap_gui.smoothing import LandmarkSmoother
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.signals import HUD_ROWS, face_signals, hud_rows
+from facemap_gui.perframe.smoothing import LandmarkSmoother
+from facemap_gui.sinks.output import frame_record
+from facemap_gui.sinks.recording.landmarks import CSV_COLUMNS, csv_rows
 from facemap_gui.sources import Frame
 
 SIZE = (640, 360)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facemap_gui.detection.base import box_iou
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.smoothing import LandmarkSmoother, OneEuroFilter, min_cutoff_hz
+from facemap_gui.perframe.detection.base import box_iou
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.smoothing import LandmarkSmoother, OneEuroFilter, min_cutoff_hz
 from facemap_gui.sources import Frame
 
 FPS = 30.0

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from facemap_gui.pipeline import FrameResult
-from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.recording import Recorder
-from facemap_gui.soak import _Watcher, check_recording, run_soak
+from facemap_gui.live.soak import _Watcher, check_recording, run_soak
+from facemap_gui.models.standins import write_stand_in
+from facemap_gui.perframe.pipeline import FrameResult
+from facemap_gui.run.pipeline_builder import RunOptions
+from facemap_gui.sinks.recording import Recorder
 from facemap_gui.sources import Frame
-from facemap_gui.standins import write_stand_in
 
 
 def test_short_soak_switches_and_records_with_no_exception(tmp_path):

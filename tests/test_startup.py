@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from facemap_gui import store
+from facemap_gui.core import store
 
 
 def run_child(code: str) -> str:
@@ -24,7 +24,7 @@ def test_the_way_to_a_frame_imports_neither_onnx_nor_pyplot_and_pyplot_still_wor
         import sys
         from pathlib import Path
         import facemap_gui.commands.process, facemap_gui.gui.app, facemap_gui.gui.window, facemap_gui.live.worker
-        from facemap_gui.detection import MediaPipeFaceDetector
+        from facemap_gui.perframe.detection import MediaPipeFaceDetector
         MediaPipeFaceDetector(Path({str(store.bundled_detector_path("full"))!r})).close()
         print("onnx" in sys.modules, type(sys.modules["matplotlib.pyplot"]).__name__)
         import matplotlib.pyplot as plt  # whoever uses it gets the real module
@@ -42,7 +42,7 @@ def test_the_launch_clock_counts_from_the_process_start():
             """
             import time
             first_line = time.monotonic()
-            from facemap_gui.timing import seconds_since_launch
+            from facemap_gui.core.timing import seconds_since_launch
             print(first_line, time.monotonic() - seconds_since_launch())
             """
         ).split(),

@@ -18,14 +18,14 @@ import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
-from facemap_gui import store
 from facemap_gui.commands.common import stream_target
-from facemap_gui.expressions import ARKIT_NAMES
-from facemap_gui.pipeline import FaceResult, FrameResult
-from facemap_gui.signals import FaceSignals
+from facemap_gui.core import store
+from facemap_gui.perframe.expressions import ARKIT_NAMES
+from facemap_gui.perframe.pipeline import FaceResult, FrameResult
+from facemap_gui.perframe.signals import FaceSignals
+from facemap_gui.sinks.streaming import Streamer, StreamTarget, osf
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE
-from facemap_gui.streaming import Streamer, StreamTarget, osf
 from tests.conftest import FULL_RANGE
 from tests.test_decode import reference_rotation
 from tests.test_process import read_jsonl, run_cli

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from facemap_gui.timing import StageTimes
+from facemap_gui.core.timing import StageTimes
 
 
 def test_mean_is_exact_and_median_and_p95_within_a_thousandth_of_numpys():

@@ -11,14 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from facemap_gui.crop import expand_box
-from facemap_gui.detection.base import Detection, FaceDetector, box_iou
-from facemap_gui.pipeline import BACKGROUND_LAG, DetectorThread, FrameResult, Pipeline, PipelineConfig
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.sources import Frame, open_source
-from facemap_gui.sources.files import read_image_rgb
-from facemap_gui.standins.fitting import PLACEMENT, mean_face_placement
-from facemap_gui.tracking import (
+from facemap_gui.models.standins.fitting import PLACEMENT, mean_face_placement
+from facemap_gui.perframe.crop import expand_box
+from facemap_gui.perframe.detection.base import Detection, FaceDetector, box_iou
+from facemap_gui.perframe.pipeline import BACKGROUND_LAG, DetectorThread, FrameResult, Pipeline, PipelineConfig
+from facemap_gui.perframe.tracking import (
     MIN_FACE,
     NEW_FACE,
     REACQUIRE_FRAMES,
@@ -31,6 +28,9 @@ from facemap_gui.tracking import (
     similarity,
     thumbnail,
 )
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline
+from facemap_gui.sources import Frame, open_source
+from facemap_gui.sources.files import read_image_rgb
 from tests.conftest import FULL_RANGE, PHOTO, constant_model
 
 CANVAS = (640, 360)

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facemap_gui.choices import BATCH_FAILURES
-from facemap_gui.errors import FacemapError, InputError, shown
+from facemap_gui.core.choices import BATCH_FAILURES
+from facemap_gui.core.errors import FacemapError, InputError, shown
 from facemap_gui.sources.files import IMAGE_SUFFIXES, VideoSource, not_media
 
 # Tried as videos without looking inside: one that does not open is a failure, not a file to pass over.

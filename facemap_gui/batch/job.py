@@ -15,13 +15,13 @@ from typing import Any
 
 import cv2
 
-from facemap_gui.engine import FrameLoop, RecordingSink, Sink
-from facemap_gui.errors import FacemapError, reason
-from facemap_gui.output import frame_record, header_record
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.recording import Recorder, recording_format
-from facemap_gui.recording.landmarks import LandmarkFiles
-from facemap_gui.runtime.session import set_intra_op_threads
+from facemap_gui.core.errors import FacemapError, reason
+from facemap_gui.inference.runtime.session import set_intra_op_threads
+from facemap_gui.run.engine import FrameLoop, RecordingSink, Sink
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline
+from facemap_gui.sinks.output import frame_record, header_record
+from facemap_gui.sinks.recording import Recorder, recording_format
+from facemap_gui.sinks.recording.landmarks import LandmarkFiles
 from facemap_gui.sources import open_source
 from facemap_gui.sources.files import IMAGE_SUFFIXES
 from facemap_gui.sources.readahead import ReadAhead

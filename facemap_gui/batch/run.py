@@ -22,14 +22,14 @@ from typing import Any
 
 import filelock
 
-from facemap_gui.atomic import write_atomic
 from facemap_gui.batch.discover import Found, discover
 from facemap_gui.batch.job import FileJob, FileResult, is_complete, process_file, remove_parts
-from facemap_gui.choices import BATCH_FAILURES, BATCH_LOCK
-from facemap_gui.errors import FacemapError, OneLineMessages, reason, shown
-from facemap_gui.network import redact, split_url
-from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.progress import REFRESH_S, ProgressLine, time_left
+from facemap_gui.core.atomic import write_atomic
+from facemap_gui.core.choices import BATCH_FAILURES, BATCH_LOCK
+from facemap_gui.core.errors import FacemapError, OneLineMessages, reason, shown
+from facemap_gui.core.network import redact, split_url
+from facemap_gui.core.progress import REFRESH_S, ProgressLine, time_left
+from facemap_gui.run.pipeline_builder import RunOptions
 
 log = logging.getLogger(__name__)
 

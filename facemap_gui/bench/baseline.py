@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facemap_gui import store
-from facemap_gui.errors import FacemapError
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.run.pipeline_builder import RunOptions
 
 # Shipped as a .py file in wheels and checkouts; a PyInstaller build has no Python to run it with, nor the file.
 BASELINE_SCRIPT = Path(__file__).resolve().with_name("straight_line.py")

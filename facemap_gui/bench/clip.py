@@ -11,9 +11,9 @@ from pathlib import Path
 import av
 import cv2
 
-from facemap_gui import store
-from facemap_gui.atomic import replacing
 from facemap_gui.bench import SCENES
+from facemap_gui.core import store
+from facemap_gui.core.atomic import replacing
 from facemap_gui.sources import Frame
 from facemap_gui.sources.demo import DEMO_FPS, DEMO_SIZE, demo_photo_path, render_pan_zoom
 from facemap_gui.sources.files import VideoSource, read_image_rgb

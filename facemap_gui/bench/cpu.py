@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 
-from facemap_gui.errors import FacemapError
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.run.pipeline_builder import RunOptions
 
 WARM_FRAMES = 60
 NATIVE = "native threads (ONNX Runtime, MediaPipe)"

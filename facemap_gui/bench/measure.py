@@ -15,18 +15,18 @@ import numpy as np
 from facemap_gui.bench.clip import decoded_frames
 from facemap_gui.bench.cpu import ThreadCpu, per_frame_ms
 from facemap_gui.bench.memory import peak_rss_mb, rss_mb
-from facemap_gui.engine import FrameLoop, RecordingSink, Sink
-from facemap_gui.errors import FacemapError
-from facemap_gui.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
-from facemap_gui.output import header_record
-from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline
-from facemap_gui.recording import Recorder, recording_format
-from facemap_gui.runtime import PRECISIONS, available_runtimes
-from facemap_gui.smoothing import LandmarkSmoother
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.core.timing import StageTimes
+from facemap_gui.inference.landmarks.decode import NUM_PARAMS, FoldedBasis, decode
+from facemap_gui.inference.runtime import PRECISIONS, available_runtimes
+from facemap_gui.perframe.smoothing import LandmarkSmoother
+from facemap_gui.run.engine import FrameLoop, RecordingSink, Sink
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline
+from facemap_gui.sinks.output import header_record
+from facemap_gui.sinks.overlay import draw_overlay
+from facemap_gui.sinks.recording import Recorder, recording_format
 from facemap_gui.sources.files import VideoSource
 from facemap_gui.sources.readahead import ReadAhead
-from facemap_gui.timing import StageTimes
 
 RSS_WARM_FRAMES = 100  # the start RSS is taken after this many frames, once models and buffers have settled
 RSS_EVERY_S = 30.0

@@ -8,9 +8,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from facemap_gui.atomic import write_atomic
 from facemap_gui.bench.measure import RunFigures
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.atomic import write_atomic
+from facemap_gui.core.errors import FacemapError
 
 
 def load_average() -> list[float] | None:

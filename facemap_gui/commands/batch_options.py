@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facemap_gui.choices import BATCH_FAILURES
 from facemap_gui.commands.common import in_range
 from facemap_gui.commands.destinations import FAILURE_LIST, output_folder, read_name
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.choices import BATCH_FAILURES
+from facemap_gui.core.errors import FacemapError
 
 if TYPE_CHECKING:
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
 
 RECORD_BESIDE = Path()  # `--record` without a name: with --output-dir, the video goes beside each JSON Lines
 

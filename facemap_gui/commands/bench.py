@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from facemap_gui.bench import SCENES
 from facemap_gui.commands.common import MAX_FRAMES, MAX_MINUTES, add_run_options, in_range, options_from_args
 from facemap_gui.commands.destinations import RECORDING, REPORT, output, read_path, recording_companions
-from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.core.errors import FacemapError, InputError
 
 if TYPE_CHECKING:
     from facemap_gui.bench.measure import RunFigures
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def bench_options(args: argparse.Namespace, clip: Path) -> RunOptions:
     """The user's options; without --model the installed model, else the full-architecture stand-in."""
-    from facemap_gui.pipeline_builder import with_stand_in
+    from facemap_gui.run.pipeline_builder import with_stand_in
 
     options = options_from_args(args, str(clip))
     return with_stand_in(options) if options.model is None else options
@@ -184,8 +184,8 @@ def run_cpu(args: argparse.Namespace, clip: Path, options: RunOptions) -> dict[s
 
 def run_soak_command(args: argparse.Namespace) -> int:
     from facemap_gui.bench.report import write_json
-    from facemap_gui.soak import SOURCE as SOAK_SOURCE
-    from facemap_gui.soak import run_soak
+    from facemap_gui.live.soak import SOURCE as SOAK_SOURCE
+    from facemap_gui.live.soak import run_soak
 
     report = run_soak(bench_options(args, Path(SOAK_SOURCE)), args.soak)
     print("\n".join(report.lines()))

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from facemap_gui.choices import CAMERA_BACKENDS
+from facemap_gui.core.choices import CAMERA_BACKENDS
 
 NO_CAMERAS = "no cameras found: connect one (and close apps using it), or use a video file or `demo` as the source"
 

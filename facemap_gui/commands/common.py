@@ -7,14 +7,14 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from facemap_gui.choices import CAMERA_BACKENDS, PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES, SIMULATOR_SLOWER
 from facemap_gui.commands.destinations import read_path
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.choices import CAMERA_BACKENDS, PRECISIONS, REDETECT_EVERY, RUNTIME_NAMES, SIMULATOR_SLOWER
+from facemap_gui.core.errors import FacemapError
 
 if TYPE_CHECKING:  # the parsers build without the pipeline's imports (numpy, OpenCV, ONNX): see choices.py
-    from facemap_gui.pipeline_builder import RunOptions
-    from facemap_gui.smoothing import LandmarkSmoother
-    from facemap_gui.streaming import StreamTarget
+    from facemap_gui.perframe.smoothing import LandmarkSmoother
+    from facemap_gui.run.pipeline_builder import RunOptions
+    from facemap_gui.sinks.streaming import StreamTarget
 
 MAX_PIXELS = 100_000  # a coordinate beyond any image's side; the pipeline checks the box against the image
 MAX_FRAMES = 10**9
@@ -162,7 +162,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def stream_target(text: str) -> StreamTarget:
-    from facemap_gui.streaming import StreamTarget
+    from facemap_gui.sinks.streaming import StreamTarget
 
     try:
         return StreamTarget.parse(text)
@@ -210,19 +210,19 @@ def with_stand_in(options: RunOptions, wanted: bool) -> RunOptions:
         return options
     if options.model is not None:
         raise FacemapError("--stand-in: not with --model (the stand-in is the model)")
-    from facemap_gui.pipeline_builder import with_stand_in
+    from facemap_gui.run.pipeline_builder import with_stand_in
 
     return with_stand_in(options)
 
 
 def smoother_from(args: argparse.Namespace) -> LandmarkSmoother | None:
-    from facemap_gui.smoothing import LandmarkSmoother
+    from facemap_gui.perframe.smoothing import LandmarkSmoother
 
     return LandmarkSmoother(args.smoothing) if args.smoothing > 0 else None
 
 
 def options_from_args(args: argparse.Namespace, source: str) -> RunOptions:
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
     from facemap_gui.sources import camera
 
     # Process-wide: every camera this run opens, also one reopened after an unplug, comes back the same way.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from facemap_gui.commands.common import MAX_FRAMES, in_range
 
 if TYPE_CHECKING:
-    from facemap_gui.pipeline_builder import RunOptions
+    from facemap_gui.run.pipeline_builder import RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_headless(options: RunOptions, frames: int) -> int:
-    from facemap_gui.engine import FrameLoop  # the pipeline loads when it runs (see process.run)
-    from facemap_gui.pipeline_builder import build_pipeline
+    from facemap_gui.run.engine import FrameLoop  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.run.pipeline_builder import build_pipeline
     from facemap_gui.sources import open_source
     from facemap_gui.sources.readahead import ReadAhead
 
@@ -50,7 +50,7 @@ def run_headless(options: RunOptions, frames: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from facemap_gui.gui.app import has_display
-    from facemap_gui.pipeline_builder import RunOptions, demo_options
+    from facemap_gui.run.pipeline_builder import RunOptions, demo_options
     from facemap_gui.sources.demo import DEMO_LOOP
 
     if args.headless or not has_display():

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from facemap_gui.atomic import is_special
-from facemap_gui.errors import FacemapError, shown
+from facemap_gui.core.atomic import is_special
+from facemap_gui.core.errors import FacemapError, shown
 
 HEAD_BYTES = 4096  # enough to see the first line of any output the app writes
 

@@ -20,7 +20,7 @@ from facemap_gui import __version__
 from facemap_gui.commands.cameras import camera_lines, probe_camera_backend, probe_cameras
 
 if TYPE_CHECKING:
-    from facemap_gui.landmarks.model import ModelInfo
+    from facemap_gui.inference.landmarks.model import ModelInfo
 
 # Distribution names behind what the app imports; the first installed one of each tuple is reported.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -78,7 +78,7 @@ def probe_platform() -> dict[str, Any]:
 
 def probe_packages() -> dict[str, Any]:
     versions: dict[str, Any] = {key: _distribution_version(names) for key, names in PACKAGES.items()}
-    from facemap_gui.runtime.qnn import qnn_versions
+    from facemap_gui.inference.runtime.qnn import qnn_versions
 
     versions["qnn-sdk"] = qnn_versions().get("qnn")
     return versions
@@ -88,7 +88,7 @@ def probe_warnings() -> list[str]:
     """Install problems known to break the app in confusing ways (a PySide6 that loses references to None here,
     measured), and runtimes older than the installed release models were built for."""
     from facemap_gui.gui.qt_health import none_leak_problem
-    from facemap_gui.landmarks.release import tool_version_warnings
+    from facemap_gui.inference.landmarks.release import tool_version_warnings
 
     warnings = [problem] if (problem := none_leak_problem()) else []
     opencv = [name for name in PACKAGES["cv2"] if _distribution_version((name,))]
@@ -105,8 +105,8 @@ def probe_warnings() -> list[str]:
 
 def installed_landmark_models() -> list[ModelInfo]:
     """What `inspect_model` says of each installed landmark model that it can read."""
-    from facemap_gui.errors import ModelError
-    from facemap_gui.landmarks.model import inspect_model
+    from facemap_gui.core.errors import ModelError
+    from facemap_gui.inference.landmarks.model import inspect_model
     from facemap_gui.models.catalogue import ENTRIES
 
     infos = []
@@ -122,7 +122,7 @@ def installed_landmark_models() -> list[ModelInfo]:
 def probe_ep_devices() -> list[dict[str, Any]]:
     import onnxruntime as ort
 
-    from facemap_gui.runtime.qnn import is_simulator, register_plugin
+    from facemap_gui.inference.runtime.qnn import is_simulator, register_plugin
 
     register_plugin()  # so that the QNN devices are listed too
     return [
@@ -139,7 +139,7 @@ def probe_ep_devices() -> list[dict[str, Any]]:
 
 
 def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
-    from facemap_gui.runtime import RUNTIMES, available_runtimes
+    from facemap_gui.inference.runtime import RUNTIMES, available_runtimes
 
     return {
         key: {"label": RUNTIMES[key].label, "available": reason is None, "reason": reason}
@@ -149,8 +149,8 @@ def probe_runtimes(allow_simulator: bool) -> dict[str, Any]:
 
 def stand_in_models() -> list[tuple[str, Path, str]]:
     """(name, path, precision) of the stand-ins generated in the data directory (`facemap-gui demo` makes one)."""
-    from facemap_gui import store
-    from facemap_gui.standins import MODEL_FILE, W8A8_FILE
+    from facemap_gui.core import store
+    from facemap_gui.models.standins import MODEL_FILE, W8A8_FILE
 
     candidates = [
         (f"stand-in {arch} {precision}", store.stand_in_dir(arch) / file, precision)
@@ -171,8 +171,8 @@ def landmark_models() -> list[tuple[str, Path, str]]:
 def probe_models() -> list[dict[str, Any]]:
     """Every catalogue entry, installed or not (the view `facemap-gui models list` gives), with the bundled
     detectors and the generated stand-ins; each file with its size and sha256."""
-    from facemap_gui.digest import file_sha256
-    from facemap_gui.landmarks.provenance import read_provenance
+    from facemap_gui.core.digest import file_sha256
+    from facemap_gui.inference.landmarks.provenance import read_provenance
     from facemap_gui.models.catalogue import ENTRIES
     from facemap_gui.models.status import status
 
@@ -219,8 +219,8 @@ def probe_models() -> list[dict[str, Any]]:
 def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
     """Proof of placement: each landmark model present, opened on each runtime available here, and where
     its nodes went (this also fills the compiled-model cache for the NPU)."""
-    from facemap_gui.errors import FacemapError
-    from facemap_gui.runtime import RUNTIMES, RuntimeSettings, available_runtimes
+    from facemap_gui.core.errors import FacemapError
+    from facemap_gui.inference.runtime import RUNTIMES, RuntimeSettings, available_runtimes
 
     settings = RuntimeSettings(allow_simulator=allow_simulator)
     runtimes = [key for key, reason in available_runtimes(allow_simulator).items() if reason is None]
@@ -246,8 +246,8 @@ def probe_placement(allow_simulator: bool) -> list[dict[str, Any]]:
 
 
 def probe_cache() -> dict[str, Any]:
-    from facemap_gui import store
-    from facemap_gui.runtime.cache import cache_root
+    from facemap_gui.core import store
+    from facemap_gui.inference.runtime.cache import cache_root
 
     compiled = sorted(cache_root().glob("*.onnx")) if cache_root().is_dir() else []
     return {
@@ -368,7 +368,7 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
     if model["io"]:
         lines.append(f"      I/O: {model['io']}")
     if model["tool_versions"]:
-        from facemap_gui.landmarks.release import format_tool_versions
+        from facemap_gui.inference.landmarks.release import format_tool_versions
 
         lines.append(f"      built with {format_tool_versions(model['tool_versions'])}")
     return lines + [f"      {f['sha256'][:16]}  {f['bytes'] / 1e6:7.2f} MB  {f['path']}" for f in model["files"]]

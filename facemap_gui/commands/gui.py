@@ -7,7 +7,7 @@ import dataclasses
 
 from facemap_gui.commands.common import add_run_options, frame_count, options_from_args
 from facemap_gui.commands.destinations import SCREENSHOT, output, read_name
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

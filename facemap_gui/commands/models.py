@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from facemap_gui import store
-from facemap_gui.choices import PRECISIONS
 from facemap_gui.commands.common import in_range
 from facemap_gui.commands.destinations import NEW_FILE, Kind, output_folder, read_path
+from facemap_gui.core import store
+from facemap_gui.core.choices import PRECISIONS
+from facemap_gui.core.network import redact
+from facemap_gui.core.progress import ProgressLine
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, resolve
-from facemap_gui.network import redact
-from facemap_gui.progress import ProgressLine
 
 # Each action imports what it uses (installing reads models with onnx, ~0.6 s): the parser builds without them.
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def _describe(current: EntryStatus) -> list[str]:
 
 
 def _file_lines(current: EntryStatus) -> list[str]:
-    from facemap_gui.digest import file_sha256
+    from facemap_gui.core.digest import file_sha256
     from facemap_gui.models.download import format_size
 
     bundled = current.entry.bundled_path()
@@ -192,9 +192,9 @@ def _file_lines(current: EntryStatus) -> list[str]:
 
 def _stand_in_lines() -> list[str]:
     """The stand-in `demo` and `process --stand-in` generate: not in the catalogue, but on disk all the same."""
-    from facemap_gui.landmarks.provenance import read_provenance
+    from facemap_gui.inference.landmarks.provenance import read_provenance
     from facemap_gui.models.download import format_size
-    from facemap_gui.standins import MODEL_FILE
+    from facemap_gui.models.standins import MODEL_FILE
 
     model = store.stand_in_dir("full") / MODEL_FILE
     if not model.is_file():
@@ -208,7 +208,7 @@ def _stand_in_lines() -> list[str]:
 
 def _release_lines(current: EntryStatus) -> list[str]:
     """The tool versions a release model was built with, from the metadata file installed beside it."""
-    from facemap_gui.landmarks.release import find_metadata, format_tool_versions, read_metadata
+    from facemap_gui.inference.landmarks.release import find_metadata, format_tool_versions, read_metadata
 
     folder = current.entry.install_dir()
     metadata = find_metadata(folder) if current.entry.kind == "landmark" and not current.problem else None
@@ -267,21 +267,21 @@ def run_remove(args: argparse.Namespace) -> int:
 def stand_in_files(_folder: Path, args: argparse.Namespace) -> dict[str, Kind]:
     """What `models stand-in DIR` writes into DIR: never over a file already there."""
     if args.as_release:
-        from facemap_gui.standins.replica import release_folder
+        from facemap_gui.models.standins.replica import release_folder
 
         return {f"{release_folder(args.precision)}.zip": NEW_FILE}
     from facemap_gui.models.catalogue import BASIS_FILES
-    from facemap_gui.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
+    from facemap_gui.models.standins import MANIFEST_FILE, MODEL_FILE, W8A8_FILE
 
     names = [MODEL_FILE, *BASIS_FILES, MANIFEST_FILE, *[W8A8_FILE] * (args.precision == "w8a8")]
     return dict.fromkeys(names, NEW_FILE)
 
 
 def run_stand_in(args: argparse.Namespace) -> int:
-    from facemap_gui.standins import STAND_IN_NOTE, write_stand_in
+    from facemap_gui.models.standins import STAND_IN_NOTE, write_stand_in
 
     if args.as_release:
-        from facemap_gui.standins.replica import write_release
+        from facemap_gui.models.standins.replica import write_release
 
         path = write_release(args.directory, args.precision, arch=args.arch, seed=args.seed)
         print(f"wrote {path} ({STAND_IN_NOTE})")

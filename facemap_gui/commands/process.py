@@ -13,7 +13,6 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
 
-from facemap_gui.atomic import replacing
 from facemap_gui.commands.batch_options import RECORD_BESIDE, add_batch_options, run_batch_args
 from facemap_gui.commands.common import (
     add_run_options,
@@ -27,7 +26,8 @@ from facemap_gui.commands.common import (
 )
 from facemap_gui.commands.destinations import JSON_LINES, RECORDING, output, read_name, recording_companions
 from facemap_gui.commands.progress import TerminalProgress
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.atomic import replacing
+from facemap_gui.core.errors import FacemapError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -126,13 +126,13 @@ def stop_between_frames() -> Iterator[StopFlag]:
 
 def run(args: argparse.Namespace) -> int:
     # The pipeline's modules (numpy, OpenCV, ONNX Runtime, MediaPipe) load when it runs, not for every --help.
-    from facemap_gui.engine import FrameLoop, RecordingSink, Sink
-    from facemap_gui.output import JsonlWriter, frame_record, header_record
-    from facemap_gui.pipeline_builder import build_pipeline
-    from facemap_gui.recording import Recorder, recording_format
+    from facemap_gui.run.engine import FrameLoop, RecordingSink, Sink
+    from facemap_gui.run.pipeline_builder import build_pipeline
+    from facemap_gui.sinks.output import JsonlWriter, frame_record, header_record
+    from facemap_gui.sinks.recording import Recorder, recording_format
+    from facemap_gui.sinks.streaming import Streamer
     from facemap_gui.sources import open_source
     from facemap_gui.sources.readahead import ReadAhead
-    from facemap_gui.streaming import Streamer
 
     options = with_stand_in(options_from_args(args, args.input), args.stand_in)
     if args.output_dir is not None:

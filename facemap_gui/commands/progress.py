@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import IO
 
-from facemap_gui.progress import ProgressLine, time_left
+from facemap_gui.core.progress import ProgressLine, time_left
 
 
 class TerminalProgress:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facemap_gui import store
-from facemap_gui.crop import preprocess
-from facemap_gui.errors import FacemapError
-from facemap_gui.landmarks.decode import FoldedBasis
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.inference.landmarks.decode import FoldedBasis
+from facemap_gui.inference.runtime import PRECISIONS, RuntimeSettings, available_runtimes, open_landmark_session
 from facemap_gui.models.catalogue import ENTRIES
 from facemap_gui.models.reference import PASS_PERCENT, landmarks_on, load_reference, mean_error_percent
-from facemap_gui.runtime import PRECISIONS, RuntimeSettings, available_runtimes, open_landmark_session
+from facemap_gui.perframe.crop import preprocess
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING
 
-from facemap_gui.choices import DEFAULT_STRENGTH
 from facemap_gui.commands.common import (
     add_run_options,
     add_smoothing_option,
@@ -23,11 +22,12 @@ from facemap_gui.commands.common import (
     with_stand_in,
 )
 from facemap_gui.commands.process import stop_between_frames
-from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.core.choices import DEFAULT_STRENGTH
+from facemap_gui.core.errors import FacemapError, InputError
 
 if TYPE_CHECKING:
-    from facemap_gui.calibration import CalibrationSink, Neutral
-    from facemap_gui.streaming import Streamer
+    from facemap_gui.perframe.calibration import CalibrationSink, Neutral
+    from facemap_gui.sinks.streaming import Streamer
 
 MAX_CALIBRATE_S = 60.0
 
@@ -62,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
         raise FacemapError(
             "track: nothing to send to; add --stream osf://127.0.0.1:11573 or --stream vmc://127.0.0.1:39539"
         )
-    from facemap_gui.engine import FrameLoop, Sink
     from facemap_gui.live.pacing import FilePacer
     from facemap_gui.live.settings import load_calibration
-    from facemap_gui.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.run.engine import FrameLoop, Sink
+    from facemap_gui.run.pipeline_builder import build_pipeline  # the pipeline loads when it runs (see process.run)
+    from facemap_gui.sinks.streaming import Streamer
     from facemap_gui.sources import open_source
     from facemap_gui.sources.demo import looped
-    from facemap_gui.streaming import Streamer
 
     spec = looped(args.source)
     options = with_stand_in(options_from_args(args, spec), args.stand_in)
@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
 def calibration(seconds: float, streamer: Streamer) -> CalibrationSink:
     """The sink that records the neutral face over the run's first `seconds`, then saves it and has `streamer`
     send relative to it (before that, raw values go out); a failure ends the run."""
-    from facemap_gui.calibration import CalibrationSink
     from facemap_gui.live.settings import save_calibration
+    from facemap_gui.perframe.calibration import CalibrationSink
 
     def done(neutral: Neutral) -> None:
         path = save_calibration(neutral)

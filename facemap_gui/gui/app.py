@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.live.settings import Settings, load_settings
 from facemap_gui.models.install import missing
-from facemap_gui.pipeline_builder import RunOptions, stand_in_model
+from facemap_gui.run.pipeline_builder import RunOptions, stand_in_model
 
 log = logging.getLogger(__name__)
 WINDOWLESS_PLATFORMS = ("offscreen", "minimal", "vnc")  # Qt platforms that need no display server
@@ -118,7 +118,7 @@ def run_gui(
     qInstallMessageHandler(_log_qt_message)
     import cv2
 
-    from facemap_gui.runtime.session import set_intra_op_threads
+    from facemap_gui.inference.runtime.session import set_intra_op_threads
 
     # The live pipeline is paced to the source, so second threads buy no frames, only wake-ups and spinning:
     # OpenCV's on every resize, ONNX Runtime's on every run (1-1.5 ms of CPU a 720p frame each; on the CPU

@@ -8,10 +8,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDialog, QToolButton, QWidget
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.gui.controls import Controller, make_action
-from facemap_gui.pipeline_builder import RunOptions
-from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
+from facemap_gui.inference.runtime import PRECISIONS, RUNTIME_NAMES, available_runtimes
+from facemap_gui.run.pipeline_builder import RunOptions
 
 RUNTIMES = {name: name.upper() for name in RUNTIME_NAMES}
 RUNTIME_KEYS = {name: f"Ctrl+{number}" for number, name in enumerate(RUNTIME_NAMES, 1)}

@@ -11,12 +11,12 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QSlider, QWidget
 
-from facemap_gui.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
-from facemap_gui.errors import InputError
+from facemap_gui.core.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
+from facemap_gui.core.errors import InputError
 from facemap_gui.live.events import ViewOptions
 from facemap_gui.live.settings import Settings
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.overlay import OverlayOptions
+from facemap_gui.sinks.overlay import OverlayOptions
 from facemap_gui.sources import CameraInfo, camera, list_cameras
 from facemap_gui.sources.demo import DEMO_LOOP
 from facemap_gui.sources.files import IMAGE_SUFFIXES

@@ -38,13 +38,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui import store
-from facemap_gui.errors import FacemapError
+from facemap_gui.core import store
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.core.network import redact
 from facemap_gui.models.catalogue import resolve
 from facemap_gui.models.download import DownloadCancelled, Downloader, DownloadError, Progress
 from facemap_gui.models.install import download, missing
 from facemap_gui.models.records import Installed
-from facemap_gui.network import redact
 
 log = logging.getLogger(__name__)
 

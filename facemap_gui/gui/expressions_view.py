@@ -10,11 +10,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QCheckBox, QFrame, QVBoxLayout, QWidget
 
-from facemap_gui.calibration import Neutral
-from facemap_gui.expressions import ARKIT_NAMES, COMPUTED, frame_blendshapes
 from facemap_gui.gui.style import named
 from facemap_gui.live.events import LiveFrame
-from facemap_gui.signals import frame_signals
+from facemap_gui.perframe.calibration import Neutral
+from facemap_gui.perframe.expressions import ARKIT_NAMES, COMPUTED, frame_blendshapes
+from facemap_gui.perframe.signals import frame_signals
 
 SIGNALS = ("eye_open_left", "eye_open_right", "mouth_open", "mouth_wide", "brow_raise_left", "brow_raise_right")
 PLOTTED = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "eyeBlinkRight")  # the plot's lines, in COLOURS order

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from facemap_gui import __version__
 from facemap_gui.gui.controls import Controller, make_action
-from facemap_gui.runtime.qnn import qnn_versions
+from facemap_gui.inference.runtime.qnn import qnn_versions
 
 log = logging.getLogger(__name__)
 

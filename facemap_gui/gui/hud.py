@@ -10,10 +10,10 @@ from PySide6.QtGui import QPainter, QShowEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from facemap_gui.gui.style import named
+from facemap_gui.inference.runtime.base import RuntimeInfo
 from facemap_gui.live.events import LiveFrame
-from facemap_gui.pipeline import STAGES
-from facemap_gui.runtime.base import RuntimeInfo
-from facemap_gui.signals import HUD_ROWS, frame_signals, hud_rows
+from facemap_gui.perframe.pipeline import STAGES
+from facemap_gui.perframe.signals import HUD_ROWS, frame_signals, hud_rows
 
 STAGE_ROWS = (*STAGES, "overlay")
 

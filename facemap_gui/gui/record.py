@@ -7,12 +7,12 @@ import logging
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
 from facemap_gui.gui.controls import Controller, make_action
 from facemap_gui.gui.icons import dot_icon
 from facemap_gui.gui.style import named
 from facemap_gui.live.settings import Settings, output_folder
-from facemap_gui.recording import default_recording_path
+from facemap_gui.sinks.recording import default_recording_path
 
 log = logging.getLogger(__name__)
 

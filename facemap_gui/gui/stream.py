@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.core.network import is_loopback
 from facemap_gui.gui.controls import Controller, make_action
 from facemap_gui.gui.style import named
 from facemap_gui.live.settings import Settings
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.network import is_loopback
-from facemap_gui.streaming import PROTOCOLS, StreamStatus, StreamTarget
+from facemap_gui.sinks.streaming import PROTOCOLS, StreamStatus, StreamTarget
 
 STREAM_KEY = "Ctrl+T"
 CALIBRATE_KEY = "Ctrl+Shift+N"

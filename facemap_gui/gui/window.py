@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facemap_gui.atomic import replacing
+from facemap_gui.core.atomic import replacing
+from facemap_gui.core.timing import seconds_since_launch
 from facemap_gui.gui.choice import RUNTIMES, RuntimeChooser
 from facemap_gui.gui.controls import SourceMenu, ViewControls, make_action
 from facemap_gui.gui.expressions_view import ExpressionsPanel
@@ -43,10 +44,9 @@ from facemap_gui.gui.view import ViewStack
 from facemap_gui.live.events import LiveFrame, WorkerEvent, WorkerState
 from facemap_gui.live.settings import Settings, save_settings
 from facemap_gui.live.worker import LiveWorker
-from facemap_gui.pipeline_builder import RunOptions
+from facemap_gui.run.pipeline_builder import RunOptions
 from facemap_gui.sources import list_cameras
 from facemap_gui.sources.demo import looped
-from facemap_gui.timing import seconds_since_launch
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
-from facemap_gui.overlay import OverlayOptions
-from facemap_gui.pipeline import FrameResult
-from facemap_gui.runtime.base import RuntimeInfo
-from facemap_gui.smoothing import DEFAULT_STRENGTH
+from facemap_gui.inference.runtime.base import RuntimeInfo
+from facemap_gui.perframe.pipeline import FrameResult
+from facemap_gui.perframe.smoothing import DEFAULT_STRENGTH
+from facemap_gui.sinks.overlay import OverlayOptions
 from facemap_gui.sources import Frame
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.live.events import Captured
 from facemap_gui.sources import Frame, FrameSource
 

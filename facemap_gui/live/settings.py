@@ -17,14 +17,14 @@ from typing import Any
 
 import platformdirs
 
-from facemap_gui import store
-from facemap_gui.atomic import write_atomic
-from facemap_gui.calibration import Neutral
-from facemap_gui.errors import FacemapError
-from facemap_gui.overlay import OverlayOptions
-from facemap_gui.runtime import PRECISIONS, RUNTIME_NAMES
-from facemap_gui.smoothing import DEFAULT_STRENGTH
-from facemap_gui.streaming import PROTOCOLS, StreamTarget
+from facemap_gui.core import store
+from facemap_gui.core.atomic import write_atomic
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.inference.runtime import PRECISIONS, RUNTIME_NAMES
+from facemap_gui.perframe.calibration import Neutral
+from facemap_gui.perframe.smoothing import DEFAULT_STRENGTH
+from facemap_gui.sinks.overlay import OverlayOptions
+from facemap_gui.sinks.streaming import PROTOCOLS, StreamTarget
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from facemap_gui.calibration import CalibrationSink, Neutral
-from facemap_gui.engine import FrameLoop, RecordingSink, Sink
-from facemap_gui.errors import FacemapError, InputError
+from facemap_gui.core.errors import FacemapError, InputError
+from facemap_gui.core.mailbox import Mailbox
+from facemap_gui.inference.runtime.session import LandmarkSession
+from facemap_gui.inference.runtime.switcher import SessionSwitcher
 from facemap_gui.live.events import (
     Captured,
     EventKind,
@@ -36,17 +37,16 @@ from facemap_gui.live.events import (
 from facemap_gui.live.pacing import FilePacer, read_failed
 from facemap_gui.live.picture import fitted_size, scaled_copy
 from facemap_gui.live.settings import load_calibration, save_calibration
-from facemap_gui.mailbox import Mailbox
-from facemap_gui.output import header_record
-from facemap_gui.overlay import draw_overlay
-from facemap_gui.pipeline import FrameResult, Pipeline
-from facemap_gui.pipeline_builder import RunOptions, build_pipeline, open_session
-from facemap_gui.recording import Recorder, RecorderStatus, recording_format
-from facemap_gui.runtime.session import LandmarkSession
-from facemap_gui.runtime.switcher import SessionSwitcher
-from facemap_gui.smoothing import LandmarkSmoother
+from facemap_gui.perframe.calibration import CalibrationSink, Neutral
+from facemap_gui.perframe.pipeline import FrameResult, Pipeline
+from facemap_gui.perframe.smoothing import LandmarkSmoother
+from facemap_gui.run.engine import FrameLoop, RecordingSink, Sink
+from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline, open_session
+from facemap_gui.sinks.output import header_record
+from facemap_gui.sinks.overlay import draw_overlay
+from facemap_gui.sinks.recording import Recorder, RecorderStatus, recording_format
+from facemap_gui.sinks.streaming import Streamer, StreamStatus, StreamTarget
 from facemap_gui.sources import FrameSource, open_source
-from facemap_gui.streaming import Streamer, StreamStatus, StreamTarget
 
 log = logging.getLogger(__name__)
 

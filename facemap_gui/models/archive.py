@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from facemap_gui.errors import ModelError
+from facemap_gui.core.errors import ModelError
 
 # The real float model is ~21 MB; anything near this limit is not a facemap_3dmm download.
 MAX_UNPACKED_BYTES = 512 * 2**20

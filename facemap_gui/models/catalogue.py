@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facemap_gui import store
-from facemap_gui.errors import ModelError
+from facemap_gui.core import store
+from facemap_gui.core.errors import ModelError
 
 QAIHUB = "https://qaihub-public-assets.s3.us-west-2.amazonaws.com/qai-hub-models/models/facemap_3dmm"
 MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets"

@@ -28,11 +28,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from facemap_gui import __version__
-from facemap_gui.digest import file_sha256
-from facemap_gui.errors import FacemapError
+from facemap_gui.core.digest import file_sha256
+from facemap_gui.core.errors import FacemapError
+from facemap_gui.core.network import is_loopback, redact, split_url
+from facemap_gui.core.progress import time_left
 from facemap_gui.models.catalogue import MIRROR_ENV
-from facemap_gui.network import is_loopback, redact, split_url
-from facemap_gui.progress import time_left
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import filelock
 
-from facemap_gui import store
-from facemap_gui.digest import file_sha256
+from facemap_gui.core import store
+from facemap_gui.core.digest import file_sha256
 from facemap_gui.models.catalogue import ENTRIES
 from facemap_gui.models.records import recorded_files
 

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from facemap_gui import store
-from facemap_gui.digest import file_sha256
-from facemap_gui.errors import FacemapError, ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
-from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.landmarks.onnx_proto import load_graph
-from facemap_gui.landmarks.provenance import read_provenance
-from facemap_gui.landmarks.release import METADATA_FILES
+from facemap_gui.core import store
+from facemap_gui.core.digest import file_sha256
+from facemap_gui.core.errors import FacemapError, ModelError
+from facemap_gui.inference.landmarks.decode import BASIS_SHAPES, load_npy
+from facemap_gui.inference.landmarks.model import inspect_model
+from facemap_gui.inference.landmarks.onnx_proto import load_graph
+from facemap_gui.inference.landmarks.provenance import read_provenance
+from facemap_gui.inference.landmarks.release import METADATA_FILES
+from facemap_gui.inference.runtime.base import PRECISIONS
+from facemap_gui.inference.runtime.check import check_model_runs
 from facemap_gui.models import folder
 from facemap_gui.models.archive import unpack_zip
 from facemap_gui.models.catalogue import DEFAULT_NAMES, ENTRIES, Entry, entry_for_download, resolve
@@ -42,8 +44,6 @@ from facemap_gui.models.records import (
     write_json,
 )
 from facemap_gui.models.reference import READERS, REFERENCE_FILES
-from facemap_gui.runtime.base import PRECISIONS
-from facemap_gui.runtime.check import check_model_runs
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from facemap_gui import store
-from facemap_gui.atomic import write_atomic
-from facemap_gui.digest import file_sha256
-from facemap_gui.errors import ModelError
+from facemap_gui.core import store
+from facemap_gui.core.atomic import write_atomic
+from facemap_gui.core.digest import file_sha256
+from facemap_gui.core.errors import ModelError
 from facemap_gui.models.catalogue import ENTRIES, Entry, RemoteFile, entry_for_download
 
 RECORD_FILE = "installed.json"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facemap_gui.crop import preprocess
-from facemap_gui.errors import InputError, ModelError
-from facemap_gui.landmarks.decode import FoldedBasis, decode
+from facemap_gui.core.errors import InputError, ModelError
+from facemap_gui.inference.landmarks.decode import FoldedBasis, decode
 from facemap_gui.models.catalogue import REFERENCE_FILES  # the box file's order is x0, x1, y0, y1
+from facemap_gui.perframe.crop import preprocess
 from facemap_gui.sources.files import read_image_rgb
 
 PASS_PERCENT = 1.0  # Qualcomm's test passes below 1% of the box width, mean over the 68 points

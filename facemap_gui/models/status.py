@@ -7,16 +7,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from facemap_gui.digest import file_sha256
-from facemap_gui.errors import ModelError
-from facemap_gui.landmarks.decode import BASIS_SHAPES, load_npy
-from facemap_gui.landmarks.model import inspect_model
-from facemap_gui.landmarks.provenance import read_provenance
+from facemap_gui.core.digest import file_sha256
+from facemap_gui.core.errors import ModelError
+from facemap_gui.inference.landmarks.decode import BASIS_SHAPES, load_npy
+from facemap_gui.inference.landmarks.model import inspect_model
+from facemap_gui.inference.landmarks.provenance import read_provenance
+from facemap_gui.inference.runtime.check import check_model_runs
 from facemap_gui.models import folder
 from facemap_gui.models.catalogue import ENTRIES, Entry
 from facemap_gui.models.records import FileRecord, installed_records, record_path, recorded_files, write_json
 from facemap_gui.models.reference import READERS
-from facemap_gui.runtime.check import check_model_runs
 
 
 @dataclass(frozen=True)

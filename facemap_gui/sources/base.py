@@ -86,7 +86,7 @@ def register_file_type(accepts: Callable[[str], bool], factory: SourceFactory) -
 
 def open_source(spec: str) -> FrameSource:
     """Open `camera:N`, `demo`, any registered `scheme:arg`, or an image/video path."""
-    from facemap_gui.errors import InputError
+    from facemap_gui.core.errors import InputError
 
     scheme, sep, arg = spec.partition(":")
     if scheme in _SCHEMES and (sep or scheme == spec):

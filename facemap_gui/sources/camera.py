@@ -20,8 +20,8 @@ from pathlib import Path
 
 import cv2
 
-from facemap_gui.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
-from facemap_gui.errors import InputError, reason
+from facemap_gui.core.choices import DEFAULT_CAMERA_SIZE, MIN_CAMERA_FPS
+from facemap_gui.core.errors import InputError, reason
 from facemap_gui.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)

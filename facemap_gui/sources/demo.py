@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemap_gui.errors import InputError
+from facemap_gui.core.errors import InputError
 from facemap_gui.sources.base import Frame, FrameSource
 from facemap_gui.sources.files import read_image_rgb
 

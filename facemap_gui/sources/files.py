@@ -16,7 +16,7 @@ import av.codec.hwaccel
 import cv2
 import numpy as np
 
-from facemap_gui.errors import InputError, reason
+from facemap_gui.core.errors import InputError, reason
 from facemap_gui.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ from PySide6.QtMultimedia import (
     QVideoSink,
 )
 
-from facemap_gui.errors import InputError
-from facemap_gui.mailbox import Mailbox
+from facemap_gui.core.errors import InputError
+from facemap_gui.core.mailbox import Mailbox
 from facemap_gui.sources.base import Frame, FrameSource
 from facemap_gui.sources.camera import CameraFormat, CameraInfo
 

@@ -1,0 +1,1 @@
+"""What every front end runs: its options made into a pipeline, and the one frame loop."""

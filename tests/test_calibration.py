@@ -164,7 +164,7 @@ def test_every_front_end_calibrates_through_the_one_sink():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Call) and ast.unparse(node.func) in ("Calibrator", "CalibrationSink")
     )
-    assert makers == ["perframe/calibration.py", "commands/track.py", "live/worker.py"]
+    assert makers == ["commands/track.py", "live/worker.py", "perframe/calibration.py"]
     assert "Calibrator(" not in (package / "live/worker.py").read_text() + (package / "commands/track.py").read_text()
 
 

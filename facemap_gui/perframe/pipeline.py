@@ -44,8 +44,8 @@ class FaceResult:
     def points(self) -> list[list[float]]:
         """The landmarks as Python floats (float64), converted once however many readers (signals, expressions,
         packets) use them: each reads a few points, where numpy calls on tiny arrays cost more."""
-        if not self._points:
-            self._points.extend(np.asarray(self.landmarks, dtype=np.float64).tolist())
+        if not self._points:  # replaced whole, not extended: two threads asking at once still leave 68 points
+            self._points[:] = np.asarray(self.landmarks, dtype=np.float64).tolist()
         return self._points
 
 

@@ -112,11 +112,11 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
     x0, _, x1, _ = face.crop_box
     pixels_per_unit = face.focal / MODEL_DEPTH * (x1 - x0 + 1) / INPUT_SIZE
     z = float(width / pixels_per_unit)  # model units, for a focal length of `width` pixels
-    u = v = 0.0
-    for x, y in face.points():  # added in order, as numpy's mean over the points' axis does
+    points, u, v = face.points(), 0.0, 0.0
+    for x, y in points:  # added in order, as numpy's mean over the points' axis does
         u += x
         v += y
-    u, v = u / len(face.points()), v / len(face.points())
+    u, v = u / len(points), v / len(points)
     return ((u - width / 2) * z / width * MODEL_UNIT_M, -(v - height / 2) * z / width * MODEL_UNIT_M, z * MODEL_UNIT_M)
 
 

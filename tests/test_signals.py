@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -157,3 +158,31 @@ def test_smoothing_applies_to_the_signals():
         openness.append(face_signals(smoother.apply(result).faces[0], SIZE).eye_open_left)
     assert openness[9] == pytest.approx(1.0)
     assert 0.05 < openness[10] < 0.95 and openness[10] > openness[12] > openness[19]
+
+
+def test_a_faces_points_are_its_own_landmarks_not_an_earlier_faces():
+    """The landmarks as Python floats are converted once a face and shared by its readers; a face made from another
+    (smoothing replaces the landmarks) reads its own, so the signals follow the new points."""
+    raw = face(drawn_face().astype(np.float32))
+    assert raw.points() == drawn_face().astype(np.float32).astype(np.float64).tolist()
+    shut = dataclasses.replace(raw, landmarks=drawn_face(eye_gap=(0.0, 0.0)))
+    assert shut.points() == drawn_face(eye_gap=(0.0, 0.0)).tolist()
+    assert face_signals(shut, SIZE).blink and not face_signals(raw, SIZE).blink
+
+
+def test_a_faces_points_asked_for_twice_at_once_are_still_its_68_points():
+    """Another thread asking while the first converts (played here by asking from inside the conversion) must not
+    leave the points twice over: the head position divides by their count."""
+    points = drawn_face()
+
+    class Landmarks:  # converted by np.asarray, which calls __array__: the second reader asks meanwhile
+        def __array__(self, dtype=None, copy=None):
+            if not inner:
+                inner.append(0)
+                inner[0] = len(shared.points())
+            return points.astype(dtype)
+
+    inner: list[int] = []  # what the second reader got
+    shared = face(Landmarks())
+    assert len(shared.points()) == 68 and inner == [68]
+    assert face_signals(shared, SIZE) == face_signals(face(points), SIZE)

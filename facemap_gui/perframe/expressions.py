@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
 from facemap_gui.perframe.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
 
@@ -104,6 +102,8 @@ _SIDES: tuple[tuple[tuple[str, ...], int, int, int, int, int], ...] = tuple(
     for side, eye, brow, outer_brow, outer_eye, mouth in (("Left", 42, 22, 26, 45, 54), ("Right", 36, 17, 17, 36, 48))
 )
 MIN_YAW_COS = 0.5  # beyond 60 degrees of yaw the correction would amplify noise more than it corrects
+# The points the rules below read: the brows, eyes, chin, nose bridge and base, mouth corners and inner lips.
+_READ = (8, *range(17, 28), 33, *range(36, 48), 48, 54, 61, 62, 63, 65, 66, 67)
 
 
 def _ramp(value: float, rest: float, full: float) -> float:
@@ -113,15 +113,18 @@ def _ramp(value: float, rest: float, full: float) -> float:
 
 def blendshapes(face: FaceResult) -> dict[str, float]:
     """All 52 ARKit names, each 0..1 (the subject's left and right)."""
-    points = face.landmarks.astype(np.float64)  # float64: the sums of the Python floats the rules use, bit for bit
-    (ax, ay), (bx, by) = points[36].tolist(), points[45].tolist()
+    p = face.points()
+    (ax, ay), (bx, by) = p[36], p[45]
     span = max(math.hypot(bx - ax, by - ay), 1e-6)
     cx, cy = (ax + bx) / 2, (ay + by) / 2
     ux, uy = (bx - ax) / span, (by - ay) / span  # towards the subject's left
     vertical = span / max(math.cos(math.radians(face.pose[0])), MIN_YAW_COS)
-    dx, dy = points[:, 0] - cx, points[:, 1] - cy
-    # (x towards the subject's left, y down) of the 68 points: a few numpy calls cost less than a loop over them
-    xs, ys = ((dx * ux + dy * uy) / span).tolist(), ((dy * ux - dx * uy) / vertical).tolist()
+    # (x towards the subject's left, y down) of the points the rules read, in scalars: cheaper than numpy calls on
+    # all 68. The others are NaN, so a rule reading a point missing from _READ gives NaN, not a plausible value.
+    xs, ys = [math.nan] * len(p), [math.nan] * len(p)
+    for i in _READ:
+        dx, dy = p[i][0] - cx, p[i][1] - cy
+        xs[i], ys[i] = (dx * ux + dy * uy) / span, (dy * ux - dx * uy) / vertical
 
     def eye(corner: int) -> tuple[float, float]:  # (lid gap / width, lower lid below the corner line / width)
         width = max(xs[corner + 3] - xs[corner], 1e-6)  # x and y are in the same (yaw-corrected) units

@@ -39,6 +39,14 @@ class FaceResult:
     pose: tuple[float, float, float]  # yaw, pitch, roll in degrees
     focal: float = 450.0  # the model's focal length, for the head's distance (signals.head_position)
     track_id: int = 0  # the face's identity from frame to frame (tracking.Identities)
+    _points: list[list[float]] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def points(self) -> list[list[float]]:
+        """The landmarks as Python floats (float64), converted once however many readers (signals, expressions,
+        packets) use them: each reads a few points, where numpy calls on tiny arrays cost more."""
+        if not self._points:  # replaced whole, not extended: two threads asking at once still leave 68 points
+            self._points[:] = np.asarray(self.landmarks, dtype=np.float64).tolist()
+        return self._points
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from facemap_gui.inference.landmarks.decode import INPUT_SIZE, MODEL_DEPTH
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
 
@@ -68,8 +66,7 @@ def _eye_openness(p: list[list[float]], corner: int) -> float:
 
 def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     """The signals of one face in an image of `image_size` (width, height) pixels."""
-    # In scalars on the few points used: it runs every frame, and a dozen numpy calls on 68 points cost more.
-    p = np.asarray(face.landmarks, dtype=np.float64).tolist()
+    p = face.points()  # in scalars on the few points used: a dozen numpy calls on 68 points cost more
     across_x, across_y = p[45][0] - p[36][0], p[45][1] - p[36][1]  # outer eye corners: turns with the head's roll
     span = max(math.hypot(across_x, across_y), 1e-6)
     up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
@@ -114,13 +111,13 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
     width, height = image_size
     x0, _, x1, _ = face.crop_box
     pixels_per_unit = face.focal / MODEL_DEPTH * (x1 - x0 + 1) / INPUT_SIZE
-    z = width / pixels_per_unit  # model units, for a focal length of `width` pixels
-    u, v = np.asarray(face.landmarks, dtype=np.float64).mean(axis=0)
-    return (
-        float((u - width / 2) * z / width * MODEL_UNIT_M),
-        float(-(v - height / 2) * z / width * MODEL_UNIT_M),
-        float(z * MODEL_UNIT_M),
-    )
+    z = float(width / pixels_per_unit)  # model units, for a focal length of `width` pixels
+    points, u, v = face.points(), 0.0, 0.0
+    for x, y in points:  # added in order, as numpy's mean over the points' axis does
+        u += x
+        v += y
+    u, v = u / len(points), v / len(points)
+    return ((u - width / 2) * z / width * MODEL_UNIT_M, -(v - height / 2) * z / width * MODEL_UNIT_M, z * MODEL_UNIT_M)
 
 
 def hud_rows(signals: FaceSignals) -> dict[str, str]:

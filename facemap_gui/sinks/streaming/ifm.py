@@ -19,13 +19,15 @@ def ifm_name(arkit: str) -> str:
     return arkit
 
 
-_NAMES = tuple((arkit, ifm_name(arkit)) for arkit in ARKIT_NAMES)
+# The datagram with its numbers left out: a frame fills them in with one formatting.
+_TEMPLATE = "|".join(f"{ifm_name(arkit)}-%d" for arkit in ARKIT_NAMES) + (
+    "|=head#%.3f,%.3f,%.3f,%.4f,%.4f,%.4f|rightEye#0,0,0|leftEye#0,0,0|"
+)
 
 
 def packet(signals: FaceSignals, shapes: dict[str, float]) -> bytes:
     """The datagram for a face: head rotation as pitch, yaw, roll (the JSON Lines `pose`), position in metres as
     ARKit's face anchor (x right, y up, the face at negative z); no gaze, so the eyes are 0."""
     s = signals
-    blend = "|".join(f"{name}-{round(shapes[arkit] * 100)}" for arkit, name in _NAMES)
-    head = f"{s.pitch:.3f},{s.yaw:.3f},{s.roll:.3f},{s.head_x:.4f},{s.head_y:.4f},{-s.head_z:.4f}"
-    return f"{blend}|=head#{head}|rightEye#0,0,0|leftEye#0,0,0|".encode("ascii")
+    blend = [round(shapes[arkit] * 100) for arkit in ARKIT_NAMES]
+    return (_TEMPLATE % (*blend, s.pitch, s.yaw, s.roll, s.head_x, s.head_y, -s.head_z)).encode("ascii")

@@ -122,14 +122,14 @@ def features(face: FaceResult, signals: FaceSignals) -> tuple[float, ...]:
         "eyebrow_updown_r": signals.brow_raise_right,
         "mouth_open": signals.mouth_open,
         "mouth_wide": signals.mouth_wide,
-        **brow_and_mouth(face.landmarks.tolist()),
+        **brow_and_mouth(face.points()),
     }
     return tuple(known[name] for name in _FEATURES)
 
 
 def face_packet(now: float, face_id: int, size: tuple[int, int], face: FaceResult, signals: FaceSignals) -> bytes:
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none)."""
-    pupils = face.landmarks[36:48].reshape(2, 6, 2).mean(axis=1)  # the eyes' centres
+    pupils = face.landmarks[36:48].reshape(2, 6, 2).sum(axis=1) / 6  # the eyes' centres (np.mean's sums)
     points = np.concatenate((face.landmarks[OSF_FROM_IBUG], pupils)).astype("<f4")  # as struct's "f" rounds
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
     head = _HEAD.pack(

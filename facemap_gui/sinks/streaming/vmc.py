@@ -13,8 +13,6 @@ from facemap_gui.sinks.streaming.rotation import quaternion_yxz
 DEFAULT_PORT = 39539  # a VMC "Marionette" (the avatar app); a "Performer" such as VSeeFace listens on 39540
 VRM_PRESETS = ("Blink_L", "Blink_R", "A", "I")
 BLENDSHAPES = (*VRM_PRESETS, *ARKIT_NAMES)
-_FLOAT = struct.Struct(">f")  # OSC numbers are big-endian
-_BONE = struct.Struct(">7f")
 
 
 def presets(signals: FaceSignals) -> tuple[float, ...]:
@@ -35,17 +33,22 @@ def _message_head(address: str, label: str | None, floats: int) -> bytes:
     return struct.pack(">i", len(head) + 4 * floats) + head
 
 
-# Only the floats change between frames, so every element's head is encoded once.
+# Only the floats change between frames: every element's head is encoded once, and a frame's bundle is one pack of
+# the heads with the floats between them.
 _BUNDLE = _osc_string("#bundle") + struct.pack(">Q", 1)  # time tag 1: "immediately"
-_BONE_HEAD = _message_head("/VMC/Ext/Bone/Pos", "Head", _BONE.size // 4)
+_BONE_HEAD = _message_head("/VMC/Ext/Bone/Pos", "Head", 7)
 _BLEND_HEADS = tuple(_message_head("/VMC/Ext/Blend/Val", name, 1) for name in BLENDSHAPES)
 _APPLY = _message_head("/VMC/Ext/Blend/Apply", None, 0)
+_FRAME = struct.Struct(
+    f">{len(_BUNDLE + _BONE_HEAD)}s7f" + "".join(f"{len(head)}sf" for head in _BLEND_HEADS) + f"{len(_APPLY)}s"
+)
+_ARGUMENTS = [_BUNDLE + _BONE_HEAD, *(0.0,) * 7, *(x for head in _BLEND_HEADS for x in (head, 0.0)), _APPLY]
 
 
 def bundle(signals: FaceSignals, shapes: dict[str, float]) -> bytes:
     """The frame's bundle for a face: head bone rotation as Unity's Quaternion.Euler(pitch, yaw, roll) (VMC
     receivers run on Unity; position 0: receivers place the head themselves), presets and ARKit blendshapes."""
-    bone = _BONE.pack(0.0, 0.0, 0.0, *quaternion_yxz(signals.pitch, signals.yaw, signals.roll))
-    values = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
-    blends = b"".join(head + _FLOAT.pack(value) for head, value in zip(_BLEND_HEADS, values, strict=True))
-    return b"".join((_BUNDLE, _BONE_HEAD, bone, blends, _APPLY))
+    arguments = _ARGUMENTS.copy()
+    arguments[4:8] = quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
+    arguments[9:-1:2] = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
+    return _FRAME.pack(*arguments)

@@ -64,9 +64,8 @@ def parameters(signals: FaceSignals, shapes: dict[str, float]) -> dict[str, floa
     """VTS's input parameters from the signals and ARKit expressions, each within its RANGES."""
     s = signals
 
-    def brow(side: str) -> float:  # 0.5 at rest, up to 1 raised, down to 0 lowered
-        up = max(shapes["browInnerUp"], shapes[f"browOuterUp{side}"], getattr(s, f"brow_raise_{side.lower()}"))
-        return 0.5 + (up - shapes[f"browDown{side}"]) / 2
+    def brow(outer_up: float, raised: float, down: float) -> float:  # 0.5 at rest, up to 1 raised, down to 0 lowered
+        return 0.5 + (max(shapes["browInnerUp"], outer_up, raised) - down) / 2
 
     smile = (shapes["mouthSmileLeft"] + shapes["mouthSmileRight"]) / 2
     frown = (shapes["mouthFrownLeft"] + shapes["mouthFrownRight"]) / 2
@@ -82,11 +81,11 @@ def parameters(signals: FaceSignals, shapes: dict[str, float]) -> dict[str, floa
         "MouthOpen": shapes["jawOpen"],
         "MouthSmile": 0.5 + (smile - frown) / 2,  # VTS binds it to the mouth's form: 0 sad, 0.5 rest, 1 smile
         "MouthX": shapes["mouthLeft"] - shapes["mouthRight"],
-        "BrowLeftY": brow("Left"),
-        "BrowRightY": brow("Right"),
+        "BrowLeftY": brow(shapes["browOuterUpLeft"], s.brow_raise_left, shapes["browDownLeft"]),
+        "BrowRightY": brow(shapes["browOuterUpRight"], s.brow_raise_right, shapes["browDownRight"]),
     }
     values["Brows"] = (values["BrowLeftY"] + values["BrowRightY"]) / 2
-    return {name: min(max(value, RANGES[name][0]), RANGES[name][1]) for name, value in values.items()}
+    return {name: min(max(value, low), high) for name, value in values.items() for low, high in (RANGES[name],)}
 
 
 class VtsProblem(Exception):

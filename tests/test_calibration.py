@@ -4,6 +4,7 @@ is streamed, not to the files; winks stay apart from blinks, raw and calibrated;
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import socket
@@ -15,6 +16,7 @@ import pytest
 from facemap_gui.core import store
 from facemap_gui.core.errors import FacemapError
 from facemap_gui.live.settings import calibration_path, load_calibration, save_calibration
+from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.calibration import CalibrationSink, Calibrator, Neutral
 from facemap_gui.perframe.expressions import ARKIT_NAMES, blendshapes
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
@@ -25,6 +27,7 @@ from tests.conftest import FULL_RANGE
 from tests.test_avatar_apps import parse_ifm
 from tests.test_expressions import FACES
 from tests.test_process import run_cli
+from tests.test_streaming import decode_osf
 
 SIZE = tuple(FACES["neutral"]["size"])
 
@@ -111,6 +114,33 @@ def test_the_calibration_is_saved_atomically_and_a_bad_file_is_ignored_with_a_wa
     assert warning.startswith(f"{path}: calibration unreadable (shapes.jawOpen is 7.0, expected 0 to 1)")
     path.write_text("{")
     assert load_calibration()[0] is None
+    # A calibration saved before the brow and mouth features were recorded still loads (their default rest)...
+    save_calibration(neutral)
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({key: value for key, value in saved.items() if key != "brow_mouth"}))
+    assert load_calibration()[0] == dataclasses.replace(neutral, brow_mouth=None)
+    # ...and one whose features are not numbers is refused like any other damage.
+    path.write_text(json.dumps({**saved, "brow_mouth": {**saved["brow_mouth"], "eyebrow_quirk_l": "x"}}))
+    assert "brow_mouth: expected a finite number" in load_calibration()[1]
+
+
+def test_openseeface_brow_and_mouth_features_read_zero_on_the_calibrated_neutral_face():
+    """The 8 features OpenSeeFace sends from the points are relative to the user's neutral face too: a resting face
+    that reads as a smile (the astronaut's) raises the mouth corners raw, and reads 0 once calibrated on it."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(30.0)
+    rest = frame(FACES["smile"]["landmarks"])
+    neutral = calibrated_on(FACES["smile"]["landmarks"])
+    with Streamer([StreamTarget("osf", "127.0.0.1", receiver.getsockname()[1])]) as streamer:
+        streamer.send(rest)
+        raw = decode_osf(receiver.recv(65536))[0]["features"]
+        streamer.neutral = neutral
+        streamer.send(rest)
+        calibrated = decode_osf(receiver.recv(65536))[0]["features"]
+    receiver.close()
+    assert min(raw["mouth_corner_updown_l"], raw["mouth_corner_updown_r"]) >= 0.2
+    assert {name: calibrated[name] for name in brow_mouth.NAMES} == pytest.approx(dict.fromkeys(brow_mouth.NAMES, 0.0))
 
 
 def test_the_streamer_sends_relative_to_the_neutral_face_and_the_result_keeps_raw_values():

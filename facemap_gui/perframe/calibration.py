@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facemap_gui.core.errors import FacemapError
+from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.expressions import ARKIT_NAMES, frame_blendshapes
 from facemap_gui.perframe.pipeline import FrameResult
 from facemap_gui.perframe.signals import BLINK_BELOW, FaceSignals, frame_signals
@@ -39,6 +40,9 @@ class Neutral:
     shapes: dict[str, float]  # ARKit name -> its reading at rest
     signals: dict[str, float]  # AT_REST and OPEN signal -> its reading at rest
     frames: int  # how many frames with a face it was measured on
+    # OpenSeeFace's brow and mouth features (brow_mouth.NAMES) -> their raw value at rest; None in a calibration
+    # saved before they were recorded (the sender's default rest then)
+    brow_mouth: dict[str, float] | None = None
 
     def apply_shapes(self, shapes: dict[str, float]) -> dict[str, float]:
         return {name: _relative(value, self.shapes.get(name, 0.0)) for name, value in shapes.items()}
@@ -50,7 +54,8 @@ class Neutral:
         return dataclasses.replace(s, **changes, blink=blink)
 
     def to_json(self) -> dict[str, Any]:
-        return {"shapes": self.shapes, "signals": self.signals, "frames": self.frames}
+        data: dict[str, Any] = {"shapes": self.shapes, "signals": self.signals, "frames": self.frames}
+        return data if self.brow_mouth is None else {**data, "brow_mouth": self.brow_mouth}
 
     @classmethod
     def from_json(cls, data: Any) -> Neutral:
@@ -66,8 +71,22 @@ class Neutral:
                     raise ValueError(f"{name}.{key} is {value!r}, expected 0 to 1")
         if isinstance(frames, bool) or not isinstance(frames, int) or frames < MIN_FRAMES:
             raise ValueError(f"frames is {frames!r}, expected at least {MIN_FRAMES}")
+        raw = data.get("brow_mouth")
+        if raw is not None and (
+            not isinstance(raw, dict)
+            or set(raw) != set(brow_mouth.NAMES)
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in raw.values()
+            )
+        ):
+            raise ValueError(f"brow_mouth: expected a finite number for each of {', '.join(brow_mouth.NAMES)}")
         assert isinstance(shapes, dict) and isinstance(signals, dict)
-        return cls({k: float(v) for k, v in shapes.items()}, {k: float(v) for k, v in signals.items()}, frames)
+        return cls(
+            {k: float(v) for k, v in shapes.items()},
+            {k: float(v) for k, v in signals.items()},
+            frames,
+            None if raw is None else {k: float(v) for k, v in raw.items()},
+        )
 
 
 class Calibrator:
@@ -81,6 +100,7 @@ class Calibrator:
         self._first_ms: float | None = None
         self._shapes: list[dict[str, float]] = []
         self._signals: list[FaceSignals] = []
+        self._brow_mouth: list[dict[str, float]] = []
 
     def add(self, result: FrameResult) -> Neutral | None:
         """None while recording; the Neutral at the end. Raises FacemapError when too few frames showed a face."""
@@ -90,6 +110,7 @@ class Calibrator:
         if face is not None:
             self._shapes.append(frame_blendshapes(result, face))
             self._signals.append(frame_signals(result, face))
+            self._brow_mouth.append(brow_mouth.measure(face.points()))
         if result.frame.timestamp_ms - self._first_ms < self.seconds * 1000.0:
             return None
         if len(self._shapes) < MIN_FRAMES:
@@ -101,6 +122,7 @@ class Calibrator:
             shapes={name: statistics.median(s[name] for s in self._shapes) for name in ARKIT_NAMES},
             signals={name: statistics.median(getattr(s, name) for s in self._signals) for name in AT_REST + OPEN},
             frames=len(self._shapes),
+            brow_mouth={name: statistics.median(m[name] for m in self._brow_mouth) for name in brow_mouth.NAMES},
         )
 
 

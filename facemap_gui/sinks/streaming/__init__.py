@@ -119,6 +119,7 @@ class Streamer:
                 result.frame.size,
                 other,
                 signals if other is avatar else self._signals(result, other),
+                None if self.neutral is None else self.neutral.brow_mouth,
             )
             for other in result.faces
         )

@@ -40,7 +40,7 @@ def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
     Safe from several threads at once: the first to enter redirects, the last to leave restores."""
     with _lock:
         for stream in (sys.stdout, sys.stderr):
-            if stream is not None:  # None when the program was started with it closed
+            if _descriptor(stream) in fds:  # what Python holds for a captured descriptor goes out first
                 stream.flush()
         for fd in fds:
             if fd not in _redirects:
@@ -65,17 +65,21 @@ def captured_native_output(fds: tuple[int, ...] = (1, 2)) -> Iterator[None]:
                         log.debug("native: %s", line)
 
 
+def _descriptor(stream: IO[str] | None) -> int | None:
+    """The descriptor a Python stream writes to; None when it has none (closed at start, a test's capture)."""
+    try:
+        return stream.fileno() if stream is not None else None
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return None
+
+
 @contextlib.contextmanager
 def python_stderr_apart() -> Iterator[None]:
     """For the duration, `sys.stderr` writes to a duplicate of descriptor 2 rather than to 2 itself, which
     captures redirect for native code only. A stderr that is not descriptor 2 (a test capturing it, no
     console) is left alone."""
     stream = sys.stderr
-    try:
-        apart = stream is not None and stream.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
-        apart = False
-    if not apart:
+    if _descriptor(stream) != 2:
         yield
         return
     stream.flush()

@@ -43,12 +43,14 @@ _FRAME = struct.Struct(
     f">{len(_BUNDLE + _BONE_HEAD)}s7f" + "".join(f"{len(head)}sf" for head in _BLEND_HEADS) + f"{len(_APPLY)}s"
 )
 _ARGUMENTS = [_BUNDLE + _BONE_HEAD, *(0.0,) * 7, *(x for head in _BLEND_HEADS for x in (head, 0.0)), _APPLY]
+_ROTATION = slice(4, 8)  # the bone's quaternion, after its position (0, 0, 0)
+_BLEND_VALUES = slice(9, -1, 2)  # each blendshape's float, after its head
 
 
 def bundle(signals: FaceSignals, shapes: dict[str, float]) -> bytes:
     """The frame's bundle for a face: head bone rotation as Unity's Quaternion.Euler(pitch, yaw, roll) (VMC
     receivers run on Unity; position 0: receivers place the head themselves), presets and ARKit blendshapes."""
     arguments = _ARGUMENTS.copy()
-    arguments[4:8] = quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
-    arguments[9:-1:2] = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
+    arguments[_ROTATION] = quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
+    arguments[_BLEND_VALUES] = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
     return _FRAME.pack(*arguments)

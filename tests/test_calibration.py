@@ -124,38 +124,34 @@ def test_the_calibration_is_saved_atomically_and_a_bad_file_is_ignored_with_a_wa
     assert "brow_mouth: expected a finite number" in load_calibration()[1]
 
 
-def test_openseeface_brow_and_mouth_features_read_zero_on_the_calibrated_neutral_face():
-    """The 8 features OpenSeeFace sends from the points are relative to the user's neutral face too: a resting face
-    that reads as a smile (the astronaut's) raises the mouth corners raw, and reads 0 once calibrated on it."""
+def sent_raw_then_calibrated(protocol: str) -> tuple[FrameResult, bytes, bytes]:
+    """A resting face that reads as a smile (the astronaut's), and what a streamer sends for it: raw, then
+    calibrated on that same face."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(30.0)
     rest = frame(FACES["smile"]["landmarks"])
     neutral = calibrated_on(FACES["smile"]["landmarks"])
-    with Streamer([StreamTarget("osf", "127.0.0.1", receiver.getsockname()[1])]) as streamer:
+    with receiver, Streamer([StreamTarget(protocol, "127.0.0.1", receiver.getsockname()[1])]) as streamer:
         streamer.send(rest)
-        raw = decode_osf(receiver.recv(65536))[0]["features"]
+        raw = receiver.recv(65536)
         streamer.neutral = neutral
         streamer.send(rest)
-        calibrated = decode_osf(receiver.recv(65536))[0]["features"]
-    receiver.close()
+        return rest, raw, receiver.recv(65536)
+
+
+def test_openseeface_brow_and_mouth_features_read_zero_on_the_calibrated_neutral_face():
+    """The 8 features OpenSeeFace sends from the points are relative to the user's neutral face too: a resting face
+    that reads as a smile (the astronaut's) raises the mouth corners raw, and reads 0 once calibrated on it."""
+    _, *datagrams = sent_raw_then_calibrated("osf")
+    raw, calibrated = (decode_osf(datagram)[0]["features"] for datagram in datagrams)
     assert min(raw["mouth_corner_updown_l"], raw["mouth_corner_updown_r"]) >= 0.2
     assert {name: calibrated[name] for name in brow_mouth.NAMES} == pytest.approx(dict.fromkeys(brow_mouth.NAMES, 0.0))
 
 
 def test_the_streamer_sends_relative_to_the_neutral_face_and_the_result_keeps_raw_values():
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(30.0)
-    rest = frame(FACES["smile"]["landmarks"])
-    neutral = calibrated_on(FACES["smile"]["landmarks"])
-    with Streamer([StreamTarget("ifm", "127.0.0.1", receiver.getsockname()[1])]) as streamer:
-        streamer.send(rest)
-        raw, _ = parse_ifm(receiver.recv(65536))
-        streamer.neutral = neutral
-        streamer.send(rest)
-        calibrated, _ = parse_ifm(receiver.recv(65536))
-    receiver.close()
+    rest, *datagrams = sent_raw_then_calibrated("ifm")
+    (raw, _), (calibrated, _) = (parse_ifm(datagram) for datagram in datagrams)
     assert raw["mouthSmile_L"] >= 80 and len(calibrated) == len(ARKIT_NAMES)
     assert all(value == 0 for value in calibrated.values())
     assert blendshapes(rest.faces[0])["mouthSmileLeft"] >= 0.8  # the frame itself (files, JSON Lines) is raw

@@ -110,3 +110,24 @@ def test_check_flags_a_pyside6_that_drops_references_to_none_on_that_python(pysi
         if bad
         else []
     )
+
+
+def test_the_demos_w8a8_stand_in_is_made_with_the_plain_installs_packages(tmp_path):
+    """`pip install .` brings no sympy (here it comes with the simulator extra's onnxruntime-qnn); the README's first
+    command builds the w8a8 stand-in all the same. Run where sympy cannot be imported."""
+    script = (
+        "import sys; sys.modules['sympy'] = None\n"  # `import sympy` raises ImportError, as without the package
+        "from pathlib import Path\n"
+        "from facemap_gui.models.standins import write_stand_in\n"
+        "model = write_stand_in(Path(sys.argv[1]), arch='tiny', precision='w8a8')\n"
+        "print(model.name, model.stat().st_size > 0)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["facemap_3dmm_w8a8.onnx", "True"]

@@ -37,8 +37,9 @@ def quantize_w8a8(float_model: Path, output: Path, crops: np.ndarray) -> Path:
         prepared = part.with_suffix(".prepared")
         try:
             # Shape inference and graph optimisation first, as the quantiser asks, so ranges attach to the final
-            # nodes.
-            quant_pre_process(str(float_model), str(prepared))
+            # nodes. ONNX's own shape inference serves this graph (its one symbolic dimension is the batch); the
+            # symbolic one needs sympy, which a plain install does not have.
+            quant_pre_process(str(float_model), str(prepared), skip_symbolic_shape=True)
             config = get_qnn_qdq_config(
                 str(prepared), Crops(), activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8
             )

@@ -94,11 +94,23 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _Formatter(logging.Formatter):
+    """A record logged with its exception (a worker thread's failure) stays its one line; the traceback is
+    added with -vv only."""
+
+    def __init__(self, tracebacks: bool) -> None:
+        super().__init__("facemap-gui: %(levelname)s: %(message)s")
+        self.tracebacks = tracebacks
+
+    def formatException(self, ei) -> str:
+        return super().formatException(ei) if self.tracebacks else ""
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = _StderrHandler()
     handler.addFilter(OneLineMessages())
-    handler.setFormatter(logging.Formatter("facemap-gui: %(levelname)s: %(message)s"))
+    handler.setFormatter(_Formatter(tracebacks=verbosity >= 2))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 

@@ -69,3 +69,24 @@ def test_record_frames_is_checked_before_any_window_opens(capsys, args, message)
 
     code, err = cli_main(capsys, "gui", "--source", "demo", *args)
     assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("verbosity", [0, 2])
+def test_a_failure_logged_with_its_exception_is_one_line_unless_vv(capsys, verbosity):
+    """A worker thread's failure is logged with its exception (`log.exception`): one line on stderr, its traceback
+    with -vv only, as for every other error."""
+    import logging
+
+    from facemap_gui import cli
+
+    cli._setup_logging(verbosity)
+    try:
+        raise ImportError("sympy is required")
+    except ImportError:
+        logging.getLogger("facemap_gui.live.worker").exception("starting demo:0 failed")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "facemap-gui: ERROR: starting demo:0 failed"
+    if verbosity < 2:
+        assert lines == lines[:1]
+    else:
+        assert lines[1] == "Traceback (most recent call last):" and lines[-1] == "ImportError: sympy is required"

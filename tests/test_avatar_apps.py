@@ -88,13 +88,18 @@ def test_ifacialmocap_datagrams_follow_the_published_format():
 class FakeVts:
     """VTube Studio's plugin API as its README documents it, on 127.0.0.1: `grant` answers the token prompt
     (True: a token, False: APIError 50, None: the user never answers); `inject_error` answers injects with that
-    APIError. Every message received is checked and kept in `messages`."""
+    APIError; `stall`: after the first inject, reads nothing more until stopped (a VTS that hangs). Every message
+    received is checked and kept in `messages`."""
 
-    def __init__(self, port: int = 0, grant: bool | None = True, inject_error: int | None = None) -> None:
+    def __init__(
+        self, port: int = 0, grant: bool | None = True, inject_error: int | None = None, stall: bool = False
+    ) -> None:
         self.grant, self.inject_error = grant, inject_error
+        self.stalled = threading.Event() if stall else None
+        self.stopping = threading.Event()
         self.messages: queue.Queue[dict] = queue.Queue()
         self.tokens = {"tok-granted"}
-        self.server = serve(self._handle, "127.0.0.1", port)
+        self.server = serve(self._handle, "127.0.0.1", port, ping_interval=None, close_timeout=1)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -135,6 +140,10 @@ class FakeVts:
                     }
                 else:
                     reply |= {"messageType": "InjectParameterDataResponse", "data": {}}
+                if self.stalled is not None:
+                    self.stalled.set()
+                    self.stopping.wait()
+                    return
             ws.send(json.dumps(reply))
 
     def next(self, kind: str | None = None) -> dict:
@@ -144,6 +153,7 @@ class FakeVts:
                 return message
 
     def stop(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.thread.join(WAIT_S)
 
@@ -274,3 +284,20 @@ def test_vts_not_running_prompt_unanswered_and_restart_never_block_a_frame():
             server.next("InjectParameterDataRequest")
         finally:
             server.stop()
+
+
+def test_a_vts_that_stops_reading_never_blocks_a_frame_and_is_told():
+    server = FakeVts(stall=True)
+    try:
+        with Streamer([StreamTarget("vts", "127.0.0.1", server.port)]) as streamer:
+            streamer.send(smile_frame())
+            server.next("InjectParameterDataRequest")
+            wait_for(server.stalled.is_set)
+            frame, frames = smile_frame(1), 0  # every send returns while VTS reads nothing, until the buffers fill
+            while "not reading what it is sent" not in (streamer.status()[0].error or ""):
+                streamer.send(frame)
+                frames += 1
+                assert frames < 1_000_000
+    finally:
+        server.stop()
+    assert frames > 100  # the buffers took a good many frames first

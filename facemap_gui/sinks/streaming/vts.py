@@ -3,10 +3,11 @@ into VTS's input parameters.
 
 The first connection asks VTS for a token (VTS shows the user a prompt); the token is kept in the data folder, per
 host:port, and each connection authenticates with it. Then every frame's parameters are injected (mode "set"),
-and the latest is re-sent twice a second when no new frame comes, as VTS drops injected values after 1 s. All of
-it runs on a thread of its own behind a one-slot mailbox: `send` never waits, whatever VTS does. Problems (VTS not
-running, the prompt denied, another plugin owning a parameter, VTS closing) are told once and retried with
-back-off."""
+and the latest is re-sent twice a second when no new frame comes, as VTS drops injected values after 1 s.
+Connecting and authenticating happen on a thread of its own; each frame's values are then written by the frame's
+own thread, without waiting: a hand-over to another thread every frame cost more CPU than all the rest of streaming.
+Problems (VTS not running, the prompt denied, another plugin owning a parameter, VTS closing) are told once and
+retried with back-off."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ import contextlib
 import io
 import itertools
 import json
+import operator
 import os
+import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.sync.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from facemap_gui.core import store
 from facemap_gui.core.atomic import replacing
-from facemap_gui.core.mailbox import Mailbox
 from facemap_gui.perframe.signals import FaceSignals
 from facemap_gui.sinks.streaming.status import SenderStatus
 
@@ -93,7 +99,12 @@ class VtsProblem(Exception):
 
 
 class _Stopped(Exception):
-    """close() was called while waiting for VTS: leave, closing the connection normally."""
+    """close() was called while waiting for VTS: leave, closing the connection."""
+
+
+class _Closed(VtsProblem):
+    def __init__(self) -> None:
+        super().__init__("VTube Studio closed the connection; reconnecting")
 
 
 class ApiError(VtsProblem):
@@ -134,30 +145,214 @@ def _icon() -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _injection(face_found: str, parameters: str) -> str:
+    """An InjectParameterDataRequest with its request number (%d) left out."""
+    return (
+        '{"apiName":"VTubeStudioPublicAPI","apiVersion":"1.0","requestID":"facemap-%d",'
+        f'"messageType":"InjectParameterDataRequest","data":{{"faceFound":{face_found},"mode":"set",'
+        f'"parameterValues":[{parameters}]}}}}'
+    )
+
+
+# An injection in one %-format with the parameters in RANGES' order: json.dumps of the nested request, every frame,
+# cost several times as much. 4 decimals: a thousandth of a degree, a micrometre in VTS's positions.
+_FACE = _injection("true", ",".join(f'{{"id":"{name}","value":%.4f}}' for name in RANGES))
+_NO_FACE = _injection("false", "")
+_VALUES = operator.itemgetter(*RANGES)
+
+
+class _Connection:
+    """One WebSocket connection to VTS: websockets' sans-I/O protocol over a plain socket. The sender's thread opens
+    it and authenticates, waiting on the socket with timeouts; then it turns non-blocking and each frame's thread
+    writes its injection and reads the replies that came meanwhile, never waiting."""
+
+    def __init__(self, url: str, host: str, port: int, stop: threading.Event) -> None:
+        self._stop = stop
+        self._protocol = ClientProtocol(parse_uri(url))  # no extensions: nothing arrives compressed
+        self._unsent = b""  # what a non-blocking socket has not taken yet
+        self._text = bytearray()  # a message arriving in fragments
+        self.sock = socket.create_connection((host, port), timeout=OPEN_TIMEOUT_S)
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._protocol.send_request(self._protocol.connect())
+            self.sock.sendall(b"".join(self._protocol.data_to_send()))
+            deadline = time.monotonic() + OPEN_TIMEOUT_S
+            while self._protocol.state is State.CONNECTING and time.monotonic() < deadline:
+                self._take(self.sock.recv(65536))
+            if self._protocol.handshake_exc is not None:
+                raise self._protocol.handshake_exc
+            if self._protocol.state is not State.OPEN:
+                raise TimeoutError
+            self.sock.settimeout(RESEND_S)  # waiting for a reply checks for close() this often
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _take(self, data: bytes) -> list[bytes]:
+        """Feeds what the socket gave (b"": it closed) to the protocol; returns the whole text messages."""
+        if data:
+            self._protocol.receive_data(data)
+        else:
+            self._protocol.receive_eof()
+        messages = []
+        for event in self._protocol.events_received():
+            if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.CONT):
+                self._text += event.data
+                if event.fin:
+                    messages.append(bytes(self._text))
+                    self._text.clear()
+        self._unsent += b"".join(self._protocol.data_to_send())  # pongs, the answer to a close
+        if self._protocol.state not in (State.CONNECTING, State.OPEN):
+            raise _Closed
+        return messages
+
+    def _frame(self, text: str) -> bytes:
+        self._protocol.send_text(text.encode())
+        return b"".join(self._protocol.data_to_send())
+
+    def call(self, kind: str, request: str, request_id: str, timeout: float) -> dict[str, Any]:
+        """Send one request and wait for the data of its reply (other messages, such as events, are skipped)."""
+        self.sock.sendall(self._unsent + self._frame(request))
+        self._unsent = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._stop.is_set():
+                raise _Stopped
+            try:
+                messages = self._take(self.sock.recv(65536))
+            except TimeoutError:
+                continue
+            for message in messages:
+                reply = _parse(message)
+                if isinstance(reply, dict) and reply.get("requestID") == request_id:
+                    return _answer(reply)
+        raise VtsProblem(f"VTube Studio did not answer {kind} within {timeout:.0f} s")
+
+    def inject(self, request: str) -> bool:
+        """Writes `request` without waiting, unless the socket still holds part of the last one (VTS is not reading
+        what it is sent): False then."""
+        try:
+            if self._unsent:
+                self._write()
+            if self._unsent:
+                return False
+            self._unsent = self._frame(request)
+            self._write()
+        except OSError:  # reset, broken pipe: as good as closed
+            raise _Closed from None
+        return True
+
+    def _write(self) -> None:
+        try:
+            sent = self.sock.send(self._unsent)
+        except BlockingIOError:
+            sent = 0
+        self._unsent = self._unsent[sent:]
+
+    def replies(self) -> int:
+        """Reads, without waiting, the replies to the injections since the last call: how many were fine.
+        Read in one go every RESEND_S, not a frame at a time: that halved what VTS cost the frame's thread."""
+        fine = 0
+        try:
+            while True:
+                try:
+                    data = self.sock.recv(65536)
+                except BlockingIOError:
+                    return fine
+                for message in self._take(data):
+                    if b"APIError" in message:  # the others are acknowledgements: not parsed
+                        _answer(_parse(message))
+                    fine += 1
+        except OSError:
+            raise _Closed from None
+
+    def close(self) -> None:
+        """Says goodbye if the socket takes it at once, and closes."""
+        with contextlib.suppress(Exception):
+            self._protocol.send_close()
+            self.sock.setblocking(False)
+            self.sock.send(b"".join(self._protocol.data_to_send()))
+        self.sock.close()
+
+
+def _parse(message: bytes) -> Any:
+    try:
+        return json.loads(message)
+    except ValueError:
+        raise VtsProblem("VTube Studio sent something that is not JSON") from None
+
+
+def _answer(reply: Any) -> dict[str, Any]:
+    """The data of a reply; an APIError raised."""
+    answer = reply.get("data") if isinstance(reply, dict) else None
+    if not isinstance(answer, dict):
+        answer = {}
+    if isinstance(reply, dict) and reply.get("messageType") == "APIError":
+        raise ApiError(answer.get("errorID", 0), f"error {answer.get('errorID')}: {answer.get('message', '')}")
+    return answer
+
+
 class VtsSender(SenderStatus):
-    """One VTS target: `send(parameters)` hands the latest values to the connection's thread and returns; empty
-    values say no face is tracked (`faceFound: false`, nothing injected)."""
+    """One VTS target: `send(parameters)` writes the values to VTS from the calling thread once connected (never
+    waiting; nothing is sent before); empty values say no face is tracked (`faceFound: false`, nothing injected)."""
 
     def __init__(self, name: str, host: str, port: int) -> None:
         super().__init__(name)
-        self._key = f"{host}:{port}"
+        self._host, self._port, self._key = host, port, f"{host}:{port}"
         self._url = f"ws://[{host}]:{port}" if ":" in host else f"ws://{host}:{port}"
-        self._mailbox: Mailbox[dict[str, float]] = Mailbox()
-        self._stop = threading.Event()
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._lock = threading.Lock()  # the connection, and who writes to it
+        self._connection: _Connection | None = None
+        self._dropped: VtsProblem | None = None  # why a frame's thread gave the connection up
         self._ids = itertools.count(1)
         self._delay = RETRY_FIRST_S
+        self._paused_until = 0.0  # after VTS refused values: none sent until then
         self._latest: dict[str, float] | None = None
+        self._sent_at = 0.0
         self._thread = threading.Thread(target=self._run, name=f"stream {name}", daemon=True)
         self._thread.start()
 
     def send(self, values: dict[str, float]) -> None:
-        self._mailbox.put(values)
+        self._latest = values
+        if not self._lock.acquire(blocking=False):  # the sender's thread is reading replies: the next frame goes
+            return
+        try:
+            if self._connection is not None and not self._closed:
+                self._inject(self._connection, values)
+        except VtsProblem as exc:  # VTS closed the connection: the sender's thread reconnects
+            self._dropped, self._connection = exc, None
+            self._wake.set()
+        finally:
+            self._lock.release()
+
+    def _inject(self, connection: _Connection, values: dict[str, float]) -> None:
+        """Called with the lock held; raises when the connection is gone."""
+        now = time.monotonic()
+        if now < self._paused_until:
+            return
+        # No values: no face is tracked.
+        request = _FACE % (next(self._ids), *_VALUES(values)) if values else _NO_FACE % next(self._ids)
+        if not connection.inject(request):
+            self._report("VTube Studio is not reading what it is sent; dropping values")
+            return
+        self._sent_at = now
+        self._count_sent()
+
+    def _check_replies(self, connection: _Connection) -> None:
+        """Called with the lock held; raises when the connection is gone."""
+        try:
+            if connection.replies():
+                self._delay = RETRY_FIRST_S
+        except ApiError as exc:  # e.g. another plugin owns a parameter: keep the connection, back off
+            self._report(f"VTube Studio refused the values ({exc})")
+            self._paused_until = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, RETRY_MAX_S)
 
     def close(self) -> None:
         """Stops the thread (it closes the connection on its way out) without waiting for it."""
         self._closed = True
         self._stop.set()
-        self._mailbox.close()
+        self._wake.set()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -165,52 +360,50 @@ class VtsSender(SenderStatus):
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with (
-                    connect(self._url, open_timeout=OPEN_TIMEOUT_S, close_timeout=1.0) as ws,
-                    contextlib.suppress(_Stopped),
-                ):
-                    self._session(ws)
-            except ConnectionClosed:
-                self._report("VTube Studio closed the connection; reconnecting")
+                self._session()
+            except _Stopped:
+                return
             except VtsProblem as exc:
                 self._report(str(exc))
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI):
+            except (OSError, InvalidHandshake, InvalidURI):
                 self._report("VTube Studio is not running there, or its API is off (VTS: Settings › Start API)")
             self._stop.wait(self._delay)
             self._delay = min(self._delay * 2, RETRY_MAX_S)
 
-    def _session(self, ws: ClientConnection) -> None:
-        token = _read_tokens().get(self._key) or self._new_token(ws)
-        if not self._call(ws, "AuthenticationRequest", {**PLUGIN, "authenticationToken": token}).get("authenticated"):
-            self._forget_token()
-            raise VtsProblem("VTube Studio no longer accepts the plugin's token; asking for a new one")
-        self._delay = RETRY_FIRST_S
-        while not self._stop.is_set():
-            # Nothing new: the latest again (also right after reconnecting to a restarted VTS).
-            values = self._mailbox.get(timeout=RESEND_S)
-            values = self._latest if values is None else values
-            if values is None or self._stop.is_set():
-                continue
-            self._latest = values
-            request = {
-                "faceFound": bool(values),  # no values: no face is tracked
-                "mode": "set",
-                "parameterValues": [{"id": name, "value": value} for name, value in values.items()],
-            }
-            try:
-                self._call(ws, "InjectParameterDataRequest", request)
-            except ApiError as exc:  # e.g. another plugin owns a parameter: keep the connection, back off
-                self._report(f"VTube Studio refused the values ({exc})")
-                self._stop.wait(self._delay)
-                self._delay = min(self._delay * 2, RETRY_MAX_S)
-            else:
-                self._count_sent()
-                self._delay = RETRY_FIRST_S
+    def _session(self) -> None:
+        connection = _Connection(self._url, self._host, self._port, self._stop)
+        try:
+            token = _read_tokens().get(self._key) or self._new_token(connection)
+            if not self._call(connection, "AuthenticationRequest", {**PLUGIN, "authenticationToken": token}).get(
+                "authenticated"
+            ):
+                self._forget_token()
+                raise VtsProblem("VTube Studio no longer accepts the plugin's token; asking for a new one")
+            self._delay = RETRY_FIRST_S
+            connection.sock.setblocking(False)
+            with self._lock:
+                self._connection, self._dropped = connection, None
+            while not self._stop.is_set():
+                self._wake.wait(RESEND_S)
+                self._wake.clear()
+                with self._lock:
+                    if self._connection is not connection:  # a frame's thread found it closed
+                        raise self._dropped or _Closed()
+                    self._check_replies(connection)
+                    # Nothing new: the latest again (also right after reconnecting to a restarted VTS).
+                    if self._latest is not None and time.monotonic() - self._sent_at >= RESEND_S:
+                        self._inject(connection, self._latest)
+        finally:
+            with self._lock:
+                self._connection = None
+                connection.close()
 
-    def _new_token(self, ws: ClientConnection) -> str:
+    def _new_token(self, connection: _Connection) -> str:
         self._report("waiting for the user to allow facemap-gui in VTube Studio's prompt")
         try:
-            data = self._call(ws, "AuthenticationTokenRequest", {**PLUGIN, "pluginIcon": _icon()}, TOKEN_PROMPT_S)
+            data = self._call(
+                connection, "AuthenticationTokenRequest", {**PLUGIN, "pluginIcon": _icon()}, TOKEN_PROMPT_S
+            )
         except ApiError as exc:
             if exc.error_id == ERROR_DENIED:
                 raise VtsProblem("the plugin was denied in VTube Studio's prompt; it asks again later") from None
@@ -231,28 +424,8 @@ class VtsSender(SenderStatus):
                 _write_tokens(tokens)
 
     def _call(
-        self, ws: ClientConnection, kind: str, data: dict[str, Any], timeout: float = REPLY_TIMEOUT_S
+        self, connection: _Connection, kind: str, data: dict[str, Any], timeout: float = REPLY_TIMEOUT_S
     ) -> dict[str, Any]:
-        """Send one request and return the data of its reply (other messages, such as events, are skipped)."""
         request_id = f"facemap-{next(self._ids)}"
         message = {"apiName": "VTubeStudioPublicAPI", "apiVersion": "1.0", "requestID": request_id}
-        ws.send(json.dumps({**message, "messageType": kind, "data": data}))
-        waited = 0.0
-        while waited < timeout:
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                reply = json.loads(ws.recv(timeout=RESEND_S))
-            except TimeoutError:
-                waited += RESEND_S
-                continue
-            except ValueError:
-                raise VtsProblem("VTube Studio sent something that is not JSON") from None
-            if not isinstance(reply, dict) or reply.get("requestID") != request_id:
-                continue
-            if not isinstance(answer := reply.get("data"), dict):
-                answer = {}
-            if reply.get("messageType") == "APIError":
-                raise ApiError(answer.get("errorID", 0), f"error {answer.get('errorID')}: {answer.get('message', '')}")
-            return answer
-        raise VtsProblem(f"VTube Studio did not answer {kind} within {timeout:.0f} s")
+        return connection.call(kind, json.dumps({**message, "messageType": kind, "data": data}), request_id, timeout)

@@ -8,6 +8,7 @@ The 68 points cannot show gaze, cheeks, nose or tongue: those names are always 0
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
 from facemap_gui.perframe.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
@@ -67,6 +68,7 @@ ARKIT_NAMES = (
     "noseSneerRight",
     "tongueOut",
 )
+arkit_values = itemgetter(*ARKIT_NAMES)  # a dict's values in ARKIT_NAMES' order: the packets' order
 # What the 68 points cannot show (always 0): gaze, cheeks, nose, tongue and the finer lip shapes.
 NOT_COMPUTED = frozenset(
     {

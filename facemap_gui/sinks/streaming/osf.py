@@ -48,6 +48,7 @@ _FEATURES = (
     "mouth_open",
     "mouth_wide",
 )
+_IN_ORDER = itemgetter(*_FEATURES)
 
 
 def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -78,16 +79,11 @@ def brow_and_mouth(points: list[list[float]], rest: dict[str, float] | None = No
 def features(face: FaceResult, signals: FaceSignals, rest: dict[str, float] | None = None) -> tuple[float, ...]:
     """OpenSeeFace's 14 features: its eye features read 0 open and -1 closed, the others 0 at rest (`rest`: the
     brow and mouth features' raw values at rest, from a calibration)."""
-    known = {
-        "eye_l": signals.eye_open_left - 1.0,
-        "eye_r": signals.eye_open_right - 1.0,
-        "eyebrow_updown_l": signals.brow_raise_left,
-        "eyebrow_updown_r": signals.brow_raise_right,
-        "mouth_open": signals.mouth_open,
-        "mouth_wide": signals.mouth_wide,
-        **brow_and_mouth(face.points(), rest),
-    }
-    return tuple(known[name] for name in _FEATURES)
+    known = brow_and_mouth(face.points(), rest)
+    known["eye_l"], known["eye_r"] = signals.eye_open_left - 1.0, signals.eye_open_right - 1.0
+    known["eyebrow_updown_l"], known["eyebrow_updown_r"] = signals.brow_raise_left, signals.brow_raise_right
+    known["mouth_open"], known["mouth_wide"] = signals.mouth_open, signals.mouth_wide
+    return _IN_ORDER(known)
 
 
 def _pupils(face: FaceResult) -> list[float]:
@@ -97,7 +93,7 @@ def _pupils(face: FaceResult) -> list[float]:
     precision = _float32 if face.landmarks.dtype == np.float32 else list
     sums = [*p[36], *p[42]]
     for i in range(37, 42):
-        sums = precision([a + b for a, b in zip(sums, (*p[i], *p[i + 6]))])
+        sums = precision([a + b for a, b in zip(sums, (*p[i], *p[i + 6]), strict=True)])
     return precision([total / 6 for total in sums])
 
 
@@ -132,6 +128,4 @@ def face_packet(
         *translation,
     )
     confidences = _CONFIDENCE.pack(face.score) * 68
-    return b"".join(
-        (head, confidences, points, _NO_3D_POINTS, _FEATURE_VALUES.pack(*features(face, signals, rest)))
-    )
+    return b"".join((head, confidences, points, _NO_3D_POINTS, _FEATURE_VALUES.pack(*features(face, signals, rest))))

@@ -12,7 +12,7 @@ import numpy as np
 
 from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.pipeline import FaceResult
-from facemap_gui.perframe.signals import FaceSignals
+from facemap_gui.perframe.signals import FaceSignals, clip
 from facemap_gui.sinks.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 11573
@@ -72,7 +72,7 @@ def brow_and_mouth(points: list[list[float]], rest: dict[str, float] | None = No
     """The 8 features, each -1..1 and 0 at `rest` (raw values by name; DEFAULT_REST when None)."""
     rest = rest or DEFAULT_REST
     return {
-        name: min(max((raw - rest[name]) / _SCALE[name], -1.0), 1.0) for name, raw in brow_mouth.measure(points).items()
+        name: clip((raw - rest[name]) / _SCALE[name], -1.0, 1.0) for name, raw in brow_mouth.measure(points).items()
     }
 
 

@@ -73,8 +73,9 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
 
     def brow_raise(brow: int, eye: int) -> float:  # the brow's 5 points against the eye's 6, along `up`
-        dx = sum(x for x, _ in p[brow : brow + 5]) / 5 - sum(x for x, _ in p[eye : eye + 6]) / 6
-        dy = sum(y for _, y in p[brow : brow + 5]) / 5 - sum(y for _, y in p[eye : eye + 6]) / 6
+        (brow_x, brow_y), (eye_x, eye_y) = zip(*p[brow : brow + 5], strict=True), zip(*p[eye : eye + 6], strict=True)
+        dx = sum(brow_x) / 5 - sum(eye_x) / 6
+        dy = sum(brow_y) / 5 - sum(eye_y) / 6
         height = (dx * up_x + dy * up_y) / span
         return clip((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL), 0.0, 1.0)
 

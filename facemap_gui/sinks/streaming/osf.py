@@ -31,6 +31,7 @@ _HEAD, _CONFIDENCE, _POINTS, _FEATURE_VALUES = (
 # the corners) then the right and left pupils.
 OSF_FROM_IBUG = (*range(49), 50, 51, 52, *range(54, 68))
 _OSF_POINTS = itemgetter(*OSF_FROM_IBUG)
+_FLOAT32 = np.dtype(np.float32)  # compared as it is, not converted from np.float32 on every frame
 _NO_3D_POINTS = bytes(210 * 4)  # what OpenSeeFace sends when its 3D fit failed: 210 zeros
 _FEATURES = (
     "eye_l",
@@ -90,7 +91,7 @@ def _pupils(face: FaceResult) -> list[float]:
     """The right then the left pupil (x, y, x, y): the mean of each eye's 6 points as numpy's in the landmarks'
     precision (summed in order, then divided by 6), so float32 landmarks are rounded to float32 at every step."""
     p = face.points()
-    precision = _float32 if face.landmarks.dtype == np.float32 else list
+    precision = _float32 if face.landmarks.dtype == _FLOAT32 else list
     sums = [*p[36], *p[42]]
     for i in range(37, 42):
         sums = precision([a + b for a, b in zip(sums, (*p[i], *p[i + 6]), strict=True)])

@@ -67,7 +67,7 @@ def test_every_sink_gets_the_same_result_so_streams_match_the_file(tmp_path, tin
     frames = [r for r in map(json.loads, out.read_text().splitlines()) if r["type"] == "frame" and r["faces"]]
     packets = [decode_osf(receiver.recv(65536)) for _ in range(len(frames))]
     for record, [face] in zip(frames[-3:], packets[-3:], strict=True):
-        landmarks = np.array(record["faces"][0]["landmarks"])[OSF_FROM_IBUG]
+        landmarks = np.array(record["faces"][0]["landmarks"])[list(OSF_FROM_IBUG)]
         np.testing.assert_allclose(face["points"][: len(OSF_FROM_IBUG)], landmarks, atol=2e-3)
     raw = tmp_path / "raw.jsonl"
     run_cli("process", "demo:12", "--model", str(tiny_model), "-o", str(raw))

@@ -21,7 +21,7 @@ from facemap_gui.core.errors import FacemapError
 from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.expressions import ARKIT_NAMES, frame_blendshapes
 from facemap_gui.perframe.pipeline import FrameResult
-from facemap_gui.perframe.signals import BLINK_BELOW, FaceSignals, frame_signals
+from facemap_gui.perframe.signals import BLINK_BELOW, FaceSignals, clip, frame_signals
 
 AT_REST = ("mouth_open", "mouth_wide", "brow_raise_left", "brow_raise_right")  # signals reading 0 at rest
 OPEN = ("eye_open_left", "eye_open_right")  # signals reading 1 at rest
@@ -31,8 +31,8 @@ MIN_FRAMES = 5
 
 
 def _relative(value: float, rest: float) -> float:
-    """0 at `rest`, 1 at 1, clipped."""
-    return min(max((value - rest) / max(1.0 - rest, MIN_RANGE), 0.0), 1.0)
+    """0 at `rest`, 1 at 1, clipped. (clip with no upper bound is max(), cheaper: 52 calls a frame.)"""
+    return clip((value - rest) / clip(1.0 - rest, MIN_RANGE, math.inf), 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ The 68 points cannot show gaze, cheeks, nose or tongue: those names are always 0
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
-from facemap_gui.perframe.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL
+from facemap_gui.perframe.signals import EYE_CLOSED_RATIO, EYE_OPEN_RATIO, MOUTH_WIDTH_NEUTRAL, clip
 
 # ARKit's 52 names, in the order of MediaPipe's face_blendshapes_graph.cc (without `_neutral`) plus tongueOut.
 ARKIT_NAMES = (
@@ -67,6 +68,7 @@ ARKIT_NAMES = (
     "noseSneerRight",
     "tongueOut",
 )
+arkit_values = itemgetter(*ARKIT_NAMES)  # a dict's values in ARKIT_NAMES' order: the packets' order
 # What the 68 points cannot show (always 0): gaze, cheeks, nose, tongue and the finer lip shapes.
 NOT_COMPUTED = frozenset(
     {
@@ -108,7 +110,7 @@ _READ = (8, *range(17, 28), 33, *range(36, 48), 48, 54, 61, 62, 63, 65, 66, 67)
 
 def _ramp(value: float, rest: float, full: float) -> float:
     """0 at `rest`, 1 at `full` (either side of it), clipped."""
-    return min(max((value - rest) / (full - rest), 0.0), 1.0)
+    return clip((value - rest) / (full - rest), 0.0, 1.0)
 
 
 def blendshapes(face: FaceResult) -> dict[str, float]:

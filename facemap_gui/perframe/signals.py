@@ -49,8 +49,9 @@ class FaceSignals:
 RECORD_NAMES = tuple(f.name for f in dataclasses.fields(FaceSignals) if f.name not in ("yaw", "pitch", "roll"))
 
 
-def _clip01(value: float) -> float:
-    return min(max(value, 0.0), 1.0)
+def clip(value: float, low: float, high: float) -> float:
+    """min(max(value, low), high), NaN included, at a third of the builtins' cost: called ~100 times a frame."""
+    return low if value < low else high if value > high else value
 
 
 def _distance(a: list[float], b: list[float]) -> float:
@@ -61,7 +62,7 @@ def _eye_openness(p: list[list[float]], corner: int) -> float:
     """iBUG eye `corner`..`corner + 5`: corners at +0 and +3, upper lid +1 +2, lower lid +5 +4."""
     lid_gap = (_distance(p[corner + 1], p[corner + 5]) + _distance(p[corner + 2], p[corner + 4])) / 2
     ratio = lid_gap / max(_distance(p[corner], p[corner + 3]), 1e-6)
-    return _clip01((ratio - EYE_CLOSED_RATIO) / (EYE_OPEN_RATIO - EYE_CLOSED_RATIO))
+    return clip((ratio - EYE_CLOSED_RATIO) / (EYE_OPEN_RATIO - EYE_CLOSED_RATIO), 0.0, 1.0)
 
 
 def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
@@ -72,10 +73,11 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
 
     def brow_raise(brow: int, eye: int) -> float:  # the brow's 5 points against the eye's 6, along `up`
-        dx = sum(x for x, _ in p[brow : brow + 5]) / 5 - sum(x for x, _ in p[eye : eye + 6]) / 6
-        dy = sum(y for _, y in p[brow : brow + 5]) / 5 - sum(y for _, y in p[eye : eye + 6]) / 6
+        (brow_x, brow_y), (eye_x, eye_y) = zip(*p[brow : brow + 5], strict=True), zip(*p[eye : eye + 6], strict=True)
+        dx = sum(brow_x) / 5 - sum(eye_x) / 6
+        dy = sum(brow_y) / 5 - sum(eye_y) / 6
         height = (dx * up_x + dy * up_y) / span
-        return _clip01((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL))
+        return clip((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL), 0.0, 1.0)
 
     lip_gap = (_distance(p[61], p[67]) + _distance(p[62], p[66]) + _distance(p[63], p[65])) / 3 / span
     mouth_wide = (_distance(p[48], p[54]) / span - MOUTH_WIDTH_NEUTRAL) / (MOUTH_WIDTH_WIDE - MOUTH_WIDTH_NEUTRAL)
@@ -85,8 +87,8 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     return FaceSignals(
         eye_open_left=left,
         eye_open_right=right,
-        mouth_open=_clip01(lip_gap / MOUTH_OPEN_FULL),
-        mouth_wide=_clip01(mouth_wide),
+        mouth_open=clip(lip_gap / MOUTH_OPEN_FULL, 0.0, 1.0),
+        mouth_wide=clip(mouth_wide, 0.0, 1.0),
         brow_raise_left=brow_raise(22, 42),
         brow_raise_right=brow_raise(17, 36),
         yaw=yaw,

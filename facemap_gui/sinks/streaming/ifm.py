@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from facemap_gui.perframe.expressions import ARKIT_NAMES
+from facemap_gui.perframe.expressions import ARKIT_NAMES, arkit_values
 from facemap_gui.perframe.signals import FaceSignals
 
 DEFAULT_PORT = 49983
@@ -29,5 +29,5 @@ def packet(signals: FaceSignals, shapes: dict[str, float]) -> bytes:
     """The datagram for a face: head rotation as pitch, yaw, roll (the JSON Lines `pose`), position in metres as
     ARKit's face anchor (x right, y up, the face at negative z); no gaze, so the eyes are 0."""
     s = signals
-    blend = [round(shapes[arkit] * 100) for arkit in ARKIT_NAMES]
+    blend = [round(value * 100) for value in arkit_values(shapes)]
     return (_TEMPLATE % (*blend, s.pitch, s.yaw, s.roll, s.head_x, s.head_y, -s.head_z)).encode("ascii")

@@ -4,27 +4,34 @@ the faces of a frame in one datagram, nothing for a frame without a face."""
 from __future__ import annotations
 
 import struct
+from array import array
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
 from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.pipeline import FaceResult
-from facemap_gui.perframe.signals import FaceSignals
+from facemap_gui.perframe.signals import FaceSignals, clip
 from facemap_gui.sinks.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 11573
 # time; face id; width, height; eye open right, left; success; PnP error; quaternion (x, y, z, w); Euler (deg);
 # translation; 68 confidences; 68 points (x, y); 70 3D points; 14 features.
 FACE = struct.Struct("<d i 2f 2f B f 4f 3f 3f 68f 136f 210f 14f")
-# Packed in parts (the same bytes): the scalars, then the arrays as bytes, as building 470 arguments costs more.
-_HEAD, _CONFIDENCE, _FEATURE_VALUES = (
+# Packed in parts (the same bytes): the scalars, the points, then the rest as bytes, as building 470 arguments
+# costs more.
+_HEAD, _CONFIDENCE, _POINTS, _FEATURE_VALUES = (
     struct.Struct("<d i 2f 2f B f 4f 3f 3f"),
     struct.Struct("<f"),
+    struct.Struct("<136f"),
     struct.Struct("<14f"),
 )
 # OpenSeeFace's 68 points are its 66-point layout (iBUG-68 without 49 and 53, the outer upper-lip points next to
 # the corners) then the right and left pupils.
-OSF_FROM_IBUG = np.array([*range(49), 50, 51, 52, *range(54, 68)])
+OSF_FROM_IBUG = (*range(49), 50, 51, 52, *range(54, 68))
+_OSF_POINTS = itemgetter(*OSF_FROM_IBUG)
+_FLOAT32 = np.dtype(np.float32)  # compared as it is, not converted from np.float32 on every frame
 _NO_3D_POINTS = bytes(210 * 4)  # what OpenSeeFace sends when its 3D fit failed: 210 zeros
 _FEATURES = (
     "eye_l",
@@ -42,6 +49,7 @@ _FEATURES = (
     "mouth_open",
     "mouth_wide",
 )
+_IN_ORDER = itemgetter(*_FEATURES)
 
 
 def quaternion(pose: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -65,23 +73,33 @@ def brow_and_mouth(points: list[list[float]], rest: dict[str, float] | None = No
     """The 8 features, each -1..1 and 0 at `rest` (raw values by name; DEFAULT_REST when None)."""
     rest = rest or DEFAULT_REST
     return {
-        name: min(max((raw - rest[name]) / _SCALE[name], -1.0), 1.0) for name, raw in brow_mouth.measure(points).items()
+        name: clip((raw - rest[name]) / _SCALE[name], -1.0, 1.0) for name, raw in brow_mouth.measure(points).items()
     }
 
 
 def features(face: FaceResult, signals: FaceSignals, rest: dict[str, float] | None = None) -> tuple[float, ...]:
     """OpenSeeFace's 14 features: its eye features read 0 open and -1 closed, the others 0 at rest (`rest`: the
     brow and mouth features' raw values at rest, from a calibration)."""
-    known = {
-        "eye_l": signals.eye_open_left - 1.0,
-        "eye_r": signals.eye_open_right - 1.0,
-        "eyebrow_updown_l": signals.brow_raise_left,
-        "eyebrow_updown_r": signals.brow_raise_right,
-        "mouth_open": signals.mouth_open,
-        "mouth_wide": signals.mouth_wide,
-        **brow_and_mouth(face.points(), rest),
-    }
-    return tuple(known[name] for name in _FEATURES)
+    known = brow_and_mouth(face.points(), rest)
+    known["eye_l"], known["eye_r"] = signals.eye_open_left - 1.0, signals.eye_open_right - 1.0
+    known["eyebrow_updown_l"], known["eyebrow_updown_r"] = signals.brow_raise_left, signals.brow_raise_right
+    known["mouth_open"], known["mouth_wide"] = signals.mouth_open, signals.mouth_wide
+    return _IN_ORDER(known)
+
+
+def _pupils(face: FaceResult) -> list[float]:
+    """The right then the left pupil (x, y, x, y): the mean of each eye's 6 points as numpy's in the landmarks'
+    precision (summed in order, then divided by 6), so float32 landmarks are rounded to float32 at every step."""
+    p = face.points()
+    precision = _float32 if face.landmarks.dtype == _FLOAT32 else list
+    sums = [*p[36], *p[42]]
+    for i in range(37, 42):
+        sums = precision([a + b for a, b in zip(sums, (*p[i], *p[i + 6]), strict=True)])
+    return precision([total / 6 for total in sums])
+
+
+def _float32(values: list[float]) -> list[float]:
+    return array("f", values).tolist()
 
 
 def face_packet(
@@ -94,8 +112,7 @@ def face_packet(
 ) -> bytes:
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none); `rest` as in
     `features`."""
-    pupils = face.landmarks[36:48].reshape(2, 6, 2).sum(axis=1) / 6  # the eyes' centres (np.mean's sums)
-    points = np.concatenate((face.landmarks[OSF_FROM_IBUG], pupils)).astype("<f4")  # as struct's "f" rounds
+    points = _POINTS.pack(*chain.from_iterable(_OSF_POINTS(face.points())), *_pupils(face))
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
     head = _HEAD.pack(
         now,
@@ -112,6 +129,4 @@ def face_packet(
         *translation,
     )
     confidences = _CONFIDENCE.pack(face.score) * 68
-    return b"".join(
-        (head, confidences, points.tobytes(), _NO_3D_POINTS, _FEATURE_VALUES.pack(*features(face, signals, rest)))
-    )
+    return b"".join((head, confidences, points, _NO_3D_POINTS, _FEATURE_VALUES.pack(*features(face, signals, rest))))

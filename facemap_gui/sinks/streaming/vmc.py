@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from facemap_gui.perframe.expressions import ARKIT_NAMES
+from facemap_gui.perframe.expressions import ARKIT_NAMES, arkit_values
 from facemap_gui.perframe.signals import FaceSignals
 from facemap_gui.sinks.streaming.rotation import quaternion_yxz
 
@@ -52,5 +52,5 @@ def bundle(signals: FaceSignals, shapes: dict[str, float]) -> bytes:
     receivers run on Unity; position 0: receivers place the head themselves), presets and ARKit blendshapes."""
     arguments = _ARGUMENTS.copy()
     arguments[_ROTATION] = quaternion_yxz(signals.pitch, signals.yaw, signals.roll)
-    arguments[_BLEND_VALUES] = (*presets(signals), *(shapes[name] for name in ARKIT_NAMES))
+    arguments[_BLEND_VALUES] = (*presets(signals), *arkit_values(shapes))
     return _FRAME.pack(*arguments)

@@ -32,7 +32,7 @@ from websockets.uri import parse_uri
 
 from facemap_gui.core import store
 from facemap_gui.core.atomic import replacing
-from facemap_gui.perframe.signals import FaceSignals
+from facemap_gui.perframe.signals import FaceSignals, clip
 from facemap_gui.sinks.streaming.status import SenderStatus
 
 DEFAULT_PORT = 8001
@@ -91,7 +91,7 @@ def parameters(signals: FaceSignals, shapes: dict[str, float]) -> dict[str, floa
         "BrowRightY": brow(shapes["browOuterUpRight"], s.brow_raise_right, shapes["browDownRight"]),
     }
     values["Brows"] = (values["BrowLeftY"] + values["BrowRightY"]) / 2
-    return {name: min(max(value, low), high) for name, value in values.items() for low, high in (RANGES[name],)}
+    return {name: clip(value, *RANGES[name]) for name, value in values.items()}
 
 
 class VtsProblem(Exception):

@@ -1,14 +1,17 @@
 """What streaming costs the pipeline: CPU time per frame of `Streamer.send` (signals, expressions, packets, sends)
-for one face, on the calling thread.
+on the calling thread, which does all of it (VTS's thread only connects, reads replies and re-sends).
 
-    python benchmarks/streaming.py [--frames 3000] [--fps 30]
+    python benchmarks/streaming.py [--frames 3000] [--fps 30] [--pipeline]
 
 prints one JSON object: median and p95 in ms for OpenSeeFace, VMC, iFacialMocap and VTube Studio alone and all four
 at once, with receivers on 127.0.0.1 and with none (UDP sends then fail with "connection refused"; the VTS thread
 retries). The VTS receiver is a WebSocket server answering every request, in a process of its own. The first 200
-frames are warm-up. With VTS and a receiver, also the CPU ms of the VTS sender's threads (beside the frame, not in
-its figures: this process's CPU less the calling thread's) per values sent, and how many it sent a frame: it sends
-the latest when free, so at this flat-out rate fewer than one a frame.
+frames are warm-up. With VTS and a receiver, also the CPU ms of the VTS sender's thread per values sent (beside
+the frame, not in its figures: this process's CPU less the calling thread's) and how many went out a frame.
+
+One face a frame, a new result each frame; flat out by default, `--fps` at a camera's rate (the thread sleeps
+between frames and its caches go cold). `--pipeline`: all four, as the app streams: the generated stand-in on the
+demo clip at its own clock (30 fps), the engine calling the streamer after the pipeline and the smoother.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import multiprocessing
 import os
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed
@@ -60,6 +65,77 @@ def serve_vts(ports, injections) -> None:
         server.serve_forever()
 
 
+@dataclasses.dataclass
+class Receivers:
+    """Where the targets point: a UDP port for the UDP formats, a VTS server's port; `drain` empties the UDP
+    receive buffer (called now and then, so it never fills); `injections` counts what VTS acknowledged."""
+
+    targets: list[StreamTarget]
+    drain: Callable[[], None]
+    injections: Callable[[], int]
+
+
+@contextlib.contextmanager
+def receivers(protocols: tuple[str, ...], listening: bool) -> Iterator[Receivers]:
+    context = multiprocessing.get_context("spawn")
+    injections = context.Value("i", 0)
+    with contextlib.ExitStack() as stack:
+        receiver = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setblocking(False)
+        port = receiver.getsockname()[1]
+        if listening:
+            ports, child_end = context.Pipe()
+            vts_server = context.Process(target=serve_vts, args=(child_end, injections), daemon=True)
+            vts_server.start()
+            stack.callback(vts_server.join)
+            stack.callback(vts_server.terminate)
+            vts_port = ports.recv()
+        else:
+            receiver.close()
+            with socket.socket() as unused:  # a port nothing listens on: the VTS thread's connections are refused
+                unused.bind(("127.0.0.1", 0))
+                vts_port = unused.getsockname()[1]
+
+        def drain() -> None:
+            with contextlib.suppress(OSError):  # BlockingIOError: empty; a closed socket: nothing listens
+                while True:
+                    receiver.recv(65536)
+
+        targets = [StreamTarget(p, "127.0.0.1", vts_port if p == "vts" else port) for p in protocols]
+        yield Receivers(targets, drain, lambda: injections.value)
+
+
+class Timed:
+    """`Streamer.send` timed on the calling thread's CPU (what the frame pays, not the VTS thread's work), with
+    the CPU of this process's other threads and VTS's acknowledgements counted from the end of the warm-up."""
+
+    def __init__(self, streamer: Streamer, listening: Receivers) -> None:
+        self.streamer, self.receivers = streamer, listening
+        self.times: list[float] = []
+        self.others = self.injected = 0.0
+
+    def __call__(self, result: FrameResult) -> None:
+        if len(self.times) == WARM_UP:
+            self.others, self.injected = time.thread_time() - time.process_time(), -self.receivers.injections()
+        start = time.thread_time()
+        self.streamer.send(result)
+        self.times.append((time.thread_time() - start) * 1000.0)
+        if len(self.times) % 50 == 0:
+            self.receivers.drain()
+
+    def figures(self, others: bool = True) -> dict[str, float]:
+        """Median and p95; with `others`, the VTS thread's CPU (this process has no other busy thread then)."""
+        kept = np.array(self.times[WARM_UP:])
+        others = self.others + time.process_time() - time.thread_time()
+        injected = self.injected + self.receivers.injections()
+        figures = {"median": round(float(np.median(kept)), 4), "p95": round(float(np.percentile(kept, 95)), 4)}
+        if others and injected:
+            figures["vts_thread_ms_per_injection"] = round(others * 1000.0 / injected, 4)
+            figures["vts_injections_per_frame"] = round(injected / len(kept), 3)
+        return figures
+
+
 def send_ms(protocols: tuple[str, ...], listening: bool, frames: int, fps: float) -> dict[str, float]:
     rng = np.random.default_rng(0)
     face = FaceResult(
@@ -71,72 +147,55 @@ def send_ms(protocols: tuple[str, ...], listening: bool, frames: int, fps: float
         focal=460.0,
     )
     frame = Frame(0, 0.0, np.zeros((720, 1280, 3), np.uint8))
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.setblocking(False)
-    port = receiver.getsockname()[1]
-    context = multiprocessing.get_context("spawn")
-    injections = context.Value("i", 0)
-    vts_server = None
-    if listening:
-        ports, child_end = context.Pipe()
-        vts_server = context.Process(target=serve_vts, args=(child_end, injections), daemon=True)
-        vts_server.start()
-        vts_port = ports.recv()
-    else:
-        receiver.close()
-        with socket.socket() as unused:  # a port nothing listens on: the VTS thread's connections are refused
-            unused.bind(("127.0.0.1", 0))
-            vts_port = unused.getsockname()[1]
-    targets = [StreamTarget(p, "127.0.0.1", vts_port if p == "vts" else port) for p in protocols]
-    times = []
-    with Streamer(targets) as streamer:
+    with receivers(protocols, listening) as where, Streamer(where.targets) as streamer:
+        timed = Timed(streamer, where)
         began = time.perf_counter()
         for index in range(frames):
             if fps:  # the frames at a camera's rate, not flat out
                 time.sleep(max(began + index / fps - time.perf_counter(), 0.0))
-            if index == WARM_UP:  # this process's other threads: the VTS sender's (and its connection's reader)
-                others, injected = time.thread_time() - time.process_time(), -injections.value
             # A new result and face a frame, as the pipeline makes: nothing derived from the last one is kept.
-            result = FrameResult(frame=frame, faces=[dataclasses.replace(face)])
-            start = time.thread_time()  # this thread's CPU: what the frame pays, not the VTS thread's work
-            streamer.send(result)
-            times.append((time.thread_time() - start) * 1000.0)
-            if listening and index % 50 == 0:  # keep the receive buffer from filling
-                try:
-                    while True:
-                        receiver.recv(65536)
-                except BlockingIOError:
-                    pass
-        others, injected = others + time.process_time() - time.thread_time(), injected + injections.value
-    if vts_server is not None:
-        receiver.close()
-        vts_server.terminate()
-        vts_server.join()
-    kept = np.array(times[WARM_UP:])
-    figures = {"median": round(float(np.median(kept)), 4), "p95": round(float(np.percentile(kept, 95)), 4)}
-    if injected:  # the thread sends the latest values when it is free: fewer than the frames at this rate
-        figures["vts_thread_ms_per_injection"] = round(others * 1000.0 / injected, 4)
-        figures["vts_injections_per_frame"] = round(injected / len(kept), 3)
-    return figures
+            timed(FrameResult(frame=frame, faces=[dataclasses.replace(face)]))
+        return timed.figures()
+
+
+def pipeline_ms(frames: int) -> dict[str, float]:
+    """All four formats as `track --stand-in --source demo` streams them."""
+    from facemap_gui.live.pacing import FilePacer
+    from facemap_gui.perframe.smoothing import LandmarkSmoother
+    from facemap_gui.run.engine import FrameLoop, Sink
+    from facemap_gui.run.pipeline_builder import RunOptions, build_pipeline, with_stand_in
+    from facemap_gui.sources import open_source
+
+    pipeline = build_pipeline(with_stand_in(RunOptions(source="demo")))
+    source, stop = open_source(f"demo:{frames}"), threading.Event()
+    with contextlib.closing(pipeline), receivers(PROTOCOLS, True) as where, Streamer(where.targets) as streamer:
+        timed = Timed(streamer, where)
+        FrameLoop(pipeline, [Sink("stream", timed)], LandmarkSmoother(1.0)).run(
+            FilePacer(source, stop, print).frames(), stop
+        )
+        return timed.figures(others=False)  # the detector's and ORT's threads are busy too
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=3000)
     parser.add_argument("--fps", type=float, default=0.0, help="frames a second (default: as fast as they go)")
+    parser.add_argument("--pipeline", action="store_true", help="all four, from the stand-in on the demo clip")
     args = parser.parse_args()
-    logging.disable(logging.WARNING)  # the refused sends' one warning each
+    logging.disable(logging.WARNING)  # the refused sends' one warning each; the stand-in's
     # The VTS sender keeps its token in the data folder: the benchmark's goes to a folder of its own.
     with tempfile.TemporaryDirectory(prefix="facemap-streaming-") as home:
         os.environ["FACEMAP_GUI_HOME"] = home
-        figures = {
-            f"{'+'.join(protocols)}_{'receiver' if listening else 'no_receiver'}_ms": send_ms(
-                protocols, listening, args.frames, args.fps
-            )
-            for protocols in (*((p,) for p in PROTOCOLS), PROTOCOLS)
-            for listening in (True, False)
-        }
+        if args.pipeline:
+            figures = {"pipeline_osf+vmc+ifm+vts_receiver_ms": pipeline_ms(args.frames)}
+        else:
+            figures = {
+                f"{'+'.join(protocols)}_{'receiver' if listening else 'no_receiver'}_ms": send_ms(
+                    protocols, listening, args.frames, args.fps
+                )
+                for protocols in (*((p,) for p in PROTOCOLS), PROTOCOLS)
+                for listening in (True, False)
+            }
     print(json.dumps(figures))
 
 

@@ -124,13 +124,13 @@ class Timed:
         if len(self.times) % 50 == 0:
             self.receivers.drain()
 
-    def figures(self, others: bool = True) -> dict[str, float]:
-        """Median and p95; with `others`, the VTS thread's CPU (this process has no other busy thread then)."""
+    def figures(self, vts_thread: bool = True) -> dict[str, float]:
+        """Median and p95; with `vts_thread`, its CPU (when this process has no other busy thread)."""
         kept = np.array(self.times[WARM_UP:])
         others = self.others + time.process_time() - time.thread_time()
         injected = self.injected + self.receivers.injections()
         figures = {"median": round(float(np.median(kept)), 4), "p95": round(float(np.percentile(kept, 95)), 4)}
-        if others and injected:
+        if vts_thread and injected:
             figures["vts_thread_ms_per_injection"] = round(others * 1000.0 / injected, 4)
             figures["vts_injections_per_frame"] = round(injected / len(kept), 3)
         return figures
@@ -173,7 +173,7 @@ def pipeline_ms(frames: int) -> dict[str, float]:
         FrameLoop(pipeline, [Sink("stream", timed)], LandmarkSmoother(1.0)).run(
             FilePacer(source, stop, print).frames(), stop
         )
-        return timed.figures(others=False)  # the detector's and ORT's threads are busy too
+        return timed.figures(vts_thread=False)  # the detector's and ORT's threads are busy too
 
 
 def main() -> None:

@@ -163,8 +163,8 @@ _VALUES = operator.itemgetter(*RANGES)
 
 class _Connection:
     """One WebSocket connection to VTS: websockets' sans-I/O protocol over a plain socket. The sender's thread opens
-    it and authenticates, waiting on the socket with timeouts; then it turns non-blocking and each frame's thread
-    writes its injection and reads the replies that came meanwhile, never waiting."""
+    it and authenticates, waiting on the socket with timeouts; then the socket turns non-blocking: each frame's
+    thread writes its injection, the sender's thread reads the replies now and then, and neither waits."""
 
     def __init__(self, url: str, host: str, port: int, stop: threading.Event) -> None:
         self._stop = stop
@@ -177,7 +177,11 @@ class _Connection:
             self._protocol.send_request(self._protocol.connect())
             self.sock.sendall(b"".join(self._protocol.data_to_send()))
             deadline = time.monotonic() + OPEN_TIMEOUT_S
-            while self._protocol.state is State.CONNECTING and time.monotonic() < deadline:
+            while (
+                self._protocol.state is State.CONNECTING
+                and self._protocol.handshake_exc is None
+                and time.monotonic() < deadline
+            ):
                 self._take(self.sock.recv(65536))
             if self._protocol.handshake_exc is not None:
                 raise self._protocol.handshake_exc

@@ -4,6 +4,7 @@ authentication, inject, errors 50 and 454, a restart mid-run), checking every me
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -14,6 +15,7 @@ import threading
 
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
 from facemap_gui.core import store
@@ -105,6 +107,10 @@ class FakeVts:
         self.thread.start()
 
     def _handle(self, ws) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the sender going away mid-answer, as VTS sees it
+            self._answer(ws)
+
+    def _answer(self, ws) -> None:
         authenticated = False
         for raw in ws:
             message = json.loads(raw)

@@ -17,6 +17,7 @@ from facemap_gui.gui.stream import TargetDialog
 from facemap_gui.live.settings import Settings, load_calibration, load_settings
 from facemap_gui.sinks.streaming import StreamTarget
 from facemap_gui.sources.demo import DEMO_LOOP
+from tests.test_avatar_apps import FakeVts
 
 WAIT_MS = 20_000
 # OpenSeeFace's facetracker packet, one per face (little-endian): time, id, width, height, eye open right/left,
@@ -147,6 +148,27 @@ def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, op
     assert osf.count() == sent and not window.stream.label.isVisible()
     window.stream.action.trigger()
     qtbot.waitUntil(lambda: osf.count() > sent, timeout=WAIT_MS)
+
+
+def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_every_frame_and_let_go(qtbot, open_window):
+    server = FakeVts()  # checks every message's envelope, parameters and ranges as VTS documents them
+    try:
+        window = open_window(DEMO_LOOP, Settings(stream_vts=f"vts://127.0.0.1:{server.port}"))
+        window.stream.protocol_actions["vts"].trigger()
+        assert server.next()["messageType"] == "AuthenticationTokenRequest"
+        assert server.next()["messageType"] == "AuthenticationRequest"
+        qtbot.waitUntil(lambda: window.latest is not None, timeout=WAIT_MS)
+        processed = window.latest.processed
+        injected = [server.next("InjectParameterDataRequest") for _ in range(30)]  # (the window's events wait)
+        qtbot.waitUntil(lambda: window.latest.processed > processed + 5, timeout=WAIT_MS)  # frames went on
+        assert len({message["requestID"] for message in injected}) == 30
+        assert any(message["data"]["faceFound"] for message in injected)
+        qtbot.waitUntil(lambda: "· 0 pkt/s" not in window.stream.label.text(), timeout=WAIT_MS)
+        assert window.stream.label.text().startswith(f"streaming to vts://127.0.0.1:{server.port} · ")
+        window.stream.protocol_actions["off"].trigger()  # the connection closes: the server's handler ends
+        qtbot.waitUntil(lambda: not window.stream.label.isVisible(), timeout=WAIT_MS)
+    finally:
+        server.stop()
 
 
 def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window, caplog):

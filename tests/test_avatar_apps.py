@@ -307,3 +307,21 @@ def test_a_vts_that_stops_reading_never_blocks_a_frame_and_is_told():
     finally:
         server.stop()
     assert frames > 100  # the buffers took a good many frames first
+
+
+def test_a_vts_connection_found_closing_refuses_the_next_injection_as_closed():
+    """The sender's thread may find VTS closing (reading replies) just before a frame's thread writes: that write
+    must end as the connection's own "closed", which the frame's thread handles, not as websockets' state error."""
+    server = FakeVts()
+    try:
+        connection = vts._Connection(f"ws://127.0.0.1:{server.port}", "127.0.0.1", server.port, threading.Event())
+        connection.sock.setblocking(False)
+    finally:
+        server.stop()  # VTS goes away: a close frame, then the end of the stream
+    with pytest.raises(vts.VtsProblem, match="closed the connection"):
+        for _ in range(int(WAIT_S / 0.05)):
+            connection.replies()
+            threading.Event().wait(0.05)
+    with pytest.raises(vts.VtsProblem, match="closed the connection"):
+        connection.inject('{"messageType": "InjectParameterDataRequest"}')
+    connection.close()

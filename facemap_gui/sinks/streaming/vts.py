@@ -235,6 +235,8 @@ class _Connection:
     def inject(self, request: str) -> bool:
         """Writes `request` without waiting, unless the socket still holds part of the last one (VTS is not reading
         what it is sent): False then."""
+        if self._protocol.state is not State.OPEN:  # closing, as the sender's thread found reading replies
+            raise _Closed
         try:
             if self._unsent:
                 self._write()

@@ -309,7 +309,6 @@ class VtsSender(SenderStatus):
         self._stop, self._wake = threading.Event(), threading.Event()
         self._lock = threading.Lock()  # the connection, and who writes to it
         self._connection: _Connection | None = None
-        self._dropped: VtsProblem | None = None  # why a frame's thread gave the connection up
         self._ids = itertools.count(1)
         self._delay = RETRY_FIRST_S
         self._paused_until = 0.0  # after VTS refused values: none sent until then
@@ -325,8 +324,8 @@ class VtsSender(SenderStatus):
         try:
             if self._connection is not None and not self._closed:
                 self._inject(self._connection, values)
-        except VtsProblem as exc:  # VTS closed the connection: the sender's thread reconnects
-            self._dropped, self._connection = exc, None
+        except _Closed:  # the sender's thread sees it gone and reconnects
+            self._connection = None
             self._wake.set()
         finally:
             self._lock.release()
@@ -351,17 +350,18 @@ class VtsSender(SenderStatus):
                 self._delay = RETRY_FIRST_S
         except ApiError as exc:  # e.g. another plugin owns a parameter: keep the connection, back off
             self._report(f"VTube Studio refused the values ({exc})")
-            self._paused_until = time.monotonic() + self._delay
-            self._delay = min(self._delay * 2, RETRY_MAX_S)
+            self._paused_until = time.monotonic() + self._next_delay()
+
+    def _next_delay(self) -> float:
+        """How long to back off after a problem; each problem in a row doubles it, up to RETRY_MAX_S."""
+        delay, self._delay = self._delay, min(self._delay * 2, RETRY_MAX_S)
+        return delay
 
     def close(self) -> None:
         """Stops the thread (it closes the connection on its way out) without waiting for it."""
         self._closed = True
         self._stop.set()
         self._wake.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -373,8 +373,7 @@ class VtsSender(SenderStatus):
                 self._report(str(exc))
             except (OSError, InvalidHandshake, InvalidURI):
                 self._report("VTube Studio is not running there, or its API is off (VTS: Settings › Start API)")
-            self._stop.wait(self._delay)
-            self._delay = min(self._delay * 2, RETRY_MAX_S)
+            self._stop.wait(self._next_delay())
 
     def _session(self) -> None:
         connection = _Connection(self._url, self._host, self._port, self._stop)
@@ -388,13 +387,13 @@ class VtsSender(SenderStatus):
             self._delay = RETRY_FIRST_S
             connection.sock.setblocking(False)
             with self._lock:
-                self._connection, self._dropped = connection, None
+                self._connection = connection
             while not self._stop.is_set():
                 self._wake.wait(RESEND_S)
                 self._wake.clear()
                 with self._lock:
                     if self._connection is not connection:  # a frame's thread found it closed
-                        raise self._dropped or _Closed()
+                        raise _Closed
                     self._check_replies(connection)
                     # Nothing new: the latest again (also right after reconnecting to a restarted VTS).
                     if self._latest is not None and time.monotonic() - self._sent_at >= RESEND_S:

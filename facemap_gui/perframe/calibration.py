@@ -31,8 +31,8 @@ MIN_FRAMES = 5
 
 
 def _relative(value: float, rest: float) -> float:
-    """0 at `rest`, 1 at 1, clipped. (clip with no upper bound is max(), cheaper: 52 calls a frame.)"""
-    return clip((value - rest) / clip(1.0 - rest, MIN_RANGE, math.inf), 0.0, 1.0)
+    """0 at `rest`, 1 at 1, clipped."""
+    return clip((value - rest) / max(1.0 - rest, MIN_RANGE), 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,12 @@ def pipeline_ms(frames: int) -> dict[str, float]:
 
     pipeline = build_pipeline(with_stand_in(RunOptions(source="demo")))
     source, stop = open_source(f"demo:{frames}"), threading.Event()
-    with contextlib.closing(pipeline), receivers(PROTOCOLS, True) as where, Streamer(where.targets) as streamer:
+    with (
+        contextlib.closing(pipeline),
+        contextlib.closing(source),
+        receivers(PROTOCOLS, True) as where,
+        Streamer(where.targets) as streamer,
+    ):
         timed = Timed(streamer, where)
         FrameLoop(pipeline, [Sink("stream", timed)], LandmarkSmoother(1.0)).run(
             FilePacer(source, stop, print).frames(), stop

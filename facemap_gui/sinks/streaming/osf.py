@@ -4,11 +4,8 @@ the faces of a frame in one datagram, nothing for a frame without a face."""
 from __future__ import annotations
 
 import struct
-from array import array
 from itertools import chain
 from operator import itemgetter
-
-import numpy as np
 
 from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.pipeline import FaceResult
@@ -31,7 +28,6 @@ _HEAD, _CONFIDENCE, _POINTS, _FEATURE_VALUES = (
 # the corners) then the right and left pupils.
 OSF_FROM_IBUG = (*range(49), 50, 51, 52, *range(54, 68))
 _OSF_POINTS = itemgetter(*OSF_FROM_IBUG)
-_FLOAT32 = np.dtype(np.float32)  # compared as it is, not converted from np.float32 on every frame
 _NO_3D_POINTS = bytes(210 * 4)  # what OpenSeeFace sends when its 3D fit failed: 210 zeros
 _FEATURES = (
     "eye_l",
@@ -87,19 +83,15 @@ def features(face: FaceResult, signals: FaceSignals, rest: dict[str, float] | No
     return _IN_ORDER(known)
 
 
-def _pupils(face: FaceResult) -> list[float]:
-    """The right then the left pupil (x, y, x, y): the mean of each eye's 6 points as numpy's in the landmarks'
-    precision (summed in order, then divided by 6), so float32 landmarks are rounded to float32 at every step."""
-    p = face.points()
-    precision = _float32 if face.landmarks.dtype == _FLOAT32 else list
-    sums = [*p[36], *p[42]]
-    for i in range(37, 42):
-        sums = precision([a + b for a, b in zip(sums, (*p[i], *p[i + 6]), strict=True)])
-    return precision([total / 6 for total in sums])
-
-
-def _float32(values: list[float]) -> list[float]:
-    return array("f", values).tolist()
+def _pupils(points: list[list[float]]) -> tuple[float, float, float, float]:
+    """The right then the left pupil (x, y, x, y): the mean of each eye's 6 points."""
+    right_x = right_y = left_x = left_y = 0.0
+    for (ax, ay), (bx, by) in zip(points[36:42], points[42:48], strict=True):
+        right_x += ax
+        right_y += ay
+        left_x += bx
+        left_y += by
+    return right_x / 6, right_y / 6, left_x / 6, left_y / 6
 
 
 def face_packet(
@@ -112,7 +104,8 @@ def face_packet(
 ) -> bytes:
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none); `rest` as in
     `features`."""
-    points = _POINTS.pack(*chain.from_iterable(_OSF_POINTS(face.points())), *_pupils(face))
+    p = face.points()
+    points = _POINTS.pack(*chain.from_iterable(_OSF_POINTS(p)), *_pupils(p))
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
     head = _HEAD.pack(
         now,

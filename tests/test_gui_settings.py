@@ -22,7 +22,7 @@ def test_round_trip_in_the_data_directory(_isolated_home):
         output_folder="/rec",
         geometry="AdnQywADAAA=",
         stream=True,
-        stream_protocol="vmc",
+        stream_protocols=["vmc", "vts"],
         stream_osf="osf://[::1]:5000",
         stream_vmc="vmc://192.168.1.20:39540",
         camera_formats={"usb-0001": "640x480@15", "Integrated Camera": "1280x720@30"},
@@ -39,6 +39,12 @@ def test_round_trip_in_the_data_directory(_isolated_home):
     assert not list(_isolated_home.glob(".*.part"))
 
 
+def test_a_file_from_when_one_format_was_streamed_at_a_time_keeps_its_choice():
+    settings_path().write_text(json.dumps({"version": VERSION, "stream": True, "stream_protocol": "vts"}))
+    settings, warning = load_settings()
+    assert warning is None and settings.stream and settings.stream_protocols == ["vts"]
+
+
 def test_no_file_gives_defaults_without_a_warning():
     assert load_settings() == (Settings(), None)
 
@@ -53,7 +59,11 @@ def test_no_file_gives_defaults_without_a_warning():
         (json.dumps({"version": VERSION, "overlay": {"boxes": "yes"}}), "overlay.boxes"),
         (json.dumps({"version": VERSION, "runtime": "tpu"}), "tpu"),
         (json.dumps({"version": VERSION, "recent_files": [1, 2]}), "recent_files"),
-        (json.dumps({"version": VERSION, "stream_protocol": "udp"}), "stream_protocol 'udp'"),
+        (json.dumps({"version": VERSION, "stream_protocols": ["udp"]}), "stream_protocols ['udp']"),
+        (json.dumps({"version": VERSION, "stream_protocols": []}), "stream_protocols []"),
+        (json.dumps({"version": VERSION, "stream_protocols": ["vts", "vts"]}), "each once"),
+        (json.dumps({"version": VERSION, "stream_protocols": "osf"}), "expected a list"),
+        (json.dumps({"version": VERSION, "stream_protocol": "udp"}), "stream_protocols ['udp']"),
         (json.dumps({"version": VERSION, "stream_osf": "vmc://127.0.0.1:39539"}), "stream_osf"),
         (json.dumps({"version": VERSION, "stream_vmc": "vmc://127.0.0.1:70000"}), "stream_vmc"),
         (json.dumps({"version": VERSION, "stream": "yes"}), "stream is 'yes'"),

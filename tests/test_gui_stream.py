@@ -1,6 +1,6 @@
-"""Streaming from the window (pytest-qt, offscreen): the Stream menu and its target dialog send OpenSeeFace packets
-to a real UDP receiver on 127.0.0.1 while frames flow, the choice survives a restart of the window, switching to VMC
-replaces the sender, and a receiver that is not running is told once while the frames go on."""
+"""Streaming from the window (pytest-qt, offscreen): the Stream menu and its target dialogs send OpenSeeFace packets
+to a real UDP receiver on 127.0.0.1 while frames flow, formats are ticked on and off side by side, the choice
+survives a restart of the window, and a receiver that is not running is told once while the frames go on."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def answer_question(button: QMessageBox.StandardButton, asked: list[str]) -> Non
 
 
 def fill_target_dialog(host: str, port: int) -> None:
-    """Answers the modal Target… dialog once it is open (exec() blocks the test until it closes)."""
+    """Answers the modal target dialog once it is open (exec() blocks the test until it closes)."""
 
     def answer() -> None:
         dialog = QApplication.activeModalWidget()
@@ -85,14 +85,20 @@ def fill_target_dialog(host: str, port: int) -> None:
     QTimer.singleShot(0, answer)
 
 
+def ticked(window) -> list[bool]:
+    """The Stream menu's format check boxes: OpenSeeFace, VMC, iFacialMocap, VTube Studio."""
+    return [action.isChecked() for action in window.stream.protocol_actions.values()]
+
+
 def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, open_window, receivers):
     osf, vmc = receivers(), receivers()
     before = time.time()
     window = open_window(DEMO_LOOP, Settings())
-    assert not window.stream.action.isChecked() and window.stream.protocol_actions["off"].isChecked()
-    assert not window.stream.label.isVisible()
+    assert not window.stream.action.isChecked() and not any(ticked(window))
+    assert not window.stream.label.isVisible() and not window.stream.off_action.isEnabled()
     fill_target_dialog("127.0.0.1", osf.port)
-    window.stream.target_action.trigger()  # Stream › Target…, for OpenSeeFace (the default protocol)
+    window.stream.target_actions["osf"].trigger()  # Stream › Targets › OpenSeeFace UDP…
+    assert window.stream.target_actions["osf"].text() == f"OpenSeeFace UDP: osf://127.0.0.1:{osf.port}…"
     window.stream.protocol_actions["osf"].trigger()
     qtbot.waitUntil(lambda: osf.count() >= 20, timeout=WAIT_MS)
     datagrams, after = list(osf.datagrams), time.time()  # each sent before `after`
@@ -114,24 +120,34 @@ def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, op
     assert signals["Distance"].endswith(" m") and signals["Blink"] in ("yes", "no")
     assert all(0.0 <= float(v.split()[1]) <= 1.0 for v in signals["Eyes"].split(" · "))
 
-    # VMC replaces the OpenSeeFace sender between frames: OSC bundles to its own target, nothing more to OSF.
+    # VMC ticked as well: OSC bundles to its own target while OpenSeeFace's packets go on.
     window.settings.stream_vmc = f"vmc://127.0.0.1:{vmc.port}"
     window.stream.protocol_actions["vmc"].trigger()
-    qtbot.waitUntil(lambda: vmc.count() >= 5, timeout=WAIT_MS)
-    osf_sent = osf.count()  # the OpenSeeFace sender is gone once VMC bundles arrive
-    qtbot.waitUntil(lambda: vmc.count() >= 10, timeout=WAIT_MS)
-    assert osf.count() == osf_sent and all(d.startswith(b"#bundle\0") for d in vmc.datagrams)
+    osf_sent = osf.count()
+    qtbot.waitUntil(lambda: vmc.count() >= 5 and osf.count() >= osf_sent + 5, timeout=WAIT_MS)
+    assert ticked(window) == [True, True, False, False] and all(d.startswith(b"#bundle\0") for d in vmc.datagrams)
+    assert window.stream.label.text().count("streaming to") == 2
+    # OpenSeeFace unticked: its sender is gone once VMC bundles arrive, VMC goes on.
+    window.stream.protocol_actions["osf"].trigger()
+    vmc_sent = vmc.count()
+    qtbot.waitUntil(lambda: vmc.count() >= vmc_sent + 5, timeout=WAIT_MS)
+    osf_sent = osf.count()
+    qtbot.waitUntil(lambda: vmc.count() >= vmc_sent + 10, timeout=WAIT_MS)
+    assert osf.count() == osf_sent and window.settings.stream_protocols == ["vmc"]
     window.stream.protocol_actions["osf"].trigger()
     qtbot.waitUntil(lambda: osf.count() > osf_sent, timeout=WAIT_MS)
 
     window.close()  # saves the settings
     settings, warning = load_settings()
-    assert warning is None and settings.stream and settings.stream_protocol == "osf"
-    assert settings.stream_target() == StreamTarget("osf", "127.0.0.1", osf.port)
-    before = osf.count()
+    assert warning is None and settings.stream and settings.stream_protocols == ["vmc", "osf"]
+    assert settings.stream_targets() == [
+        StreamTarget("osf", "127.0.0.1", osf.port),
+        StreamTarget("vmc", "127.0.0.1", vmc.port),
+    ]
+    before, vmc_before = osf.count(), vmc.count()
     again = open_window(DEMO_LOOP, settings)
-    assert again.stream.action.isChecked() and again.stream.protocol_actions["osf"].isChecked()
-    qtbot.waitUntil(lambda: osf.count() >= before + 10, timeout=WAIT_MS)
+    assert again.stream.action.isChecked() and ticked(again) == [True, True, False, False]
+    qtbot.waitUntil(lambda: osf.count() >= before + 10 and vmc.count() >= vmc_before + 10, timeout=WAIT_MS)
 
 
 def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, open_window, receivers):
@@ -140,7 +156,7 @@ def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, op
     qtbot.waitUntil(lambda: osf.count() >= 5, timeout=WAIT_MS)
     assert window.stream.action.shortcut().toString() == "Ctrl+T"
     window.stream.action.trigger()
-    assert not window.settings.stream and window.stream.protocol_actions["off"].isChecked()
+    assert not window.settings.stream and not any(ticked(window))
     qtbot.waitUntil(lambda: window.worker.stream_status() == [], timeout=WAIT_MS)  # the sender is closed
     sent = osf.count()
     processed = window.latest.processed
@@ -150,7 +166,9 @@ def test_the_toolbar_toggle_and_its_shortcut_stop_and_resume_streaming(qtbot, op
     qtbot.waitUntil(lambda: osf.count() > sent, timeout=WAIT_MS)
 
 
-def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_every_frame_and_let_go(qtbot, open_window):
+def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_every_frame_and_let_go(
+    qtbot, open_window, receivers
+):
     server = FakeVts()  # checks every message's envelope, parameters and ranges as VTS documents them
     try:
         window = open_window(DEMO_LOOP, Settings(stream_vts=f"vts://127.0.0.1:{server.port}"))
@@ -165,7 +183,14 @@ def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_ever
         assert any(message["data"]["faceFound"] for message in injected)
         qtbot.waitUntil(lambda: "· 0 pkt/s" not in window.stream.label.text(), timeout=WAIT_MS)
         assert window.stream.label.text().startswith(f"streaming to vts://127.0.0.1:{server.port} · ")
-        window.stream.protocol_actions["off"].trigger()  # the connection closes: the server's handler ends
+        # OpenSeeFace ticked beside it: VTS's connection stays up (no new authentication), injections go on.
+        osf = receivers()
+        window.settings.stream_osf = f"osf://127.0.0.1:{osf.port}"
+        window.stream.protocol_actions["osf"].trigger()
+        qtbot.waitUntil(lambda: osf.count() >= 10, timeout=WAIT_MS)
+        since = [server.messages.get_nowait()["messageType"] for _ in range(server.messages.qsize())]
+        assert len(since) >= 5 and set(since) == {"InjectParameterDataRequest"}, since
+        window.stream.off_action.trigger()  # the connection closes: the server's handler ends
         qtbot.waitUntil(lambda: not window.stream.label.isVisible(), timeout=WAIT_MS)
     finally:
         server.stop()
@@ -239,7 +264,7 @@ def test_a_stream_error_clears_when_the_target_changes_or_streaming_stops(qtbot,
     problem = f"osf://127.0.0.1:{port}: nothing is listening there"
     qtbot.waitUntil(lambda: window.status.text.text().startswith(problem), timeout=WAIT_MS)
     fill_target_dialog("127.0.0.1", live.port)
-    window.stream.target_action.trigger()
+    window.stream.target_actions["osf"].trigger()
     assert window.status.text.text() == f"Streaming to osf://127.0.0.1:{live.port}"
     assert not window.status.text.property("error")
     assert window.stream.label.text().startswith(f"streaming to osf://127.0.0.1:{live.port} ")  # not the old one
@@ -247,7 +272,7 @@ def test_a_stream_error_clears_when_the_target_changes_or_streaming_stops(qtbot,
     assert not window.status.text.property("error")
 
     fill_target_dialog("127.0.0.1", port)  # back to the closed port: the error comes back, then streaming stops
-    window.stream.target_action.trigger()
+    window.stream.target_actions["osf"].trigger()
     qtbot.waitUntil(lambda: window.status.text.text().startswith(problem), timeout=WAIT_MS)
     window.stream.action.trigger()
     assert window.status.text.text() == "Streaming stopped" and not window.status.text.property("error")

@@ -1,10 +1,10 @@
-"""The window's Stream menu: send the tracking to an avatar app (OpenSeeFace UDP or VMC) and say how it goes.
+"""The window's Stream menu: send the tracking to avatar apps (OpenSeeFace UDP, VMC, iFacialMocap, VTube Studio) and
+say how it goes.
 
 The live worker sends, on its own thread, per frame; the window only chooses the target and shows the status."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -111,7 +111,8 @@ class TargetDialog(QDialog):
 
 class StreamControl(Controller):
     """The Stream menu, toolbar toggle and status label; the choice lives in the settings, the worker in use
-    (`set_worker`) sends."""
+    (`set_worker`) sends. Any of the four formats may be on at once (VTube Studio and VSeeFace side by side, say):
+    each is a check box in the menu; the toolbar toggle stops and resumes them together."""
 
     def __init__(self, window: QWidget, settings: Settings) -> None:
         super().__init__(window)
@@ -122,18 +123,15 @@ class StreamControl(Controller):
             STREAM_KEY,
             self._toggled,
             checkable=True,
-            tip="Send the tracking to an avatar app (the Stream menu sets where)",
+            tip="Send the tracking to avatar apps (the Stream menu sets which and where)",
         )
-        group = QActionGroup(self)
-        self.protocol_actions = {"off": make_action(window, "&Off", checkable=True)}
-        self.protocol_actions.update({p: make_action(window, PROTOCOL_NAMES[p], checkable=True) for p in PROTOCOLS})
-        for key, action in self.protocol_actions.items():
-            action.setData(key)
-            group.addAction(action)
-        group.triggered.connect(self._chosen)
-        self.target_action = make_action(
-            window, "&Target…", None, self.edit_target, tip="Host and port the tracking is sent to"
-        )
+        self.protocol_actions = {p: make_action(window, PROTOCOL_NAMES[p], checkable=True) for p in PROTOCOLS}
+        for protocol, action in self.protocol_actions.items():
+            action.toggled.connect(lambda on, protocol=protocol: self._chosen(protocol, on))
+        self.off_action = make_action(window, "&Off", None, self._stop, tip="Stop streaming to every app")
+        self.target_actions = {p: make_action(window, "") for p in PROTOCOLS}
+        for protocol, action in self.target_actions.items():
+            action.triggered.connect(lambda _checked=False, protocol=protocol: self.edit_target(protocol))
         self.calibrate_action = make_action(
             window,
             "Calibrate &neutral face",
@@ -142,50 +140,65 @@ class StreamControl(Controller):
             tip="Record your relaxed face for a few seconds: what is streamed then reads 0 there",
         )
         self.menu = QMenu("S&tream", window)
-        self.menu.addActions(list(self.protocol_actions.values()))
+        self.menu.addActions([*self.protocol_actions.values(), self.off_action])
         self.menu.addSeparator()
-        self.menu.addAction(self.target_action)
+        targets = self.menu.addMenu("&Targets")
+        targets.setStatusTip("Host and port each format is sent to")
+        targets.addActions(list(self.target_actions.values()))
         self.menu.addAction(self.calibrate_action)
         self.label = named(QLabel(), "streamLabel")
         self.label.hide()
-        self._told: str | None = None  # the send problem last put in the status bar
+        self._told: dict[StreamTarget, str] = {}  # the send problem last put in the status bar, per target
         self._apply()
 
     def set_worker(self, worker: LiveWorker | None) -> None:
         super().set_worker(worker)
         if worker is not None:
-            worker.set_stream(self.targets())
-
-    def targets(self) -> list[StreamTarget]:
-        return [self._settings.stream_target()] if self._settings.stream else []
+            worker.set_stream(self._settings.stream_targets())
 
     def _apply(self) -> None:
         """Show the settings' choice in the menu and toolbar and hand it to the worker."""
         s = self._settings
         self.action.setChecked(s.stream)
-        self.protocol_actions[s.stream_protocol if s.stream else "off"].setChecked(True)
-        self.target_action.setText(f"&Target ({s.stream_target()})…")
-        if self._told is not None:  # the old target's error must not stay red in the status bar
-            self.say(f"Streaming to {s.stream_target()}" if s.stream else "Streaming stopped")
-        self._told = None
+        for protocol, action in self.protocol_actions.items():
+            action.blockSignals(True)  # showing the choice is not choosing
+            action.setChecked(s.stream and protocol in s.stream_protocols)
+            action.blockSignals(False)
+        self.off_action.setEnabled(s.stream)
+        for protocol, action in self.target_actions.items():
+            action.setText(f"{PROTOCOL_NAMES[protocol].replace('&', '')}: {s.stream_target(protocol)}…")
+        targets = s.stream_targets()
+        if self._told:  # an old target's error must not stay red in the status bar
+            self.say(f"Streaming to {', '.join(map(str, targets))}" if targets else "Streaming stopped")
+        self._told = {}
         if self._worker is not None:
-            self._worker.set_stream(self.targets())
+            self._worker.set_stream(targets)
         self.refresh()
 
     def _toggled(self) -> None:
         self._settings.stream = self.action.isChecked()
         self._apply()
 
-    def _chosen(self, action: QAction) -> None:
-        self._settings.stream = action.data() != "off"
-        if self._settings.stream:
-            self._settings.stream_protocol = action.data()
+    def _chosen(self, protocol: str, on: bool) -> None:
+        """A format ticked starts streaming to it (alone, if streaming was off); the last one unticked stops."""
+        s = self._settings
+        if on:
+            s.stream_protocols = [*s.stream_protocols, protocol] if s.stream else [protocol]
+            s.stream = True
+        elif s.stream_protocols != [protocol]:
+            s.stream_protocols = [p for p in s.stream_protocols if p != protocol]
+        else:
+            s.stream = False  # the choice stays, for the toolbar toggle
         self._apply()
 
-    def edit_target(self) -> None:
-        dialog = TargetDialog(self._settings.stream_target(), self._window)
+    def _stop(self) -> None:
+        self._settings.stream = False
+        self._apply()
+
+    def edit_target(self, protocol: str) -> None:
+        dialog = TargetDialog(self._settings.stream_target(protocol), self._window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            setattr(self._settings, f"stream_{dialog.target.protocol}", str(dialog.target))
+            setattr(self._settings, f"stream_{protocol}", str(dialog.target))
             self._apply()
 
     def calibrate(self) -> None:
@@ -197,14 +210,15 @@ class StreamControl(Controller):
         self.say(f"Calibrating: look at the camera with a relaxed, neutral face for {CALIBRATE_S:g} s…")
 
     def refresh(self) -> None:
-        """The status label (a few times a second, from the window's HUD timer) and a send problem, told once."""
-        targets = self.targets()
-        sending = self._worker.stream_status() if self._worker is not None else []
-        # Before the first frame is sent to a new target, the worker still reports the old one.
-        statuses = [s for s in sending if s.target in targets] or [StreamStatus(t, 0.0, None) for t in targets]
+        """The status label (a few times a second, from the window's HUD timer) and each target's send problem,
+        told once."""
+        targets = self._settings.stream_targets()
+        sending = {s.target: s for s in self._worker.stream_status()} if self._worker is not None else {}
+        # Before the first frame is sent to a new target, the worker does not report it yet.
+        statuses = [sending.get(t) or StreamStatus(t, 0.0, None) for t in targets]
         self.label.setVisible(bool(targets))
         self.label.setText(" | ".join(status.line() for status in statuses))
         for status in statuses:
-            if status.error is not None and status.error != self._told:
-                self._told = status.error
+            if status.error is not None and status.error != self._told.get(status.target):
+                self._told[status.target] = status.error
                 self.say(f"{status.target}: {status.error}; streaming goes on", error=True)

@@ -47,9 +47,9 @@ class Settings:
     recent_files: list[str] = field(default_factory=list)
     camera_formats: dict[str, str] = field(default_factory=dict)  # CameraInfo.key: WxH@FPS chosen in the menu
     ask_download: bool = True  # offer the model download at start-up while the real model is missing
-    stream: bool = False  # send the tracking to `stream_protocol`'s target
-    stream_protocol: str = "osf"  # a key of streaming.PROTOCOLS
-    stream_osf: str = "osf://127.0.0.1:11573"  # each protocol's target, kept while the other is chosen
+    stream: bool = False  # send the tracking to the targets of `stream_protocols`
+    stream_protocols: list[str] = field(default_factory=lambda: ["osf"])  # keys of streaming.PROTOCOLS, never empty
+    stream_osf: str = "osf://127.0.0.1:11573"  # each protocol's target, kept while it is not chosen
     stream_vmc: str = "vmc://127.0.0.1:39539"
     stream_ifm: str = "ifm://127.0.0.1:49983"
     stream_vts: str = "vts://127.0.0.1:8001"
@@ -57,9 +57,12 @@ class Settings:
     def add_recent(self, path: str) -> None:
         self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
 
-    def stream_target(self, protocol: str | None = None) -> StreamTarget:
-        """The target of `protocol` (default: the chosen one)."""
-        return StreamTarget.parse(getattr(self, f"stream_{protocol or self.stream_protocol}"))
+    def stream_target(self, protocol: str) -> StreamTarget:
+        return StreamTarget.parse(getattr(self, f"stream_{protocol}"))
+
+    def stream_targets(self) -> list[StreamTarget]:
+        """Where the tracking goes: the chosen protocols' targets, in PROTOCOLS' order; none while not streaming."""
+        return [self.stream_target(p) for p in PROTOCOLS if p in self.stream_protocols] if self.stream else []
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -71,6 +74,8 @@ class Settings:
         version = data.get("version") if isinstance(data, dict) else None
         if version != VERSION:
             raise ValueError(f"version {version!r}, expected {VERSION}")
+        if "stream_protocols" not in data and "stream_protocol" in data:  # from when one was streamed at a time
+            data = {**data, "stream_protocols": [data["stream_protocol"]]}
         values = _checked("settings", data, dataclasses.asdict(cls()))
         values["overlay"] = OverlayOptions(**values.get("overlay", {}))
         formats = data.get("camera_formats", {})  # keys are the user's cameras, not known in advance
@@ -82,8 +87,9 @@ class Settings:
             raise ValueError(f"unknown runtime/precision {settings.runtime}/{settings.precision}")
         if not 0.0 <= settings.smoothing_strength <= 1.0:  # the slider holds 0-100 %: 1e300 overflowed it
             raise ValueError(f"smoothing_strength {settings.smoothing_strength!r}, expected 0 to 1")
-        if settings.stream_protocol not in PROTOCOLS:
-            raise ValueError(f"stream_protocol {settings.stream_protocol!r}, expected one of {', '.join(PROTOCOLS)}")
+        chosen = settings.stream_protocols
+        if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(PROTOCOLS):
+            raise ValueError(f"stream_protocols {chosen!r}, expected some of {', '.join(PROTOCOLS)}, each once")
         for protocol in PROTOCOLS:
             text = getattr(settings, f"stream_{protocol}")
             try:

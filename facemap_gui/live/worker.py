@@ -274,7 +274,7 @@ class LiveWorker:
         self._set_state(WorkerState.FAILED, message)
 
     def _close(self) -> None:
-        self._replace_streamer([])
+        self._retarget([])
         self._feed.close()  # a file's pacer closes its source; a camera's capture thread closes its own
         if self.pipeline is not None:
             self.pipeline.close()
@@ -360,7 +360,7 @@ class LiveWorker:
     def _stream(self, shown: FrameResult) -> None:
         targets = self._stream_targets
         if targets != (self._streamer.targets if self._streamer is not None else []):
-            self._replace_streamer(targets)
+            self._retarget(targets)
         if self._streamer is not None:
             self._streamer.neutral = self._neutral
             self._streamer.send(shown)
@@ -373,10 +373,15 @@ class LiveWorker:
     def _calibration_failed(self, exc: FacemapError) -> None:
         self._tell(EventKind.CALIBRATION_FAILED, str(exc))
 
-    def _replace_streamer(self, targets: list[StreamTarget]) -> None:
-        previous, self._streamer = self._streamer, Streamer(targets, self._neutral) if targets else None
-        if previous is not None:
-            previous.close()
+    def _retarget(self, targets: list[StreamTarget]) -> None:
+        """Stream to `targets` from this frame on (none: stop); the senders of targets kept go on."""
+        if self._streamer is None:
+            self._streamer = Streamer(targets, self._neutral) if targets else None
+        elif targets:
+            self._streamer.retarget(targets)
+        else:
+            self._streamer.close()
+            self._streamer = None
 
     def _average(self, stage: str, ms: float) -> float:
         previous = self._stage_ms.get(stage)

@@ -1,9 +1,10 @@
 """Live output to avatar apps, sent as each frame is processed: OpenSeeFace UDP packets, VMC (OSC) bundles,
 iFacialMocap datagrams and VTube Studio's plugin API (WebSocket, on a thread of its own).
 
-`Streamer(targets)` starts, `send(result)` is the per-frame call, `status()` says what each target is doing
-(packets a second, last error) and `close()` stops. Sending never blocks or raises: a receiver that is not running,
-an unreachable host or a name that does not resolve is reported once (status and a log warning)."""
+`Streamer(targets)` starts, `send(result)` is the per-frame call, `retarget(targets)` changes where it sends,
+`status()` says what each target is doing (packets a second, last error) and `close()` stops. Sending never blocks
+or raises: a receiver that is not running, an unreachable host or a name that does not resolve is reported once
+(status and a log warning)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ DEFAULT_HOST = "127.0.0.1"  # nothing leaves the machine unless the user names a
 
 @dataclass(frozen=True)
 class StreamTarget:
-    protocol: str  # "osf" or "vmc"
+    protocol: str  # a key of PROTOCOLS
     host: str
     port: int
 
@@ -73,10 +74,22 @@ class Streamer:
     to the user's neutral face (calibration.py). Set between frames."""
 
     def __init__(self, targets: list[StreamTarget], neutral: Neutral | None = None) -> None:
-        self.targets = list(targets)
         self.neutral = neutral
+        self.targets: list[StreamTarget] = []
+        self._senders: list[UdpSender | vts.VtsSender] = []
+        self.retarget(targets)
+
+    def retarget(self, targets: list[StreamTarget]) -> None:
+        """Send to `targets` from the next frame. A target already sent to keeps its sender (a VTube Studio
+        connection stays up while another format is added); the others' senders close."""
+        kept = dict(zip(self.targets, self._senders, strict=True))
+        for target, sender in kept.items():
+            if target not in targets:
+                sender.close()
+        self.targets = list(targets)
         self._senders = [
-            (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port) for t in self.targets
+            kept.get(t) or (vts.VtsSender if t.protocol == "vts" else UdpSender)(str(t), t.host, t.port)
+            for t in self.targets
         ]
         self._expressions = any(t.protocol != "osf" for t in self.targets)
 

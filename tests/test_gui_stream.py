@@ -126,7 +126,7 @@ def test_osf_from_the_stream_menu_reaches_a_receiver_and_is_remembered(qtbot, op
     osf_sent = osf.count()
     qtbot.waitUntil(lambda: vmc.count() >= 5 and osf.count() >= osf_sent + 5, timeout=WAIT_MS)
     assert ticked(window) == [True, True, False, False] and all(d.startswith(b"#bundle\0") for d in vmc.datagrams)
-    assert window.stream.label.text().count("streaming to") == 2
+    assert window.stream.label.text().count(" pkt/s") == 2
     # OpenSeeFace unticked: its sender is gone once VMC bundles arrive, VMC goes on.
     window.stream.protocol_actions["osf"].trigger()
     vmc_sent = vmc.count()
@@ -209,7 +209,9 @@ def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window
     qtbot.waitUntil(lambda: window.latest.processed > processed + 30, timeout=WAIT_MS)  # a second of frames more
     told = [r for r in caplog.records if r.name == "facemap_gui.gui.status" and r.getMessage() == problem]
     assert len(told) == 1 and window.status.text.text() == problem
-    assert window.stream.label.text().startswith(f"streaming to osf://127.0.0.1:{port}")
+    assert window.stream.label.text().startswith(f"streaming to osf://127.0.0.1:{port} · ")
+    assert window.stream.label.text().endswith(" pkt/s ⚠")  # the words in its tooltip, the status bar beside it
+    assert window.stream.label.toolTip() == problem.removesuffix("; streaming goes on")
 
 
 def test_the_target_dialog_keeps_a_bad_host_and_says_so(qtbot):

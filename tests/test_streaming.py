@@ -348,7 +348,7 @@ def test_status_reports_a_refused_receiver_and_sending_goes_on():
                 break
         (status,) = streamer.status()
     assert status.error == "nothing is listening there (is the receiving app running?)"
-    assert status.line().startswith(f"streaming to osf://127.0.0.1:{target.port} · ")
+    assert status.line() == f"osf://127.0.0.1:{target.port} · {status.packets_per_s:.0f} pkt/s ⚠"
 
 
 @pytest.mark.parametrize(

@@ -217,7 +217,9 @@ class StreamControl(Controller):
         # Before the first frame is sent to a new target, the worker does not report it yet.
         statuses = [sending.get(t) or StreamStatus(t, 0.0, None) for t in targets]
         self.label.setVisible(bool(targets))
-        self.label.setText(" | ".join(status.line() for status in statuses))
+        self.label.setText(f"streaming to {' | '.join(status.line() for status in statuses)}")
+        problems = [f"{status.target}: {status.error}" for status in statuses if status.error is not None]
+        self.label.setToolTip("\n".join(problems) or "Packets a second sent to each target")
         for status in statuses:
             if status.error is not None and status.error != self._told.get(status.target):
                 self._told[status.target] = status.error

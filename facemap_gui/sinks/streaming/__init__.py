@@ -64,9 +64,10 @@ class StreamStatus:
     error: str | None  # the last send problem, while it keeps happening
 
     def line(self) -> str:
-        """'streaming to osf://127.0.0.1:11573 · 30 pkt/s' (and the last error, if any), for a status bar."""
-        text = f"streaming to {self.target} · {self.packets_per_s:.0f} pkt/s"
-        return text if self.error is None else f"{text} · {self.error}"
+        """'osf://127.0.0.1:11573 · 30 pkt/s', marked ' ⚠' while a send problem lasts, for a status bar (short:
+        four of them fit beside the status text; `error` says what the problem is)."""
+        text = f"{self.target} · {self.packets_per_s:.0f} pkt/s"
+        return text if self.error is None else f"{text} ⚠"
 
 
 class Streamer:

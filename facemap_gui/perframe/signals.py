@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 
 from facemap_gui.inference.landmarks.decode import INPUT_SIZE, MODEL_DEPTH
 from facemap_gui.perframe.pipeline import FaceResult, FrameResult
@@ -106,6 +107,9 @@ def frame_signals(result: FrameResult, face: FaceResult) -> FaceSignals:
     return result.derived("signals", face, lambda: face_signals(face, result.frame.size))
 
 
+_X, _Y = itemgetter(0), itemgetter(1)
+
+
 def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float, float, float]:
     """Metres (x right, y up, z away) of the landmarks' centre, with a camera whose focal length is the image
     width (OpenSeeFace's assumption): the model renders the face MODEL_DEPTH units away with its own focal
@@ -114,11 +118,8 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
     x0, _, x1, _ = face.crop_box
     pixels_per_unit = face.focal / MODEL_DEPTH * (x1 - x0 + 1) / INPUT_SIZE
     z = float(width / pixels_per_unit)  # model units, for a focal length of `width` pixels
-    points, u, v = face.points(), 0.0, 0.0
-    for x, y in points:  # added in order, as numpy's mean over the points' axis does
-        u += x
-        v += y
-    u, v = u / len(points), v / len(points)
+    points = face.points()
+    u, v = sum(map(_X, points)) / len(points), sum(map(_Y, points)) / len(points)
     return ((u - width / 2) * z / width * MODEL_UNIT_M, -(v - height / 2) * z / width * MODEL_UNIT_M, z * MODEL_UNIT_M)
 
 

@@ -55,6 +55,14 @@ def clip(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
+_X, _Y = itemgetter(0), itemgetter(1)
+
+
+def centre(points: list[list[float]]) -> tuple[float, float]:
+    """The mean (x, y) of `points`, each sum added in order (as numpy's mean over the points' axis does)."""
+    return sum(map(_X, points)) / len(points), sum(map(_Y, points)) / len(points)
+
+
 def _distance(a: list[float], b: list[float]) -> float:
     return math.hypot(a[0] - b[0], a[1] - b[1])
 
@@ -74,10 +82,8 @@ def face_signals(face: FaceResult, image_size: tuple[int, int]) -> FaceSignals:
     up_x, up_y = across_y / span, -across_x / span  # towards the forehead (image y points down)
 
     def brow_raise(brow: int, eye: int) -> float:  # the brow's 5 points against the eye's 6, along `up`
-        (brow_x, brow_y), (eye_x, eye_y) = zip(*p[brow : brow + 5], strict=True), zip(*p[eye : eye + 6], strict=True)
-        dx = sum(brow_x) / 5 - sum(eye_x) / 6
-        dy = sum(brow_y) / 5 - sum(eye_y) / 6
-        height = (dx * up_x + dy * up_y) / span
+        (brow_x, brow_y), (eye_x, eye_y) = centre(p[brow : brow + 5]), centre(p[eye : eye + 6])
+        height = ((brow_x - eye_x) * up_x + (brow_y - eye_y) * up_y) / span
         return clip((height - BROW_HEIGHT_NEUTRAL) / (BROW_HEIGHT_RAISED - BROW_HEIGHT_NEUTRAL), 0.0, 1.0)
 
     lip_gap = (_distance(p[61], p[67]) + _distance(p[62], p[66]) + _distance(p[63], p[65])) / 3 / span
@@ -107,9 +113,6 @@ def frame_signals(result: FrameResult, face: FaceResult) -> FaceSignals:
     return result.derived("signals", face, lambda: face_signals(face, result.frame.size))
 
 
-_X, _Y = itemgetter(0), itemgetter(1)
-
-
 def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float, float, float]:
     """Metres (x right, y up, z away) of the landmarks' centre, with a camera whose focal length is the image
     width (OpenSeeFace's assumption): the model renders the face MODEL_DEPTH units away with its own focal
@@ -118,8 +121,7 @@ def head_position(face: FaceResult, image_size: tuple[int, int]) -> tuple[float,
     x0, _, x1, _ = face.crop_box
     pixels_per_unit = face.focal / MODEL_DEPTH * (x1 - x0 + 1) / INPUT_SIZE
     z = float(width / pixels_per_unit)  # model units, for a focal length of `width` pixels
-    points = face.points()
-    u, v = sum(map(_X, points)) / len(points), sum(map(_Y, points)) / len(points)
+    u, v = centre(face.points())
     return ((u - width / 2) * z / width * MODEL_UNIT_M, -(v - height / 2) * z / width * MODEL_UNIT_M, z * MODEL_UNIT_M)
 
 

@@ -9,7 +9,7 @@ from operator import itemgetter
 
 from facemap_gui.perframe import brow_mouth
 from facemap_gui.perframe.pipeline import FaceResult
-from facemap_gui.perframe.signals import FaceSignals, clip
+from facemap_gui.perframe.signals import FaceSignals, centre, clip
 from facemap_gui.sinks.streaming.rotation import quaternion_yxz
 
 DEFAULT_PORT = 11573
@@ -83,17 +83,6 @@ def features(face: FaceResult, signals: FaceSignals, rest: dict[str, float] | No
     return _IN_ORDER(known)
 
 
-def _pupils(points: list[list[float]]) -> tuple[float, float, float, float]:
-    """The right then the left pupil (x, y, x, y): the mean of each eye's 6 points."""
-    right_x = right_y = left_x = left_y = 0.0
-    for (ax, ay), (bx, by) in zip(points[36:42], points[42:48], strict=True):
-        right_x += ax
-        right_y += ay
-        left_x += bx
-        left_y += by
-    return right_x / 6, right_y / 6, left_x / 6, left_y / 6
-
-
 def face_packet(
     now: float,
     face_id: int,
@@ -105,7 +94,8 @@ def face_packet(
     """One face's 1785 bytes. Per-point confidences are the face's score (the model gives none); `rest` as in
     `features`."""
     p = face.points()
-    points = _POINTS.pack(*chain.from_iterable(_OSF_POINTS(p)), *_pupils(p))
+    pupils = (*centre(p[36:42]), *centre(p[42:48]))  # the right eye's centre, then the left's
+    points = _POINTS.pack(*chain.from_iterable(_OSF_POINTS(p)), *pupils)
     translation = (signals.head_x, -signals.head_y, signals.head_z)  # the rotation's frame: y down
     head = _HEAD.pack(
         now,

@@ -278,12 +278,15 @@ def test_vts_not_running_prompt_unanswered_and_restart_never_block_a_frame():
         server = FakeVts(port=port, grant=None)  # VTS starts; the user leaves the prompt open
         try:
             server.next("AuthenticationTokenRequest")
+            wait_for(lambda: streamer.status()[0].waiting == "allow facemap-gui in VTube Studio's prompt")
+            assert streamer.status()[0].line() == f"vts://127.0.0.1:{port} · waiting for you"
             for index in range(300):
                 streamer.send(smile_frame(index))
             server.stop()  # VTS closes ...
             server = FakeVts(port=port)  # ... and starts again: asked again, granted, values flow
             server.next("AuthenticationTokenRequest")
             server.next("InjectParameterDataRequest")
+            assert streamer.status()[0].waiting is None
             server.stop()  # restarted mid-run: reconnects with the stored token
             server = FakeVts(port=port)
             assert server.next()["messageType"] == "AuthenticationRequest"

@@ -196,6 +196,24 @@ def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_ever
         server.stop()
 
 
+def test_vtube_studios_prompt_is_told_as_a_wait_not_an_error_and_the_wait_ends_when_vts_goes(qtbot, open_window):
+    server = FakeVts(grant=None)  # the user leaves VTS's "allow this plugin?" prompt open
+    target = f"vts://127.0.0.1:{server.port}"
+    try:
+        window = open_window(DEMO_LOOP, Settings(stream=True, stream_protocols=["vts"], stream_vts=target))
+        told = f"{target}: waiting for you to allow facemap-gui in VTube Studio's prompt"
+        qtbot.waitUntil(lambda: window.status.text.text() == told, timeout=WAIT_MS)
+        assert not window.status.text.property("error")
+        assert window.stream.label.text() == f"streaming to {target} · waiting for you"
+        assert window.stream.label.toolTip() == told
+    finally:
+        server.stop()  # VTS closes with its prompt open: a problem now, no longer a wait
+    qtbot.waitUntil(lambda: window.stream.label.text().endswith(" pkt/s ⚠"), timeout=WAIT_MS)
+    gone = ("VTube Studio closed the connection; reconnecting", "VTube Studio is not running there, or its API is off")
+    assert window.stream.label.toolTip().removeprefix(f"{target}: ").startswith(gone)  # the first, then the retries
+    assert window.status.text.property("error")
+
+
 def test_a_refused_receiver_is_told_once_and_the_frames_go_on(qtbot, open_window, caplog):
     closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     closed.bind(("127.0.0.1", 0))

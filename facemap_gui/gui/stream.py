@@ -148,7 +148,7 @@ class StreamControl(Controller):
         self.menu.addAction(self.calibrate_action)
         self.label = named(QLabel(), "streamLabel")
         self.label.hide()
-        self._told: dict[StreamTarget, str] = {}  # the send problem last put in the status bar, per target
+        self._told: dict[StreamTarget, str] = {}  # the problem or wait last put in the status bar, per target
         self._apply()
 
     def set_worker(self, worker: LiveWorker | None) -> None:
@@ -210,17 +210,23 @@ class StreamControl(Controller):
         self.say(f"Calibrating: look at the camera with a relaxed, neutral face for {CALIBRATE_S:g} s…")
 
     def refresh(self) -> None:
-        """The status label (a few times a second, from the window's HUD timer) and each target's send problem,
-        told once."""
+        """The status label (a few times a second, from the window's HUD timer) and each target's send problem or
+        prompt waiting for the user, told once."""
         targets = self._settings.stream_targets()
         sending = {s.target: s for s in self._worker.stream_status()} if self._worker is not None else {}
         # Before the first frame is sent to a new target, the worker does not report it yet.
         statuses = [sending.get(t) or StreamStatus(t, 0.0, None) for t in targets]
         self.label.setVisible(bool(targets))
         self.label.setText(f"streaming to {' | '.join(status.line() for status in statuses)}")
-        problems = [f"{status.target}: {status.error}" for status in statuses if status.error is not None]
-        self.label.setToolTip("\n".join(problems) or "Packets a second sent to each target")
+        news = {s.target: s.error or f"waiting for you to {s.waiting}" for s in statuses if s.error or s.waiting}
+        self.label.setToolTip(
+            "\n".join(f"{t}: {text}" for t, text in news.items()) or "Packets a second sent to each target"
+        )
         for status in statuses:
-            if status.error is not None and status.error != self._told.get(status.target):
-                self._told[status.target] = status.error
-                self.say(f"{status.target}: {status.error}; streaming goes on", error=True)
+            text = news.get(status.target)
+            if text is not None and text != self._told.get(status.target):
+                self._told[status.target] = text
+                if status.error is not None:
+                    self.say(f"{status.target}: {text}; streaming goes on", error=True)
+                else:  # a prompt to answer: told, not an error; the label keeps saying it while it lasts
+                    self.say(f"{status.target}: {text}")

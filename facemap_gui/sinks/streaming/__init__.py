@@ -62,10 +62,13 @@ class StreamStatus:
     target: StreamTarget
     packets_per_s: float  # over the last whole second
     error: str | None  # the last send problem, while it keeps happening
+    waiting: str | None = None  # what the user must do before anything is sent (SenderStatus.waiting)
 
     def line(self) -> str:
-        """'osf://127.0.0.1:11573 · 30 pkt/s', marked ' ⚠' while a send problem lasts, for a status bar (short:
-        four of them fit beside the status text; `error` says what the problem is)."""
+        """'osf://127.0.0.1:11573 · 30 pkt/s', marked ' ⚠' while a send problem lasts, or 'vts://… · waiting for
+        you', for a status bar (short: four of them fit beside the status text; `error` and `waiting` say more)."""
+        if self.waiting is not None:
+            return f"{self.target} · waiting for you"
         text = f"{self.target} · {self.packets_per_s:.0f} pkt/s"
         return text if self.error is None else f"{text} ⚠"
 
@@ -145,7 +148,7 @@ class Streamer:
 
     def status(self) -> list[StreamStatus]:
         return [
-            StreamStatus(target, sender.packets_per_s(), sender.error)
+            StreamStatus(target, sender.packets_per_s(), sender.error, sender.waiting)
             for target, sender in zip(self.targets, self._senders, strict=True)
         ]
 

@@ -404,11 +404,11 @@ class VtsSender(SenderStatus):
                 connection.close()
 
     def _new_token(self, connection: _Connection) -> str:
-        self._report("waiting for the user to allow facemap-gui in VTube Studio's prompt")
         try:
-            data = self._call(
-                connection, "AuthenticationTokenRequest", {**PLUGIN, "pluginIcon": _icon()}, TOKEN_PROMPT_S
-            )
+            with self._waiting_for_user("allow facemap-gui in VTube Studio's prompt"):
+                data = self._call(
+                    connection, "AuthenticationTokenRequest", {**PLUGIN, "pluginIcon": _icon()}, TOKEN_PROMPT_S
+                )
         except ApiError as exc:
             if exc.error_id == ERROR_DENIED:
                 raise VtsProblem("the plugin was denied in VTube Studio's prompt; it asks again later") from None

@@ -6,11 +6,14 @@ on the calling thread, which does all of it (VTS's thread only connects, reads r
 prints one JSON object: median and p95 in ms for OpenSeeFace, VMC, iFacialMocap and VTube Studio alone and all four
 at once, with receivers on 127.0.0.1 and with none (UDP sends then fail with "connection refused"; the VTS thread
 retries). The VTS receiver is a WebSocket server answering every request, in a process of its own. The first 200
-frames are warm-up. With VTS and a receiver, also the CPU ms of the VTS sender's thread per values sent (beside
-the frame, not in its figures: this process's CPU less the calling thread's) and how many went out a frame.
+frames are warm-up (with a VTS receiver, those after its first acknowledgement, so every timed frame writes to it).
+With VTS and a receiver, also the CPU ms of the VTS sender's thread per values sent (beside the frame, not in its
+figures: this process's CPU less the calling thread's) and how many went out a frame.
 
 One face a frame, a new result each frame; flat out by default, `--fps` at a camera's rate (the thread sleeps
-between frames and its caches go cold). `--pipeline`: all four, as the app streams: the generated stand-in on the
+between frames and its caches go cold). `sends_only`: the floor, what the four sends cost the same thread with
+nothing computed (the first frame's payloads sent again each frame), so a figure can be split into the system's
+part and streaming's own code. `--pipeline`: all four, as the app streams: the generated stand-in on the
 demo clip at its own clock (30 fps), the engine calling the streamer after the pipeline and the smoother.
 """
 
@@ -29,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed
@@ -131,12 +135,27 @@ class Timed:
         injected = self.injected + self.receivers.injections()
         figures = {"median": round(float(np.median(kept)), 4), "p95": round(float(np.percentile(kept, 95)), 4)}
         if vts_thread and injected:
-            figures["vts_thread_ms_per_injection"] = round(others * 1000.0 / injected, 4)
+            figures["vts_thread_ms_per_injection"] = round(max(others, 0.0) * 1000.0 / injected, 4)
             figures["vts_injections_per_frame"] = round(injected / len(kept), 3)
         return figures
 
 
-def send_ms(protocols: tuple[str, ...], listening: bool, frames: int, fps: float) -> dict[str, float]:
+class SendsOnly(Streamer):
+    """Sends the first frame's payloads again every frame: only the sends are left to time."""
+
+    def __init__(self, targets: list[StreamTarget]) -> None:
+        super().__init__(targets)
+        self._kept: dict[str, Any] = {}
+
+    def _payload(self, protocol: str, *args: Any) -> Any:
+        if protocol not in self._kept:
+            self._kept[protocol] = super()._payload(protocol, *args)
+        return self._kept[protocol]
+
+
+def send_ms(
+    protocols: tuple[str, ...], listening: bool, frames: int, fps: float, sends_only: bool = False
+) -> dict[str, float]:
     rng = np.random.default_rng(0)
     face = FaceResult(
         box=(200, 100, 400, 300),
@@ -147,14 +166,22 @@ def send_ms(protocols: tuple[str, ...], listening: bool, frames: int, fps: float
         focal=460.0,
     )
     frame = Frame(0, 0.0, np.zeros((720, 1280, 3), np.uint8))
-    with receivers(protocols, listening) as where, Streamer(where.targets) as streamer:
+    first = FrameResult(frame=frame, faces=[face])  # sent again and again (sends_only): its signals are kept
+    with receivers(protocols, listening) as where, (SendsOnly if sends_only else Streamer)(where.targets) as streamer:
+        if listening and "vts" in protocols:  # timed from VTS's first acknowledgement: frames before skip its write
+            deadline = time.monotonic() + 30.0
+            while not where.injections():
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the benchmark's VTS server acknowledged nothing in 30 s: {streamer.status()}")
+                streamer.send(first)
+                time.sleep(0.01)
         timed = Timed(streamer, where)
         began = time.perf_counter()
         for index in range(frames):
             if fps:  # the frames at a camera's rate, not flat out
                 time.sleep(max(began + index / fps - time.perf_counter(), 0.0))
             # A new result and face a frame, as the pipeline makes: nothing derived from the last one is kept.
-            timed(FrameResult(frame=frame, faces=[dataclasses.replace(face)]))
+            timed(first if sends_only else FrameResult(frame=frame, faces=[dataclasses.replace(face)]))
         return timed.figures()
 
 
@@ -201,6 +228,7 @@ def main() -> None:
                 for protocols in (*((p,) for p in PROTOCOLS), PROTOCOLS)
                 for listening in (True, False)
             }
+            figures["osf+vmc+ifm+vts_receiver_sends_only_ms"] = send_ms(PROTOCOLS, True, args.frames, args.fps, True)
     print(json.dumps(figures))
 
 

@@ -280,6 +280,7 @@ def test_vts_not_running_prompt_unanswered_and_restart_never_block_a_frame():
             server.next("AuthenticationTokenRequest")
             wait_for(lambda: streamer.status()[0].waiting == "allow facemap-gui in VTube Studio's prompt")
             assert streamer.status()[0].line() == f"vts://127.0.0.1:{port} · waiting for you"
+            assert streamer.status()[0].error is None  # "not running" is over: it connected and asked
             for index in range(300):
                 streamer.send(smile_frame(index))
             server.stop()  # VTS closes ...

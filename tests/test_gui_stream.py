@@ -196,21 +196,37 @@ def test_vtube_studio_from_the_stream_menu_is_asked_once_then_injected_with_ever
         server.stop()
 
 
-def test_vtube_studios_prompt_is_told_as_a_wait_not_an_error_and_the_wait_ends_when_vts_goes(qtbot, open_window):
+def free_port(kind: socket.SocketKind) -> int:
+    """A port on 127.0.0.1 that nothing listens on (until the test binds it again)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_vtube_studios_prompt_is_a_wait_that_never_covers_an_error_and_ends_when_vts_goes(qtbot, open_window):
     server = FakeVts(grant=None)  # the user leaves VTS's "allow this plugin?" prompt open
-    target = f"vts://127.0.0.1:{server.port}"
+    target, osf_port = f"vts://127.0.0.1:{server.port}", free_port(socket.SOCK_DGRAM)
     try:
-        window = open_window(DEMO_LOOP, Settings(stream=True, stream_protocols=["vts"], stream_vts=target))
+        settings = Settings(stream=True, stream_osf=f"osf://127.0.0.1:{osf_port}", stream_vts=target)
+        window = open_window(DEMO_LOOP, settings)
+        refused = f"osf://127.0.0.1:{osf_port}: nothing is listening there (is the receiving app running?)"
+        qtbot.waitUntil(lambda: window.status.text.text().startswith(refused), timeout=WAIT_MS)
+        window.stream.protocol_actions["vts"].trigger()  # VTube Studio ticked beside the failing OpenSeeFace
+        qtbot.waitUntil(lambda: window.stream.label.text().endswith(f" | {target} · waiting for you"), timeout=WAIT_MS)
         told = f"{target}: waiting for you to allow facemap-gui in VTube Studio's prompt"
-        qtbot.waitUntil(lambda: window.status.text.text() == told, timeout=WAIT_MS)
-        assert not window.status.text.property("error")
-        assert window.stream.label.text() == f"streaming to {target} · waiting for you"
-        assert window.stream.label.toolTip() == told
+        assert window.stream.label.toolTip() == f"{refused}\n{told}"
+        assert window.status.text.text().startswith(refused)  # the wait does not cover the problem
+        assert window.status.text.property("error")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as osf:  # OpenSeeFace's receiver starts
+            osf.bind(("127.0.0.1", osf_port))
+            qtbot.waitUntil(lambda: window.status.text.text() == told, timeout=WAIT_MS)  # no problem left: told
+            assert not window.status.text.property("error")
+            assert window.stream.label.toolTip() == told
     finally:
-        server.stop()  # VTS closes with its prompt open: a problem now, no longer a wait
+        server.stop()  # VTS closes with its prompt open: a problem now, no longer a wait (OpenSeeFace's is back)
     qtbot.waitUntil(lambda: window.stream.label.text().endswith(" pkt/s ⚠"), timeout=WAIT_MS)
     gone = ("VTube Studio closed the connection; reconnecting", "VTube Studio is not running there, or its API is off")
-    assert window.stream.label.toolTip().removeprefix(f"{target}: ").startswith(gone)  # the first, then the retries
+    assert window.stream.label.toolTip().split("\n")[-1].removeprefix(f"{target}: ").startswith(gone)
     assert window.status.text.property("error")
 
 

@@ -149,6 +149,7 @@ class StreamControl(Controller):
         self.label = named(QLabel(), "streamLabel")
         self.label.hide()
         self._told: dict[StreamTarget, str] = {}  # the problem or wait last put in the status bar, per target
+        self._error_told: StreamTarget | None = None  # whose problem the status bar last said
         self._apply()
 
     def set_worker(self, worker: LiveWorker | None) -> None:
@@ -170,7 +171,7 @@ class StreamControl(Controller):
         targets = s.stream_targets()
         if self._told:  # an old target's error must not stay red in the status bar
             self.say(f"Streaming to {', '.join(map(str, targets))}" if targets else "Streaming stopped")
-        self._told = {}
+        self._told, self._error_told = {}, None
         if self._worker is not None:
             self._worker.set_stream(targets)
         self.refresh()
@@ -222,11 +223,14 @@ class StreamControl(Controller):
         self.label.setToolTip(
             "\n".join(f"{t}: {text}" for t, text in news.items()) or "Packets a second sent to each target"
         )
+        failing = {status.target for status in statuses if status.error is not None}
         for status in statuses:
             text = news.get(status.target)
-            if text is not None and text != self._told.get(status.target):
+            if text is None or text == self._told.get(status.target):
+                continue
+            if status.error is not None:
+                self._told[status.target], self._error_told = text, status.target
+                self.say(f"{status.target}: {text}; streaming goes on", error=True)
+            elif self._error_told not in failing:  # a prompt to answer: told, but not over a problem that lasts
                 self._told[status.target] = text
-                if status.error is not None:
-                    self.say(f"{status.target}: {text}; streaming goes on", error=True)
-                else:  # a prompt to answer: told, not an error; the label keeps saying it while it lasts
-                    self.say(f"{status.target}: {text}")
+                self.say(f"{status.target}: {text}")

@@ -247,13 +247,15 @@ def test_vts_is_told_face_found_false_while_no_face_is_tracked_and_true_when_it_
         server.stop()
 
 
-def test_vts_denied_prompt_and_parameter_owned_by_another_plugin_are_told_once(caplog):
+def test_vts_denied_prompt_and_parameter_owned_by_another_plugin_are_told_once_each(caplog):
     server = FakeVts(grant=False)
     try:
         with Streamer([StreamTarget("vts", "127.0.0.1", server.port)]) as streamer:
             streamer.send(smile_frame())
             server.next("AuthenticationTokenRequest")
             wait_for(lambda: streamer.status()[0].error and "denied" in streamer.status()[0].error)
+            server.next("AuthenticationTokenRequest")  # asked again after the back-off, denied again: told again
+            wait_for(lambda: sum("denied in VTube Studio's prompt" in r.getMessage() for r in caplog.records) == 2)
             server.grant, server.inject_error = True, vts.ERROR_CONTROLLED
             server.next("AuthenticationTokenRequest")  # retried after the back-off
             server.next("InjectParameterDataRequest")
@@ -262,7 +264,7 @@ def test_vts_denied_prompt_and_parameter_owned_by_another_plugin_are_told_once(c
     finally:
         server.stop()
     warnings = [r.getMessage() for r in caplog.records if "the tracking goes on" in r.getMessage()]
-    assert sum("denied in VTube Studio's prompt" in w for w in warnings) == 1
+    assert sum("denied in VTube Studio's prompt" in w for w in warnings) == 2  # once for each prompt denied
     assert sum("error 454: Parameter MouthOpen is controlled by another plugin" in w for w in warnings) == 1
 
 

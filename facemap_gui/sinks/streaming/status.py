@@ -41,8 +41,8 @@ class SenderStatus:
     @contextlib.contextmanager
     def _waiting_for_user(self, action: str) -> Iterator[None]:
         """Waiting for the user to `action`: not a problem, so not an error, but told, as nothing flows till then.
-        Any earlier problem is over (the sender got as far as asking)."""
-        self._waiting, self._error = action, None
+        Any earlier problem is over (the sender got as far as asking): the next one is news, told again."""
+        self._waiting, self._error, self._reported = action, None, None
         log.warning("%s: waiting for you to %s", self.name, action)
         try:
             yield
